@@ -1,0 +1,263 @@
+"""RoomActor: the one owner of a room's configuration, seats and presence.
+
+Token requests, configuration changes and webhook events for one room pass
+through this actor's mailbox one at a time, so capacity checks are exact
+without locks. Token requests are served from memory; the database is read at
+activation and written when configuration or presence changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from actors.room_events import EventApplier, Presence
+from actors.room_protocol import (
+    CreateRoom,
+    DeleteRoom,
+    EventsStored,
+    InvalidRoomConfigError,
+    IssuedToken,
+    IssueToken,
+    ListParticipants,
+    RoomExistsError,
+    RoomFullError,
+    RoomMessage,
+    RoomNotFoundError,
+    UpdateRoom,
+)
+from actors.runtime import Actor
+from app.livekit_gateway import (
+    LiveKitGateway,
+    LiveKitRefusedError,
+    LiveKitUnreachableError,
+    RoomConfig,
+)
+from models import Room, RoomStatus
+from models.rooms import access_rule_violation
+
+log = logging.getLogger(__name__)
+
+CONFIG_FIELDS = (
+    "access_type",
+    "token_address",
+    "token_amount",
+    "nft_address",
+    "empty_timeout",
+    "departure_timeout",
+    "max_participants",
+    "metadata",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RoomActorDeps:
+    """What every room actor needs, wired once in the composition root."""
+
+    gateway: LiveKitGateway
+    seat_hold_seconds: float
+    webhook_max_attempts: int
+    clock: Callable[[], float]
+    now: Callable[[], dt.datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class _Config:
+    """The room's row as the actor keeps it: immutable, replaced on change."""
+
+    id: int
+    name: str
+    access_type: str
+    token_address: str | None
+    token_amount: str | None
+    nft_address: str | None
+    empty_timeout: int
+    departure_timeout: int
+    max_participants: int
+    metadata: str | None
+
+    @classmethod
+    def of(cls, room: Room) -> _Config:
+        return cls(id=room.id, name=room.name, **{f: getattr(room, f) for f in CONFIG_FIELDS})
+
+    def livekit(self) -> RoomConfig:
+        return RoomConfig(
+            name=self.name,
+            empty_timeout=self.empty_timeout,
+            departure_timeout=self.departure_timeout,
+            max_participants=self.max_participants,
+            metadata=self.metadata,
+        )
+
+
+class RoomActor(Actor[str, RoomMessage]):
+    """Owns one room, keyed by its name."""
+
+    def __init__(self, name: str, deps: RoomActorDeps) -> None:
+        super().__init__(name)
+        self._deps = deps
+        self._config: _Config | None = None
+        self.presence = Presence()
+        # identity -> monotonic expiry; insertion order is expiry order (a
+        # refreshed seat is re-inserted), so expired seats are pruned from the front.
+        self._seats: dict[str, float] = {}
+        self._events = EventApplier(name, self.presence, deps.now, deps.webhook_max_attempts)
+
+    async def on_start(self) -> None:
+        room = await Room.get_or_none(name=self.key)
+        self._config = None if room is None else _Config.of(room)
+        await self.presence.load(self.key)
+        # Crash recovery: events stored but not applied before the last stop.
+        await self._apply_events()
+
+    def can_passivate(self) -> bool:
+        self._prune_seats()
+        return not self.presence.live and not self._seats
+
+    async def receive(self, message: RoomMessage) -> Any:
+        match message:
+            case IssueToken(request):
+                return self._issue_token(request)
+            case EventsStored():
+                return await self._apply_events()
+            case ListParticipants():
+                if self._config is None:
+                    raise RoomNotFoundError(self.key)
+                return list(self.presence.live.values())
+            case CreateRoom(fields):
+                return await self._create(fields)
+            case UpdateRoom(changes):
+                return await self._update(changes)
+            case DeleteRoom():
+                return await self._delete()
+        raise TypeError(f"RoomActor cannot handle {type(message).__name__}")
+
+    # -- tokens and seats ------------------------------------------------------
+
+    def _prune_seats(self) -> None:
+        now = self._deps.clock()
+        for identity, expires in list(self._seats.items()):
+            if expires > now:
+                break
+            del self._seats[identity]
+
+    def _issue_token(self, request: Any) -> IssuedToken:
+        config = self._config
+        if config is None:
+            raise RoomNotFoundError(self.key)
+        self._prune_seats()
+        identity = request.identity
+        live_identities = self.presence.identities()
+        if identity not in live_identities:
+            if identity not in self._seats:
+                taken = len(live_identities) + sum(
+                    1 for seat in self._seats if seat not in live_identities
+                )
+                if taken >= config.max_participants:
+                    raise RoomFullError(self.key)
+            self._seats.pop(identity, None)
+            self._seats[identity] = self._deps.clock() + self._deps.seat_hold_seconds
+        token, expires_at = self._deps.gateway.mint_token(
+            config.livekit(), request, self._deps.now()
+        )
+        return IssuedToken(token=token, identity=identity, room=config.name, expires_at=expires_at)
+
+    # -- webhook events --------------------------------------------------------
+
+    async def _apply_events(self) -> int:
+        applied = await self._events.apply_pending(self._config.id if self._config else None)
+        for identity in self._events.drain_joined_identities():
+            # A joined participant's seat has become a live place in the room.
+            self._seats.pop(identity, None)
+        return applied
+
+    # -- configuration ---------------------------------------------------------
+
+    async def _create(self, fields: dict[str, Any]) -> Room:
+        if self._config is not None:
+            raise RoomExistsError(self.key)
+        gateway = self._deps.gateway
+        livekit_sid: str | None = None
+        try:
+            livekit_sid = await gateway.create_room(
+                RoomConfig(
+                    name=self.key,
+                    empty_timeout=fields["empty_timeout"],
+                    departure_timeout=fields["departure_timeout"],
+                    max_participants=fields["max_participants"],
+                    metadata=fields.get("metadata"),
+                )
+            )
+        except LiveKitUnreachableError:
+            # LiveKit creates the room on the first join anyway, and the token
+            # carries the configuration; room_started will bring the sid.
+            log.warning("LiveKit unreachable; room %r created without a sid", self.key)
+        session_sid = self.presence.session_sid
+        try:
+            room = await Room.create(
+                name=self.key,
+                **fields,
+                livekit_sid=session_sid or livekit_sid,
+                status=RoomStatus.LIVE if session_sid else RoomStatus.IDLE,
+                num_participants=len(self.presence.identities()),
+            )
+        except IntegrityError:
+            raise RoomExistsError(self.key) from None
+        except Exception:
+            if livekit_sid is not None:
+                # No orphan LiveKit room for a row that was never stored.
+                with contextlib.suppress(LiveKitUnreachableError, LiveKitRefusedError):
+                    await self._deps.gateway.delete_room(self.key)
+            raise
+        self._config = _Config.of(room)
+        return room
+
+    async def _update(self, changes: dict[str, Any]) -> Room:
+        config = self._config
+        if config is None:
+            raise RoomNotFoundError(self.key)
+        merged = replace(config, **changes)
+        violation = access_rule_violation(
+            merged.access_type, merged.token_address, merged.token_amount, merged.nft_address
+        )
+        if violation is not None:
+            raise InvalidRoomConfigError(*violation)
+        if (
+            "metadata" in changes
+            and merged.metadata != config.metadata
+            and self.presence.session_sid is not None
+        ):
+            # A live room must see its new metadata; if LiveKit says no, nothing changes.
+            await self._deps.gateway.update_room_metadata(self.key, merged.metadata or "")
+        room = await Room.get(id=config.id)
+        room.update_from_dict(changes)
+        await room.save()
+        self._config = merged
+        return room
+
+    async def _delete(self) -> None:
+        if self._config is None:
+            raise RoomNotFoundError(self.key)
+        await self._delete_livekit_room(required=self.presence.session_sid is not None)
+        async with in_transaction():
+            await Room.filter(id=self._config.id).delete()
+        self._config = None
+        self._seats.clear()
+
+    async def _delete_livekit_room(self, *, required: bool) -> None:
+        """DeleteRoom; for an idle room, LiveKit's not_found or its absence is fine."""
+        try:
+            await self._deps.gateway.delete_room(self.key)
+        except LiveKitUnreachableError:
+            if required:
+                raise
+        except LiveKitRefusedError as error:
+            if required or error.code != "not_found":
+                raise

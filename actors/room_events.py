@@ -1,0 +1,295 @@
+"""Applying stored LiveKit webhook events to one room: sessions and presence.
+
+LiveKit delivers at least once, per room in order but with retries that can
+land late, and sometimes not at all. So every effect is keyed by sid and
+written to be idempotent and monotonic: a closed participant session is never
+reopened by an older join, a finished room session never restarts, and a room
+name reused with a new sid starts a new session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+
+from google.protobuf.json_format import Parse
+from livekit.protocol.models import DisconnectReason, ParticipantInfo, TrackInfo
+from livekit.protocol.models import Room as RoomInfo
+from livekit.protocol.webhook import WebhookEvent
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from actors.room_protocol import LiveParticipant
+from models import ParticipantSession, Room, RoomSession, RoomStatus, WebhookInbox
+
+log = logging.getLogger(__name__)
+
+# Events that change sessions or presence; the rest (egress_*, ingress_*) are kept
+# in the inbox for later use and marked processed.
+PRESENCE_EVENTS = frozenset(
+    {
+        "room_started",
+        "room_finished",
+        "participant_joined",
+        "participant_left",
+        "participant_connection_aborted",
+        "track_published",
+        "track_unpublished",
+    }
+)
+ROOM_CLOSED = "ROOM_CLOSED"
+
+
+def _at(seconds: int, fallback: dt.datetime) -> dt.datetime:
+    if seconds <= 0:
+        return fallback
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+
+
+def _state_name(info: ParticipantInfo) -> str:
+    return str(ParticipantInfo.State.Name(info.state)).lower()
+
+
+class Presence:
+    """The room's current LiveKit session and who is in it, as the actor keeps it."""
+
+    def __init__(self) -> None:
+        self.session_sid: str | None = None
+        self.session_started_at: dt.datetime | None = None
+        self.live: dict[str, LiveParticipant] = {}
+
+    def identities(self) -> set[str]:
+        return {p.identity for p in self.live.values()}
+
+    async def load(self, room_name: str) -> None:
+        """Rebuild from the database: the newest open session and its open participants."""
+        session = (
+            await RoomSession.filter(room_name=room_name, ended_at=None)
+            .order_by("-started_at", "-id")
+            .first()
+        )
+        self.live = {}
+        if session is None:
+            self.session_sid = self.session_started_at = None
+            return
+        self.session_sid = session.sid
+        self.session_started_at = session.started_at
+        for row in await ParticipantSession.filter(room_session_id=session.id, left_at=None):
+            self.live[row.sid] = LiveParticipant(
+                identity=row.identity,
+                name=row.name,
+                sid=row.sid,
+                joined_at=row.joined_at,
+                state=row.state,
+                tracks=row.track_count,
+            )
+
+
+class EventApplier:
+    """Applies a room's pending inbox rows, each in one transaction with its effects."""
+
+    def __init__(
+        self,
+        room_name: str,
+        presence: Presence,
+        now: Callable[[], dt.datetime],
+        max_attempts: int,
+    ) -> None:
+        self._room_name = room_name
+        self._presence = presence
+        self._now = now
+        self._max_attempts = max_attempts
+        self._joined: list[str] = []
+
+    def drain_joined_identities(self) -> list[str]:
+        joined, self._joined = self._joined, []
+        return joined
+
+    async def apply_pending(self, room_id: int | None) -> int:
+        """Apply every pending event of this room, oldest first; returns how many applied."""
+        rows = await WebhookInbox.filter(
+            room_name=self._room_name, processed_at=None, attempts__lt=self._max_attempts
+        ).order_by("livekit_created_at", "id")
+        applied = 0
+        for row in rows:
+            try:
+                async with in_transaction() as conn:
+                    claimed = await WebhookInbox.filter(id=row.id, processed_at=None).using_db(
+                        conn
+                    ).update(processed_at=self._now(), attempts=row.attempts + 1)
+                    if not claimed:
+                        continue  # already applied (by an earlier activation)
+                    event = Parse(row.payload, WebhookEvent(), ignore_unknown_fields=True)
+                    await self._apply(event, conn)
+                    await self._sync_room(room_id, conn)
+                applied += 1
+            except Exception as error:
+                log.exception("event %s (%s) failed to apply", row.event_id, row.event_type)
+                await WebhookInbox.filter(id=row.id).update(
+                    attempts=row.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
+                )
+                # Memory may be ahead of the rolled-back transaction: reload it.
+                await self._presence.load(self._room_name)
+                self._joined.clear()
+        return applied
+
+    async def _apply(self, event: WebhookEvent, conn: BaseDBAsyncClient) -> None:
+        at = _at(event.created_at, self._now())
+        match event.event:
+            case "room_started":
+                await self._session(event.room, at, conn)
+            case "room_finished":
+                await self._finish(event.room, at, conn)
+            case "participant_joined":
+                await self._join(event.room, event.participant, at, conn)
+            case "participant_left" | "participant_connection_aborted":
+                await self._leave(event.room, event.participant, at, conn)
+            case "track_published":
+                await self._track(event.participant, event.track, +1, conn)
+            case "track_unpublished":
+                await self._track(event.participant, event.track, -1, conn)
+            case _:
+                pass  # egress_* and ingress_*: stored for later use
+
+    # -- room sessions -----------------------------------------------------------
+
+    async def _session(
+        self, room: RoomInfo, at: dt.datetime, conn: BaseDBAsyncClient
+    ) -> RoomSession | None:
+        """The session for this room sid, opened if new; it becomes current if newest."""
+        if not room.sid:
+            return None
+        session = await RoomSession.get_or_none(sid=room.sid).using_db(conn)
+        presence = self._presence
+        if session is None:
+            started_at = _at(room.creation_time, at)
+            session = await RoomSession.create(
+                sid=room.sid, room_name=self._room_name, started_at=started_at, using_db=conn
+            )
+            if presence.session_sid is not None and presence.session_started_at is not None:
+                if started_at < presence.session_started_at:
+                    # A late event of an older instance of this room name: it
+                    # ended when the newer one started at the latest.
+                    session.ended_at = presence.session_started_at
+                    await session.save(using_db=conn, update_fields=["ended_at"])
+                    return session
+                # A newer instance replaces one whose room_finished never came.
+                await self._close_session(presence.session_sid, started_at, conn)
+            presence.session_sid = session.sid
+            presence.session_started_at = session.started_at
+            presence.live = {}
+        return session
+
+    async def _finish(self, room: RoomInfo, at: dt.datetime, conn: BaseDBAsyncClient) -> None:
+        session = await self._session(room, at, conn)
+        if session is None:
+            return
+        await self._close_session(session.sid, at, conn)
+
+    async def _close_session(self, sid: str, at: dt.datetime, conn: BaseDBAsyncClient) -> None:
+        session = await RoomSession.get(sid=sid).using_db(conn)
+        if session.ended_at is None:
+            session.ended_at = at
+            await session.save(using_db=conn, update_fields=["ended_at"])
+        await ParticipantSession.filter(room_session_id=session.id, left_at=None).using_db(
+            conn
+        ).update(left_at=at, disconnect_reason=ROOM_CLOSED, state="disconnected")
+        if self._presence.session_sid == sid:
+            self._presence.session_sid = self._presence.session_started_at = None
+            self._presence.live = {}
+
+    # -- participants --------------------------------------------------------------
+
+    async def _join(
+        self, room: RoomInfo, info: ParticipantInfo, at: dt.datetime, conn: BaseDBAsyncClient
+    ) -> None:
+        session = await self._session(room, at, conn)
+        if session is None or not info.sid:
+            return
+        if session.ended_at is not None:
+            return  # a join for a room instance that has already finished
+        existing = await ParticipantSession.get_or_none(sid=info.sid).using_db(conn)
+        if existing is not None:
+            return  # already joined, or already left: an older join never undoes a leave
+        joined_at = _at(info.joined_at, at)
+        row = await ParticipantSession.create(
+            sid=info.sid,
+            room_session=session,
+            identity=info.identity,
+            name=info.name or None,
+            kind=str(ParticipantInfo.Kind.Name(info.kind)).lower(),
+            state=_state_name(info),
+            joined_at=joined_at,
+            using_db=conn,
+        )
+        if self._presence.session_sid == session.sid:
+            self._presence.live[row.sid] = LiveParticipant(
+                identity=row.identity,
+                name=row.name,
+                sid=row.sid,
+                joined_at=joined_at,
+                state=row.state,
+            )
+            self._joined.append(row.identity)
+
+    async def _leave(
+        self, room: RoomInfo, info: ParticipantInfo, at: dt.datetime, conn: BaseDBAsyncClient
+    ) -> None:
+        if not info.sid:
+            return
+        reason = str(DisconnectReason.Name(info.disconnect_reason))
+        existing = await ParticipantSession.get_or_none(sid=info.sid).using_db(conn)
+        if existing is None:
+            # The join was lost or is late: record the connection as closed, so
+            # that join, when it comes, cannot reopen it.
+            session = await self._session(room, at, conn)
+            if session is None:
+                return
+            await ParticipantSession.create(
+                sid=info.sid,
+                room_session=session,
+                identity=info.identity,
+                name=info.name or None,
+                kind=str(ParticipantInfo.Kind.Name(info.kind)).lower(),
+                state="disconnected",
+                joined_at=_at(info.joined_at, at) if info.joined_at else None,
+                left_at=at,
+                disconnect_reason=reason,
+                using_db=conn,
+            )
+        elif existing.left_at is None:
+            existing.left_at = at
+            existing.disconnect_reason = reason
+            existing.state = "disconnected"
+            await existing.save(
+                using_db=conn, update_fields=["left_at", "disconnect_reason", "state"]
+            )
+        # By sid: a DUPLICATE_IDENTITY leave of the old connection keeps the new one.
+        self._presence.live.pop(info.sid, None)
+
+    async def _track(
+        self, info: ParticipantInfo, track: TrackInfo, delta: int, conn: BaseDBAsyncClient
+    ) -> None:
+        current = self._presence.live.get(info.sid)
+        if current is None:
+            return
+        tracks = max(0, current.tracks + delta)
+        self._presence.live[info.sid] = replace(current, tracks=tracks)
+        await ParticipantSession.filter(sid=info.sid).using_db(conn).update(track_count=tracks)
+
+    # -- the room row ----------------------------------------------------------------
+
+    async def _sync_room(self, room_id: int | None, conn: BaseDBAsyncClient) -> None:
+        """Mirror presence into the rooms row, so reads need not ask the actor."""
+        if room_id is None:
+            return
+        presence = self._presence
+        updates: dict[str, object] = {
+            "status": RoomStatus.LIVE if presence.session_sid else RoomStatus.IDLE,
+            "num_participants": len(presence.identities()),
+        }
+        if presence.session_sid:
+            updates["livekit_sid"] = presence.session_sid
+        await Room.filter(id=room_id).using_db(conn).update(**updates)

@@ -1,0 +1,102 @@
+"""The room actor's closed set of messages, its replies and its domain errors.
+
+Routes `ask` with the request messages and `tell` EventsStored; nothing else
+reaches a RoomActor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from app.livekit_gateway import TokenRequest
+
+
+# -- messages ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRoom:
+    """Create the room with these validated fields (model field names)."""
+
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRoom:
+    """Change these configuration fields; the actor checks them merged with the rest."""
+
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteRoom:
+    """Delete the room (and the LiveKit room, which disconnects everyone)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssueToken:
+    """Reserve a seat for the identity and mint its join token."""
+
+    request: TokenRequest
+
+
+@dataclass(frozen=True, slots=True)
+class ListParticipants:
+    """Who is in the room now."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventsStored:
+    """Webhook events for this room are in the inbox: apply what is pending, in order."""
+
+
+RoomMessage = CreateRoom | UpdateRoom | DeleteRoom | IssueToken | ListParticipants | EventsStored
+
+
+# -- replies ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    identity: str
+    room: str
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LiveParticipant:
+    identity: str
+    name: str | None
+    sid: str
+    joined_at: dt.datetime | None
+    state: str
+    tracks: int = 0
+
+
+# -- domain errors -------------------------------------------------------------
+
+
+class RoomError(Exception):
+    """A request the room refuses; routes map each kind to a status and code."""
+
+
+class RoomNotFoundError(RoomError):
+    pass
+
+
+class RoomExistsError(RoomError):
+    pass
+
+
+class RoomFullError(RoomError):
+    pass
+
+
+class InvalidRoomConfigError(RoomError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message

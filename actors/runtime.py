@@ -1,0 +1,384 @@
+"""A small asyncio actor runtime: virtual actors keyed by id.
+
+Each actor handles one message at a time, so its state needs no locks. Actors
+are activated on their first message, passivated when idle (if they agree),
+restarted from scratch after an unexpected failure, and drained on shutdown.
+
+Idle actors cost no task: a drain task runs only while a mailbox has messages,
+so ten thousand idle rooms are ten thousand small objects, not coroutines.
+Do not `ask` one actor from inside another's handler and back again: two
+actors waiting on each other deadlock until the ask timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+M = TypeVar("M")
+
+
+class ActorError(Exception):
+    """Base of the runtime's own errors."""
+
+
+class MailboxFullError(ActorError):
+    """The actor's mailbox is at capacity; the caller should retry later."""
+
+
+class RegistryClosedError(ActorError):
+    """The registry is shutting down and accepts no more messages."""
+
+
+class ActorDeadError(ActorError):
+    """The actor stopped before it could handle the message."""
+
+
+class AskTimeoutError(ActorError, TimeoutError):
+    """No reply came within the ask timeout."""
+
+
+class Actor(Generic[K, M]):
+    """Base class: override `receive`, and the hooks as needed.
+
+    `receive` runs for one message at a time. Whatever it returns is the reply
+    to an `ask`; whatever it raises goes back to the asker, and the actor lives on.
+    """
+
+    def __init__(self, key: K) -> None:
+        self.key = key
+
+    async def on_start(self) -> None:
+        """Load state; runs before the first message of each activation."""
+
+    async def on_stop(self) -> None:
+        """Release resources; runs on passivation, shutdown and before a restart."""
+
+    async def on_failure(self, error: BaseException) -> None:
+        """Runs after an unexpected failure, before the actor is restarted."""
+
+    def can_passivate(self) -> bool:
+        """Whether an idle actor may stop now (a live room says no)."""
+        return True
+
+    async def receive(self, message: M) -> Any:
+        raise NotImplementedError
+
+
+class _Envelope:
+    __slots__ = ("message", "reply")
+
+    def __init__(self, message: Any, reply: asyncio.Future[Any] | None) -> None:
+        self.message = message
+        self.reply = reply
+
+
+@dataclass(frozen=True, slots=True)
+class ActorInfo:
+    """One live actor, for ops: its key, mailbox depth and restarts so far."""
+
+    key: Hashable
+    mailbox_depth: int
+    restarts: int
+    busy: bool
+
+
+class _Cell(Generic[K, M]):
+    """The runtime's record of one activation: mailbox, actor, bookkeeping."""
+
+    __slots__ = (
+        "actor",
+        "busy",
+        "drain_task",
+        "key",
+        "last_message_at",
+        "mailbox",
+        "predecessor",
+        "restarts",
+        "started",
+    )
+
+    def __init__(self, key: K, actor: Actor[K, M], now: float) -> None:
+        self.key = key
+        self.actor = actor
+        self.mailbox: deque[_Envelope] = deque()
+        self.drain_task: asyncio.Task[None] | None = None
+        self.predecessor: asyncio.Task[None] | None = None
+        self.started = False
+        self.busy = False
+        self.restarts = 0
+        self.last_message_at = now
+
+
+class ActorRegistry(Generic[K, M]):
+    """Owns every actor of one kind, keyed by id; the only way to reach them.
+
+    `factory(key)` builds a fresh actor. `clock` and `sleep` are injectable so
+    tests drive passivation exactly, without real waiting.
+    """
+
+    def __init__(
+        self,
+        factory: Callable[[K], Actor[K, M]],
+        *,
+        mailbox_size: int = 1024,
+        idle_timeout: float = 60.0,
+        ask_timeout: float = 10.0,
+        max_restarts: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._factory = factory
+        self._mailbox_size = mailbox_size
+        self.idle_timeout = idle_timeout
+        self._ask_timeout = ask_timeout
+        self._max_restarts = max_restarts
+        self._clock = clock
+        self._sleep = sleep
+        self._cells: dict[K, _Cell[K, M]] = {}
+        # A stopping actor's on_stop must finish before its key's next activation starts.
+        self._stopping: dict[K, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+        self.total_restarts = 0
+        self.total_activations = 0
+
+    # -- sending ---------------------------------------------------------------
+
+    def tell(self, key: K, message: M) -> None:
+        """Send without waiting for a reply. Raises MailboxFullError or RegistryClosedError."""
+        self._enqueue(key, _Envelope(message, None))
+
+    async def ask(self, key: K, message: M, timeout: float | None = None) -> Any:
+        """Send and wait for the reply; the handler's exception is raised here."""
+        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._enqueue(key, _Envelope(message, reply))
+        try:
+            done, _ = await asyncio.wait(
+                (reply,), timeout=self._ask_timeout if timeout is None else timeout
+            )
+        finally:
+            # A cancelled reply tells the actor to skip the message if it has not
+            # begun it (the asker timed out, or was itself cancelled).
+            if not reply.done():
+                reply.cancel()
+        if not done:
+            raise AskTimeoutError(f"no reply from actor {key!r} in time")
+        return reply.result()
+
+    def _enqueue(self, key: K, envelope: _Envelope) -> None:
+        if self._closed:
+            raise RegistryClosedError("the actor registry is shutting down")
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = self._activate(key)
+        if len(cell.mailbox) >= self._mailbox_size:
+            raise MailboxFullError(f"mailbox of actor {key!r} is full")
+        cell.mailbox.append(envelope)
+        cell.last_message_at = self._clock()
+        if cell.drain_task is None:
+            cell.drain_task = self._spawn(self._drain(cell))
+
+    def _activate(self, key: K) -> _Cell[K, M]:
+        # Synchronous from lookup to insertion, so concurrent first messages
+        # can never create two actors for one key.
+        cell: _Cell[K, M] = _Cell(key, self._factory(key), self._clock())
+        cell.predecessor = self._stopping.get(key)
+        self._cells[key] = cell
+        self.total_activations += 1
+        return cell
+
+    def _spawn(self, coro: Awaitable[None]) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- the drain loop --------------------------------------------------------
+
+    async def _drain(self, cell: _Cell[K, M]) -> None:
+        try:
+            if not cell.started:
+                if not await self._start(cell):
+                    return  # retired: its queued asks have been failed
+            while cell.mailbox and self._cells.get(cell.key) is cell:
+                envelope = cell.mailbox.popleft()
+                if envelope.reply is not None and envelope.reply.done():
+                    continue  # the asker gave up before we began
+                cell.busy = True
+                try:
+                    await self._handle(cell, envelope)
+                finally:
+                    cell.busy = False
+        finally:
+            # No await separates the empty-mailbox check from this line, so no
+            # message can slip in unseen: the next tell spawns a new drain task.
+            cell.drain_task = None
+
+    async def _start(self, cell: _Cell[K, M]) -> bool:
+        """Run on_start, replacing the actor while it fails; False once it is retired."""
+        if cell.predecessor is not None:
+            await asyncio.wait([cell.predecessor])
+            cell.predecessor = None
+        while True:
+            try:
+                await cell.actor.on_start()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.exception("actor %r failed to start", cell.key)
+                if not await self._replace(cell, error):
+                    return False
+                continue
+            cell.started = True
+            return True
+
+    async def _handle(self, cell: _Cell[K, M], envelope: _Envelope) -> None:
+        try:
+            result = await cell.actor.receive(envelope.message)
+        except asyncio.CancelledError:
+            if envelope.reply is not None and not envelope.reply.done():
+                envelope.reply.set_exception(ActorDeadError("actor stopped mid-message"))
+            raise
+        except Exception as error:
+            if envelope.reply is not None:
+                # An ask's failure belongs to the asker; the actor carries on.
+                if not envelope.reply.done():
+                    envelope.reply.set_exception(error)
+                return
+            log.exception("actor %r failed on %s", cell.key, type(envelope.message).__name__)
+            if await self._replace(cell, error):
+                await self._start(cell)
+        else:
+            if envelope.reply is not None and not envelope.reply.done():
+                envelope.reply.set_result(result)
+
+    async def _replace(self, cell: _Cell[K, M], error: Exception) -> bool:
+        """Swap in a fresh actor (started later, state loaded anew); False past the limit."""
+        await self._run_hook(cell, cell.actor.on_failure(error), "on_failure")
+        if cell.started:
+            await self._run_hook(cell, cell.actor.on_stop(), "on_stop")
+        cell.restarts += 1
+        self.total_restarts += 1
+        if cell.restarts > self._max_restarts:
+            log.error("actor %r passed its restart limit; stopping it", cell.key)
+            self._retire(cell, ActorDeadError(f"actor {cell.key!r} failed too often"))
+            return False
+        cell.actor = self._factory(cell.key)
+        cell.started = False
+        return True
+
+    def _retire(self, cell: _Cell[K, M], error: ActorDeadError) -> None:
+        """Remove the cell and fail everything still queued for it."""
+        if self._cells.get(cell.key) is cell:
+            del self._cells[cell.key]
+        while cell.mailbox:
+            envelope = cell.mailbox.popleft()
+            if envelope.reply is not None and not envelope.reply.done():
+                envelope.reply.set_exception(error)
+
+    async def _run_hook(self, cell: _Cell[K, M], hook: Awaitable[None], name: str) -> None:
+        try:
+            await hook
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("actor %r: %s failed", cell.key, name)
+
+    # -- passivation -----------------------------------------------------------
+
+    def passivate_idle(self) -> int:
+        """Stop every actor idle for `idle_timeout` that agrees to stop; returns how many.
+
+        The removal from the registry happens synchronously, with an empty
+        mailbox and no message in hand, so a message sent a moment later
+        activates a fresh actor (which waits for this one's on_stop) and nothing
+        is lost or handled twice.
+        """
+        now = self._clock()
+        stopped = 0
+        for key, cell in list(self._cells.items()):
+            if (
+                cell.drain_task is None
+                and not cell.mailbox
+                and now - cell.last_message_at >= self.idle_timeout
+                and cell.actor.can_passivate()
+            ):
+                del self._cells[key]
+                stopped += 1
+                if cell.started:
+                    self._stop_later(cell)
+        return stopped
+
+    def _stop_later(self, cell: _Cell[K, M]) -> None:
+        task = self._spawn(self._run_hook(cell, cell.actor.on_stop(), "on_stop"))
+        self._stopping[cell.key] = task
+
+        def forget(_: asyncio.Task[None]) -> None:
+            if self._stopping.get(cell.key) is task:
+                del self._stopping[cell.key]
+
+        task.add_done_callback(forget)
+
+    async def run_passivation(self, interval: float | None = None) -> None:
+        """Sweep for idle actors forever; run it as a task, cancel it to stop."""
+        period = interval if interval is not None else max(self.idle_timeout / 4, 0.01)
+        while True:
+            await self._sleep(period)
+            self.passivate_idle()
+
+    # -- shutdown --------------------------------------------------------------
+
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop accepting, drain mailboxes within `timeout`, fail the rest, stop every actor.
+
+        Returns only when no actor task is left, so the caller may close the database.
+        """
+        self._closed = True
+        draining = [c.drain_task for c in self._cells.values() if c.drain_task is not None]
+        if draining:
+            _, pending = await asyncio.wait(draining, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        cells = list(self._cells.values())
+        for cell in cells:
+            self._retire(cell, ActorDeadError(f"actor {cell.key!r} stopped at shutdown"))
+        await asyncio.gather(
+            *(self._run_hook(c, c.actor.on_stop(), "on_stop") for c in cells if c.started)
+        )
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    # -- introspection ---------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __len__(self) -> int:
+        return len(self._cells)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._cells
+
+    def actor_for(self, key: K) -> Actor[K, M] | None:
+        """The live actor for `key`, if any (for tests and ops, never to send to)."""
+        cell = self._cells.get(key)
+        return None if cell is None else cell.actor
+
+    def snapshot(self) -> list[ActorInfo]:
+        """Live actors with mailbox depth and restarts, for ops and metrics."""
+        return [
+            ActorInfo(key, len(cell.mailbox), cell.restarts, cell.busy)
+            for key, cell in self._cells.items()
+        ]

@@ -1,0 +1,83 @@
+"""Liveness, readiness and the welcome page."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import BaseModel
+from quart import Blueprint
+from quart_schema import security_scheme, validate_response
+from tortoise import connections
+
+from app.auth import public
+from app.services import services
+
+blueprint = Blueprint("health", __name__)
+
+READY_CHECK_TIMEOUT = 2.0
+
+
+class Welcome(BaseModel):
+    service: str
+    docs: str
+    openapi: str
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+@blueprint.get("/")
+@public
+@security_scheme([])
+@validate_response(Welcome)
+async def get_welcome() -> Welcome:
+    """Welcome.
+
+    A pointer to the interactive API documentation.
+    """
+    return Welcome(service="Qari backend", docs="/docs", openapi="/openapi.json")
+
+
+@blueprint.get("/v1/health")
+@public
+@security_scheme([])
+@validate_response(Health)
+async def get_health() -> Health:
+    """Liveness.
+
+    Answers as long as the process serves requests.
+    """
+    return Health(status="ok")
+
+
+async def _check_database() -> None:
+    if not services().database_open:
+        raise ConnectionError("database is not open")
+    await connections.get("default").execute_query("SELECT 1")
+
+
+@blueprint.get("/v1/health/ready")
+@public
+@security_scheme([])
+@validate_response(Readiness, 200)
+@validate_response(Readiness, 503)
+async def get_readiness() -> tuple[Readiness, int]:
+    """Readiness.
+
+    200 when every dependency answers, else 503; `checks` names each one.
+    """
+    try:
+        await asyncio.wait_for(_check_database(), READY_CHECK_TIMEOUT)
+    except Exception:  # any failure means "not ready"; the reason stays in our logs
+        checks = {"database": "unavailable"}
+    else:
+        checks = {"database": "ok"}
+    ready = all(value == "ok" for value in checks.values())
+    status = 200 if ready else 503
+    return Readiness(status="ok" if ready else "unavailable", checks=checks), status

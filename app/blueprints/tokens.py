@@ -1,0 +1,83 @@
+"""Join tokens: the room's actor checks capacity, reserves a seat and mints the token."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+from quart import Blueprint
+from quart_schema import validate_request, validate_response
+
+from actors.room_protocol import IssuedToken, IssueToken
+from app.livekit_gateway import TokenRequest
+from app.schemas import MAX_METADATA_LENGTH, Metadata
+from app.services import services
+
+blueprint = Blueprint("tokens", __name__)
+
+MAX_ATTRIBUTES = 32
+MAX_ATTRIBUTES_SIZE = 8192
+MIN_TTL_SECONDS = 60
+MAX_TTL_SECONDS = 86_400
+
+
+class TokenRequestBody(BaseModel):
+    identity: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    name: Annotated[str, StringConstraints(max_length=256)] | None = None
+    role: Literal["host", "speaker", "viewer"] = "speaker"
+    metadata: Metadata | None = None
+    attributes: dict[Annotated[str, StringConstraints(max_length=128)], str] | None = None
+    ttl_seconds: Annotated[int, Field(ge=MIN_TTL_SECONDS, le=MAX_TTL_SECONDS)] = 600
+
+    @model_validator(mode="after")
+    def _bounded_attributes(self) -> Self:
+        if self.attributes is not None:
+            size = sum(len(k) + len(v) for k, v in self.attributes.items())
+            if len(self.attributes) > MAX_ATTRIBUTES or size > MAX_ATTRIBUTES_SIZE:
+                raise ValueError(
+                    f"attributes: at most {MAX_ATTRIBUTES} entries and {MAX_ATTRIBUTES_SIZE}"
+                    " characters in all"
+                )
+        return self
+
+
+class TokenOut(BaseModel):
+    token: str
+    url: str
+    identity: str
+    room: str
+    expires_at: dt.datetime
+
+
+assert MAX_ATTRIBUTES_SIZE <= MAX_METADATA_LENGTH  # one JWT stays well under header limits
+
+
+@blueprint.post("/v1/rooms/<string:name>/token")
+@validate_request(TokenRequestBody)
+@validate_response(TokenOut)
+async def post_token(name: str, data: TokenRequestBody) -> TokenOut:
+    """Get a join token.
+
+    Reserves a seat for the identity (the same identity asking again keeps
+    its seat) and returns a LiveKit JWT for this room alone, with grants by
+    role and the room's configuration inside. 409 `room_full` when no seat
+    is free.
+    """
+    request = TokenRequest(
+        identity=data.identity,
+        name=data.name,
+        role=data.role,
+        metadata=data.metadata,
+        attributes=data.attributes,
+        ttl_seconds=data.ttl_seconds,
+    )
+    app_services = services()
+    issued: IssuedToken = await app_services.rooms.ask(name, IssueToken(request))
+    return TokenOut(
+        token=issued.token,
+        url=app_services.settings.livekit_url,
+        identity=issued.identity,
+        room=issued.room,
+        expires_at=issued.expires_at,
+    )

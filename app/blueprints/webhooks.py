@@ -1,0 +1,111 @@
+"""LiveKit webhooks: verify, store durably, acknowledge, then hand to the room's actor.
+
+LiveKit retries only on connection errors, 429 and 5xx and takes any 4xx as
+delivered, so a failure to store must be a 5xx, and a duplicate must be a 200.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from livekit.protocol.webhook import WebhookEvent
+from pydantic import BaseModel
+from quart import Blueprint, request
+from quart_schema import document_headers, security_scheme, validate_response
+from tortoise.exceptions import IntegrityError
+
+from actors.room_protocol import EventsStored
+from actors.runtime import ActorError
+from app.auth import public
+from app.errors import APIError
+from app.livekit_gateway import WebhookPayloadError, WebhookSignatureError
+from app.services import services, utc_now
+from models import WebhookInbox
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("webhooks", __name__)
+
+# LiveKit's events carry a room and a participant or track: a few KiB at most,
+# plus metadata; anything far larger is not from LiveKit.
+MAX_WEBHOOK_BYTES = 256 * 1024
+
+
+class WebhookAck(BaseModel):
+    status: str
+
+
+class WebhookHeaders(BaseModel):
+    authorization: str
+
+
+def room_name_of(event: WebhookEvent) -> str | None:
+    """The room an event belongs to (egress and ingress name it in their own info)."""
+    if event.room.name:
+        return event.room.name
+    if event.egress_info.room_name:
+        return event.egress_info.room_name
+    if event.ingress_info.room_name:
+        return event.ingress_info.room_name
+    return None
+
+
+@blueprint.post("/v1/livekit/webhook")
+@public
+@security_scheme([])
+@document_headers(WebhookHeaders)
+@validate_response(WebhookAck)
+async def post_livekit_webhook() -> WebhookAck:
+    """Receive a LiveKit webhook.
+
+    Authenticated by LiveKit's signature (the bare JWT in `Authorization`,
+    whose `sha256` claim covers the raw body). The event is stored before the
+    200; a duplicate event id is acknowledged and not applied again; 503 when
+    it cannot be stored, so LiveKit retries.
+    """
+    body = await request.get_data(cache=False)
+    if len(body) > MAX_WEBHOOK_BYTES:
+        raise APIError(413, "payload_too_large", "Webhook body is too large.")
+    app_services = services()
+    try:
+        event = app_services.gateway.verify_webhook(body, request.headers.get("Authorization"))
+    except WebhookSignatureError:
+        raise APIError(401, "unauthorized", "Invalid webhook signature.") from None
+    except WebhookPayloadError:
+        raise APIError(400, "invalid_event", "The body is not a LiveKit webhook event.") from None
+    if not event.id or not event.event:
+        raise APIError(400, "invalid_event", "The event has no id or no type.")
+
+    room_name = room_name_of(event)
+    try:
+        await WebhookInbox.create(
+            event_id=event.id,
+            event_type=event.event,
+            room_name=room_name,
+            room_sid=event.room.sid or None,
+            livekit_created_at=event.created_at,
+            payload=body.decode("utf-8"),
+            # An event no room can claim has nothing to apply: it is kept, as done.
+            processed_at=utc_now() if room_name is None else None,
+        )
+    except IntegrityError:
+        return WebhookAck(status="ok")  # a retry of a stored event: already ours
+    except Exception:
+        log.exception("webhook %s could not be stored", event.id)
+        raise APIError(
+            503,
+            "storage_unavailable",
+            "The event could not be stored; retry later.",
+            headers={"Retry-After": "2"},
+        ) from None
+
+    if room_name is not None:
+        try:
+            app_services.rooms.tell(room_name, EventsStored())
+        except ActorError:
+            # Stored is what we promised: the actor finds it at its next
+            # message or activation (start-up recovery).
+            log.warning("room %r busy; event %s will be applied later", room_name, event.id)
+    return WebhookAck(status="ok")
+
+

@@ -1,0 +1,55 @@
+"""Tortoise configuration: one function, used by the app, the tests and aerich."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise
+
+from app.settings import Settings
+
+MODEL_MODULES = ["models"]
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The Tortoise config dict for a database URL (aerich's `TORTOISE_ORM` too)."""
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            "models": {
+                "models": [*MODEL_MODULES, "aerich.models"],
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def open_database(settings: Settings) -> None:
+    """Connect Tortoise; on SQLite (the embedded default) also create the schema.
+
+    PostgreSQL's schema belongs to aerich's migrations (`make upgrade`).
+    """
+    path = settings.sqlite_path()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    # Hypercorn runs the lifespan in its own task; request tasks must still see
+    # the connections, so the context is also kept as the process-wide fallback.
+    await Tortoise.init(
+        config=tortoise_config(settings.database_url), _enable_global_fallback=True
+    )
+    if settings.is_sqlite:
+        await Tortoise.generate_schemas(safe=True)
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()
+
+
+def __getattr__(name: str) -> Any:
+    # aerich reads `app.database.TORTOISE_ORM`; computing it on access keeps
+    # settings from being read at import time.
+    if name == "TORTOISE_ORM":
+        return tortoise_config(Settings().database_url)
+    raise AttributeError(name)

@@ -1,0 +1,41 @@
+"""`python -m app.dev_env`: make sure a dev machine has an API key, kept in `.env`.
+
+Run by `make run` before the server starts. It never overwrites a key already
+set in the environment or in `.env`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ENV_FILE = Path(".env")
+
+
+def ensure_api_key(env_file: Path = ENV_FILE) -> str | None:
+    """Generate `APP_API_KEYS` into `env_file` if it is set nowhere; return the new key."""
+    if os.environ.get("APP_API_KEYS"):
+        return None
+    text = env_file.read_text() if env_file.exists() else ""
+    for line in text.splitlines():
+        if line.strip().startswith("APP_API_KEYS=") and line.split("=", 1)[1].strip():
+            return None
+    key = secrets.token_urlsafe(32)
+    prefix = "" if not text or text.endswith("\n") else "\n"
+    env_file.write_text(f"{text}{prefix}APP_API_KEYS={key}\n")
+    env_file.chmod(0o600)
+    return key
+
+
+def main() -> None:
+    key = ensure_api_key()
+    if key is not None:
+        print(f"Generated an API key and saved it in {ENV_FILE} (APP_API_KEYS).")
+        print(f'Use it as:  curl -H "Authorization: Bearer {key}" http://127.0.0.1:8000/v1/rooms')
+    else:
+        print("Using APP_API_KEYS from the environment or .env.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""One error type, one JSON shape, one place that maps exceptions to responses.
+
+Every error the service returns is `{"detail": "<for people>", "code": "<stable>"}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import BaseModel
+from quart import Quart, Response, jsonify
+from quart_schema import RequestSchemaValidationError
+from werkzeug.exceptions import HTTPException
+
+from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
+
+from actors.room_protocol import (
+    InvalidRoomConfigError,
+    RoomExistsError,
+    RoomFullError,
+    RoomNotFoundError,
+)
+from actors.runtime import ActorDeadError, AskTimeoutError, MailboxFullError, RegistryClosedError
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """The one error shape."""
+
+    detail: str
+    code: str
+
+
+class APIError(Exception):
+    """An error meant for the client: a status, a stable code and a message."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def error_response(
+    status: int,
+    code: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    response = jsonify({"detail": detail, "code": code, **(extra or {})})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _validation_errors(error: RequestSchemaValidationError) -> list[dict[str, Any]]:
+    inner = error.validation_error
+    if hasattr(inner, "errors"):
+        return [
+            {"loc": [str(part) for part in item["loc"]], "msg": item["msg"], "type": item["type"]}
+            for item in inner.errors(include_url=False, include_context=False, include_input=False)
+        ]
+    return [{"loc": [], "msg": str(inner), "type": "value_error"}]
+
+
+def register_error_handlers(app: Quart) -> None:
+    """Map every exception the app can raise to the one JSON shape."""
+
+    @app.errorhandler(APIError)
+    async def handle_api_error(error: APIError) -> Response:
+        return error_response(error.status, error.code, error.detail, error.headers, error.extra)
+
+    @app.errorhandler(RequestSchemaValidationError)
+    async def handle_validation_error(error: RequestSchemaValidationError) -> Response:
+        errors = _validation_errors(error)
+        fields = ", ".join(".".join(e["loc"]) or "body" for e in errors)
+        return error_response(
+            422, "validation_error", f"Invalid request: {fields}", extra={"errors": errors}
+        )
+
+    @app.errorhandler(MailboxFullError)
+    @app.errorhandler(RegistryClosedError)
+    @app.errorhandler(ActorDeadError)
+    @app.errorhandler(AskTimeoutError)
+    async def handle_busy(error: Exception) -> Response:
+        # Overload and shutdown are transient: tell clients (and LiveKit) to retry.
+        return error_response(
+            503, "busy", "The room is busy; retry shortly.", headers={"Retry-After": "1"}
+        )
+
+    @app.errorhandler(HTTPException)
+    async def handle_http_exception(error: HTTPException) -> Response:
+        status = error.code or 500
+        code = _HTTP_CODES.get(status, "http_error")
+        response = error_response(status, code, error.description or error.name)
+        if status == 405 and error.get_headers():
+            for name, value in error.get_headers():
+                if name.lower() == "allow":
+                    response.headers["Allow"] = value
+        return response
+
+    @app.errorhandler(Exception)
+    async def handle_unexpected(error: Exception) -> Response:
+        # The exception text can hold anything (SQL, secrets): log it, never send it.
+        log.error("unhandled error", exc_info=error)
+        return error_response(500, "internal_error", "Internal server error.")
+
+
+def register_domain_errors(app: Quart) -> None:
+    """The room actor's refusals and LiveKit's, as API errors."""
+
+    @app.errorhandler(RoomNotFoundError)
+    async def handle_room_not_found(error: RoomNotFoundError) -> Response:
+        return error_response(404, "room_not_found", "No room with that name.")
+
+    @app.errorhandler(RoomExistsError)
+    async def handle_room_exists(error: RoomExistsError) -> Response:
+        return error_response(409, "room_exists", "A room with that name already exists.")
+
+    @app.errorhandler(RoomFullError)
+    async def handle_room_full(error: RoomFullError) -> Response:
+        return error_response(409, "room_full", "The room has no free seat.")
+
+    @app.errorhandler(InvalidRoomConfigError)
+    async def handle_invalid_config(error: InvalidRoomConfigError) -> Response:
+        errors = [{"loc": ["body", error.field], "msg": error.message, "type": "value_error"}]
+        return error_response(
+            422, "validation_error", f"Invalid request: {error.field}", extra={"errors": errors}
+        )
+
+    @app.errorhandler(LiveKitRefusedError)
+    @app.errorhandler(LiveKitUnreachableError)
+    async def handle_livekit(error: Exception) -> Response:
+        log.warning("LiveKit call failed: %s", error)
+        return error_response(
+            503,
+            "livekit_unavailable",
+            "LiveKit did not accept the change; nothing was changed.",
+            headers={"Retry-After": "5"},
+        )

@@ -1,0 +1,200 @@
+"""Everything that talks LiveKit: join tokens, webhook verification, the RoomService.
+
+Library exceptions are caught here, where they are raised, and turned into the
+few outcomes the rest of the service cares about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import jwt
+from google.protobuf.json_format import ParseError
+from livekit import api
+from livekit.protocol.room import RoomConfiguration
+from livekit.protocol.webhook import WebhookEvent
+
+from app.settings import Settings
+
+
+class LiveKitUnreachableError(Exception):
+    """LiveKit could not be reached (connection refused, timeout)."""
+
+
+class LiveKitRefusedError(Exception):
+    """LiveKit answered with an error."""
+
+    def __init__(self, code: str, status: int) -> None:
+        super().__init__(f"LiveKit refused the call: {code} ({status})")
+        self.code = code
+        self.status = status
+
+
+class WebhookSignatureError(Exception):
+    """The webhook's signature is missing, invalid, expired, or not over this body."""
+
+
+class WebhookPayloadError(Exception):
+    """The webhook is signed but is not a LiveKit event."""
+
+
+ROLE_GRANTS: dict[str, dict[str, bool]] = {
+    "host": {
+        "room_admin": True,
+        "can_publish": True,
+        "can_subscribe": True,
+        "can_publish_data": True,
+    },
+    "speaker": {"can_publish": True, "can_subscribe": True, "can_publish_data": True},
+    "viewer": {"can_publish": False, "can_subscribe": True, "can_publish_data": True},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RoomConfig:
+    """The part of a room's configuration LiveKit applies when a join creates it."""
+
+    name: str
+    empty_timeout: int
+    departure_timeout: int
+    max_participants: int
+    metadata: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    identity: str
+    name: str | None
+    role: str
+    metadata: str | None
+    attributes: dict[str, str] | None
+    ttl_seconds: int
+
+
+class LiveKitGateway:
+    """Token minting and webhook verification (always), RoomService calls (when configured)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._key = settings.livekit_api_key
+        self._secret = settings.livekit_api_secret.get_secret_value()
+        self.url = settings.livekit_url
+        self._timeout = settings.livekit_timeout_seconds
+        self._receiver = api.WebhookReceiver(api.TokenVerifier(self._key, self._secret))
+        self._api: api.LiveKitAPI | None = None
+
+    async def open(self) -> None:
+        """Create the RoomService client; it needs a running loop, so not at import."""
+        if self.url:
+            # livekit-api ignores its session timeout on RoomService calls, so
+            # every call below is bounded with asyncio.timeout instead.
+            self._api = api.LiveKitAPI(self.url, self._key, self._secret, failover=False)
+
+    async def close(self) -> None:
+        if self._api is not None:
+            await self._api.aclose()
+            self._api = None
+
+    @property
+    def mirroring(self) -> bool:
+        return self._api is not None
+
+    # -- tokens ----------------------------------------------------------------
+
+    def mint_token(
+        self, room: RoomConfig, request: TokenRequest, now: dt.datetime
+    ) -> tuple[str, dt.datetime]:
+        """A join token for one room, its grants by role, the room's configuration inside."""
+        grants = api.VideoGrants(room_join=True, room=room.name, **ROLE_GRANTS[request.role])
+        token = (
+            api.AccessToken(self._key, self._secret)
+            .with_identity(request.identity)
+            .with_grants(grants)
+            .with_ttl(dt.timedelta(seconds=request.ttl_seconds))
+            .with_room_config(
+                RoomConfiguration(
+                    name=room.name,
+                    empty_timeout=room.empty_timeout,
+                    departure_timeout=room.departure_timeout,
+                    max_participants=room.max_participants,
+                    metadata=room.metadata or "",
+                )
+            )
+        )
+        if request.name:
+            token.with_name(request.name)
+        if request.metadata:
+            token.with_metadata(request.metadata)
+        if request.attributes:
+            token.with_attributes(request.attributes)
+        # to_jwt stamps its own clock; expires_at is reported in whole seconds like `exp`.
+        expires_at = now.replace(microsecond=0) + dt.timedelta(seconds=request.ttl_seconds)
+        return token.to_jwt(), expires_at
+
+    # -- webhooks --------------------------------------------------------------
+
+    def verify_webhook(self, body: bytes, authorization: str | None) -> WebhookEvent:
+        """Check LiveKit's signature over the exact raw body, then parse the event."""
+        if not authorization:
+            raise WebhookSignatureError("missing Authorization")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            # LiveKit signs UTF-8 JSON; other bytes cannot carry its signature.
+            raise WebhookSignatureError("body is not UTF-8") from None
+        try:
+            return self._receiver.receive(text, authorization)
+        except ParseError as error:
+            raise WebhookPayloadError("not a LiveKit webhook event") from error
+        except (jwt.PyJWTError, ValueError) as error:
+            raise WebhookSignatureError("invalid signature") from error
+        except Exception as error:
+            # WebhookReceiver raises bare Exceptions for a missing or mismatched hash.
+            raise WebhookSignatureError("signature does not match the body") from error
+
+    # -- RoomService -----------------------------------------------------------
+
+    async def create_room(self, room: RoomConfig) -> str | None:
+        """CreateRoom; the sid, or None when not mirroring."""
+        if self._api is None:
+            return None
+        request = api.CreateRoomRequest(
+            name=room.name,
+            empty_timeout=room.empty_timeout,
+            departure_timeout=room.departure_timeout,
+            max_participants=room.max_participants,
+            metadata=room.metadata or "",
+        )
+        async with _translate_errors(), asyncio.timeout(self._timeout):
+            created = await self._api.room.create_room(request)
+        return created.sid or None
+
+    async def update_room_metadata(self, name: str, metadata: str) -> None:
+        if self._api is None:
+            return
+        request = api.UpdateRoomMetadataRequest(room=name, metadata=metadata)
+        async with _translate_errors(), asyncio.timeout(self._timeout):
+            await self._api.room.update_room_metadata(request)
+
+    async def delete_room(self, name: str) -> None:
+        if self._api is None:
+            return
+        async with _translate_errors(), asyncio.timeout(self._timeout):
+            await self._api.room.delete_room(api.DeleteRoomRequest(room=name))
+
+
+
+@contextlib.asynccontextmanager
+async def _translate_errors() -> AsyncIterator[None]:
+    """Turn the client's exceptions into LiveKitUnreachableError / LiveKitRefusedError."""
+    try:
+        yield
+    except api.TwirpError as error:
+        # Any answer, 5xx included, is LiveKit saying no: never claim success for it.
+        raise LiveKitRefusedError(error.code, error.status) from None
+    except (aiohttp.ClientError, TimeoutError, OSError) as error:
+        raise LiveKitUnreachableError(type(error).__name__) from None

@@ -1,0 +1,61 @@
+"""The composition root: what routes reach for, built once per app."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from quart import current_app
+
+from actors.room import RoomActor, RoomActorDeps
+from actors.room_protocol import RoomMessage
+from actors.runtime import ActorRegistry
+from app.livekit_gateway import LiveKitGateway
+from app.settings import Settings
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Services:
+    """Settings, the LiveKit gateway and the room registry of one app instance."""
+
+    settings: Settings
+    gateway: LiveKitGateway
+    rooms: ActorRegistry[str, RoomMessage]
+    # Set by the lifecycle: whether the database has been opened (for readiness).
+    database_open: bool = field(default=False)
+
+
+def build_services(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    now: Callable[[], dt.datetime] = utc_now,
+) -> Services:
+    gateway = LiveKitGateway(settings)
+    deps = RoomActorDeps(
+        gateway=gateway,
+        seat_hold_seconds=settings.seat_hold_seconds,
+        webhook_max_attempts=settings.webhook_max_attempts,
+        clock=clock,
+        now=now,
+    )
+    rooms: ActorRegistry[str, RoomMessage] = ActorRegistry(
+        lambda name: RoomActor(name, deps),
+        mailbox_size=settings.actor_mailbox_size,
+        idle_timeout=settings.actor_idle_seconds,
+        ask_timeout=settings.actor_ask_timeout_seconds,
+        clock=clock,
+    )
+    return Services(settings=settings, gateway=gateway, rooms=rooms)
+
+
+def services() -> Services:
+    """The current app's services (inside a request)."""
+    found: Services = current_app.extensions["qari"]
+    return found

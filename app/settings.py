@@ -1,0 +1,65 @@
+"""Typed settings, read once from the environment (and `.env` when present)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite://data/qari.sqlite3"
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told; nothing else reads the environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    livekit_url: str = ""
+    livekit_api_key: str = "devkey"
+    livekit_api_secret: SecretStr = SecretStr("secret")
+    # LiveKit calls sit on the request path, so they get a short budget of their own.
+    livekit_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    app_secret_key: SecretStr = SecretStr("")
+    app_api_keys: SecretStr = SecretStr("")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    # Room actors.
+    seat_hold_seconds: float = Field(default=120.0, gt=0)
+    actor_idle_seconds: float = Field(default=60.0, gt=0)
+    actor_mailbox_size: int = Field(default=1024, ge=1)
+    actor_ask_timeout_seconds: float = Field(default=10.0, gt=0)
+    shutdown_drain_seconds: float = Field(default=10.0, ge=0)
+    webhook_max_attempts: int = Field(default=5, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        # Tortoise knows `postgres://`; ops paste `postgresql://` from everywhere else.
+        if value.startswith("postgresql://"):
+            return "postgres://" + value.removeprefix("postgresql://")
+        return value
+
+    @property
+    def api_keys(self) -> tuple[str, ...]:
+        """The accepted API keys, from the comma-separated `APP_API_KEYS`."""
+        raw = self.app_api_keys.get_secret_value()
+        return tuple(key.strip() for key in raw.split(",") if key.strip())
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite://")
+
+    @property
+    def livekit_enabled(self) -> bool:
+        """With `LIVEKIT_URL` empty nothing is mirrored to LiveKit."""
+        return bool(self.livekit_url)
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, so start-up can create its folder."""
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.removeprefix("sqlite://").split("?", 1)[0]
+        return None if path in ("", ":memory:") else Path(path)
