@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from app.settings import Settings
 
@@ -45,6 +46,9 @@ async def open_database(settings: Settings) -> None:
 
 async def close_database() -> None:
     await Tortoise.close_connections()
+    # Tortoise caches insert SQL by connection name, not by dialect: a process
+    # that opens another database next (the test suite does) must not reuse it.
+    EXECUTOR_CACHE.clear()
 
 
 def __getattr__(name: str) -> Any:

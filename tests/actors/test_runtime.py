@@ -36,12 +36,16 @@ async def within(awaitable: Awaitable[T], seconds: float = 5) -> T:
     return await asyncio.wait_for(awaitable, seconds)
 
 
-async def settle() -> None:
-    """Yield until every other task has finished (drain tasks end just after their reply)."""
+async def settle(*background: asyncio.Task[Any]) -> None:
+    """Yield until every other task has finished (drain tasks end just after their reply).
+
+    `background` names long-lived tasks (a sweeper) not to wait for.
+    """
+    ignore = {asyncio.current_task(), *background}
 
     async def others_done() -> None:
-        me = asyncio.current_task()
-        while any(t is not me and not t.done() for t in asyncio.all_tasks()):
+        ignore.add(asyncio.current_task())  # wait_for runs this in its own task
+        while any(t not in ignore and not t.done() for t in asyncio.all_tasks()):
             await asyncio.sleep(0)
 
     await within(others_done())
@@ -682,7 +686,7 @@ async def test_run_passivation_sweeps_on_each_tick_and_cancels_cleanly() -> None
     now[0] += IDLE
     registry.tell("b", Add(1))  # b stays active
     await within(registry.ask("b", Get()))
-    await settle_except(sweeper)
+    await settle(sweeper)
     ticks.put_nowait(None)
     await within(asleep.get())
     assert "a" not in registry
@@ -698,19 +702,6 @@ async def test_run_passivation_sweeps_on_each_tick_and_cancels_cleanly() -> None
         await within(sweeper)
     await within(registry.shutdown())
     assert Counter(e[1] for e in world.events("stopped")) == {"a": 1, "b": 1}
-
-
-async def settle_except(background: asyncio.Task[Any]) -> None:
-    """Like `settle`, ignoring one long-lived background task."""
-
-    async def others_done() -> None:
-        me = asyncio.current_task()
-        while any(
-            t is not me and t is not background and not t.done() for t in asyncio.all_tasks()
-        ):
-            await asyncio.sleep(0)
-
-    await within(others_done())
 
 
 async def test_run_passivation_uses_the_given_interval() -> None:

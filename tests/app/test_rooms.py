@@ -1,0 +1,295 @@
+"""The rooms API: every route, rule and status in the contract, mirrored to a fake LiveKit."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.conftest import Client, Running, start_app
+from tests.fakes.livekit_server import FakeLiveKit
+from tests.support.clock import FakeClock
+from tests.support.settings import AUTH, make_settings
+
+ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7"
+
+
+async def create(client: Client, name: str = "team-sync", **fields: object) -> dict[str, object]:
+    response = await client.post("/v1/rooms", json={"name": name, **fields}, headers=AUTH)
+    assert response.status_code == 201, await response.get_data(as_text=True)
+    body: dict[str, object] = await response.get_json()
+    return body
+
+
+# -- create ------------------------------------------------------------------------
+
+
+async def test_create_returns_the_room_with_defaults(client: Client) -> None:
+    room = await create(client)
+    assert room["name"] == "team-sync"
+    assert room["access_type"] == "public"
+    assert room["empty_timeout"] == 600
+    assert room["departure_timeout"] == 20
+    assert room["max_participants"] == 50
+    assert room["status"] == "idle"
+    assert room["num_participants"] == 0
+    assert room["livekit_sid"] is None
+    for field in ("id", "created_at", "updated_at", "token_address", "metadata"):
+        assert field in room
+
+
+async def test_create_with_trailing_slash(client: Client) -> None:
+    response = await client.post("/v1/rooms/", json={"name": "slash-room"}, headers=AUTH)
+    assert response.status_code == 201
+
+
+async def test_duplicate_name_is_409(client: Client) -> None:
+    await create(client, "dup-room")
+    response = await client.post("/v1/rooms", json={"name": "dup-room"}, headers=AUTH)
+    assert response.status_code == 409
+    assert (await response.get_json())["code"] == "room_exists"
+
+
+async def test_concurrent_creates_of_one_name_give_one_201_and_409s(client: Client) -> None:
+    responses = await asyncio.gather(
+        *(client.post("/v1/rooms", json={"name": "race-room"}, headers=AUTH) for _ in range(20))
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [409] * 19
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "ab"}, "name"),
+        ({"name": "x" * 51}, "name"),
+        ({"name": "bad name!"}, "name"),
+        ({"name": "okname", "access_type": "vip"}, "access_type"),
+        ({"name": "okname", "empty_timeout": -1}, "empty_timeout"),
+        ({"name": "okname", "empty_timeout": 10**9}, "empty_timeout"),
+        ({"name": "okname", "departure_timeout": 999_999}, "departure_timeout"),
+        ({"name": "okname", "max_participants": 0}, "max_participants"),
+        ({"name": "okname", "max_participants": 100_001}, "max_participants"),
+        ({"name": "okname", "metadata": "m" * 9000}, "metadata"),
+        ({"name": "okname", "token_address": "0x123"}, "token_address"),
+        ({"name": "okname", "nft_address": "0x" + "g" * 40}, "nft_address"),
+        ({"name": "okname", "token_amount": "-5"}, "token_amount"),
+        ({"name": "okname", "token_amount": "1.5"}, "token_amount"),
+        ({"name": "okname", "access_type": "token", "token_amount": "5"}, "token_address"),
+        (
+            {"name": "okname", "access_type": "token", "token_address": ADDRESS},
+            "token_amount",
+        ),
+        (
+            {
+                "name": "okname",
+                "access_type": "token",
+                "token_address": ADDRESS,
+                "token_amount": "0",
+            },
+            "token_amount",
+        ),
+        ({"name": "okname", "access_type": "nft"}, "nft_address"),
+        ({}, "name"),
+    ],
+)
+async def test_create_validation(client: Client, body: dict[str, object], field: str) -> None:
+    response = await client.post("/v1/rooms", json=body, headers=AUTH)
+    assert response.status_code == 422
+    payload = await response.get_json()
+    assert payload["code"] == "validation_error"
+    assert field in payload["detail"] or any(field in str(e) for e in payload["errors"])
+    listing = await (await client.get("/v1/rooms", headers=AUTH)).get_json()
+    assert listing["items"] == []
+
+
+async def test_token_and_nft_rooms_normalise_addresses(client: Client) -> None:
+    token_room = await create(
+        client,
+        "token-room",
+        access_type="token",
+        token_address=ADDRESS,
+        token_amount="1000000000000000000000",
+    )
+    assert token_room["token_address"] == ADDRESS.lower()
+    assert token_room["token_amount"] == "1000000000000000000000"
+    nft_room = await create(client, "nft-room", access_type="nft", nft_address=ADDRESS)
+    assert nft_room["nft_address"] == ADDRESS.lower()
+
+
+# -- read and list -------------------------------------------------------------------
+
+
+async def test_get_room_and_404(client: Client) -> None:
+    await create(client, "readable")
+    response = await client.get("/v1/rooms/readable", headers=AUTH)
+    assert response.status_code == 200
+    assert (await response.get_json())["name"] == "readable"
+    missing = await client.get("/v1/rooms/nobody-here", headers=AUTH)
+    assert missing.status_code == 404
+    assert (await missing.get_json())["code"] == "room_not_found"
+
+
+async def test_list_pages_in_a_stable_order(client: Client) -> None:
+    names = [f"room-{i:02d}" for i in range(7)]
+    for name in names:
+        await create(client, name)
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        query = {"limit": "3"} | ({"cursor": cursor} if cursor else {})
+        response = await client.get("/v1/rooms", query_string=query, headers=AUTH)
+        assert response.status_code == 200
+        page = await response.get_json()
+        seen += [item["name"] for item in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == names
+    assert pages == 3
+
+
+@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "abc"}, {"cursor": "%%%"}])
+async def test_list_rejects_bad_paging(client: Client, query: dict[str, str]) -> None:
+    response = await client.get("/v1/rooms", query_string=query, headers=AUTH)
+    assert response.status_code == 422
+    assert (await response.get_json())["code"] == "validation_error"
+
+
+# -- patch ---------------------------------------------------------------------------
+
+
+async def test_patch_changes_only_what_is_sent(client: Client) -> None:
+    await create(client, "patchable", metadata="old")
+    response = await client.patch(
+        "/v1/rooms/patchable", json={"max_participants": 5}, headers=AUTH
+    )
+    assert response.status_code == 200
+    body = await response.get_json()
+    assert body["max_participants"] == 5
+    assert body["metadata"] == "old"
+    again = await (await client.get("/v1/rooms/patchable", headers=AUTH)).get_json()
+    assert again["max_participants"] == 5
+
+
+async def test_patch_checks_access_rules_against_the_whole_room(client: Client) -> None:
+    await create(client, "public-room")
+    response = await client.patch(
+        "/v1/rooms/public-room", json={"access_type": "nft"}, headers=AUTH
+    )
+    assert response.status_code == 422
+    assert "nft_address" in (await response.get_json())["detail"]
+    ok = await client.patch(
+        "/v1/rooms/public-room", json={"access_type": "nft", "nft_address": ADDRESS}, headers=AUTH
+    )
+    assert ok.status_code == 200
+
+
+async def test_patch_unknown_room_is_404(client: Client) -> None:
+    response = await client.patch("/v1/rooms/nope-room", json={"metadata": "x"}, headers=AUTH)
+    assert response.status_code == 404
+
+
+async def test_patch_validation(client: Client) -> None:
+    await create(client, "patch-valid")
+    response = await client.patch(
+        "/v1/rooms/patch-valid", json={"max_participants": -3}, headers=AUTH
+    )
+    assert response.status_code == 422
+
+
+async def test_patch_reaches_the_live_actor(client: Client) -> None:
+    """A lowered max_participants applies to the very next token request."""
+    await create(client, "shrinking", max_participants=3)
+    for who in ("a", "b"):
+        assert (
+            await client.post("/v1/rooms/shrinking/token", json={"identity": who}, headers=AUTH)
+        ).status_code == 200
+    await client.patch("/v1/rooms/shrinking", json={"max_participants": 2}, headers=AUTH)
+    response = await client.post("/v1/rooms/shrinking/token", json={"identity": "c"}, headers=AUTH)
+    assert response.status_code == 409
+    assert (await response.get_json())["code"] == "room_full"
+
+
+# -- delete --------------------------------------------------------------------------
+
+
+async def test_delete_then_404(client: Client) -> None:
+    await create(client, "doomed")
+    response = await client.delete("/v1/rooms/doomed", headers=AUTH)
+    assert response.status_code == 204
+    assert (await client.get("/v1/rooms/doomed", headers=AUTH)).status_code == 404
+    assert (await client.delete("/v1/rooms/doomed", headers=AUTH)).status_code == 404
+    token = await client.post("/v1/rooms/doomed/token", json={"identity": "a"}, headers=AUTH)
+    assert token.status_code == 404
+
+
+# -- mirroring to LiveKit ------------------------------------------------------------
+
+
+async def test_create_mirrors_to_livekit(mirrored: Running, fake_livekit: FakeLiveKit) -> None:
+    room = await create(mirrored.client(), "mirrored", max_participants=7, metadata="hello")
+    created = fake_livekit.rooms["mirrored"]
+    assert room["livekit_sid"] == created.sid
+    request = fake_livekit.calls_to("CreateRoom")[0]
+    assert request.max_participants == 7  # type: ignore[attr-defined]
+    assert request.empty_timeout == 600  # type: ignore[attr-defined]
+    assert request.departure_timeout == 20  # type: ignore[attr-defined]
+    assert request.metadata == "hello"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("code", ["invalid_argument", "unauthenticated", "internal"])
+async def test_create_refused_by_livekit_stores_nothing(
+    mirrored: Running, fake_livekit: FakeLiveKit, code: str
+) -> None:
+    fake_livekit.fail_next("CreateRoom", code)
+    client = mirrored.client()
+    response = await client.post("/v1/rooms", json={"name": "refused"}, headers=AUTH)
+    assert response.status_code == 503
+    assert (await response.get_json())["code"] == "livekit_unavailable"
+    assert (await client.get("/v1/rooms/refused", headers=AUTH)).status_code == 404
+    # ... and the name is free for the next try.
+    assert (await client.post("/v1/rooms", json={"name": "refused"}, headers=AUTH)).status_code == 201
+
+
+async def test_create_with_livekit_timing_out_still_creates(
+    mirrored: Running, fake_livekit: FakeLiveKit
+) -> None:
+    fake_livekit.hang_next("CreateRoom", 5)
+    room = await create(mirrored.client(), "slow-livekit")
+    assert room["livekit_sid"] is None
+
+
+async def test_create_with_livekit_unreachable_still_creates(
+    database_url: str, clock: FakeClock
+) -> None:
+    settings = make_settings(database_url, livekit_url=FakeLiveKit.unused_url())
+    running = await start_app(settings, clock)
+    try:
+        room = await create(running.client(), "no-livekit")
+        assert room["livekit_sid"] is None
+    finally:
+        await running.test_app.shutdown()
+
+
+async def test_delete_idle_room_tolerates_livekit_not_found(
+    mirrored: Running, fake_livekit: FakeLiveKit
+) -> None:
+    client = mirrored.client()
+    await create(client, "idle-delete")
+    del fake_livekit.rooms["idle-delete"]  # LiveKit closed it on its empty_timeout
+    assert (await client.delete("/v1/rooms/idle-delete", headers=AUTH)).status_code == 204
+    assert len(fake_livekit.calls_to("DeleteRoom")) == 1
+
+
+async def test_delete_idle_room_refused_otherwise_keeps_the_row(
+    mirrored: Running, fake_livekit: FakeLiveKit
+) -> None:
+    client = mirrored.client()
+    await create(client, "kept-room")
+    fake_livekit.fail_next("DeleteRoom", "permission_denied")
+    response = await client.delete("/v1/rooms/kept-room", headers=AUTH)
+    assert response.status_code == 503
+    assert (await client.get("/v1/rooms/kept-room", headers=AUTH)).status_code == 200

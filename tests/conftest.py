@@ -1,0 +1,183 @@
+"""Shared fixtures: every database test runs on SQLite and on a real PostgreSQL.
+
+PostgreSQL comes from TEST_DATABASE_URL; a throwaway database is created for
+the run and dropped after it. Without a reachable server the PostgreSQL half
+skips locally, and fails under CI=true, where it must run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+from quart import Quart
+from quart.typing import TestAppProtocol
+from quart.typing import TestClientProtocol as Client
+from tortoise import Tortoise
+
+from app.database import close_database, tortoise_config
+from app.factory import create_app
+from app.services import Services, build_services
+from app.settings import Settings
+from tests.fakes.livekit_server import FakeLiveKit
+from tests.support.clock import FakeClock
+from tests.support.settings import LIVEKIT_KEY, LIVEKIT_SECRET, make_settings
+
+DEFAULT_TEST_DATABASE_URL = "postgres://postgres:postgres@127.0.0.1:5432/postgres"
+TABLES = ("participant_sessions", "room_sessions", "webhook_inbox", "rooms")
+
+
+def admin_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+    return "postgres://" + url.removeprefix("postgresql://").removeprefix("postgres://")
+
+
+def with_database(url: str, database: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{database}"
+
+
+async def create_throwaway_database(prefix: str = "qari_test") -> str:
+    """Create an empty database on the test server; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(admin_url(), timeout=5)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(admin_url(), name)
+
+
+async def drop_database(url: str) -> None:
+    name = url.rpartition("/")[2]
+    conn = await asyncpg.connect(admin_url(), timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def generate_schema(url: str) -> None:
+    await Tortoise.init(config=tortoise_config(url))
+    try:
+        await Tortoise.generate_schemas(safe=False)
+    finally:
+        await close_database()
+
+
+async def _probe_postgres() -> str | None:
+    try:
+        conn = await asyncpg.connect(admin_url(), timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        return f"{type(error).__name__}: {error}"
+    await conn.close()
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database with the schema, for the whole run."""
+    problem = asyncio.run(_probe_postgres())
+    if problem is not None:
+        message = f"PostgreSQL at TEST_DATABASE_URL is not reachable ({problem})"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + "; under CI it must be.")
+        pytest.skip(message)
+    url = asyncio.run(create_throwaway_database())
+    asyncio.run(generate_schema(url))
+    yield url
+    asyncio.run(drop_database(url))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The database a test runs on: a fresh SQLite file, or the emptied PostgreSQL one."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/qari.sqlite3"
+    url: str = request.getfixturevalue("postgres_url")
+    asyncio.run(_truncate(url))
+    return url
+
+
+async def _truncate(url: str) -> None:
+    conn = await asyncpg.connect(with_database(admin_url(), url.rpartition("/")[2]))
+    try:
+        await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@dataclass
+class Running:
+    """An app running its real lifecycle, with what tests need to reach."""
+
+    app: Quart
+    test_app: TestAppProtocol
+    services: Services
+
+    def client(self) -> Client:
+        return self.test_app.test_client()
+
+
+async def start_app(settings: Settings, clock: FakeClock | None = None) -> Running:
+    services = (
+        build_services(settings, clock=clock.monotonic, now=clock.now)
+        if clock is not None
+        else build_services(settings)
+    )
+    app = create_app(settings, services)
+    test_app = app.test_app()
+    await test_app.startup()
+    return Running(app=app, test_app=test_app, services=services)
+
+
+@pytest.fixture
+async def running(settings: Settings, clock: FakeClock) -> AsyncIterator[Running]:
+    """The app with its real lifecycle (database, actors) on this test's database."""
+    instance = await start_app(settings, clock)
+    try:
+        yield instance
+    finally:
+        await instance.test_app.shutdown()
+
+
+@pytest.fixture
+async def client(running: Running) -> Client:
+    return running.client()
+
+
+@pytest.fixture
+async def fake_livekit() -> AsyncIterator[FakeLiveKit]:
+    async with FakeLiveKit(LIVEKIT_KEY, LIVEKIT_SECRET) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def mirrored(
+    database_url: str, clock: FakeClock, fake_livekit: FakeLiveKit
+) -> AsyncIterator[Running]:
+    """The app mirroring rooms to the fake LiveKit RoomService."""
+    instance = await start_app(
+        make_settings(database_url, livekit_url=fake_livekit.url, livekit_timeout_seconds=0.5),
+        clock,
+    )
+    try:
+        yield instance
+    finally:
+        await instance.test_app.shutdown()
