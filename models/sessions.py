@@ -15,7 +15,7 @@ class RoomSession(Model):
 
     id = fields.IntField(primary_key=True)
     sid = fields.CharField(max_length=64, unique=True)
-    room_name = fields.CharField(max_length=128, db_index=True)
+    room_name = fields.CharField(max_length=128)
     started_at = fields.DatetimeField()
     ended_at = fields.DatetimeField(null=True)
 
