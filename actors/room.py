@@ -164,9 +164,7 @@ class RoomActor(Actor[str, RoomMessage]):
                     raise RoomFullError(self.key)
             self._seats.pop(identity, None)
             self._seats[identity] = self._deps.clock() + self._deps.seat_hold_seconds
-        token, expires_at = self._deps.gateway.mint_token(
-            config.livekit(), request, self._deps.now()
-        )
+        token, expires_at = self._deps.gateway.mint_token(config.livekit(), request)
         return IssuedToken(token=token, identity=identity, room=config.name, expires_at=expires_at)
 
     # -- webhook events --------------------------------------------------------

@@ -310,13 +310,23 @@ class ActorRegistry(Generic[K, M]):
                 cell.drain_task is None
                 and not cell.mailbox
                 and now - cell.last_message_at >= self.idle_timeout
-                and cell.actor.can_passivate()
+                and self._may_passivate(cell)
             ):
                 del self._cells[key]
                 stopped += 1
                 if cell.started:
                     self._stop_later(cell)
         return stopped
+
+    def _may_passivate(self, cell: _Cell[K, M]) -> bool:
+        # A can_passivate that raises must not escape: it would end the sweep task,
+        # so no actor would ever be passivated again (and the lifecycle's `await
+        # sweeper` would raise at shutdown). Such an actor is kept, like one saying no.
+        try:
+            return cell.actor.can_passivate()
+        except Exception:
+            log.exception("actor %r: can_passivate failed", cell.key)
+            return False
 
     def _stop_later(self, cell: _Cell[K, M]) -> None:
         task = self._spawn(self._run_hook(cell, cell.actor.on_stop(), "on_stop"))
@@ -340,7 +350,8 @@ class ActorRegistry(Generic[K, M]):
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Stop accepting, drain mailboxes within `timeout`, fail the rest, stop every actor.
 
-        Returns only when no actor task is left, so the caller may close the database.
+        on_stop hooks get another `timeout`, then are cancelled. Returns only when
+        no actor task is left, so the caller may close the database.
         """
         self._closed = True
         draining = [c.drain_task for c in self._cells.values() if c.drain_task is not None]
@@ -353,11 +364,18 @@ class ActorRegistry(Generic[K, M]):
         cells = list(self._cells.values())
         for cell in cells:
             self._retire(cell, ActorDeadError(f"actor {cell.key!r} stopped at shutdown"))
-        await asyncio.gather(
-            *(self._run_hook(c, c.actor.on_stop(), "on_stop") for c in cells if c.started)
-        )
+        for cell in cells:
+            if cell.started:
+                self._spawn(self._run_hook(cell, cell.actor.on_stop(), "on_stop"))
+        # The on_stop hooks (these, and passivations' still running) get `timeout`
+        # too, then are cancelled: a stuck on_stop must neither hang shutdown
+        # forever nor outlive it, since the caller closes the database next.
         if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=timeout)
+            _, late = await asyncio.wait(list(self._tasks), timeout=timeout)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
 
     # -- introspection ---------------------------------------------------------
 

@@ -105,9 +105,7 @@ class LiveKitGateway:
 
     # -- tokens ----------------------------------------------------------------
 
-    def mint_token(
-        self, room: RoomConfig, request: TokenRequest, now: dt.datetime
-    ) -> tuple[str, dt.datetime]:
+    def mint_token(self, room: RoomConfig, request: TokenRequest) -> tuple[str, dt.datetime]:
         """A join token for one room, its grants by role, the room's configuration inside."""
         grants = api.VideoGrants(room_join=True, room=room.name, **ROLE_GRANTS[request.role])
         token = (
@@ -131,9 +129,10 @@ class LiveKitGateway:
             token.with_metadata(request.metadata)
         if request.attributes:
             token.with_attributes(request.attributes)
-        # to_jwt stamps its own clock; expires_at is reported in whole seconds like `exp`.
-        expires_at = now.replace(microsecond=0) + dt.timedelta(seconds=request.ttl_seconds)
-        return token.to_jwt(), expires_at
+        jwt_text = token.to_jwt()
+        # to_jwt stamps `exp` from its own clock: report exactly that instant.
+        claims = jwt.decode(jwt_text, options={"verify_signature": False})
+        return jwt_text, dt.datetime.fromtimestamp(claims["exp"], tz=dt.UTC)
 
     # -- webhooks --------------------------------------------------------------
 

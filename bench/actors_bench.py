@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ class IdleRoom(Actor[str, Any]):
 # -- throughput -------------------------------------------------------------------
 
 
-async def _askers(send: Any, keys: int) -> float:
+async def _askers(send: Callable[[int, int], Awaitable[int]], keys: int) -> float:
     """`MESSAGES` awaited calls of `send(key, n)` from `ASKERS` concurrent callers."""
     per_asker = MESSAGES // ASKERS
 
@@ -107,7 +108,9 @@ async def _actor_rate(keys: int) -> float:
     return rate
 
 
-def _best(measure: Any, keys: int, repeats: int = REPEATS) -> float:
+def _best(
+    measure: Callable[[int], Coroutine[Any, Any, float]], keys: int, repeats: int = REPEATS
+) -> float:
     """The best of a few runs, after one warm-up run, each on a fresh event loop."""
     asyncio.run(measure(keys))
     return max(asyncio.run(measure(keys)) for _ in range(repeats))

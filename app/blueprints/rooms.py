@@ -5,13 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from typing import Annotated, Self
+from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints
 from quart import Blueprint
 from quart_schema import validate_querystring, validate_request, validate_response
 
-from actors.room_protocol import CreateRoom, DeleteRoom, RoomNotFoundError, UpdateRoom
+from actors.room_protocol import (
+    CreateRoom,
+    DeleteRoom,
+    InvalidRoomConfigError,
+    RoomNotFoundError,
+    UpdateRoom,
+)
 from app.errors import APIError
 from app.schemas import Address, Metadata, TokenAmount
 from app.services import services
@@ -62,15 +68,6 @@ class RoomCreate(BaseModel):
     departure_timeout: DepartureTimeout = 20
     max_participants: MaxParticipants = 50
     metadata: Metadata | None = None
-
-    @model_validator(mode="after")
-    def _access_rules(self) -> Self:
-        violation = access_rule_violation(
-            self.access_type, self.token_address, self.token_amount, self.nft_address
-        )
-        if violation is not None:
-            raise ValueError(f"{violation[0]}: {violation[1]}")
-        return self
 
 
 class RoomPatch(BaseModel):
@@ -125,6 +122,11 @@ async def post_room(data: RoomCreate) -> tuple[RoomOut, int]:
     from the token's configuration); an error from LiveKit is 503 and nothing
     is stored.
     """
+    violation = access_rule_violation(
+        data.access_type, data.token_address, data.token_amount, data.nft_address
+    )
+    if violation is not None:
+        raise InvalidRoomConfigError(*violation)
     fields = data.model_dump(exclude={"name"})
     room: Room = await services().rooms.ask(data.name, CreateRoom(fields))
     return RoomOut.of(room), 201

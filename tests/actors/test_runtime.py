@@ -190,7 +190,9 @@ class Room(Actor[str, Any]):
         raise AssertionError(f"unexpected message {message!r}")
 
 
-def registry_for(world: World, now: list[float] | None = None, **options: Any) -> ActorRegistry[str, Any]:
+def registry_for(
+    world: World, now: list[float] | None = None, **options: Any
+) -> ActorRegistry[str, Any]:
     clock = (lambda: now[0]) if now is not None else (lambda: 0.0)
     options.setdefault("idle_timeout", IDLE)
     return ActorRegistry(world.factory, clock=clock, **options)
@@ -519,7 +521,7 @@ async def test_actor_past_its_restart_limit_is_retired_and_reactivated_later() -
     results = await within(asyncio.gather(*queued, return_exceptions=True))
     assert all(isinstance(r, ActorDeadError) for r in results), results
     assert "a" not in registry
-    assert registry.total_restarts == 3
+    assert registry.total_restarts == 3  # the counter counts the retiring crash too
     assert not [e for e in world.events("recv") if isinstance(e[3], Note)]
 
     assert await within(registry.ask("a", Add(7))) == 7  # a fresh activation
@@ -641,17 +643,17 @@ async def test_snapshot_reports_mailbox_depth_busy_and_restarts() -> None:
     await within(registry.ask("crashy", Get()))
     await within(registry.ask("calm", Get()))
     await settle()
-    assert sorted(registry.snapshot(), key=lambda i: i.key) == [
-        ActorInfo("calm", 0, 0, False),
-        ActorInfo("crashy", 0, 1, False),
-    ]
+    assert set(registry.snapshot()) == {
+        ActorInfo("calm", mailbox_depth=0, restarts=0, busy=False),
+        ActorInfo("crashy", mailbox_depth=0, restarts=1, busy=False),
+    }
 
     gate = await blocked(registry, "crashy")
     for n in range(3):
         registry.tell("crashy", Note(n))
     info = {i.key: i for i in registry.snapshot()}
-    assert (info["crashy"].mailbox_depth, info["crashy"].busy, info["crashy"].restarts) == (3, True, 1)
-    assert (info["calm"].mailbox_depth, info["calm"].busy, info["calm"].restarts) == (0, False, 0)
+    assert info["crashy"] == ActorInfo("crashy", mailbox_depth=3, restarts=1, busy=True)
+    assert info["calm"] == ActorInfo("calm", mailbox_depth=0, restarts=0, busy=False)
 
     gate.set()
     await within(registry.ask("crashy", Get()))
@@ -673,7 +675,9 @@ async def test_run_passivation_sweeps_on_each_tick_and_cancels_cleanly() -> None
         asleep.put_nowait(seconds)
         await ticks.get()
 
-    registry = ActorRegistry(world.factory, idle_timeout=IDLE, clock=lambda: now[0], sleep=fake_sleep)
+    registry = ActorRegistry(
+        world.factory, idle_timeout=IDLE, clock=lambda: now[0], sleep=fake_sleep
+    )
     sweeper = asyncio.create_task(registry.run_passivation())
     assert await within(asleep.get()) == IDLE / 4  # the default interval
 
@@ -721,3 +725,74 @@ async def test_run_passivation_uses_the_given_interval() -> None:
     with pytest.raises(asyncio.CancelledError):
         await within(sweeper)
     assert periods[:3] == [2.5, 2.5, 2.5]
+
+
+# -- hooks that misbehave ---------------------------------------------------------
+
+
+class Fussy(Room):
+    def can_passivate(self) -> bool:
+        if self.key == "broken":
+            raise Boom("bug in can_passivate")
+        return True
+
+
+async def test_can_passivate_that_raises_keeps_that_actor_and_the_sweep_going() -> None:
+    now = [0.0]
+    world = World()
+    ticks: asyncio.Queue[None] = asyncio.Queue()
+    asleep: asyncio.Queue[float] = asyncio.Queue()
+
+    async def fake_sleep(seconds: float) -> None:
+        asleep.put_nowait(seconds)
+        await ticks.get()
+
+    registry = ActorRegistry(
+        lambda key: Fussy(key, world), idle_timeout=IDLE, clock=lambda: now[0], sleep=fake_sleep
+    )
+    sweeper = asyncio.create_task(registry.run_passivation())
+    await within(asleep.get())
+    for key in ("broken", "fine"):
+        await within(registry.ask(key, Get()))
+    await settle(sweeper)
+
+    now[0] += IDLE
+    ticks.put_nowait(None)
+    await within(asleep.get())  # the sweep survived the error...
+    assert "broken" in registry  # ...kept the actor it could not ask...
+    assert "fine" not in registry  # ...and passivated the others
+
+    await within(registry.ask("later", Get()))
+    await settle(sweeper)
+    now[0] += IDLE
+    ticks.put_nowait(None)
+    await within(asleep.get())
+    assert "later" not in registry  # later sweeps still run
+
+    sweeper.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await within(sweeper)
+    await within(registry.shutdown())
+
+
+async def test_shutdown_cancels_a_stuck_on_stop_and_leaves_no_task_behind() -> None:
+    now = [0.0]
+    world = World()
+    world.keep_alive.add("live")
+    registry = registry_for(world, now)
+    await within(registry.ask("idle", Get()))
+    await within(registry.ask("live", Get()))
+    await settle()
+    world.stop_gate = asyncio.Event()  # never set: every on_stop hangs
+    now[0] += IDLE
+    assert registry.passivate_idle() == 1  # "idle" is stopping, in the background
+    await until(lambda: bool(world.events("stop")))
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await within(registry.shutdown(timeout=0.1))
+
+    assert loop.time() - started < 1.0
+    assert sorted(e[1] for e in world.events("stop")) == ["idle", "live"]
+    assert world.events("stopped") == []  # both were cancelled
+    assert asyncio.all_tasks() == {asyncio.current_task()}  # nothing outlives shutdown
