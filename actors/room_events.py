@@ -116,9 +116,11 @@ class EventApplier:
         for row in rows:
             try:
                 async with in_transaction() as conn:
-                    claimed = await WebhookInbox.filter(id=row.id, processed_at=None).using_db(
-                        conn
-                    ).update(processed_at=self._now(), attempts=row.attempts + 1)
+                    claimed = (
+                        await WebhookInbox.filter(id=row.id, processed_at=None)
+                        .using_db(conn)
+                        .update(processed_at=self._now(), attempts=row.attempts + 1)
+                    )
                     if not claimed:
                         continue  # already applied (by an earlier activation)
                     event = Parse(row.payload, WebhookEvent(), ignore_unknown_fields=True)
@@ -161,7 +163,7 @@ class EventApplier:
         """The session for this room sid, opened if new; it becomes current if newest."""
         if not room.sid:
             return None
-        session = await RoomSession.get_or_none(sid=room.sid).using_db(conn)
+        session = await RoomSession.filter(sid=room.sid).using_db(conn).first()
         presence = self._presence
         if session is None:
             started_at = _at(room.creation_time, at)
@@ -189,13 +191,15 @@ class EventApplier:
         await self._close_session(session.sid, at, conn)
 
     async def _close_session(self, sid: str, at: dt.datetime, conn: BaseDBAsyncClient) -> None:
-        session = await RoomSession.get(sid=sid).using_db(conn)
+        session = await RoomSession.filter(sid=sid).using_db(conn).get()
         if session.ended_at is None:
             session.ended_at = at
             await session.save(using_db=conn, update_fields=["ended_at"])
-        await ParticipantSession.filter(room_session_id=session.id, left_at=None).using_db(
-            conn
-        ).update(left_at=at, disconnect_reason=ROOM_CLOSED, state="disconnected")
+        await (
+            ParticipantSession.filter(room_session_id=session.id, left_at=None)
+            .using_db(conn)
+            .update(left_at=at, disconnect_reason=ROOM_CLOSED, state="disconnected")
+        )
         if self._presence.session_sid == sid:
             self._presence.session_sid = self._presence.session_started_at = None
             self._presence.live = {}
@@ -210,7 +214,7 @@ class EventApplier:
             return
         if session.ended_at is not None:
             return  # a join for a room instance that has already finished
-        existing = await ParticipantSession.get_or_none(sid=info.sid).using_db(conn)
+        existing = await ParticipantSession.filter(sid=info.sid).using_db(conn).first()
         if existing is not None:
             return  # already joined, or already left: an older join never undoes a leave
         joined_at = _at(info.joined_at, at)
@@ -240,7 +244,7 @@ class EventApplier:
         if not info.sid:
             return
         reason = str(DisconnectReason.Name(info.disconnect_reason))
-        existing = await ParticipantSession.get_or_none(sid=info.sid).using_db(conn)
+        existing = await ParticipantSession.filter(sid=info.sid).using_db(conn).first()
         if existing is None:
             # The join was lost or is late: record the connection as closed, so
             # that join, when it comes, cannot reopen it.

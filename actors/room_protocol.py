@@ -12,7 +12,6 @@ from typing import Any
 
 from app.livekit_gateway import TokenRequest
 
-
 # -- messages ------------------------------------------------------------------
 
 

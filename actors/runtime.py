@@ -206,9 +206,8 @@ class ActorRegistry(Generic[K, M]):
 
     async def _drain(self, cell: _Cell[K, M]) -> None:
         try:
-            if not cell.started:
-                if not await self._start(cell):
-                    return  # retired: its queued asks have been failed
+            if not cell.started and not await self._start(cell):
+                return  # retired: its queued asks have been failed
             while cell.mailbox and self._cells.get(cell.key) is cell:
                 envelope = cell.mailbox.popleft()
                 if envelope.reply is not None and envelope.reply.done():

@@ -23,7 +23,7 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, shutdown.set)
-    await serve(create_app(settings), config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
+    await serve(create_app(settings), config, shutdown_trigger=shutdown.wait)
 
 
 if __name__ == "__main__":

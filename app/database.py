@@ -37,9 +37,7 @@ async def open_database(settings: Settings) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     # Hypercorn runs the lifespan in its own task; request tasks must still see
     # the connections, so the context is also kept as the process-wide fallback.
-    await Tortoise.init(
-        config=tortoise_config(settings.database_url), _enable_global_fallback=True
-    )
+    await Tortoise.init(config=tortoise_config(settings.database_url), _enable_global_fallback=True)
     if settings.is_sqlite:
         await Tortoise.generate_schemas(safe=True)
 

@@ -13,8 +13,6 @@ from quart import Quart, Response, jsonify
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
-from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
-
 from actors.room_protocol import (
     InvalidRoomConfigError,
     RoomExistsError,
@@ -22,6 +20,7 @@ from actors.room_protocol import (
     RoomNotFoundError,
 )
 from actors.runtime import ActorDeadError, AskTimeoutError, MailboxFullError, RegistryClosedError
+from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
 
 log = logging.getLogger(__name__)
 

@@ -43,15 +43,17 @@ class WebhookPayloadError(Exception):
     """The webhook is signed but is not a LiveKit event."""
 
 
-ROLE_GRANTS: dict[str, dict[str, bool]] = {
-    "host": {
-        "room_admin": True,
-        "can_publish": True,
-        "can_subscribe": True,
-        "can_publish_data": True,
-    },
-    "speaker": {"can_publish": True, "can_subscribe": True, "can_publish_data": True},
-    "viewer": {"can_publish": False, "can_subscribe": True, "can_publish_data": True},
+@dataclass(frozen=True, slots=True)
+class RoleGrants:
+    room_admin: bool
+    can_publish: bool
+
+
+# Everyone subscribes and sends data; a viewer cannot publish media; a host administers.
+ROLE_GRANTS: dict[str, RoleGrants] = {
+    "host": RoleGrants(room_admin=True, can_publish=True),
+    "speaker": RoleGrants(room_admin=False, can_publish=True),
+    "viewer": RoleGrants(room_admin=False, can_publish=False),
 }
 
 
@@ -107,7 +109,15 @@ class LiveKitGateway:
 
     def mint_token(self, room: RoomConfig, request: TokenRequest) -> tuple[str, dt.datetime]:
         """A join token for one room, its grants by role, the room's configuration inside."""
-        grants = api.VideoGrants(room_join=True, room=room.name, **ROLE_GRANTS[request.role])
+        role = ROLE_GRANTS[request.role]
+        grants = api.VideoGrants(
+            room_join=True,
+            room=room.name,
+            room_admin=role.room_admin or None,
+            can_publish=role.can_publish,
+            can_subscribe=True,
+            can_publish_data=True,
+        )
         token = (
             api.AccessToken(self._key, self._secret)
             .with_identity(request.identity)
@@ -184,7 +194,6 @@ class LiveKitGateway:
             return
         async with _translate_errors(), asyncio.timeout(self._timeout):
             await self._api.room.delete_room(api.DeleteRoomRequest(room=name))
-
 
 
 @contextlib.asynccontextmanager

@@ -10,7 +10,7 @@ from tortoise.models import Model
 
 class AccessType(StrEnum):
     PUBLIC = "public"
-    TOKEN = "token"
+    TOKEN = "token"  # noqa: S105 - an access type, not a credential
     NFT = "nft"
 
 

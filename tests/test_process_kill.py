@@ -37,7 +37,9 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serve(database_url: str, port: int, tmp: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+async def serve(
+    database_url: str, port: int, tmp: Path
+) -> AsyncIterator[asyncio.subprocess.Process]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -49,8 +51,13 @@ async def serve(database_url: str, port: int, tmp: Path) -> AsyncIterator[asynci
         "LIVEKIT_URL": "",
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app", cwd=tmp, env={**env, "PYTHONPATH": str(ROOT)},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "app",
+        cwd=tmp,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
@@ -114,34 +121,38 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_event(
     acked: set[str] = set()
     port = free_port()
 
-    async with serve(database_url, port, tmp_path) as process:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            for message in setup:
+    async with (
+        serve(database_url, port, tmp_path) as process,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client,
+    ):
+        for message in setup:
+            body, headers = signed(message)
+            assert (
+                await client.post("/v1/livekit/webhook", content=body, headers=headers)
+            ).status_code == 200
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(len(stream)):
+            queue.put_nowait(i)
+        killed = asyncio.Event()
+
+        async def sender() -> None:
+            while not queue.empty() and not killed.is_set():
+                message = stream[queue.get_nowait()]
                 body, headers = signed(message)
-                assert (await client.post("/v1/livekit/webhook", content=body, headers=headers)).status_code == 200
-            queue: asyncio.Queue[int] = asyncio.Queue()
-            for i in range(len(stream)):
-                queue.put_nowait(i)
-            killed = asyncio.Event()
+                try:
+                    response = await client.post(
+                        "/v1/livekit/webhook", content=body, headers=headers
+                    )
+                except httpx.HTTPError:
+                    return  # the process is gone: this delivery was never acknowledged
+                if response.status_code == 200:
+                    acked.add(message.id)
+                    if len(acked) >= KILL_AFTER_ACKS and not killed.is_set():
+                        killed.set()
+                        process.send_signal(signal.SIGKILL)
 
-            async def sender() -> None:
-                while not queue.empty() and not killed.is_set():
-                    message = stream[queue.get_nowait()]
-                    body, headers = signed(message)
-                    try:
-                        response = await client.post(
-                            "/v1/livekit/webhook", content=body, headers=headers
-                        )
-                    except httpx.HTTPError:
-                        return  # the process is gone: this delivery was never acknowledged
-                    if response.status_code == 200:
-                        acked.add(message.id)
-                        if len(acked) >= KILL_AFTER_ACKS and not killed.is_set():
-                            killed.set()
-                            process.send_signal(signal.SIGKILL)
-
-            await asyncio.wait_for(asyncio.gather(*(sender() for _ in range(8))), 60)
-            await process.wait()
+        await asyncio.wait_for(asyncio.gather(*(sender() for _ in range(8))), 60)
+        await process.wait()
     assert killed.is_set()
     assert len(acked) >= KILL_AFTER_ACKS
 

@@ -95,8 +95,10 @@ async def get_sessions(name: str) -> SessionList:
     participants and durations.
     """
     await _require_room(name)
-    sessions = await RoomSession.filter(room_name=name).order_by("-started_at", "-id").limit(
-        SESSIONS_LIMIT
+    sessions = (
+        await RoomSession.filter(room_name=name)
+        .order_by("-started_at", "-id")
+        .limit(SESSIONS_LIMIT)
     )
     by_session: dict[int, list[ParticipantSession]] = {s.id: [] for s in sessions}
     if sessions:

@@ -106,7 +106,9 @@ def _decode_cursor(cursor: str) -> int:
             422,
             "validation_error",
             "Invalid request: cursor",
-            extra={"errors": [{"loc": ["query", "cursor"], "msg": "bad cursor", "type": "value_error"}]},
+            extra={
+                "errors": [{"loc": ["query", "cursor"], "msg": "bad cursor", "type": "value_error"}]
+            },
         ) from None
 
 

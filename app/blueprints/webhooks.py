@@ -63,7 +63,7 @@ async def post_livekit_webhook() -> WebhookAck:
     200; a duplicate event id is acknowledged and not applied again; 503 when
     it cannot be stored, so LiveKit retries.
     """
-    body = await request.get_data(cache=False)
+    body = await request.get_data(cache=False, as_text=False, parse_form_data=False)
     if len(body) > MAX_WEBHOOK_BYTES:
         raise APIError(413, "payload_too_large", "Webhook body is too large.")
     app_services = services()
@@ -107,5 +107,3 @@ async def post_livekit_webhook() -> WebhookAck:
             # message or activation (start-up recovery).
             log.warning("room %r busy; event %s will be applied later", room_name, event.id)
     return WebhookAck(status="ok")
-
-

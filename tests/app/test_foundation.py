@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 
 from tests.conftest import Client, Running
-
-
 from tests.support.settings import API_KEY, AUTH
 
 PUBLIC_ROUTES = {"/v1/health", "/v1/health/ready", "/v1/livekit/webhook"}
@@ -14,7 +12,8 @@ PUBLIC_ROUTES = {"/v1/health", "/v1/health/ready", "/v1/livekit/webhook"}
 
 def assert_error_shape(body: dict[str, object], code: str) -> None:
     assert body["code"] == code
-    assert isinstance(body["detail"], str) and body["detail"]
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
 
 
 async def test_health_is_public(client: Client) -> None:
@@ -61,7 +60,9 @@ async def test_wrong_method_is_405_in_the_one_shape(client: Client) -> None:
 
 
 async def test_validation_error_names_the_fields(client: Client) -> None:
-    response = await client.post("/v1/rooms", json={"name": "x", "max_participants": 0}, headers=AUTH)
+    response = await client.post(
+        "/v1/rooms", json={"name": "x", "max_participants": 0}, headers=AUTH
+    )
     assert response.status_code == 422
     body = await response.get_json()
     assert_error_shape(body, "validation_error")
@@ -114,6 +115,7 @@ async def test_openapi_describes_every_route(client: Client) -> None:
     assert spec["info"]["version"]
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
-            assert operation.get("summary") and operation.get("description"), (method, path)
+            assert operation.get("summary"), (method, path)
+            assert operation.get("description"), (method, path)
     docs = await client.get("/docs")
     assert docs.status_code == 200

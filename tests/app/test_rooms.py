@@ -163,9 +163,7 @@ async def test_list_rejects_bad_paging(client: Client, query: dict[str, str]) ->
 
 async def test_patch_changes_only_what_is_sent(client: Client) -> None:
     await create(client, "patchable", metadata="old")
-    response = await client.patch(
-        "/v1/rooms/patchable", json={"max_participants": 5}, headers=AUTH
-    )
+    response = await client.patch("/v1/rooms/patchable", json={"max_participants": 5}, headers=AUTH)
     assert response.status_code == 200
     body = await response.get_json()
     assert body["max_participants"] == 5
@@ -251,7 +249,9 @@ async def test_create_refused_by_livekit_stores_nothing(
     assert (await response.get_json())["code"] == "livekit_unavailable"
     assert (await client.get("/v1/rooms/refused", headers=AUTH)).status_code == 404
     # ... and the name is free for the next try.
-    assert (await client.post("/v1/rooms", json={"name": "refused"}, headers=AUTH)).status_code == 201
+    assert (
+        await client.post("/v1/rooms", json={"name": "refused"}, headers=AUTH)
+    ).status_code == 201
 
 
 async def test_create_with_livekit_timing_out_still_creates(

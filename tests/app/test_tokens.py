@@ -68,9 +68,7 @@ async def test_token_issuer_and_signature_are_livekits(client: Client) -> None:
     await make_room(client, "signed-room")
     _, body = await token(client, "signed-room", "bob")
     with pytest.raises(Exception):  # noqa: B017, PT011 - any verification failure
-        api.TokenVerifier(LIVEKIT_KEY, "another-secret-0123456789-0123456789").verify(
-            body["token"]
-        )
+        api.TokenVerifier(LIVEKIT_KEY, "another-secret-0123456789-0123456789").verify(body["token"])
     with pytest.raises(Exception):  # noqa: B017, PT011
         api.TokenVerifier("other-key", LIVEKIT_SECRET).verify(body["token"])
 
@@ -171,9 +169,7 @@ async def test_500_simultaneous_requests_give_exactly_50_tokens(client: Client) 
     await make_room(client, "burst-room", max_participants=50)
     responses = await asyncio.gather(
         *(
-            client.post(
-                "/v1/rooms/burst-room/token", json={"identity": f"user-{i}"}, headers=AUTH
-            )
+            client.post("/v1/rooms/burst-room/token", json={"identity": f"user-{i}"}, headers=AUTH)
             for i in range(500)
         )
     )
@@ -182,7 +178,9 @@ async def test_500_simultaneous_requests_give_exactly_50_tokens(client: Client) 
     assert statuses.count(409) == 450
     bodies = [await r.get_json() for r in responses if r.status_code == 409]
     assert {b["code"] for b in bodies} == {"room_full"}
-    identities = {verify((await r.get_json())["token"]).identity for r in responses if r.status_code == 200}
+    identities = {
+        verify((await r.get_json())["token"]).identity for r in responses if r.status_code == 200
+    }
     assert len(identities) == 50
 
 

@@ -127,9 +127,7 @@ async def test_duplicate_is_acknowledged_and_applied_once(running: Running) -> N
     client = running.client()
     await make_room(client)
     await deliver(client, _room_started())
-    joined = event(
-        "participant_joined", room_info(ROOM, SID), who=participant("alice", "PA_alice")
-    )
+    joined = event("participant_joined", room_info(ROOM, SID), who=participant("alice", "PA_alice"))
     published = event(
         "track_published",
         room_info(ROOM, SID),
@@ -184,18 +182,28 @@ async def test_a_whole_meeting(running: Running) -> None:
     await deliver(client, event("participant_joined", room, who=bob, created_at=1_790_000_020))
     await deliver(
         client,
-        event("track_published", room, who=alice, track=audio_track("TR_a"), created_at=1_790_000_030),
+        event(
+            "track_published", room, who=alice, track=audio_track("TR_a"), created_at=1_790_000_030
+        ),
     )
     await settle(running)
     assert await live_identities(client) == ["alice", "bob"]
-    participants = (await (await client.get(f"/v1/rooms/{ROOM}/participants", headers=AUTH)).get_json())["items"]
+    participants = (
+        await (await client.get(f"/v1/rooms/{ROOM}/participants", headers=AUTH)).get_json()
+    )["items"]
     assert {p["identity"]: p["tracks"] for p in participants} == {"alice": 1, "bob": 0}
     state = await (await client.get(f"/v1/rooms/{ROOM}", headers=AUTH)).get_json()
     assert state["num_participants"] == 2
 
     await deliver(
         client,
-        event("track_unpublished", room, who=alice, track=audio_track("TR_a"), created_at=1_790_000_040),
+        event(
+            "track_unpublished",
+            room,
+            who=alice,
+            track=audio_track("TR_a"),
+            created_at=1_790_000_040,
+        ),
     )
     await deliver(client, event("participant_left", room, who=bob, created_at=1_790_000_050))
     await settle(running)
@@ -217,7 +225,9 @@ async def test_a_whole_meeting(running: Running) -> None:
     assert state["num_participants"] == 0
     assert await WebhookInbox.filter(processed_at=None).count() == 0
 
-    sessions = (await (await client.get(f"/v1/rooms/{ROOM}/sessions", headers=AUTH)).get_json())["items"]
+    sessions = (await (await client.get(f"/v1/rooms/{ROOM}/sessions", headers=AUTH)).get_json())[
+        "items"
+    ]
     assert len(sessions) == 1
     session = sessions[0]
     assert session["sid"] == SID
@@ -253,7 +263,9 @@ async def test_duplicate_identity_keeps_the_newer_connection(running: Running) -
     kicked = participant("dan", "PA_old", reason=DisconnectReason.DUPLICATE_IDENTITY)
     await deliver(client, event("participant_left", room, who=kicked))
     await settle(running)
-    participants = (await (await client.get(f"/v1/rooms/{ROOM}/participants", headers=AUTH)).get_json())["items"]
+    participants = (
+        await (await client.get(f"/v1/rooms/{ROOM}/participants", headers=AUTH)).get_json()
+    )["items"]
     assert [(p["identity"], p["sid"]) for p in participants] == [("dan", "PA_new")]
     assert (await ParticipantSession.get(sid="PA_old")).disconnect_reason == "DUPLICATE_IDENTITY"
 
@@ -313,16 +325,22 @@ async def test_reused_room_name_starts_a_new_session(running: Running) -> None:
     await deliver(client, event("room_started", first, created_at=1_790_000_000))
     await deliver(
         client,
-        event("participant_joined", first, who=participant("gil", "PA_g1"), created_at=1_790_000_010),
+        event(
+            "participant_joined", first, who=participant("gil", "PA_g1"), created_at=1_790_000_010
+        ),
     )
     await deliver(client, event("room_finished", first, created_at=1_790_000_100))
     await deliver(client, event("room_started", second, created_at=1_790_000_200))
     await deliver(
         client,
-        event("participant_joined", second, who=participant("gil", "PA_g2"), created_at=1_790_000_210),
+        event(
+            "participant_joined", second, who=participant("gil", "PA_g2"), created_at=1_790_000_210
+        ),
     )
     await settle(running)
-    sessions = (await (await client.get(f"/v1/rooms/{ROOM}/sessions", headers=AUTH)).get_json())["items"]
+    sessions = (await (await client.get(f"/v1/rooms/{ROOM}/sessions", headers=AUTH)).get_json())[
+        "items"
+    ]
     assert [s["sid"] for s in sessions] == ["RM_two", "RM_one"]
     assert sessions[1]["ended_at"] is not None
     assert sessions[0]["ended_at"] is None
@@ -403,7 +421,11 @@ async def test_joins_racing_token_requests_keep_capacity_exact(running: Running)
     await deliver(client, event("participant_left", room, who=participant("holder-0", "PA_0")))
     await settle(running)
     statuses = [
-        (await client.post(f"/v1/rooms/{ROOM}/token", json={"identity": f"late-{i}"}, headers=AUTH)).status_code
+        (
+            await client.post(
+                f"/v1/rooms/{ROOM}/token", json={"identity": f"late-{i}"}, headers=AUTH
+            )
+        ).status_code
         for i in range(3)
     ]
     assert statuses == [200, 409, 409]
@@ -507,7 +529,4 @@ async def test_database_down_is_503_then_recovery_loses_nothing(
 
 
 async def live_identities_unchecked(running: Running) -> list[str]:
-    return sorted(
-        row.identity
-        for row in await ParticipantSession.filter(left_at=None)
-    )
+    return sorted(row.identity for row in await ParticipantSession.filter(left_at=None))

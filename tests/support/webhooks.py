@@ -32,10 +32,7 @@ _created = itertools.count(1_800_000_000)
 def sign(body: bytes, key: str = LIVEKIT_KEY, secret: str = LIVEKIT_SECRET) -> str:
     digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
     return (
-        api.AccessToken(key, secret)
-        .with_sha256(digest)
-        .with_ttl(dt.timedelta(minutes=5))
-        .to_jwt()
+        api.AccessToken(key, secret).with_sha256(digest).with_ttl(dt.timedelta(minutes=5)).to_jwt()
     )
 
 
