@@ -6,11 +6,12 @@ Every error the service returns is `{"detail": "<for people>", "code": "<stable>
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from quart import Quart, Response, jsonify
-from quart_schema import RequestSchemaValidationError
+from quart_schema import RequestSchemaValidationError, document_response
 from werkzeug.exceptions import HTTPException
 
 from actors.room_protocol import (
@@ -23,6 +24,8 @@ from actors.runtime import ActorDeadError, AskTimeoutError, MailboxFullError, Re
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
 
 log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ErrorBody(BaseModel):
@@ -111,6 +114,11 @@ def register_error_handlers(app: Quart) -> None:
             503, "busy", "The room is busy; retry shortly.", headers={"Retry-After": "1"}
         )
 
+    @app.errorhandler(UnicodeDecodeError)
+    async def handle_undecodable_body(error: UnicodeDecodeError) -> Response:
+        # Quart decodes JSON bodies as UTF-8 before parsing; other bytes are the client's error.
+        return error_response(400, "bad_request", "The request body is not UTF-8 JSON.")
+
     @app.errorhandler(HTTPException)
     async def handle_http_exception(error: HTTPException) -> Response:
         status = error.code or 500
@@ -161,3 +169,14 @@ def register_domain_errors(app: Quart) -> None:
             "LiveKit did not accept the change; nothing was changed.",
             headers={"Retry-After": "5"},
         )
+
+
+def documents_errors(*statuses: int) -> Callable[[F], F]:
+    """Document that a route can answer these statuses, all in the one error shape."""
+
+    def decorate(view: F) -> F:
+        for status in statuses:
+            view = document_response(ErrorBody, status)(view)
+        return view
+
+    return decorate

@@ -11,6 +11,7 @@ from app.auth import install_api_key_guard
 from app.blueprints import health, presence, rooms, tokens, webhooks
 from app.errors import register_domain_errors, register_error_handlers
 from app.lifecycle import install_lifecycle
+from app.openapi import QariOpenAPIProvider
 from app.services import Services, build_services
 from app.settings import Settings
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         info={"title": "Qari backend", "version": "1.0.0", "description": API_DESCRIPTION},
         security_schemes={"api_key": {"type": "http", "scheme": "bearer"}},
         security=[{"api_key": []}],
+        openapi_provider_class=QariOpenAPIProvider,
     )
     for module in (health, rooms, tokens, presence, webhooks):
         app.register_blueprint(module.blueprint)

@@ -9,6 +9,7 @@ from quart import Blueprint
 from quart_schema import validate_response
 
 from actors.room_protocol import ListParticipants, LiveParticipant, RoomNotFoundError
+from app.errors import documents_errors
 from app.services import services
 from models import ParticipantSession, Room, RoomSession
 
@@ -65,6 +66,7 @@ async def _require_room(name: str) -> None:
 
 @blueprint.get("/v1/rooms/<string:name>/participants")
 @validate_response(ParticipantList)
+@documents_errors(401, 404, 503)
 async def get_participants(name: str) -> ParticipantList:
     """Who is in the room now.
 
@@ -88,6 +90,7 @@ async def get_participants(name: str) -> ParticipantList:
 
 @blueprint.get("/v1/rooms/<string:name>/sessions")
 @validate_response(SessionList)
+@documents_errors(401, 404)
 async def get_sessions(name: str) -> SessionList:
     """The room's history.
 

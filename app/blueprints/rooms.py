@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from quart import Blueprint
 from quart_schema import validate_querystring, validate_request, validate_response
 
@@ -18,7 +16,7 @@ from actors.room_protocol import (
     RoomNotFoundError,
     UpdateRoom,
 )
-from app.errors import APIError
+from app.errors import documents_errors
 from app.schemas import Address, Metadata, TokenAmount
 from app.services import services
 from models import AccessType, Room, RoomStatus
@@ -32,6 +30,7 @@ RoomName = Annotated[
 EmptyTimeout = Annotated[int, Field(ge=0, le=86_400)]
 DepartureTimeout = Annotated[int, Field(ge=0, le=3_600)]
 MaxParticipants = Annotated[int, Field(ge=1, le=10_000)]
+MAX_ROOM_ID = 2**31 - 1
 
 
 class RoomOut(BaseModel):
@@ -58,7 +57,33 @@ class RoomOut(BaseModel):
         return cls.model_validate(room, from_attributes=True)
 
 
+# The access rules, stated in the schema too, so generated clients know them.
+ACCESS_RULES_SCHEMA: dict[str, Any] = {
+    "allOf": [
+        {
+            "if": {"properties": {"access_type": {"const": "token"}}, "required": ["access_type"]},
+            "then": {
+                "required": ["token_address", "token_amount"],
+                "properties": {
+                    "token_address": {"type": "string"},
+                    "token_amount": {"type": "string", "pattern": "^0*[1-9][0-9]{0,77}$"},
+                },
+            },
+        },
+        {
+            "if": {"properties": {"access_type": {"const": "nft"}}, "required": ["access_type"]},
+            "then": {
+                "required": ["nft_address"],
+                "properties": {"nft_address": {"type": "string"}},
+            },
+        },
+    ]
+}
+
+
 class RoomCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra=ACCESS_RULES_SCHEMA)
+
     name: RoomName
     access_type: AccessType = AccessType.PUBLIC
     token_address: Address | None = None
@@ -72,6 +97,8 @@ class RoomCreate(BaseModel):
 
 class RoomPatch(BaseModel):
     """Configuration fields to change; the rest stay as they are."""
+
+    model_config = ConfigDict(json_schema_extra=ACCESS_RULES_SCHEMA)
 
     access_type: AccessType | None = None
     token_address: Address | None = None
@@ -89,33 +116,19 @@ class RoomPage(BaseModel):
 
 
 class RoomListQuery(BaseModel):
+    # A misspelt parameter is an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
     limit: Annotated[int, Field(ge=1, le=200)] = 50
-    cursor: Annotated[str, StringConstraints(max_length=64)] | None = None
-
-
-def _encode_cursor(room_id: int) -> str:
-    return base64.urlsafe_b64encode(str(room_id).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        return int(base64.urlsafe_b64decode(padded.encode()).decode())
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise APIError(
-            422,
-            "validation_error",
-            "Invalid request: cursor",
-            extra={
-                "errors": [{"loc": ["query", "cursor"], "msg": "bad cursor", "type": "value_error"}]
-            },
-        ) from None
+    # Opaque to clients; it is the id the previous page ended at.
+    cursor: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")] | None = None
 
 
 @blueprint.post("/v1/rooms")
 @blueprint.post("/v1/rooms/")
 @validate_request(RoomCreate)
 @validate_response(RoomOut, 201)
+@documents_errors(400, 401, 409, 413, 422, 503)
 async def post_room(data: RoomCreate) -> tuple[RoomOut, int]:
     """Create a room.
 
@@ -137,23 +150,26 @@ async def post_room(data: RoomCreate) -> tuple[RoomOut, int]:
 @blueprint.get("/v1/rooms")
 @validate_querystring(RoomListQuery)
 @validate_response(RoomPage)
+@documents_errors(401, 422)
 async def get_rooms(query_args: RoomListQuery) -> RoomPage:
     """List rooms.
 
     Oldest first, in pages: pass `next_cursor` back as `cursor` for the next page.
     """
-    after = _decode_cursor(query_args.cursor) if query_args.cursor else 0
+    # Ids are 32-bit; a larger cursor is past the end.
+    after = min(int(query_args.cursor), MAX_ROOM_ID) if query_args.cursor else 0
     rooms = await Room.filter(id__gt=after).order_by("id").limit(query_args.limit + 1)
     page = rooms[: query_args.limit]
     more = len(rooms) > query_args.limit
     return RoomPage(
         items=[RoomOut.of(room) for room in page],
-        next_cursor=_encode_cursor(page[-1].id) if more and page else None,
+        next_cursor=str(page[-1].id) if more and page else None,
     )
 
 
 @blueprint.get("/v1/rooms/<string:name>")
 @validate_response(RoomOut)
+@documents_errors(401, 404)
 async def get_room(name: str) -> RoomOut:
     """Get a room.
 
@@ -168,6 +184,7 @@ async def get_room(name: str) -> RoomOut:
 @blueprint.patch("/v1/rooms/<string:name>")
 @validate_request(RoomPatch)
 @validate_response(RoomOut)
+@documents_errors(400, 401, 404, 413, 422, 503)
 async def patch_room(name: str, data: RoomPatch) -> RoomOut:
     """Change a room's configuration.
 
@@ -180,6 +197,7 @@ async def patch_room(name: str, data: RoomPatch) -> RoomOut:
 
 
 @blueprint.delete("/v1/rooms/<string:name>")
+@documents_errors(401, 404, 503)
 async def delete_room(name: str) -> tuple[str, int]:
     """Delete a room.
 

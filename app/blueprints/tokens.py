@@ -10,6 +10,7 @@ from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
 from actors.room_protocol import IssuedToken, IssueToken
+from app.errors import documents_errors
 from app.livekit_gateway import TokenRequest
 from app.schemas import Metadata
 from app.services import services
@@ -53,6 +54,7 @@ class TokenOut(BaseModel):
 @blueprint.post("/v1/rooms/<string:name>/token")
 @validate_request(TokenRequestBody)
 @validate_response(TokenOut)
+@documents_errors(400, 401, 404, 409, 413, 422, 503)
 async def post_token(name: str, data: TokenRequestBody) -> TokenOut:
     """Get a join token.
 

@@ -17,7 +17,7 @@ from tortoise.exceptions import IntegrityError
 from actors.room_protocol import EventsStored
 from actors.runtime import ActorError
 from app.auth import public
-from app.errors import APIError
+from app.errors import APIError, documents_errors
 from app.livekit_gateway import WebhookPayloadError, WebhookSignatureError
 from app.services import services, utc_now
 from models import WebhookInbox
@@ -55,6 +55,7 @@ def room_name_of(event: WebhookEvent) -> str | None:
 @security_scheme([])
 @document_headers(WebhookHeaders)
 @validate_response(WebhookAck)
+@documents_errors(400, 401, 413, 503)
 async def post_livekit_webhook() -> WebhookAck:
     """Receive a LiveKit webhook.
 

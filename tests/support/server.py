@@ -1,0 +1,81 @@
+"""A real Hypercorn process serving the app (`python -m app`), for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.support.settings import API_KEY, LIVEKIT_KEY, LIVEKIT_SECRET
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": database_url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "APP_API_KEYS": API_KEY,
+        "LIVEKIT_API_KEY": LIVEKIT_KEY,
+        "LIVEKIT_API_SECRET": LIVEKIT_SECRET,
+        "LIVEKIT_URL": "",
+        **extra,
+    }
+
+
+def wait_ready(base_url: str, process: subprocess.Popen[bytes], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the server exited during start-up")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{base_url}/v1/health/ready", timeout=1) as response:
+                if response.status == 200:
+                    return
+        time.sleep(0.05)
+    raise RuntimeError("the server did not become ready")
+
+
+@contextlib.contextmanager
+def running_server(
+    database_url: str, cwd: Path, log_file: Path | None = None, **extra: str
+) -> Iterator[str]:
+    """Start `python -m app`, yield its base URL, stop it with SIGTERM."""
+    port = free_port()
+    log = open(log_file, "wb") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app"],
+        cwd=cwd,
+        env=server_env(database_url, port, **extra),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base_url, process)
+        yield base_url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if log_file:
+            log.close()  # type: ignore[union-attr]
