@@ -243,22 +243,33 @@ class ActorRegistry(Generic[K, M]):
     async def _handle(self, cell: _Cell[K, M], envelope: _Envelope) -> None:
         try:
             result = await cell.actor.receive(envelope.message)
-        except asyncio.CancelledError:
-            if envelope.reply is not None and not envelope.reply.done():
-                envelope.reply.set_exception(ActorDeadError("actor stopped mid-message"))
-            raise
+        except asyncio.CancelledError as cancelled:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # We are being stopped (shutdown): the message dies with us.
+                if envelope.reply is not None and not envelope.reply.done():
+                    envelope.reply.set_exception(ActorDeadError("actor stopped mid-message"))
+                raise
+            # A CancelledError leaking out of something the handler awaited is a
+            # failure like any other, not a reason to stop draining the mailbox.
+            await self._fail(cell, envelope, ActorError(f"handler cancelled: {cancelled!r}"))
         except Exception as error:
-            if envelope.reply is not None:
-                # An ask's failure belongs to the asker; the actor carries on.
-                if not envelope.reply.done():
-                    envelope.reply.set_exception(error)
-                return
-            log.exception("actor %r failed on %s", cell.key, type(envelope.message).__name__)
-            if await self._replace(cell, error):
-                await self._start(cell)
+            await self._fail(cell, envelope, error)
         else:
             if envelope.reply is not None and not envelope.reply.done():
                 envelope.reply.set_result(result)
+
+    async def _fail(self, cell: _Cell[K, M], envelope: _Envelope, error: Exception) -> None:
+        if envelope.reply is not None:
+            # An ask's failure belongs to the asker; the actor carries on.
+            if not envelope.reply.done():
+                envelope.reply.set_exception(error)
+            return
+        log.error(
+            "actor %r failed on %s", cell.key, type(envelope.message).__name__, exc_info=error
+        )
+        if await self._replace(cell, error):
+            await self._start(cell)
 
     async def _replace(self, cell: _Cell[K, M], error: Exception) -> bool:
         """Swap in a fresh actor (started later, state loaded anew); False past the limit."""

@@ -19,6 +19,7 @@ import pytest
 from actors.runtime import (
     Actor,
     ActorDeadError,
+    ActorError,
     ActorInfo,
     ActorRegistry,
     AskTimeoutError,
@@ -796,3 +797,23 @@ async def test_shutdown_cancels_a_stuck_on_stop_and_leaves_no_task_behind() -> N
     assert sorted(e[1] for e in world.events("stop")) == ["idle", "live"]
     assert world.events("stopped") == []  # both were cancelled
     assert asyncio.all_tasks() == {asyncio.current_task()}  # nothing outlives shutdown
+
+
+async def test_cancelled_error_leaking_from_a_handler_is_a_failure_not_a_stop() -> None:
+    """A handler whose awaited work raises CancelledError must not strand the mailbox."""
+
+    class Leaky(Actor[str, str]):
+        async def receive(self, message: str) -> str:
+            if message == "leak":
+                inner = asyncio.get_running_loop().create_future()
+                inner.cancel()
+                await inner  # raises CancelledError, though nobody cancelled us
+            return message
+
+    registry: ActorRegistry[str, str] = ActorRegistry(Leaky)
+    leak = asyncio.ensure_future(registry.ask("k", "leak", timeout=5))
+    after = asyncio.ensure_future(registry.ask("k", "after", timeout=5))
+    with pytest.raises(ActorError):
+        await asyncio.wait_for(leak, 5)
+    assert await asyncio.wait_for(after, 5) == "after"
+    await registry.shutdown(timeout=5)

@@ -44,10 +44,12 @@ def wait_ready(base_url: str, process: subprocess.Popen[bytes], seconds: float =
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError("the server exited during start-up")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{base_url}/v1/health/ready", timeout=1) as response:
-                if response.status == 200:
-                    return
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{base_url}/v1/health/ready", timeout=1) as response,  # noqa: S310 - our own http URL
+        ):
+            if response.status == 200:
+                return
         time.sleep(0.05)
     raise RuntimeError("the server did not become ready")
 
