@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from pathlib import Path
 
@@ -19,6 +20,8 @@ async def main() -> None:
     settings = Settings()
     config = Config.from_toml(CONFIG_FILE)
     config.bind = [f"{settings.host}:{settings.port}"]
+    # Hypercorn's own lines go through the app's redacting handler too.
+    config.errorlog = logging.getLogger("hypercorn.error")
     shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -9,9 +9,11 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import asyncpg
 from pydantic import BaseModel
 from quart import Quart, Response, jsonify
 from quart_schema import RequestSchemaValidationError, document_response
+from tortoise.exceptions import DBConnectionError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from actors.room_protocol import (
@@ -112,6 +114,20 @@ def register_error_handlers(app: Quart) -> None:
         # Overload and shutdown are transient: tell clients (and LiveKit) to retry.
         return error_response(
             503, "busy", "The room is busy; retry shortly.", headers={"Retry-After": "1"}
+        )
+
+    @app.errorhandler(DBConnectionError)
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(asyncpg.PostgresError)
+    @app.errorhandler(OSError)
+    async def handle_database_unavailable(error: Exception) -> Response:
+        # The database is down or unreachable: transient, and not the client's fault.
+        log.error("database unavailable", exc_info=error)
+        return error_response(
+            503,
+            "database_unavailable",
+            "The database is unavailable; retry shortly.",
+            headers={"Retry-After": "2"},
         )
 
     @app.errorhandler(UnicodeDecodeError)

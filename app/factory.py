@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from quart import Quart
 from quart_schema import QuartSchema
 
@@ -11,11 +9,14 @@ from app.auth import install_api_key_guard
 from app.blueprints import health, presence, rooms, tokens, webhooks
 from app.errors import register_domain_errors, register_error_handlers
 from app.lifecycle import install_lifecycle
+from app.logs import configure_logging
 from app.openapi import QariOpenAPIProvider
 from app.services import Services, build_services
 from app.settings import Settings
 
-MAX_BODY_BYTES = 1024 * 1024
+# The largest body any route takes: a LiveKit webhook with room and participant
+# metadata. Larger bodies get 413 before anything reads them.
+MAX_BODY_BYTES = 256 * 1024
 
 API_DESCRIPTION = """\
 Rooms, join tokens and LiveKit webhooks for Qari's video conferences. Every
@@ -28,7 +29,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """Build the app; settings are read here (once), never at import."""
     settings = settings or (services.settings if services else Settings())
     services = services or build_services(settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.secrets())
 
     app = Quart("qari")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES

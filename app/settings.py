@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,18 @@ class Settings(BaseSettings):
         """The accepted API keys, from the comma-separated `APP_API_KEYS`."""
         raw = self.app_api_keys.get_secret_value()
         return tuple(key.strip() for key in raw.split(",") if key.strip())
+
+    def secrets(self) -> list[str]:
+        """Every configured secret, for log redaction."""
+        values = [
+            self.livekit_api_secret.get_secret_value(),
+            self.app_secret_key.get_secret_value(),
+            *self.api_keys,
+        ]
+        password = urlsplit(self.database_url).password
+        if password:
+            values.append(password)
+        return [v for v in values if v]
 
     @property
     def is_sqlite(self) -> bool:

@@ -248,23 +248,24 @@ class LoadResult:
     server_cpu: float = math.nan
     client_cpu: float = math.nan
 
-    def select(self, tag: str | None = None, start: float = 0.0, end: float = 1.0) -> list[Sample]:
-        """Samples of one tag (None: all) completed within [start, end) of the run."""
-        lo = self.started + start * self.elapsed
-        hi = self.started + end * self.elapsed
-        return [
-            s
-            for s in self.samples
-            if (tag is None or s[3] == tag) and lo <= s[0] < hi + (1e-9 if end >= 1 else 0)
-        ]
+    def select(self, tag: str | None = None) -> list[Sample]:
+        """Samples of one tag (None: all)."""
+        return [s for s in self.samples if tag is None or s[3] == tag]
+
+    def window(self, start: float, end: float, tag: str | None = None) -> list[Sample]:
+        """Samples completed between `start` and `end` seconds after the run began."""
+        lo, hi = self.started + start, self.started + end
+        return [s for s in self.samples if (tag is None or s[3] == tag) and lo <= s[0] < hi]
 
     @staticmethod
     def ok(samples: Sequence[Sample]) -> list[Sample]:
         return [s for s in samples if 200 <= s[2] < 300]
 
-    def rps(self, samples: Sequence[Sample] | None = None, span: float = 1.0) -> float:
+    def rps(self, samples: Sequence[Sample] | None = None, seconds: float | None = None) -> float:
+        """Requests per second: of `samples` (default all) over `seconds` (default the run)."""
         chosen = self.samples if samples is None else samples
-        return len(chosen) / (self.elapsed * span) if self.elapsed > 0 else math.nan
+        span = self.elapsed if seconds is None else seconds
+        return len(chosen) / span if span > 0 else math.nan
 
     @property
     def count(self) -> int:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -30,6 +32,7 @@ from tests.support.clock import FakeClock
 from tests.support.settings import LIVEKIT_KEY, LIVEKIT_SECRET, make_settings
 
 DEFAULT_TEST_DATABASE_URL = "postgres://postgres:postgres@127.0.0.1:5432/postgres"
+T = TypeVar("T")
 TABLES = ("participant_sessions", "room_sessions", "webhook_inbox", "rooms")
 
 
@@ -80,19 +83,25 @@ async def _probe_postgres() -> str | None:
     return None
 
 
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, even inside a running loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL database with the schema, for the whole run."""
-    problem = asyncio.run(_probe_postgres())
+    problem = run_sync(_probe_postgres())
     if problem is not None:
         message = f"PostgreSQL at TEST_DATABASE_URL is not reachable ({problem})"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message + "; under CI it must be.")
         pytest.skip(message)
-    url = asyncio.run(create_throwaway_database())
-    asyncio.run(generate_schema(url))
+    url = run_sync(create_throwaway_database())
+    run_sync(generate_schema(url))
     yield url
-    asyncio.run(drop_database(url))
+    run_sync(drop_database(url))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -101,7 +110,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite://{tmp_path}/qari.sqlite3"
     url: str = request.getfixturevalue("postgres_url")
-    asyncio.run(_truncate(url))
+    run_sync(_truncate(url))
     return url
 
 

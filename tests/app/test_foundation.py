@@ -119,3 +119,33 @@ async def test_openapi_describes_every_route(client: Client) -> None:
             assert operation.get("description"), (method, path)
     docs = await client.get("/docs")
     assert docs.status_code == 200
+
+
+async def test_oversized_body_is_413_before_parsing(client: Client) -> None:
+    big = b'{"name": "big-room", "metadata": "' + b"x" * (300 * 1024) + b'"}'
+    response = await client.post(
+        "/v1/rooms", data=big, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    body = await response.get_json()
+    assert_error_shape(body, "payload_too_large")
+    assert (await client.get("/v1/rooms/big-room", headers=AUTH)).status_code == 404
+
+
+async def test_oversized_webhook_is_413_and_not_stored(client: Client) -> None:
+    from models import WebhookInbox
+    from tests.support.webhooks import sign
+
+    big = (
+        b'{"event": "room_started", "id": "EV_big", "room": {"metadata": "'
+        + b"x" * (300 * 1024)
+        + b'"}}'
+    )
+    response = await client.post(
+        "/v1/livekit/webhook",
+        data=big,
+        headers={"Authorization": sign(big), "Content-Type": "application/webhook+json"},
+    )
+    assert response.status_code == 413
+    assert_error_shape(await response.get_json(), "payload_too_large")
+    assert await WebhookInbox.all().count() == 0
