@@ -250,12 +250,16 @@ class RoomActor(Actor[str, RoomMessage]):
         self._seats.clear()
 
     async def _delete_livekit_room(self, *, required: bool) -> None:
-        """DeleteRoom; for an idle room, LiveKit's not_found or its absence is fine."""
+        """DeleteRoom. LiveKit's not_found means it is gone already: fine either way.
+
+        An unreachable LiveKit blocks deleting a live room (its participants
+        would stay connected) but not an idle one.
+        """
         try:
             await self._deps.gateway.delete_room(self.key)
         except LiveKitUnreachableError:
             if required:
                 raise
         except LiveKitRefusedError as error:
-            if required or error.code != "not_found":
+            if error.code != "not_found":
                 raise

@@ -149,3 +149,13 @@ async def test_oversized_webhook_is_413_and_not_stored(client: Client) -> None:
     assert response.status_code == 413
     assert_error_shape(await response.get_json(), "payload_too_large")
     assert await WebhookInbox.all().count() == 0
+
+
+async def test_ops_report_counts_live_actors(client: Client) -> None:
+    await client.post("/v1/rooms", json={"name": "ops-room"}, headers=AUTH)
+    response = await client.get("/v1/ops/actors", headers=AUTH)
+    assert response.status_code == 200
+    report = await response.get_json()
+    assert report["actors_alive"] == 1
+    assert report["activations"] == 1
+    assert report["restarts"] == 0

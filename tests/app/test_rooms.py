@@ -293,3 +293,92 @@ async def test_delete_idle_room_refused_otherwise_keeps_the_row(
     response = await client.delete("/v1/rooms/kept-room", headers=AUTH)
     assert response.status_code == 503
     assert (await client.get("/v1/rooms/kept-room", headers=AUTH)).status_code == 200
+
+
+# -- live rooms: metadata and delete go to LiveKit first -----------------------------
+
+
+async def make_live(running: Running, name: str) -> None:
+    from tests.support.webhooks import event, participant, room_info, signed
+
+    client = running.client()
+    for message in (
+        event("room_started", room_info(name, f"RM_{name}")),
+        event(
+            "participant_joined", room_info(name, f"RM_{name}"), who=participant("ann", "PA_ann")
+        ),
+    ):
+        body, headers = signed(message)
+        response = await client.post("/v1/livekit/webhook", data=body, headers=headers)
+        assert response.status_code == 200
+    from actors.room_protocol import EventsStored
+
+    await running.services.rooms.ask(name, EventsStored())
+    state = await (await client.get(f"/v1/rooms/{name}", headers=AUTH)).get_json()
+    assert state["status"] == "live"
+
+
+async def test_patch_metadata_of_a_live_room_updates_livekit(
+    mirrored: Running, fake_livekit: FakeLiveKit
+) -> None:
+    client = mirrored.client()
+    await create(client, "live-meta", metadata="before")
+    await make_live(mirrored, "live-meta")
+    response = await client.patch("/v1/rooms/live-meta", json={"metadata": "after"}, headers=AUTH)
+    assert response.status_code == 200
+    assert fake_livekit.rooms["live-meta"].metadata == "after"
+
+
+async def test_patch_metadata_refused_by_livekit_changes_nothing(
+    mirrored: Running, fake_livekit: FakeLiveKit
+) -> None:
+    client = mirrored.client()
+    await create(client, "live-meta-no", metadata="before")
+    await make_live(mirrored, "live-meta-no")
+    fake_livekit.fail_next("UpdateRoomMetadata", "internal")
+    response = await client.patch(
+        "/v1/rooms/live-meta-no", json={"metadata": "after", "max_participants": 3}, headers=AUTH
+    )
+    assert response.status_code == 503
+    assert (await response.get_json())["code"] == "livekit_unavailable"
+    state = await (await client.get("/v1/rooms/live-meta-no", headers=AUTH)).get_json()
+    assert state["metadata"] == "before"
+    assert state["max_participants"] == 50
+
+
+async def test_delete_live_room_needs_livekit(mirrored: Running, fake_livekit: FakeLiveKit) -> None:
+    client = mirrored.client()
+    await create(client, "live-delete")
+    await make_live(mirrored, "live-delete")
+    fake_livekit.fail_next("DeleteRoom", "unavailable")
+    assert (await client.delete("/v1/rooms/live-delete", headers=AUTH)).status_code == 503
+    assert (await client.get("/v1/rooms/live-delete", headers=AUTH)).status_code == 200
+    fake_livekit.hang_next("DeleteRoom", 5)
+    assert (await client.delete("/v1/rooms/live-delete", headers=AUTH)).status_code == 503
+    assert (await client.get("/v1/rooms/live-delete", headers=AUTH)).status_code == 200
+    assert (await client.delete("/v1/rooms/live-delete", headers=AUTH)).status_code == 204
+    assert "live-delete" not in fake_livekit.rooms
+
+
+async def test_delete_idle_room_with_livekit_unreachable(
+    database_url: str, clock: FakeClock
+) -> None:
+    settings = make_settings(database_url, livekit_url=FakeLiveKit.unused_url())
+    running = await start_app(settings, clock)
+    try:
+        client = running.client()
+        await create(client, "idle-offline")
+        assert (await client.delete("/v1/rooms/idle-offline", headers=AUTH)).status_code == 204
+    finally:
+        await running.test_app.shutdown()
+
+
+async def test_delete_live_room_already_gone_from_livekit(
+    mirrored: Running, fake_livekit: FakeLiveKit
+) -> None:
+    """A DeleteRoom that timed out may still have succeeded: not_found later is success."""
+    client = mirrored.client()
+    await create(client, "gone-live")
+    await make_live(mirrored, "gone-live")
+    del fake_livekit.rooms["gone-live"]
+    assert (await client.delete("/v1/rooms/gone-live", headers=AUTH)).status_code == 204
