@@ -39,6 +39,7 @@ from app.livekit_gateway import (
     LiveKitRefusedError,
     LiveKitUnreachableError,
     RoomConfig,
+    TokenRequest,
 )
 from models import Room, RoomStatus
 from models.rooms import access_rule_violation
@@ -143,12 +144,13 @@ class RoomActor(Actor[str, RoomMessage]):
 
     def _prune_seats(self) -> None:
         now = self._deps.clock()
-        for identity, expires in list(self._seats.items()):
+        while self._seats:
+            identity, expires = next(iter(self._seats.items()))
             if expires > now:
-                break
+                return
             del self._seats[identity]
 
-    def _issue_token(self, request: Any) -> IssuedToken:
+    def _issue_token(self, request: TokenRequest) -> IssuedToken:
         config = self._config
         if config is None:
             raise RoomNotFoundError(self.key)

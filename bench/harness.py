@@ -296,7 +296,8 @@ class LoadResult:
         return (
             f"{self.count} requests in {self.elapsed:.2f} s = {self.rps():,.0f}/s, "
             f"p50 {self.p50_ms:.1f} ms, p99 {self.p99_ms:.1f} ms; statuses {{{statuses}}}; "
-            f"cpu server {self.server_cpu:.0%} client {self.client_cpu:.0%}"
+            + ("" if math.isnan(self.server_cpu) else f"cpu server {self.server_cpu:.0%} ")
+            + f"client {self.client_cpu:.0%}"
         )
 
 

@@ -252,6 +252,13 @@ async def run_async(quick: bool = False, seconds: float | None = None) -> list[d
 
     # Windows of the nominal duration: the streams' last cycles after it are left out.
     span = WINDOW * duration
+    windows = [result.window(i * span, (i + 1) * span) for i in range(round(1 / WINDOW))]
+    print(
+        "    per window: "
+        + ", ".join(
+            f"{result.rps(w, span):,.0f}/s p99 {result.latency_ms(99, w):,.0f} ms" for w in windows
+        )
+    )
     first = result.window(0.0, span)
     last = result.window(duration - span, duration)
     failures = sum(1 for s in result.samples if s[2] >= 500 or s[2] == 0)

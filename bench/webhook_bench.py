@@ -127,7 +127,8 @@ class Inbox:
     """Read-only access to the server's webhook_inbox table, from outside the server."""
 
     def __init__(self, database_url: str) -> None:
-        self._url = database_url
+        # Query parameters are for Tortoise (e.g. `?maxsize=`), not for a plain connection.
+        self._url = database_url.split("?", 1)[0]
         self._sqlite = database_url.startswith("sqlite://")
         self._pg: Any = None
 
