@@ -10,6 +10,8 @@ import os
 import secrets
 from pathlib import Path
 
+from app.settings import Settings
+
 ENV_FILE = Path(".env")
 
 
@@ -31,8 +33,11 @@ def ensure_api_key(env_file: Path = ENV_FILE) -> str | None:
 def main() -> None:
     key = ensure_api_key()
     if key is not None:
+        settings = Settings()
+        base = f"http://{settings.host}:{settings.port}"
         print(f"Generated an API key and saved it in {ENV_FILE} (APP_API_KEYS).")
-        print(f'Use it as:  curl -H "Authorization: Bearer {key}" http://127.0.0.1:8000/v1/rooms')
+        print(f'Use it as:  curl -H "Authorization: Bearer {key}" {base}/v1/rooms')
+        print(f"API docs:   {base}/docs")
     else:
         print("Using APP_API_KEYS from the environment or .env.")
 

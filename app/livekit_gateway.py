@@ -9,17 +9,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
+import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
 import jwt
 from google.protobuf.json_format import ParseError
+from jwt.warnings import InsecureKeyLengthWarning
 from livekit import api
 from livekit.protocol.room import RoomConfiguration
 from livekit.protocol.webhook import WebhookEvent
 
 from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# HS256 keys shorter than this are weak (RFC 7518 section 3.2).
+MIN_SECRET_BYTES = 32
 
 
 class LiveKitUnreachableError(Exception):
@@ -88,6 +96,15 @@ class LiveKitGateway:
         self._timeout = settings.livekit_timeout_seconds
         self._receiver = api.WebhookReceiver(api.TokenVerifier(self._key, self._secret))
         self._api: api.LiveKitAPI | None = None
+        if len(self._secret.encode()) < MIN_SECRET_BYTES:
+            # The dev default (`secret`, as `livekit-server --dev` uses) is short;
+            # say so once here instead of PyJWT warning on every token.
+            log.warning(
+                "LIVEKIT_API_SECRET is shorter than %d bytes: fine for a dev server,"
+                " not for production",
+                MIN_SECRET_BYTES,
+            )
+            warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
     async def open(self) -> None:
         """Create the RoomService client; it needs a running loop, so not at import."""
