@@ -530,3 +530,29 @@ async def test_database_down_is_503_then_recovery_loses_nothing(
 
 async def live_identities_unchecked(running: Running) -> list[str]:
     return sorted(row.identity for row in await ParticipantSession.filter(left_at=None))
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "egress_started",
+        "egress_updated",
+        "egress_ended",
+        "ingress_started",
+        "ingress_ended",
+    ],
+)
+async def test_egress_and_ingress_events_are_kept(running: Running, kind: str) -> None:
+    client = running.client()
+    message = event(kind, room_info(ROOM, SID))
+    if kind.startswith("egress"):
+        message.egress_info.CopyFrom(EgressInfo(egress_id="EG_1", room_name=ROOM))
+    else:
+        message.ingress_info.CopyFrom(IngressInfo(ingress_id="IN_1", room_name=ROOM))
+    message.ClearField("room")  # egress and ingress events name the room in their own info
+    assert await deliver(client, message) == 200
+    await settle(running)
+    row = await WebhookInbox.get(event_id=message.id)
+    assert row.event_type == kind
+    assert row.room_name == ROOM
+    assert row.processed_at is not None
