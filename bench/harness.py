@@ -156,8 +156,19 @@ class Server:
             self._log = None
         return code
 
+    def check_alive(self) -> None:
+        """Raise, with the log's tail, if the server process has exited."""
+        process = self._process
+        if process is None or process.returncode is not None:
+            code = None if process is None else process.returncode
+            raise RuntimeError(
+                f"the server process exited unexpectedly (code {code}); log tail:\n"
+                + self.log_tail()
+            )
+
     def rss_bytes(self) -> int:
         """VmRSS of the server process, from /proc/<pid>/status."""
+        self.check_alive()
         with open(f"/proc/{self.pid}/status") as status:
             for line in status:
                 if line.startswith("VmRSS:"):
@@ -166,6 +177,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server process so far, from /proc/<pid>/stat."""
+        self.check_alive()
         with open(f"/proc/{self.pid}/stat") as stat:
             fields = stat.read().rpartition(")")[2].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -192,6 +204,12 @@ class Server:
 
     async def __aexit__(self, *exc: object) -> None:
         try:
+            if self._process is not None and self._process.returncode is not None:
+                print(
+                    f"[{self.log_path}] server had exited with code {self._process.returncode}:\n"
+                    + self.log_tail(),
+                    file=sys.stderr,
+                )
             await self.stop()
         finally:
             self.cleanup()

@@ -4,8 +4,9 @@ A throwaway PostgreSQL database (schema from the models, dropped at the end);
 the server runs with ACTOR_IDLE_SECONDS=2 so idle rooms passivate, and
 SEAT_HOLD_SECONDS=5 so a room that only got tokens is idle again soon (with
 the default 120 s hold no such room could passivate within the soak). 200
-rooms are created through the API; then 64 connections mix, for N seconds
-(after a warm-up of the same mix):
+rooms are created through the API; then 64 connections mix, for 8 s of
+warm-up (past the seat hold plus the idle delay: the steady state, where rooms
+passivate and reactivate) followed without a pause by N measured seconds:
 
 - 2 creating new rooms (`POST /v1/rooms`);
 - 22 asking tokens for random rooms of the 200 (`POST /v1/rooms/{name}/token`);
@@ -18,10 +19,12 @@ last 20 % against the first 20 % of the run; 5xx answers and transport errors
 against all requests (target: none); the server's VmRSS at the end against the
 start, after warm-up (target: growth < 10 %); the actors alive at the end.
 
-There is no metrics endpoint and the app does not log its actor count, so
-"actors alive" is a proxy: the rooms the API reports `live` once the load has
-stopped and the passivation delay has passed (a live room never passivates,
-so it is a lower bound; idle rooms without seats should all have gone).
+"Actors alive" comes from `GET /v1/ops/actors` (`actors_alive`), read when
+the load has stopped and the inbox is drained, and again after the seat hold
+plus the idle delay, when every room without a seat or a participant should
+have passivated. Against a server without that endpoint (404) the bench falls
+back to a proxy: the rooms the API reports `live` (a lower bound, since a live
+room never passivates).
 """
 
 from __future__ import annotations
@@ -168,31 +171,54 @@ async def _rooms_by_status(server: Server) -> Counter[str]:
     return statuses
 
 
-async def _sample_rss(server: Server, into: list[int], stop: asyncio.Event) -> None:
+async def _actors_alive(server: Server) -> tuple[int, int | None, str]:
+    """(actors alive, activations so far, source): the ops report, else live rooms."""
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
+        session.get(f"{server.base_url}/v1/ops/actors", headers=AUTH) as response,
+    ):
+        if response.status == 200:
+            report = await response.json()
+            return int(report["actors_alive"]), int(report["activations"]), "ops report"
+        if response.status != 404:
+            raise RuntimeError(f"GET /v1/ops/actors answered {response.status}")
+    return (await _rooms_by_status(server))["live"], None, "proxy: live rooms"
+
+
+async def _sample_rss(
+    server: Server, warmup: float, start: list[int], into: list[int], stop: asyncio.Event
+) -> None:
+    """Wait out the warm-up, record VmRSS as the start, then sample it every second."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), warmup)
+    start.append(server.rss_bytes())
     while not stop.is_set():
         into.append(server.rss_bytes())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
 
 
-def _describe(result: LoadResult) -> list[str]:
+def _describe(result: LoadResult, lo: float, hi: float) -> list[str]:
     lines = []
-    for tag in ("create", "token", "webhook"):
-        chosen = result.select(tag)
+    for tag in (None, "create", "token", "webhook"):
+        chosen = result.window(lo, hi, tag)
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(result.statuses(chosen).items()))
         lines.append(
-            f"    {tag:<8} {len(chosen):>7} req  {result.rps(chosen):>8,.0f}/s  "
+            f"    {tag or 'all':<8} {len(chosen):>7} req  {result.rps(chosen, hi - lo):>8,.0f}/s  "
             f"p50 {result.latency_ms(50, chosen):>7.1f} ms  "
             f"p99 {result.latency_ms(99, chosen):>7.1f} ms  statuses {{{statuses}}}"
         )
     if result.exceptions:
-        lines.append(f"    transport errors: {dict(result.exceptions)}")
+        lines.append(f"    transport errors (whole run): {dict(result.exceptions)}")
     return lines
 
 
 async def run_async(quick: bool = False, seconds: float | None = None) -> list[dict[str, Any]]:
     duration = seconds if seconds is not None else (10.0 if quick else 60.0)
-    warmup = 3.0 if quick else 8.0
+    # One continuous load: a warm-up past the seat hold plus the idle delay (rooms
+    # have begun to passivate and reactivate: the steady state), then the measured
+    # period. RSS "start" is read at that boundary, under load.
+    warmup = SEAT_HOLD_SECONDS + IDLE_SECONDS + 1.0
     run_id = uuid.uuid4().hex[:6]
     mix = Mix(run_id)
     env = base_env(
@@ -207,21 +233,18 @@ async def run_async(quick: bool = False, seconds: float | None = None) -> list[d
             await inbox.open()
             try:
                 await _create_rooms(server)
-                warm = await run_load(
-                    server.base_url, mix, concurrency=CONCURRENCY, duration=warmup
-                )
-                print(f"  soak warm-up: {warm.summary()}")
-                await inbox.wait_applied()
-                rss_start = server.rss_bytes()
+                rss_start: list[int] = []
                 rss_samples: list[int] = []
                 stop = asyncio.Event()
-                sampler = asyncio.create_task(_sample_rss(server, rss_samples, stop))
+                sampler = asyncio.create_task(
+                    _sample_rss(server, warmup, rss_start, rss_samples, stop)
+                )
                 try:
                     result = await run_load(
                         server.base_url,
                         mix,
                         concurrency=CONCURRENCY,
-                        duration=duration,
+                        duration=warmup + duration,
                         cpu_probe=server.cpu_seconds,
                     )
                 finally:
@@ -229,38 +252,46 @@ async def run_async(quick: bool = False, seconds: float | None = None) -> list[d
                     await sampler
                 rss_end = server.rss_bytes()
                 drain = await inbox.wait_applied()
+                actors_end, _, source = await _actors_alive(server)
                 live_at_end = (await _rooms_by_status(server))["live"]
                 # Let every idle room without seats passivate, then look again.
                 await asyncio.sleep(SEAT_HOLD_SECONDS + IDLE_SECONDS + IDLE_SECONDS / 4 + 1)
+                actors_quiet, activations, _ = await _actors_alive(server)
                 statuses = await _rooms_by_status(server)
                 rss_quiet = server.rss_bytes()
                 log = server.log_text()
             finally:
                 await inbox.close()
 
-    print(f"  soak {duration:.0f} s: {result.summary()}")
-    for line in _describe(result):
+    end = warmup + duration
+    print(
+        f"  soak: {warmup:.0f} s warm-up + {duration:.0f} s measured; whole run: {result.summary()}"
+    )
+    print(f"  measured {duration:.0f} s:")
+    for line in _describe(result, warmup, end):
         print(line)
     warnings = sum(" WARNING " in line for line in log.splitlines())
     errors = sum(" ERROR " in line for line in log.splitlines())
     print(
-        f"    inbox drained {drain:.2f} s after the load; RSS start {rss_start / 2**20:.1f} MiB, "
-        f"peak {max(rss_samples, default=rss_end) / 2**20:.1f} MiB, end {rss_end / 2**20:.1f} "
-        f"MiB, after quiet period {rss_quiet / 2**20:.1f} MiB; rooms live when the load "
-        f"stopped: {live_at_end}; server log: {warnings} WARNING, {errors} ERROR lines"
+        f"    inbox drained {drain:.2f} s after the load; RSS start {rss_start[0] / 2**20:.1f} "
+        f"MiB, peak {max(rss_samples, default=rss_end) / 2**20:.1f} MiB, end "
+        f"{rss_end / 2**20:.1f} MiB, after quiet period {rss_quiet / 2**20:.1f} MiB; rooms "
+        f"live when the load stopped: {live_at_end}; actor activations: {activations}; "
+        f"server log: {warnings} WARNING, {errors} ERROR lines"
     )
 
-    # Windows of the nominal duration: the streams' last cycles after it are left out.
+    # Windows of the measured period; the streams' last cycles after it are left out.
     span = WINDOW * duration
-    windows = [result.window(i * span, (i + 1) * span) for i in range(round(1 / WINDOW))]
+    windows = [
+        result.window(warmup + i * span, warmup + (i + 1) * span) for i in range(round(1 / WINDOW))
+    ]
     print(
         "    per window: "
         + ", ".join(
             f"{result.rps(w, span):,.0f}/s p99 {result.latency_ms(99, w):,.0f} ms" for w in windows
         )
     )
-    first = result.window(0.0, span)
-    last = result.window(duration - span, duration)
+    first, last = windows[0], windows[-1]
     failures = sum(1 for s in result.samples if s[2] >= 500 or s[2] == 0)
     rooms_total = sum(statuses.values())
     return [
@@ -287,13 +318,19 @@ async def run_async(quick: bool = False, seconds: float | None = None) -> list[d
             "soak: server RSS, end vs start (after warm-up)",
             rss_end / 2**20,
             "MiB",
-            rss_start / 2**20,
+            rss_start[0] / 2**20,
             target=("ratio", "<", RSS_TARGET_RATIO),
         ),
         row(
-            "soak: actors alive at end (proxy: live rooms), of all rooms",
-            statuses["live"],
-            "rooms",
+            f"soak: actors alive when the load stopped ({source}), of all rooms",
+            actors_end,
+            "actors",
+            rooms_total,
+        ),
+        row(
+            f"soak: actors alive after hold+idle delay ({source}), of all rooms",
+            actors_quiet,
+            "actors",
             rooms_total,
         ),
     ]

@@ -230,7 +230,6 @@ async def _bench_database(label: str, database_url: str, quick: bool) -> list[di
 
             verify_runs: list[LoadResult] = []
             real_runs: list[LoadResult] = []
-            drains: list[float] = []
             for n in range(rounds):
                 for path, runs in ((VERIFY, verify_runs), (REAL, real_runs)):
                     prefix = f"EV{'r' if path == REAL else 'v'}{run_id}{n}"
@@ -244,9 +243,13 @@ async def _bench_database(label: str, database_url: str, quick: bool) -> list[di
                     _expect_ok(result, path)
                     runs.append(result)
                     drain = await inbox.wait_applied() if path == REAL else 0.0
-                    drains.append(drain)
                     kind = "real" if path == REAL else "verify"
-                    extra = f"; drained {drain:.2f} s after" if path == REAL else ""
+                    extra = (
+                        f"; drained {drain:.2f} s after: applied "
+                        f"{per_run / (result.elapsed + drain):,.0f}/s overall"
+                        if path == REAL
+                        else ""
+                    )
                     print(f"  webhooks {label} {kind}: {result.summary()}{extra}")
 
             # The idle baseline: one event at a time, the server otherwise quiet.
