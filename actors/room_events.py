@@ -19,6 +19,7 @@ from livekit.protocol.models import DisconnectReason, ParticipantInfo, TrackInfo
 from livekit.protocol.models import Room as RoomInfo
 from livekit.protocol.webhook import WebhookEvent
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from actors.room_protocol import LiveParticipant
@@ -56,27 +57,29 @@ class Presence:
     """The room's current LiveKit session and who is in it, as the actor keeps it."""
 
     def __init__(self) -> None:
-        self.session_sid: str | None = None
-        self.session_started_at: dt.datetime | None = None
+        # The open session of the newest room instance, kept whole so applying
+        # an event for it needs no lookup.
+        self.session: RoomSession | None = None
         self.live: dict[str, LiveParticipant] = {}
+
+    @property
+    def session_sid(self) -> str | None:
+        return None if self.session is None else self.session.sid
 
     def identities(self) -> set[str]:
         return {p.identity for p in self.live.values()}
 
     async def load(self, room_name: str) -> None:
         """Rebuild from the database: the newest open session and its open participants."""
-        session = (
+        self.session = (
             await RoomSession.filter(room_name=room_name, ended_at=None)
             .order_by("-started_at", "-id")
             .first()
         )
         self.live = {}
-        if session is None:
-            self.session_sid = self.session_started_at = None
+        if self.session is None:
             return
-        self.session_sid = session.sid
-        self.session_started_at = session.started_at
-        for row in await ParticipantSession.filter(room_session_id=session.id, left_at=None):
+        for row in await ParticipantSession.filter(room_session_id=self.session.id, left_at=None):
             self.live[row.sid] = LiveParticipant(
                 identity=row.identity,
                 name=row.name,
@@ -87,8 +90,13 @@ class Presence:
             )
 
 
+class _AlreadyClaimed(Exception):
+    """Some rows of a batch were applied elsewhere: roll back and go one by one."""
+
+
 class EventApplier:
-    """Applies a room's pending inbox rows, each in one transaction with its effects."""
+    """Applies a room's pending inbox rows in LiveKit's order, marking each processed
+    in the same transaction as its effects."""
 
     def __init__(
         self,
@@ -108,34 +116,63 @@ class EventApplier:
         return joined
 
     async def apply_pending(self, room_id: int | None) -> int:
-        """Apply every pending event of this room, oldest first; returns how many applied."""
+        """Apply every pending event of this room, oldest first; returns how many applied.
+
+        The backlog goes in one transaction (a burst of webhooks costs one
+        commit, not one each); if that fails, each event is retried alone so
+        one bad event cannot hold back the others.
+        """
         rows = await WebhookInbox.filter(
             room_name=self._room_name, processed_at=None, attempts__lt=self._max_attempts
         ).order_by("livekit_created_at", "id")
+        if not rows:
+            return 0
+        if len(rows) > 1:
+            try:
+                async with in_transaction() as conn:
+                    await self._apply_rows(rows, room_id, conn)
+                return len(rows)
+            except Exception:
+                log.warning(
+                    "applying %d events of %r together failed; one by one",
+                    len(rows),
+                    self._room_name,
+                )
+                await self._reload()
         applied = 0
         for row in rows:
             try:
                 async with in_transaction() as conn:
-                    claimed = (
-                        await WebhookInbox.filter(id=row.id, processed_at=None)
-                        .using_db(conn)
-                        .update(processed_at=self._now(), attempts=row.attempts + 1)
-                    )
-                    if not claimed:
-                        continue  # already applied (by an earlier activation)
-                    event = Parse(row.payload, WebhookEvent(), ignore_unknown_fields=True)
-                    await self._apply(event, conn)
-                    await self._sync_room(room_id, conn)
+                    await self._apply_rows([row], room_id, conn)
                 applied += 1
+            except _AlreadyClaimed:
+                continue
             except Exception as error:
                 log.exception("event %s (%s) failed to apply", row.event_id, row.event_type)
                 await WebhookInbox.filter(id=row.id).update(
                     attempts=row.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
                 )
-                # Memory may be ahead of the rolled-back transaction: reload it.
-                await self._presence.load(self._room_name)
-                self._joined.clear()
+                await self._reload()
         return applied
+
+    async def _reload(self) -> None:
+        # Memory may be ahead of a rolled-back transaction.
+        await self._presence.load(self._room_name)
+        self._joined.clear()
+
+    async def _apply_rows(
+        self, rows: list[WebhookInbox], room_id: int | None, conn: BaseDBAsyncClient
+    ) -> None:
+        claimed = (
+            await WebhookInbox.filter(id__in=[row.id for row in rows], processed_at=None)
+            .using_db(conn)
+            .update(processed_at=self._now(), attempts=F("attempts") + 1)
+        )
+        if claimed != len(rows):
+            raise _AlreadyClaimed
+        for row in rows:
+            await self._apply(Parse(row.payload, WebhookEvent(), ignore_unknown_fields=True), conn)
+        await self._sync_room(room_id, conn)
 
     async def _apply(self, event: WebhookEvent, conn: BaseDBAsyncClient) -> None:
         at = _at(event.created_at, self._now())
@@ -163,35 +200,38 @@ class EventApplier:
         """The session for this room sid, opened if new; it becomes current if newest."""
         if not room.sid:
             return None
-        session = await RoomSession.filter(sid=room.sid).using_db(conn).first()
         presence = self._presence
-        if session is None:
-            started_at = _at(room.creation_time, at)
-            session = await RoomSession.create(
-                sid=room.sid, room_name=self._room_name, started_at=started_at, using_db=conn
-            )
-            if presence.session_sid is not None and presence.session_started_at is not None:
-                if started_at < presence.session_started_at:
-                    # A late event of an older instance of this room name: it
-                    # ended when the newer one started at the latest.
-                    session.ended_at = presence.session_started_at
-                    await session.save(using_db=conn, update_fields=["ended_at"])
-                    return session
-                # A newer instance replaces one whose room_finished never came.
-                await self._close_session(presence.session_sid, started_at, conn)
-            presence.session_sid = session.sid
-            presence.session_started_at = session.started_at
-            presence.live = {}
+        current = presence.session
+        if current is not None and current.sid == room.sid:
+            return current
+        session = await RoomSession.filter(sid=room.sid).using_db(conn).first()
+        if session is not None:
+            return session
+        started_at = _at(room.creation_time, at)
+        session = await RoomSession.create(
+            sid=room.sid, room_name=self._room_name, started_at=started_at, using_db=conn
+        )
+        if current is not None:
+            if started_at < current.started_at:
+                # A late event of an older instance of this room name: it
+                # ended when the newer one started at the latest.
+                session.ended_at = current.started_at
+                await session.save(using_db=conn, update_fields=["ended_at"])
+                return session
+            # A newer instance replaces one whose room_finished never came.
+            await self._close_session(current, started_at, conn)
+        presence.session = session
+        presence.live = {}
         return session
 
     async def _finish(self, room: RoomInfo, at: dt.datetime, conn: BaseDBAsyncClient) -> None:
         session = await self._session(room, at, conn)
-        if session is None:
-            return
-        await self._close_session(session.sid, at, conn)
+        if session is not None:
+            await self._close_session(session, at, conn)
 
-    async def _close_session(self, sid: str, at: dt.datetime, conn: BaseDBAsyncClient) -> None:
-        session = await RoomSession.filter(sid=sid).using_db(conn).get()
+    async def _close_session(
+        self, session: RoomSession, at: dt.datetime, conn: BaseDBAsyncClient
+    ) -> None:
         if session.ended_at is None:
             session.ended_at = at
             await session.save(using_db=conn, update_fields=["ended_at"])
@@ -200,8 +240,8 @@ class EventApplier:
             .using_db(conn)
             .update(left_at=at, disconnect_reason=ROOM_CLOSED, state="disconnected")
         )
-        if self._presence.session_sid == sid:
-            self._presence.session_sid = self._presence.session_started_at = None
+        if self._presence.session is session:
+            self._presence.session = None
             self._presence.live = {}
 
     # -- participants --------------------------------------------------------------
@@ -214,6 +254,8 @@ class EventApplier:
             return
         if session.ended_at is not None:
             return  # a join for a room instance that has already finished
+        if info.sid in self._presence.live:
+            return  # a repeated join
         existing = await ParticipantSession.filter(sid=info.sid).using_db(conn).first()
         if existing is not None:
             return  # already joined, or already left: an older join never undoes a leave

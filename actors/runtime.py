@@ -74,11 +74,14 @@ class Actor(Generic[K, M]):
 
 
 class _Envelope:
-    __slots__ = ("message", "reply")
+    __slots__ = ("coalesced", "message", "reply")
 
-    def __init__(self, message: Any, reply: asyncio.Future[Any] | None) -> None:
+    def __init__(
+        self, message: Any, reply: asyncio.Future[Any] | None, coalesced: bool = False
+    ) -> None:
         self.message = message
         self.reply = reply
+        self.coalesced = coalesced
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,7 @@ class _Cell(Generic[K, M]):
         "predecessor",
         "restarts",
         "started",
+        "waiting",
     )
 
     def __init__(self, key: K, actor: Actor[K, M], now: float) -> None:
@@ -116,6 +120,8 @@ class _Cell(Generic[K, M]):
         self.busy = False
         self.restarts = 0
         self.last_message_at = now
+        # Coalesced messages still in the mailbox; created on first use.
+        self.waiting: set[Any] | None = None
 
 
 class ActorRegistry(Generic[K, M]):
@@ -153,9 +159,23 @@ class ActorRegistry(Generic[K, M]):
 
     # -- sending ---------------------------------------------------------------
 
-    def tell(self, key: K, message: M) -> None:
-        """Send without waiting for a reply. Raises MailboxFullError or RegistryClosedError."""
-        self._enqueue(key, _Envelope(message, None))
+    def tell(self, key: K, message: M, *, coalesce: bool = False) -> None:
+        """Send without waiting for a reply. Raises MailboxFullError or RegistryClosedError.
+
+        With `coalesce`, a message equal to one already waiting in the mailbox is
+        dropped: for "there is work for you" nudges, where one pending is enough.
+        """
+        if coalesce:
+            cell = self._cells.get(key)
+            if cell is not None and cell.waiting and message in cell.waiting:
+                cell.last_message_at = self._clock()
+                return
+        envelope = _Envelope(message, None, coalesced=coalesce)
+        cell = self._enqueue(key, envelope)
+        if coalesce:
+            if cell.waiting is None:
+                cell.waiting = set()
+            cell.waiting.add(message)
 
     async def ask(self, key: K, message: M, timeout: float | None = None) -> Any:
         """Send and wait for the reply; the handler's exception is raised here."""
@@ -174,7 +194,7 @@ class ActorRegistry(Generic[K, M]):
             raise AskTimeoutError(f"no reply from actor {key!r} in time")
         return reply.result()
 
-    def _enqueue(self, key: K, envelope: _Envelope) -> None:
+    def _enqueue(self, key: K, envelope: _Envelope) -> _Cell[K, M]:
         if self._closed:
             raise RegistryClosedError("the actor registry is shutting down")
         cell = self._cells.get(key)
@@ -186,6 +206,7 @@ class ActorRegistry(Generic[K, M]):
         cell.last_message_at = self._clock()
         if cell.drain_task is None:
             cell.drain_task = self._spawn(self._drain(cell))
+        return cell
 
     def _activate(self, key: K) -> _Cell[K, M]:
         # Synchronous from lookup to insertion, so concurrent first messages
@@ -210,6 +231,9 @@ class ActorRegistry(Generic[K, M]):
                 return  # retired: its queued asks have been failed
             while cell.mailbox and self._cells.get(cell.key) is cell:
                 envelope = cell.mailbox.popleft()
+                if envelope.coalesced and cell.waiting is not None:
+                    # From here on an equal message is new work again.
+                    cell.waiting.discard(envelope.message)
                 if envelope.reply is not None and envelope.reply.done():
                     continue  # the asker gave up before we began
                 cell.busy = True

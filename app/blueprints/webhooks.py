@@ -97,7 +97,7 @@ async def post_livekit_webhook() -> WebhookAck:
 
     if room_name is not None:
         try:
-            app_services.rooms.tell(room_name, EventsStored())
+            app_services.rooms.tell(room_name, EventsStored(), coalesce=True)
         except ActorError:
             # Stored is what we promised: the actor finds it at its next
             # message or activation (start-up recovery).

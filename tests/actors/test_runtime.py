@@ -817,3 +817,31 @@ async def test_cancelled_error_leaking_from_a_handler_is_a_failure_not_a_stop() 
         await asyncio.wait_for(leak, 5)
     assert await asyncio.wait_for(after, 5) == "after"
     await registry.shutdown(timeout=5)
+
+
+async def test_coalesced_tells_keep_one_waiting_copy() -> None:
+    """Equal coalesced messages waiting collapse into one; once taken, new ones queue."""
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    class Worker(Actor[str, str]):
+        async def receive(self, message: str) -> None:
+            if message == "block":
+                await release.wait()
+            handled.append(message)
+
+    registry: ActorRegistry[str, str] = ActorRegistry(Worker)
+    registry.tell("k", "block")
+    await asyncio.sleep(0)  # the actor is now inside "block"
+    for _ in range(50):
+        registry.tell("k", "nudge", coalesce=True)
+    registry.tell("k", "other")
+    registry.tell("k", "nudge", coalesce=True)
+    assert registry.snapshot()[0].mailbox_depth == 2
+    release.set()
+    await asyncio.wait_for(registry.ask("k", "done"), 5)
+    assert handled == ["block", "nudge", "other", "done"]
+    registry.tell("k", "nudge", coalesce=True)
+    await asyncio.wait_for(registry.ask("k", "done"), 5)
+    assert handled[-2:] == ["nudge", "done"]
+    await registry.shutdown(timeout=5)

@@ -556,3 +556,39 @@ async def test_egress_and_ingress_events_are_kept(running: Running, kind: str) -
     assert row.event_type == kind
     assert row.room_name == ROOM
     assert row.processed_at is not None
+
+
+async def test_one_bad_event_in_a_backlog_does_not_hold_back_the_rest(running: Running) -> None:
+    """A backlog is applied together; if one event fails, the others still apply."""
+    client = running.client()
+    await make_room(client)
+    room = room_info(ROOM, SID)
+    good = [
+        event("room_started", room, created_at=1_790_000_000),
+        event("participant_joined", room, who=participant("una", "PA_u"), created_at=1_790_000_010),
+        event("participant_joined", room, who=participant("vic", "PA_v"), created_at=1_790_000_030),
+    ]
+    bad = event(
+        "participant_joined", room, who=participant("wes", "PA_w"), created_at=1_790_000_020
+    )
+    for message in good:
+        await WebhookInbox.create(
+            event_id=message.id,
+            event_type=message.event,
+            room_name=ROOM,
+            livekit_created_at=message.created_at,
+            payload=serialise(message).decode(),
+        )
+    await WebhookInbox.create(
+        event_id=bad.id,
+        event_type=bad.event,
+        room_name=ROOM,
+        livekit_created_at=bad.created_at,
+        payload="[not an event",
+    )
+    await settle(running)
+    assert await live_identities(client) == ["una", "vic"]
+    assert await WebhookInbox.filter(processed_at=None).count() == 1
+    failed = await WebhookInbox.get(event_id=bad.id)
+    assert failed.attempts == 1
+    assert failed.last_error
