@@ -110,6 +110,8 @@ class EventApplier:
         self._now = now
         self._max_attempts = max_attempts
         self._joined: list[str] = []
+        # Participant sessions the batch being applied mentions, by sid.
+        self._participants: dict[str, ParticipantSession] = {}
 
     def drain_joined_identities(self) -> list[str]:
         joined, self._joined = self._joined, []
@@ -170,8 +172,16 @@ class EventApplier:
         )
         if claimed != len(rows):
             raise _AlreadyClaimed
-        for row in rows:
-            await self._apply(Parse(row.payload, WebhookEvent(), ignore_unknown_fields=True), conn)
+        events = [Parse(row.payload, WebhookEvent(), ignore_unknown_fields=True) for row in rows]
+        # One query for every participant the batch mentions, not one per event.
+        sids = {e.participant.sid for e in events if e.participant.sid}
+        self._participants = (
+            {p.sid: p for p in await ParticipantSession.filter(sid__in=list(sids)).using_db(conn)}
+            if sids
+            else {}
+        )
+        for event in events:
+            await self._apply(event, conn)
         await self._sync_room(room_id, conn)
 
     async def _apply(self, event: WebhookEvent, conn: BaseDBAsyncClient) -> None:
@@ -256,8 +266,7 @@ class EventApplier:
             return  # a join for a room instance that has already finished
         if info.sid in self._presence.live:
             return  # a repeated join
-        existing = await ParticipantSession.filter(sid=info.sid).using_db(conn).first()
-        if existing is not None:
+        if info.sid in self._participants:
             return  # already joined, or already left: an older join never undoes a leave
         joined_at = _at(info.joined_at, at)
         row = await ParticipantSession.create(
@@ -270,6 +279,7 @@ class EventApplier:
             joined_at=joined_at,
             using_db=conn,
         )
+        self._participants[row.sid] = row
         if self._presence.session_sid == session.sid:
             self._presence.live[row.sid] = LiveParticipant(
                 identity=row.identity,
@@ -286,14 +296,14 @@ class EventApplier:
         if not info.sid:
             return
         reason = str(DisconnectReason.Name(info.disconnect_reason))
-        existing = await ParticipantSession.filter(sid=info.sid).using_db(conn).first()
+        existing = self._participants.get(info.sid)
         if existing is None:
             # The join was lost or is late: record the connection as closed, so
             # that join, when it comes, cannot reopen it.
             session = await self._session(room, at, conn)
             if session is None:
                 return
-            await ParticipantSession.create(
+            self._participants[info.sid] = await ParticipantSession.create(
                 sid=info.sid,
                 room_session=session,
                 identity=info.identity,

@@ -12,8 +12,15 @@ from app.settings import Settings
 MODEL_MODULES = ["models"]
 
 
+# asyncpg's pool defaults to 5 connections; room actors and routes share it.
+DEFAULT_POSTGRES_POOL = 20
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """The Tortoise config dict for a database URL (aerich's `TORTOISE_ORM` too)."""
+    if database_url.startswith("postgres://") and "maxsize=" not in database_url:
+        separator = "&" if "?" in database_url else "?"
+        database_url = f"{database_url}{separator}maxsize={DEFAULT_POSTGRES_POOL}"
     return {
         "connections": {"default": database_url},
         "apps": {

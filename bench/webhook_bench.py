@@ -35,6 +35,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 from google.protobuf.json_format import MessageToJson
 from livekit import api
 from livekit.protocol.models import ParticipantInfo, Room
@@ -205,6 +206,26 @@ def _expect_ok(result: LoadResult, what: str) -> None:
         raise RuntimeError(f"{what}: non-200 answers {bad}; {result.summary()}")
 
 
+def med(runs: list[LoadResult], figure: str) -> float:
+    return statistics.median(
+        r.rps(r.ok(r.samples)) if figure == "ok_rps" else r.p99_ms for r in runs
+    )
+
+
+async def paced_load(base_url: str, requests: list[Request], rate: float) -> None:
+    """Send `requests` at a steady `rate` per second (open loop), each on its own."""
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(base_url) as session:
+
+        async def send(i: int, request: Request) -> None:
+            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+            async with session.post(request.path, data=request.body, headers=request.headers) as r:
+                if r.status != 200:
+                    raise RuntimeError(f"paced event answered {r.status}")
+
+        await asyncio.gather(*(send(i, request) for i, request in enumerate(requests)))
+
+
 async def _bench_database(label: str, database_url: str, quick: bool) -> list[dict[str, Any]]:
     per_run = 1_000 if quick else 3_000
     rounds = 1 if quick else 2
@@ -252,6 +273,13 @@ async def _bench_database(label: str, database_url: str, quick: bool) -> list[di
                     )
                     print(f"  webhooks {label} {kind}: {result.summary()}{extra}")
 
+            # The same events offered at half the rate the server accepted flat out:
+            # the lag a deployment sees while it keeps up.
+            paced_rate = med(real_runs, "ok_rps") / 2
+            paced_events = joins(f"EVp{run_id}", int(paced_rate * (3 if quick else 6)), REAL)
+            await paced_load(server.base_url, paced_events, paced_rate)
+            await inbox.wait_applied()
+
             # The idle baseline: one event at a time, the server otherwise quiet.
             for i, request in enumerate(joins(f"EVi{run_id}", IDLE_EVENTS, REAL)):
                 _expect_ok(
@@ -261,17 +289,13 @@ async def _bench_database(label: str, database_url: str, quick: bool) -> list[di
                 await asyncio.sleep(0.05)
 
             loaded = await inbox.lags(f"EVr{run_id}")
+            paced = await inbox.lags(f"EVp{run_id}")
             idle = await inbox.lags(f"EVi{run_id}")
             expected = rounds * per_run
             if len(loaded) != expected:
                 raise RuntimeError(f"{len(loaded)} applied timed rows, expected {expected}")
         finally:
             await inbox.close()
-
-    def med(runs: list[LoadResult], figure: str) -> float:
-        return statistics.median(
-            r.rps(r.ok(r.samples)) if figure == "ok_rps" else r.p99_ms for r in runs
-        )
 
     postgres = label == "postgresql"
     loaded_ms = [lag * 1000 for lag in loaded]
@@ -289,6 +313,12 @@ async def _bench_database(label: str, database_url: str, quick: bool) -> list[di
             med(real_runs, "p99"),
             "ms",
             med(verify_runs, "p99"),
+        ),
+        row(
+            f"webhook {label}: ack->applied lag p99 at half that rate, vs idle",
+            percentile([lag * 1000 for lag in paced], 99),
+            "ms",
+            percentile(idle_ms, 99),
         ),
         row(
             f"webhook {label}: ack->applied lag p50, loaded vs idle",
