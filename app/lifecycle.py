@@ -44,17 +44,20 @@ def install_lifecycle(app: Quart, services: Services) -> None:
         settings = services.settings
         await open_database(settings)
         services.database_open = True
-        await services.gateway.open()
-        sweeper = asyncio.create_task(services.rooms.run_passivation())
-        recovered = await recover_pending_webhooks(services)
-        if recovered:
-            log.info("recovering stored webhooks for %d room(s)", recovered)
+        sweeper: asyncio.Task[None] | None = None
         try:
+            await services.gateway.open()
+            sweeper = asyncio.create_task(services.rooms.run_passivation())
+            recovered = await recover_pending_webhooks(services)
+            if recovered:
+                log.info("recovering stored webhooks for %d room(s)", recovered)
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            # Also runs when start-up fails half-way, so nothing is left open.
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             await services.rooms.shutdown(settings.shutdown_drain_seconds)
             await services.gateway.close()
             services.database_open = False

@@ -32,6 +32,11 @@ class WebhookAck(BaseModel):
 
 
 ACK = {"status": "ok"}
+# Column sizes of the inbox (models/webhook_inbox.py).
+MAX_EVENT_ID = 128
+MAX_EVENT_TYPE = 64
+MAX_ROOM_NAME = 128
+MAX_SID = 64
 
 
 class WebhookHeaders(BaseModel):
@@ -47,6 +52,16 @@ def room_name_of(event: WebhookEvent) -> str | None:
     if event.ingress_info.room_name:
         return event.ingress_info.room_name
     return None
+
+
+def _fits_the_inbox(event: WebhookEvent, room_name: str | None) -> bool:
+    """LiveKit's ids and names are short; anything else would fail to store forever."""
+    return (
+        0 < len(event.id) <= MAX_EVENT_ID
+        and 0 < len(event.event) <= MAX_EVENT_TYPE
+        and len(room_name or "") <= MAX_ROOM_NAME
+        and len(event.room.sid) <= MAX_SID
+    )
 
 
 @blueprint.post("/v1/livekit/webhook")
@@ -73,10 +88,9 @@ async def post_livekit_webhook() -> dict[str, str]:
         raise APIError(401, "unauthorized", "Invalid webhook signature.") from None
     except WebhookPayloadError:
         raise APIError(400, "invalid_event", "The body is not a LiveKit webhook event.") from None
-    if not event.id or not event.event:
-        raise APIError(400, "invalid_event", "The event has no id or no type.")
-
     room_name = room_name_of(event)
+    if not _fits_the_inbox(event, room_name):
+        raise APIError(400, "invalid_event", "The event lacks an id or a type, or is malformed.")
     try:
         await WebhookInbox.create(
             event_id=event.id,

@@ -592,3 +592,12 @@ async def test_one_bad_event_in_a_backlog_does_not_hold_back_the_rest(running: R
     failed = await WebhookInbox.get(event_id=bad.id)
     assert failed.attempts == 1
     assert failed.last_error
+
+
+async def test_an_event_too_large_for_the_inbox_is_400_not_a_retry_loop(client: Client) -> None:
+    """A 503 would make LiveKit retry an event that can never be stored."""
+    message = event("room_started", room_info("r" * 200, SID))
+    assert await deliver(client, message) == 400
+    message = event("room_started", room_info(ROOM, SID), event_id="E" * 300)
+    assert await deliver(client, message) == 400
+    assert await WebhookInbox.all().count() == 0
