@@ -382,3 +382,40 @@ async def test_delete_live_room_already_gone_from_livekit(
     await make_live(mirrored, "gone-live")
     del fake_livekit.rooms["gone-live"]
     assert (await client.delete("/v1/rooms/gone-live", headers=AUTH)).status_code == 204
+
+
+async def test_full_mailbox_is_503_with_retry_after(
+    database_url: str, clock: FakeClock, fake_livekit: FakeLiveKit
+) -> None:
+    """While the room's actor waits on LiveKit, its bounded mailbox fills: 503, retry later."""
+    settings = make_settings(
+        database_url,
+        livekit_url=fake_livekit.url,
+        livekit_timeout_seconds=2.0,
+        actor_mailbox_size=2,
+    )
+    running = await start_app(settings, clock)
+    try:
+        client = running.client()
+        await create(client, "busy-room")
+        await make_live(running, "busy-room")
+        fake_livekit.hang_next("UpdateRoomMetadata", 0.5)
+        patch = asyncio.ensure_future(
+            client.patch("/v1/rooms/busy-room", json={"metadata": "new"}, headers=AUTH)
+        )
+        while not fake_livekit.calls_to("UpdateRoomMetadata"):
+            await asyncio.sleep(0.01)  # until the actor is inside the LiveKit call
+        responses = await asyncio.gather(
+            *(
+                client.post("/v1/rooms/busy-room/token", json={"identity": f"u{i}"}, headers=AUTH)
+                for i in range(6)
+            )
+        )
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [200, 200, 503, 503, 503, 503]
+        busy = next(r for r in responses if r.status_code == 503)
+        assert busy.headers["Retry-After"]
+        assert (await busy.get_json())["code"] == "busy"
+        assert (await patch).status_code == 200
+    finally:
+        await running.test_app.shutdown()
