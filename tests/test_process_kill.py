@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import socket
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -20,42 +18,25 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from tests.support.settings import API_KEY, LIVEKIT_KEY, LIVEKIT_SECRET
+from tests.support.server import free_port, server_env
 from tests.support.webhooks import audio_track, event, participant, room_info, signed
 
-ROOT = Path(__file__).resolve().parent.parent
 ROOM = "kill-room"
 SID = "RM_kill"
 TRACK_EVENTS = 400
 KILL_AFTER_ACKS = 120
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def serve(
     database_url: str, port: int, tmp: Path
 ) -> AsyncIterator[asyncio.subprocess.Process]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "APP_API_KEYS": API_KEY,
-        "LIVEKIT_API_KEY": LIVEKIT_KEY,
-        "LIVEKIT_API_SECRET": LIVEKIT_SECRET,
-        "LIVEKIT_URL": "",
-    }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "app",
         cwd=tmp,
-        env={**env, "PYTHONPATH": str(ROOT)},
+        env=server_env(database_url, port),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )

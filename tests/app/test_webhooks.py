@@ -45,6 +45,18 @@ async def settle(running: Running, room: str = ROOM) -> None:
     await running.services.rooms.ask(room, EventsStored(), timeout=10)
 
 
+async def store(message: WebhookEvent, payload: str | None = None) -> None:
+    """Put an event in the inbox as the route would, without telling its room's actor."""
+    await WebhookInbox.create(
+        event_id=message.id,
+        event_type=message.event,
+        room_name=message.room.name,
+        room_sid=message.room.sid or None,
+        livekit_created_at=message.created_at,
+        payload=serialise(message).decode() if payload is None else payload,
+    )
+
+
 async def make_room(client: Client, name: str = ROOM, **fields: object) -> None:
     response = await client.post("/v1/rooms", json={"name": name, **fields}, headers=AUTH)
     assert response.status_code == 201
@@ -302,15 +314,7 @@ async def test_events_stored_together_apply_in_livekit_order(running: Running) -
     ]
     # Stored while the room's actor is busy elsewhere: apply all at once.
     for message in reversed(events):
-        body = serialise(message)
-        await WebhookInbox.create(
-            event_id=message.id,
-            event_type=message.event,
-            room_name=ROOM,
-            room_sid=SID,
-            livekit_created_at=message.created_at,
-            payload=body.decode(),
-        )
+        await store(message)
     await settle(running)
     row = await ParticipantSession.get(sid="PA_f")
     assert row.joined_at is not None
@@ -441,15 +445,8 @@ async def test_event_that_fails_to_apply_is_retried_then_kept(
     try:
         client = running.client()
         bad = event("room_started", room_info(ROOM, SID))
-        body = serialise(bad)
         # A stored payload that cannot be parsed any more: applying it fails.
-        await WebhookInbox.create(
-            event_id=bad.id,
-            event_type="room_started",
-            room_name=ROOM,
-            livekit_created_at=bad.created_at,
-            payload=body.decode().replace("{", "[", 1),
-        )
+        await store(bad, payload=serialise(bad).decode().replace("{", "[", 1))
         await settle(running)
         await settle(running)
         await settle(running)
@@ -469,14 +466,7 @@ async def test_stored_events_are_applied_at_start_up(database_url: str, clock: F
     """Crash recovery: events in the inbox but not applied are applied when the app starts."""
     first = await start_app(make_settings(database_url), clock)
     message = event("room_started", room_info(ROOM, SID))
-    await WebhookInbox.create(
-        event_id=message.id,
-        event_type=message.event,
-        room_name=ROOM,
-        room_sid=SID,
-        livekit_created_at=message.created_at,
-        payload=serialise(message).decode(),
-    )
+    await store(message)
     await first.test_app.shutdown()
     second = await start_app(make_settings(database_url), clock)
     try:
@@ -572,20 +562,8 @@ async def test_one_bad_event_in_a_backlog_does_not_hold_back_the_rest(running: R
         "participant_joined", room, who=participant("wes", "PA_w"), created_at=1_790_000_020
     )
     for message in good:
-        await WebhookInbox.create(
-            event_id=message.id,
-            event_type=message.event,
-            room_name=ROOM,
-            livekit_created_at=message.created_at,
-            payload=serialise(message).decode(),
-        )
-    await WebhookInbox.create(
-        event_id=bad.id,
-        event_type=bad.event,
-        room_name=ROOM,
-        livekit_created_at=bad.created_at,
-        payload="[not an event",
-    )
+        await store(message)
+    await store(bad, payload="[not an event")
     await settle(running)
     assert await live_identities(client) == ["una", "vic"]
     assert await WebhookInbox.filter(processed_at=None).count() == 1
