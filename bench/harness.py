@@ -9,8 +9,7 @@
   number of requests or a fixed duration (always bounded), and returns every
   sample so callers can compute throughput and p50/p99 latency, overall, per
   request tag or per time window.
-- `create_postgres_database` / `generate_schema` / `drop_postgres_database` make
-  a throwaway PostgreSQL database like the test suite does.
+- `postgres_database` makes a throwaway PostgreSQL database, as the test suite does.
 
 `python -m bench.harness serve MODULE:FACTORY` is the server entry point `Server`
 uses for a factory (the bench app's routes exist only in that process).
@@ -29,18 +28,18 @@ import socket
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from tests.support.postgres import throwaway_database
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = ROOT / "hypercorn.toml"
-DEFAULT_ADMIN_URL = "postgres://postgres:postgres@127.0.0.1:5432/postgres"
 
 # Secrets the bench servers run with: long enough for HS256, never used elsewhere.
 API_KEY = "bench-api-key-0123456789abcdef0123"
@@ -423,64 +422,11 @@ def row(
 # -- throwaway PostgreSQL -----------------------------------------------------------
 
 
-def admin_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get(
-        "TEST_DATABASE_URL", DEFAULT_ADMIN_URL
-    )
-    return "postgres://" + url.removeprefix("postgresql://").removeprefix("postgres://")
-
-
-def _with_database(url: str, database: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{database}"
-
-
-async def create_postgres_database(prefix: str = "qari_bench") -> str:
-    """Create an empty database on the server at BENCH_/TEST_DATABASE_URL; returns its URL."""
-    import asyncpg
-
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin_url(), timeout=5)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return _with_database(admin_url(), name)
-
-
-async def drop_postgres_database(url: str) -> None:
-    import asyncpg
-
-    name = url.rpartition("/")[2]
-    conn = await asyncpg.connect(admin_url(), timeout=5)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-async def generate_schema(url: str) -> None:
-    """The models' schema, as the test suite builds it for PostgreSQL."""
-    from tortoise import Tortoise
-
-    from app.database import close_database, tortoise_config
-
-    await Tortoise.init(config=tortoise_config(url))
-    try:
-        await Tortoise.generate_schemas(safe=False)
-    finally:
-        await close_database()
-
-
 @contextlib.asynccontextmanager
-async def postgres_database() -> Any:
+async def postgres_database() -> AsyncIterator[str]:
     """A throwaway PostgreSQL database with the schema, dropped on exit."""
-    url = await create_postgres_database()
-    try:
-        await generate_schema(url)
+    async with throwaway_database("qari_bench") as url:
         yield url
-    finally:
-        await drop_postgres_database(url)
 
 
 # -- the server entry point ---------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,57 +20,23 @@ import pytest
 from quart import Quart
 from quart.typing import TestAppProtocol
 from quart.typing import TestClientProtocol as Client
-from tortoise import Tortoise
 
-from app.database import close_database, tortoise_config
 from app.factory import create_app
 from app.services import Services, build_services
 from app.settings import Settings
 from tests.fakes.livekit_server import FakeLiveKit
 from tests.support.clock import FakeClock
+from tests.support.postgres import (
+    admin_url,
+    create_throwaway_database,
+    drop_database,
+    generate_schema,
+    with_database,
+)
 from tests.support.settings import LIVEKIT_KEY, LIVEKIT_SECRET, make_settings
 
-DEFAULT_TEST_DATABASE_URL = "postgres://postgres:postgres@127.0.0.1:5432/postgres"
 T = TypeVar("T")
 TABLES = ("participant_sessions", "room_sessions", "webhook_inbox", "rooms")
-
-
-def admin_url() -> str:
-    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
-    return "postgres://" + url.removeprefix("postgresql://").removeprefix("postgres://")
-
-
-def with_database(url: str, database: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{database}"
-
-
-async def create_throwaway_database(prefix: str = "qari_test") -> str:
-    """Create an empty database on the test server; returns its URL."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin_url(), timeout=5)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return with_database(admin_url(), name)
-
-
-async def drop_database(url: str) -> None:
-    name = url.rpartition("/")[2]
-    conn = await asyncpg.connect(admin_url(), timeout=5)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-async def generate_schema(url: str) -> None:
-    await Tortoise.init(config=tortoise_config(url))
-    try:
-        await Tortoise.generate_schemas(safe=False)
-    finally:
-        await close_database()
 
 
 async def _probe_postgres() -> str | None:

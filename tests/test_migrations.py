@@ -12,7 +12,7 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.conftest import create_throwaway_database, drop_database, generate_schema
+from tests.support.postgres import create_throwaway_database, drop_database, generate_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 AERICH = Path(sys.executable).parent / "aerich"

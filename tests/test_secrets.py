@@ -12,8 +12,9 @@ import asyncpg
 import pytest
 from pydantic import SecretStr
 
-from tests.conftest import admin_url, start_app
+from tests.conftest import start_app
 from tests.support.clock import FakeClock
+from tests.support.postgres import admin_url
 from tests.support.server import running_server
 from tests.support.settings import make_settings
 from tests.support.webhooks import event, room_info, serialise, sign

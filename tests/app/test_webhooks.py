@@ -15,8 +15,9 @@ from livekit.protocol.webhook import WebhookEvent
 
 from actors.room_protocol import EventsStored
 from models import ParticipantSession, RoomSession, WebhookInbox
-from tests.conftest import Client, Running, admin_url, start_app, with_database
+from tests.conftest import Client, Running, start_app
 from tests.support.clock import FakeClock
+from tests.support.postgres import admin_url, with_database
 from tests.support.settings import AUTH, LIVEKIT_KEY, make_settings
 from tests.support.webhooks import (
     audio_track,

@@ -1,0 +1,70 @@
+"""Throwaway PostgreSQL databases, for the test suite and the benchmarks alike."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+from tortoise import Tortoise
+
+from app.database import close_database, tortoise_config
+
+DEFAULT_TEST_DATABASE_URL = "postgres://postgres:postgres@127.0.0.1:5432/postgres"
+
+
+def admin_url() -> str:
+    """The server's maintenance database, from BENCH_ or TEST_DATABASE_URL."""
+    url = (
+        os.environ.get("BENCH_DATABASE_URL")
+        or os.environ.get("TEST_DATABASE_URL")
+        or DEFAULT_TEST_DATABASE_URL
+    )
+    return "postgres://" + url.removeprefix("postgresql://").removeprefix("postgres://")
+
+
+def with_database(url: str, database: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{database}"
+
+
+async def create_throwaway_database(prefix: str = "qari_test") -> str:
+    """Create an empty database on the test server; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(admin_url(), timeout=5)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(admin_url(), name)
+
+
+async def drop_database(url: str) -> None:
+    name = url.rpartition("/")[2].split("?", 1)[0]
+    conn = await asyncpg.connect(admin_url(), timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def generate_schema(url: str) -> None:
+    """The models' schema, created directly (the migrations test checks they agree)."""
+    await Tortoise.init(config=tortoise_config(url))
+    try:
+        await Tortoise.generate_schemas(safe=False)
+    finally:
+        await close_database()
+
+
+@contextlib.asynccontextmanager
+async def throwaway_database(prefix: str = "qari_test") -> AsyncIterator[str]:
+    """A fresh database with the schema, dropped on exit."""
+    url = await create_throwaway_database(prefix)
+    try:
+        await generate_schema(url)
+        yield url
+    finally:
+        await drop_database(url)
