@@ -8,6 +8,7 @@ activation and written when configuration or presence changes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
@@ -67,6 +68,8 @@ class RoomActorDeps:
     webhook_max_attempts: int
     clock: Callable[[], float]
     now: Callable[[], dt.datetime]
+    # How many rooms may apply webhook events at once (each holds a connection).
+    apply_slots: asyncio.Semaphore
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +112,9 @@ class RoomActor(Actor[str, RoomMessage]):
         # identity -> monotonic expiry; insertion order is expiry order (a
         # refreshed seat is re-inserted), so expired seats are pruned from the front.
         self._seats: dict[str, float] = {}
-        self._events = EventApplier(name, self.presence, deps.now, deps.webhook_max_attempts)
+        self._events = EventApplier(
+            name, self.presence, deps.now, deps.webhook_max_attempts, deps.apply_slots
+        )
 
     async def on_start(self) -> None:
         room = await Room.get_or_none(name=self.key)

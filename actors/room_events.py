@@ -9,6 +9,7 @@ name reused with a new sid starts a new session.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -47,6 +48,12 @@ def _at(seconds: int, fallback: dt.datetime) -> dt.datetime:
     if seconds <= 0:
         return fallback
     return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+
+
+def _close(row: ParticipantSession, at: dt.datetime, reason: str) -> None:
+    row.left_at = at
+    row.disconnect_reason = reason
+    row.state = "disconnected"
 
 
 def _state_name(info: ParticipantInfo) -> str:
@@ -104,20 +111,30 @@ class EventApplier:
         presence: Presence,
         now: Callable[[], dt.datetime],
         max_attempts: int,
+        slots: asyncio.Semaphore,
     ) -> None:
+        self._slots = slots
         self._room_name = room_name
         self._presence = presence
         self._now = now
         self._max_attempts = max_attempts
         self._joined: list[str] = []
-        # Participant sessions the batch being applied mentions, by sid.
+        # Participant sessions the batch being applied mentions, by sid; those it
+        # opened wait in _unsaved until one bulk insert (joins come in bursts).
         self._participants: dict[str, ParticipantSession] = {}
+        self._unsaved: dict[str, ParticipantSession] = {}
 
     def drain_joined_identities(self) -> list[str]:
         joined, self._joined = self._joined, []
         return joined
 
     async def apply_pending(self, room_id: int | None) -> int:
+        # Rooms apply a few at a time: the rest of the pool stays free for the
+        # webhook route's inserts, and a backlog waits to be applied in one batch.
+        async with self._slots:
+            return await self._apply_pending(room_id)
+
+    async def _apply_pending(self, room_id: int | None) -> int:
         """Apply every pending event of this room, oldest first; returns how many applied.
 
         The backlog goes in one transaction (a burst of webhooks costs one
@@ -180,9 +197,17 @@ class EventApplier:
             if sids
             else {}
         )
+        self._unsaved = {}
         for event in events:
             await self._apply(event, conn)
+        await self._flush(conn)
         await self._sync_room(room_id, conn)
+
+    async def _flush(self, conn: BaseDBAsyncClient) -> None:
+        """Insert the participant sessions this batch opened, in one statement."""
+        if self._unsaved:
+            await ParticipantSession.bulk_create(list(self._unsaved.values()), using_db=conn)
+            self._unsaved = {}
 
     async def _apply(self, event: WebhookEvent, conn: BaseDBAsyncClient) -> None:
         at = _at(event.created_at, self._now())
@@ -245,11 +270,16 @@ class EventApplier:
         if session.ended_at is None:
             session.ended_at = at
             await session.save(using_db=conn, update_fields=["ended_at"])
+        await self._flush(conn)
         await (
             ParticipantSession.filter(room_session_id=session.id, left_at=None)
             .using_db(conn)
             .update(left_at=at, disconnect_reason=ROOM_CLOSED, state="disconnected")
         )
+        for row in self._participants.values():
+            # Keep the batch's copies true to what was just written.
+            if row.room_session_id == session.id and row.left_at is None:  # type: ignore[attr-defined]
+                _close(row, at, ROOM_CLOSED)
         if self._presence.session is session:
             self._presence.session = None
             self._presence.live = {}
@@ -269,7 +299,7 @@ class EventApplier:
         if info.sid in self._participants:
             return  # already joined, or already left: an older join never undoes a leave
         joined_at = _at(info.joined_at, at)
-        row = await ParticipantSession.create(
+        row = ParticipantSession(
             sid=info.sid,
             room_session=session,
             identity=info.identity,
@@ -277,9 +307,8 @@ class EventApplier:
             kind=str(ParticipantInfo.Kind.Name(info.kind)).lower(),
             state=_state_name(info),
             joined_at=joined_at,
-            using_db=conn,
         )
-        self._participants[row.sid] = row
+        self._participants[row.sid] = self._unsaved[row.sid] = row
         if self._presence.session_sid == session.sid:
             self._presence.live[row.sid] = LiveParticipant(
                 identity=row.identity,
@@ -303,7 +332,7 @@ class EventApplier:
             session = await self._session(room, at, conn)
             if session is None:
                 return
-            self._participants[info.sid] = await ParticipantSession.create(
+            row = ParticipantSession(
                 sid=info.sid,
                 room_session=session,
                 identity=info.identity,
@@ -313,15 +342,16 @@ class EventApplier:
                 joined_at=_at(info.joined_at, at) if info.joined_at else None,
                 left_at=at,
                 disconnect_reason=reason,
-                using_db=conn,
             )
+            self._participants[info.sid] = self._unsaved[info.sid] = row
         elif existing.left_at is None:
-            existing.left_at = at
-            existing.disconnect_reason = reason
-            existing.state = "disconnected"
-            await existing.save(
-                using_db=conn, update_fields=["left_at", "disconnect_reason", "state"]
-            )
+            _close(existing, at, reason)
+            if info.sid not in self._unsaved:
+                await (
+                    ParticipantSession.filter(sid=info.sid)
+                    .using_db(conn)
+                    .update(left_at=at, disconnect_reason=reason, state="disconnected")
+                )
         # By sid: a DUPLICATE_IDENTITY leave of the old connection keeps the new one.
         self._presence.live.pop(info.sid, None)
 
@@ -333,7 +363,11 @@ class EventApplier:
             return
         tracks = max(0, current.tracks + delta)
         self._presence.live[info.sid] = replace(current, tracks=tracks)
-        await ParticipantSession.filter(sid=info.sid).using_db(conn).update(track_count=tracks)
+        unsaved = self._unsaved.get(info.sid)
+        if unsaved is not None:
+            unsaved.track_count = tracks
+        else:
+            await ParticipantSession.filter(sid=info.sid).using_db(conn).update(track_count=tracks)
 
     # -- the room row ----------------------------------------------------------------
 

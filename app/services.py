@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -44,6 +45,7 @@ def build_services(
         webhook_max_attempts=settings.webhook_max_attempts,
         clock=clock,
         now=now,
+        apply_slots=asyncio.Semaphore(settings.webhook_apply_concurrency),
     )
     rooms: ActorRegistry[str, RoomMessage] = ActorRegistry(
         lambda name: RoomActor(name, deps),
