@@ -580,3 +580,32 @@ async def test_an_event_too_large_for_the_inbox_is_400_not_a_retry_loop(client: 
     message = event("room_started", room_info(ROOM, SID), event_id="E" * 300)
     assert await deliver(client, message) == 400
     assert await WebhookInbox.all().count() == 0
+
+
+async def test_a_whole_meeting_stored_at_once_applies_as_one_batch(running: Running) -> None:
+    """Joins, tracks, leaves and the finish in one backlog give the same rows as one by one."""
+    client = running.client()
+    await make_room(client)
+    room = room_info(ROOM, SID)
+    xena, yuri = participant("xena", "PA_x"), participant("yuri", "PA_y")
+    backlog = [
+        event("room_started", room, created_at=1_790_000_000),
+        event("participant_joined", room, who=xena, created_at=1_790_000_010),
+        event("participant_joined", room, who=yuri, created_at=1_790_000_020),
+        event(
+            "track_published", room, who=xena, track=audio_track("TR_x"), created_at=1_790_000_030
+        ),
+        event("participant_left", room, who=yuri, created_at=1_790_000_040),
+        event("room_finished", room, created_at=1_790_000_100),
+    ]
+    for message in backlog:
+        await store(message)
+    await settle(running)
+    x = await ParticipantSession.get(sid="PA_x")
+    y = await ParticipantSession.get(sid="PA_y")
+    assert (x.track_count, x.disconnect_reason) == (1, "ROOM_CLOSED")
+    assert y.disconnect_reason == "CLIENT_INITIATED"
+    assert y.left_at == dt.datetime.fromtimestamp(1_790_000_040, tz=dt.UTC)
+    assert (await RoomSession.get(sid=SID)).ended_at is not None
+    assert await live_identities(client) == []
+    assert await WebhookInbox.filter(processed_at=None).count() == 0
