@@ -74,7 +74,7 @@ class Actor(Generic[K, M]):
 
 
 class _Envelope:
-    __slots__ = ("coalesced", "message", "reply")
+    __slots__ = ("begun", "coalesced", "message", "reply")
 
     def __init__(
         self, message: Any, reply: asyncio.Future[Any] | None, coalesced: bool = False
@@ -82,6 +82,7 @@ class _Envelope:
         self.message = message
         self.reply = reply
         self.coalesced = coalesced
+        self.begun = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,7 @@ class _Cell(Generic[K, M]):
         "actor",
         "busy",
         "drain_task",
+        "failures_in_a_row",
         "key",
         "last_message_at",
         "mailbox",
@@ -119,6 +121,9 @@ class _Cell(Generic[K, M]):
         self.started = False
         self.busy = False
         self.restarts = 0
+        # The restart limit counts failures without a success in between, so a
+        # long-lived actor is not retired for rare, unrelated crashes.
+        self.failures_in_a_row = 0
         self.last_message_at = now
         # Coalesced messages still in the mailbox; created on first use.
         self.waiting: set[Any] | None = None
@@ -178,19 +183,27 @@ class ActorRegistry(Generic[K, M]):
             cell.waiting.add(message)
 
     async def ask(self, key: K, message: M, timeout: float | None = None) -> Any:
-        """Send and wait for the reply; the handler's exception is raised here."""
+        """Send and wait for the reply; the handler's exception is raised here.
+
+        `timeout` bounds the wait for the actor to *begin* the message. Once it
+        has begun, the asker waits for the outcome: answering "timed out" for a
+        change that then completes would be a lie (handlers bound their own I/O).
+        """
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._enqueue(key, _Envelope(message, reply))
+        envelope = _Envelope(message, reply)
+        self._enqueue(key, envelope)
         try:
             done, _ = await asyncio.wait(
                 (reply,), timeout=self._ask_timeout if timeout is None else timeout
             )
+            if not done and envelope.begun:
+                await asyncio.wait((reply,))
         finally:
             # A cancelled reply tells the actor to skip the message if it has not
             # begun it (the asker timed out, or was itself cancelled).
             if not reply.done():
                 reply.cancel()
-        if not done:
+        if reply.cancelled():
             raise AskTimeoutError(f"no reply from actor {key!r} in time")
         return reply.result()
 
@@ -200,7 +213,9 @@ class ActorRegistry(Generic[K, M]):
         cell = self._cells.get(key)
         if cell is None:
             cell = self._activate(key)
-        if len(cell.mailbox) >= self._mailbox_size:
+        # A coalesced nudge may exceed the bound: there is at most one per key, and
+        # dropping it could leave stored work unannounced.
+        if len(cell.mailbox) >= self._mailbox_size and not envelope.coalesced:
             raise MailboxFullError(f"mailbox of actor {key!r} is full")
         cell.mailbox.append(envelope)
         cell.last_message_at = self._clock()
@@ -236,6 +251,7 @@ class ActorRegistry(Generic[K, M]):
                     cell.waiting.discard(envelope.message)
                 if envelope.reply is not None and envelope.reply.done():
                     continue  # the asker gave up before we began
+                envelope.begun = True
                 cell.busy = True
                 try:
                     await self._handle(cell, envelope)
@@ -280,6 +296,7 @@ class ActorRegistry(Generic[K, M]):
         except Exception as error:
             await self._fail(cell, envelope, error)
         else:
+            cell.failures_in_a_row = 0
             if envelope.reply is not None and not envelope.reply.done():
                 envelope.reply.set_result(result)
 
@@ -301,8 +318,9 @@ class ActorRegistry(Generic[K, M]):
         if cell.started:
             await self._run_hook(cell, cell.actor.on_stop(), "on_stop")
         cell.restarts += 1
+        cell.failures_in_a_row += 1
         self.total_restarts += 1
-        if cell.restarts > self._max_restarts:
+        if cell.failures_in_a_row > self._max_restarts:
             log.error("actor %r passed its restart limit; stopping it", cell.key)
             self._retire(cell, ActorDeadError(f"actor {cell.key!r} failed too often"))
             return False

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.exceptions import DBConnectionError
 
 from app.settings import Settings
 
 MODEL_MODULES = ["models"]
 
+
+# Errors that mean "the database cannot be reached right now", as opposed to a
+# bad query or bad data: callers answer 503 (so clients and LiveKit retry) and
+# the webhook applier does not count them against an event.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    DBConnectionError,
+    OSError,  # refused, reset, timed out
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,  # the connection went away under a query
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.ObjectNotInPrerequisiteStateError,  # the database refuses connections
+)
 
 # asyncpg's pool defaults to 5 connections; room actors and routes share it.
 DEFAULT_POSTGRES_POOL = 20

@@ -9,11 +9,9 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import asyncpg
 from pydantic import BaseModel
 from quart import Quart, Response, jsonify
 from quart_schema import RequestSchemaValidationError, document_response
-from tortoise.exceptions import DBConnectionError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from actors.room_protocol import (
@@ -23,6 +21,7 @@ from actors.room_protocol import (
     RoomNotFoundError,
 )
 from actors.runtime import ActorDeadError, AskTimeoutError, MailboxFullError, RegistryClosedError
+from app.database import DATABASE_UNAVAILABLE
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
 
 log = logging.getLogger(__name__)
@@ -116,10 +115,6 @@ def register_error_handlers(app: Quart) -> None:
             503, "busy", "The room is busy; retry shortly.", headers={"Retry-After": "1"}
         )
 
-    @app.errorhandler(DBConnectionError)
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(asyncpg.PostgresError)
-    @app.errorhandler(OSError)
     async def handle_database_unavailable(error: Exception) -> Response:
         # The database is down or unreachable: transient, and not the client's fault.
         log.error("database unavailable", exc_info=error)
@@ -129,6 +124,9 @@ def register_error_handlers(app: Quart) -> None:
             "The database is unavailable; retry shortly.",
             headers={"Retry-After": "2"},
         )
+
+    for kind in DATABASE_UNAVAILABLE:
+        app.register_error_handler(kind, handle_database_unavailable)
 
     @app.errorhandler(UnicodeDecodeError)
     async def handle_undecodable_body(error: UnicodeDecodeError) -> Response:
