@@ -35,6 +35,7 @@ from actors.room_protocol import (
     UpdateRoom,
 )
 from actors.runtime import Actor
+from app.database import DATABASE_UNAVAILABLE
 from app.livekit_gateway import (
     LiveKitGateway,
     LiveKitRefusedError,
@@ -177,7 +178,13 @@ class RoomActor(Actor[str, RoomMessage]):
     # -- webhook events --------------------------------------------------------
 
     async def _apply_events(self) -> int:
-        applied = await self._events.apply_pending(self._config.id if self._config else None)
+        try:
+            applied = await self._events.apply_pending(self._config.id if self._config else None)
+        except DATABASE_UNAVAILABLE:
+            # Not a reason to restart (and forget the seats): the events stay
+            # stored, and the periodic sweep brings this room back to them.
+            log.warning("database unavailable; events of room %r wait", self.key)
+            return 0
         for identity in self._events.drain_joined_identities():
             # A joined participant's seat has become a live place in the room.
             self._seats.pop(identity, None)
@@ -216,8 +223,9 @@ class RoomActor(Actor[str, RoomMessage]):
         except IntegrityError:
             raise RoomExistsError(self.key) from None
         except Exception:
-            if livekit_sid is not None:
-                # No orphan LiveKit room for a row that was never stored.
+            if livekit_sid is not None and self.presence.session_sid is None:
+                # No orphan LiveKit room for a row that was never stored (but
+                # never end a meeting that is already running in it).
                 with contextlib.suppress(LiveKitUnreachableError, LiveKitRefusedError):
                     await self._deps.gateway.delete_room(self.key)
             raise
@@ -234,16 +242,25 @@ class RoomActor(Actor[str, RoomMessage]):
         )
         if violation is not None:
             raise InvalidRoomConfigError(*violation)
-        if (
+        push_metadata = (
             "metadata" in changes
             and merged.metadata != config.metadata
             and self.presence.session_sid is not None
-        ):
+        )
+        if push_metadata:
             # A live room must see its new metadata; if LiveKit says no, nothing changes.
             await self._deps.gateway.update_room_metadata(self.key, merged.metadata or "")
-        room = await Room.get(id=config.id)
-        room.update_from_dict(changes)
-        await room.save()
+        try:
+            room = await Room.get(id=config.id)
+            room.update_from_dict(changes)
+            await room.save()
+        except Exception:
+            if push_metadata:
+                # Not stored: put LiveKit back, so the two still agree. (LiveKit
+                # goes first because no database lock may wait on a network call.)
+                with contextlib.suppress(LiveKitUnreachableError, LiveKitRefusedError):
+                    await self._deps.gateway.update_room_metadata(self.key, config.metadata or "")
+            raise
         self._config = merged
         return room
 

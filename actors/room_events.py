@@ -24,6 +24,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from actors.room_protocol import LiveParticipant
+from app.database import DATABASE_UNAVAILABLE
 from models import ParticipantSession, Room, RoomSession, RoomStatus, WebhookInbox
 
 log = logging.getLogger(__name__)
@@ -123,34 +124,43 @@ class EventApplier:
         # opened wait in _unsaved until one bulk insert (joins come in bursts).
         self._participants: dict[str, ParticipantSession] = {}
         self._unsaved: dict[str, ParticipantSession] = {}
+        # Set when a transaction failed and memory may be ahead of the database.
+        self._stale = False
 
     def drain_joined_identities(self) -> list[str]:
         joined, self._joined = self._joined, []
         return joined
 
     async def apply_pending(self, room_id: int | None) -> int:
-        # Rooms apply a few at a time: the rest of the pool stays free for the
-        # webhook route's inserts, and a backlog waits to be applied in one batch.
-        async with self._slots:
-            return await self._apply_pending(room_id)
-
-    async def _apply_pending(self, room_id: int | None) -> int:
         """Apply every pending event of this room, oldest first; returns how many applied.
 
         The backlog goes in one transaction (a burst of webhooks costs one
         commit, not one each); if that fails, each event is retried alone so
-        one bad event cannot hold back the others.
+        one bad event cannot hold back the others. An unreachable database
+        stops the round without counting against any event: the periodic
+        sweep brings the room back to it.
         """
+        if self._stale:
+            await self._reload()
         rows = await WebhookInbox.filter(
             room_name=self._room_name, processed_at=None, attempts__lt=self._max_attempts
         ).order_by("livekit_created_at", "id")
         if not rows:
             return 0
+        # Rooms apply a few at a time: the rest of the pool stays free for the
+        # webhook route's inserts, and a backlog waits to be applied in one batch.
+        async with self._slots:
+            return await self._apply_backlog(rows, room_id)
+
+    async def _apply_backlog(self, rows: list[WebhookInbox], room_id: int | None) -> int:
         if len(rows) > 1:
             try:
                 async with in_transaction() as conn:
                     await self._apply_rows(rows, room_id, conn)
                 return len(rows)
+            except DATABASE_UNAVAILABLE:
+                self._stale = True
+                raise
             except Exception:
                 log.warning(
                     "applying %d events of %r together failed; one by one",
@@ -166,8 +176,12 @@ class EventApplier:
                 applied += 1
             except _AlreadyClaimed:
                 continue
+            except DATABASE_UNAVAILABLE:
+                self._stale = True
+                raise
             except Exception as error:
                 log.exception("event %s (%s) failed to apply", row.event_id, row.event_type)
+                self._stale = True
                 await WebhookInbox.filter(id=row.id).update(
                     attempts=row.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
                 )
@@ -178,6 +192,7 @@ class EventApplier:
         # Memory may be ahead of a rolled-back transaction.
         await self._presence.load(self._room_name)
         self._joined.clear()
+        self._stale = False
 
     async def _apply_rows(
         self, rows: list[WebhookInbox], room_id: int | None, conn: BaseDBAsyncClient

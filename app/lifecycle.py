@@ -24,7 +24,12 @@ log = logging.getLogger(__name__)
 
 
 async def recover_pending_webhooks(services: Services) -> int:
-    """Wake the actor of every room with stored events not yet applied."""
+    """Wake the actor of every room with stored events not yet applied.
+
+    Run at start-up (crash recovery) and then periodically: an event whose
+    apply failed or was cut short (database away, actor retired) is retried
+    without waiting for its room's next webhook.
+    """
     names = (
         await WebhookInbox.filter(
             processed_at=None, attempts__lt=services.settings.webhook_max_attempts
@@ -34,8 +39,24 @@ async def recover_pending_webhooks(services: Services) -> int:
         .values_list("room_name", flat=True)
     )
     for name in names:
-        services.rooms.tell(str(name), EventsStored())
+        services.rooms.tell(str(name), EventsStored(), coalesce=True)
     return len(names)
+
+
+async def sweep_pending_webhooks(services: Services) -> None:
+    """Forever: every WEBHOOK_SWEEP_SECONDS, wake rooms with events still pending."""
+    while True:
+        await services.sleep(services.settings.webhook_sweep_seconds)
+        try:
+            await recover_pending_webhooks(services)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning(
+                "webhook sweep failed; next one in %ss",
+                services.settings.webhook_sweep_seconds,
+                exc_info=True,
+            )
 
 
 def install_lifecycle(app: Quart, services: Services) -> None:
@@ -44,17 +65,18 @@ def install_lifecycle(app: Quart, services: Services) -> None:
         settings = services.settings
         await open_database(settings)
         services.database_open = True
-        sweeper: asyncio.Task[None] | None = None
+        sweepers: list[asyncio.Task[None]] = []
         try:
             await services.gateway.open()
-            sweeper = asyncio.create_task(services.rooms.run_passivation())
+            sweepers.append(asyncio.create_task(services.rooms.run_passivation()))
             recovered = await recover_pending_webhooks(services)
             if recovered:
                 log.info("recovering stored webhooks for %d room(s)", recovered)
+            sweepers.append(asyncio.create_task(sweep_pending_webhooks(services)))
             yield
         finally:
             # Also runs when start-up fails half-way, so nothing is left open.
-            if sweeper is not None:
+            for sweeper in sweepers:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
+from quart import request
+
+from actors.room_protocol import RoomNotFoundError
 
 MAX_METADATA_LENGTH = 8192
+ROOM_NAME_PATTERN = r"^[A-Za-z0-9_-]{3,50}$"
+_ROOM_NAME = re.compile(ROOM_NAME_PATTERN)
+
+RoomName = Annotated[str, StringConstraints(pattern=ROOM_NAME_PATTERN)]
+
+
+def reject_impossible_room_names() -> None:
+    """Before a room route runs: a name no room can have is 404 without a query.
+
+    Registered on the room blueprints, so it runs after the API-key guard.
+    """
+    name = (request.view_args or {}).get("name")
+    if name is not None and not _ROOM_NAME.fullmatch(name):
+        raise RoomNotFoundError(name)
+
 
 Address = Annotated[
     str,

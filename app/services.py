@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from quart import current_app
@@ -28,6 +28,8 @@ class Services:
     settings: Settings
     gateway: LiveKitGateway
     rooms: ActorRegistry[str, RoomMessage]
+    # Injectable, so tests drive periodic work (the webhook sweep) exactly.
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # Set by the lifecycle: whether the database has been opened (for readiness).
     database_open: bool = field(default=False)
 
@@ -37,6 +39,7 @@ def build_services(
     *,
     clock: Callable[[], float] = time.monotonic,
     now: Callable[[], dt.datetime] = utc_now,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Services:
     gateway = LiveKitGateway(settings)
     deps = RoomActorDeps(
@@ -54,7 +57,7 @@ def build_services(
         ask_timeout=settings.actor_ask_timeout_seconds,
         clock=clock,
     )
-    return Services(settings=settings, gateway=gateway, rooms=rooms)
+    return Services(settings=settings, gateway=gateway, rooms=rooms, sleep=sleep)
 
 
 def services() -> Services:

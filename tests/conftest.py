@@ -25,7 +25,7 @@ from app.factory import create_app
 from app.services import Services, build_services
 from app.settings import Settings
 from tests.fakes.livekit_server import FakeLiveKit
-from tests.support.clock import FakeClock
+from tests.support.clock import FakeClock, ManualSleep
 from tests.support.postgres import (
     admin_url,
     create_throwaway_database,
@@ -104,21 +104,20 @@ class Running:
     app: Quart
     test_app: TestAppProtocol
     services: Services
+    sleep: ManualSleep
 
     def client(self) -> Client:
         return self.test_app.test_client()
 
 
 async def start_app(settings: Settings, clock: FakeClock | None = None) -> Running:
-    services = (
-        build_services(settings, clock=clock.monotonic, now=clock.now)
-        if clock is not None
-        else build_services(settings)
-    )
+    clock = clock or FakeClock()
+    sleep = ManualSleep()
+    services = build_services(settings, clock=clock.monotonic, now=clock.now, sleep=sleep)
     app = create_app(settings, services)
     test_app = app.test_app()
     await test_app.startup()
-    return Running(app=app, test_app=test_app, services=services)
+    return Running(app=app, test_app=test_app, services=services, sleep=sleep)
 
 
 @pytest.fixture

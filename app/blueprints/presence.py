@@ -10,10 +10,12 @@ from quart_schema import validate_response
 
 from actors.room_protocol import ListParticipants, LiveParticipant, RoomNotFoundError
 from app.errors import documents_errors
+from app.schemas import reject_impossible_room_names
 from app.services import services
 from models import ParticipantSession, Room, RoomSession
 
 blueprint = Blueprint("presence", __name__)
+blueprint.before_request(reject_impossible_room_names)
 
 SESSIONS_LIMIT = 100
 

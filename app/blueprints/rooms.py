@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.json_schema import SkipJsonSchema
 from quart import Blueprint
 from quart_schema import validate_querystring, validate_request, validate_response
 
@@ -17,16 +18,14 @@ from actors.room_protocol import (
     UpdateRoom,
 )
 from app.errors import documents_errors
-from app.schemas import Address, Metadata, TokenAmount
+from app.schemas import Address, Metadata, RoomName, TokenAmount, reject_impossible_room_names
 from app.services import services
 from models import AccessType, Room, RoomStatus
 from models.rooms import access_rule_violation
 
 blueprint = Blueprint("rooms", __name__)
+blueprint.before_request(reject_impossible_room_names)
 
-RoomName = Annotated[
-    str, StringConstraints(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_-]+$")
-]
 EmptyTimeout = Annotated[int, Field(ge=0, le=86_400)]
 DepartureTimeout = Annotated[int, Field(ge=0, le=3_600)]
 MaxParticipants = Annotated[int, Field(ge=1, le=10_000)]
@@ -96,18 +95,29 @@ class RoomCreate(BaseModel):
 
 
 class RoomPatch(BaseModel):
-    """Configuration fields to change; the rest stay as they are."""
+    """Configuration fields to change; the rest stay as they are.
+
+    The nullable fields (addresses, amount, metadata) may be set to null; the
+    others may be left out but not nulled.
+    """
 
     model_config = ConfigDict(json_schema_extra=ACCESS_RULES_SCHEMA)
 
-    access_type: AccessType | None = None
+    access_type: AccessType | SkipJsonSchema[None] = None
     token_address: Address | None = None
     token_amount: TokenAmount | None = None
     nft_address: Address | None = None
-    empty_timeout: EmptyTimeout | None = None
-    departure_timeout: DepartureTimeout | None = None
-    max_participants: MaxParticipants | None = None
+    empty_timeout: EmptyTimeout | SkipJsonSchema[None] = None
+    departure_timeout: DepartureTimeout | SkipJsonSchema[None] = None
+    max_participants: MaxParticipants | SkipJsonSchema[None] = None
     metadata: Metadata | None = None
+
+    @field_validator("access_type", "empty_timeout", "departure_timeout", "max_participants")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may be left out, not set to null")
+        return value
 
 
 class RoomPage(BaseModel):

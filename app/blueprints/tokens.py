@@ -12,10 +12,11 @@ from quart_schema import validate_request, validate_response
 from actors.room_protocol import IssuedToken, IssueToken
 from app.errors import documents_errors
 from app.livekit_gateway import TokenRequest
-from app.schemas import Metadata
+from app.schemas import Metadata, reject_impossible_room_names
 from app.services import services
 
 blueprint = Blueprint("tokens", __name__)
+blueprint.before_request(reject_impossible_room_names)
 
 MAX_ATTRIBUTES = 32
 MAX_ATTRIBUTES_SIZE = 8192

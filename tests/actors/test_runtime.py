@@ -22,7 +22,6 @@ from actors.runtime import (
     ActorError,
     ActorInfo,
     ActorRegistry,
-    AskTimeoutError,
     MailboxFullError,
     RegistryClosedError,
 )

@@ -419,3 +419,41 @@ async def test_full_mailbox_is_503_with_retry_after(
         assert (await patch).status_code == 200
     finally:
         await running.test_app.shutdown()
+
+
+@pytest.mark.parametrize(
+    "field", ["access_type", "empty_timeout", "departure_timeout", "max_participants"]
+)
+async def test_patch_cannot_null_a_required_field(client: Client, field: str) -> None:
+    await create(client, "null-patch")
+    response = await client.patch("/v1/rooms/null-patch", json={field: None}, headers=AUTH)
+    assert response.status_code == 422
+    assert field in (await response.get_json())["detail"]
+
+
+async def test_patch_can_clear_metadata(client: Client) -> None:
+    await create(client, "clear-meta", metadata="x")
+    response = await client.patch("/v1/rooms/clear-meta", json={"metadata": None}, headers=AUTH)
+    assert response.status_code == 200
+    assert (await response.get_json())["metadata"] is None
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/rooms/a%00b"),
+        ("PATCH", "/v1/rooms/a%00b"),
+        ("DELETE", "/v1/rooms/x"),
+        ("POST", "/v1/rooms/bad%20name/token"),
+        ("GET", "/v1/rooms/%C3%A9t%C3%A9-room/participants"),
+        ("GET", "/v1/rooms/" + "n" * 60 + "/sessions"),
+    ],
+)
+async def test_a_name_no_room_can_have_is_404(running: Running, method: str, path: str) -> None:
+    client = running.client()
+    response = await client.open(path, method=method, headers=AUTH, json={"identity": "a"})
+    assert response.status_code == 404
+    assert (await response.get_json())["code"] == "room_not_found"
+    assert len(running.services.rooms) == 0  # no actor was woken for it
+    unauthenticated = await client.open(path, method=method, json={})
+    assert unauthenticated.status_code == 401

@@ -13,7 +13,7 @@ from livekit.protocol.ingress import IngressInfo
 from livekit.protocol.models import DisconnectReason
 from livekit.protocol.webhook import WebhookEvent
 
-from actors.room_protocol import EventsStored
+from actors.room_protocol import EventsStored, ListParticipants
 from models import ParticipantSession, RoomSession, WebhookInbox
 from tests.conftest import Client, Running, start_app
 from tests.support.clock import FakeClock
@@ -609,3 +609,18 @@ async def test_a_whole_meeting_stored_at_once_applies_as_one_batch(running: Runn
     assert (await RoomSession.get(sid=SID)).ended_at is not None
     assert await live_identities(client) == []
     assert await WebhookInbox.filter(processed_at=None).count() == 0
+
+
+async def test_the_periodic_sweep_applies_what_no_one_announced(running: Running) -> None:
+    """A stored event whose nudge was lost (actor retired, database away) is still applied."""
+    client = running.client()
+    await make_room(client)
+    message = event("room_started", room_info(ROOM, SID))
+    await store(message)  # stored, never told
+    await running.services.rooms.ask(ROOM, ListParticipants())  # the actor is up, idle
+    assert (await WebhookInbox.get(event_id=message.id)).processed_at is None
+    await running.sleep.tick()  # one sweep round
+    await running.services.rooms.ask(ROOM, ListParticipants())  # after the sweep's nudge
+    assert (await WebhookInbox.get(event_id=message.id)).processed_at is not None
+    state = await (await client.get(f"/v1/rooms/{ROOM}", headers=AUTH)).get_json()
+    assert state["status"] == "live"

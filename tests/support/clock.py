@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 EPOCH = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -22,3 +23,26 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.seconds += seconds
+
+
+class ManualSleep:
+    """An injected `sleep` that returns only when the test says: one `tick()` per round.
+
+    Periodic work (the webhook sweep) then runs exactly when a test wants it,
+    and `tick()` returns once that round is over (the loop is asleep again).
+    """
+
+    def __init__(self) -> None:
+        self._gate: asyncio.Queue[None] = asyncio.Queue()
+        self._asleep = asyncio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        self._asleep.set()
+        await self._gate.get()
+        self._asleep.clear()
+
+    async def tick(self, timeout: float = 5.0) -> None:
+        await asyncio.wait_for(self._asleep.wait(), timeout)
+        self._asleep.clear()
+        self._gate.put_nowait(None)
+        await asyncio.wait_for(self._asleep.wait(), timeout)
