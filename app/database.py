@@ -22,6 +22,7 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     OSError,  # refused, reset, timed out
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,  # the connection went away under a query
+    asyncpg.InternalClientError,  # ... or while the pool was resetting it
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     asyncpg.ObjectNotInPrerequisiteStateError,  # the database refuses connections

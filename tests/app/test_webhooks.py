@@ -624,3 +624,38 @@ async def test_the_periodic_sweep_applies_what_no_one_announced(running: Running
     assert (await WebhookInbox.get(event_id=message.id)).processed_at is not None
     state = await (await client.get(f"/v1/rooms/{ROOM}", headers=AUTH)).get_json()
     assert state["status"] == "live"
+
+
+async def test_a_database_blip_keeps_the_room_and_its_seats(
+    postgres_url: str, clock: FakeClock
+) -> None:
+    """Applying events while PostgreSQL is away neither restarts the room nor frees seats."""
+    from tests.conftest import _truncate
+
+    await _truncate(postgres_url)
+    database = postgres_url.rpartition("/")[2]
+    running = await start_app(make_settings(postgres_url), clock)
+    admin = await asyncpg.connect(admin_url())
+    try:
+        client = running.client()
+        await make_room(client, max_participants=2)
+        for identity in ("a", "b"):
+            response = await client.post(
+                f"/v1/rooms/{ROOM}/token", json={"identity": identity}, headers=AUTH
+            )
+            assert response.status_code == 200
+        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", database
+        )
+        assert await running.services.rooms.ask(ROOM, EventsStored()) == 0
+        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        response = await client.post(
+            f"/v1/rooms/{ROOM}/token", json={"identity": "c"}, headers=AUTH
+        )
+        assert response.status_code == 409
+        assert running.services.rooms.total_restarts == 0
+    finally:
+        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        await admin.close()
+        await running.test_app.shutdown()
