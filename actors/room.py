@@ -8,7 +8,6 @@ activation and written when configuration or presence changes.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import logging
@@ -19,6 +18,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from actors.apply_slots import ApplySlots
 from actors.room_events import EventApplier, Presence
 from actors.room_protocol import (
     CreateRoom,
@@ -70,7 +70,7 @@ class RoomActorDeps:
     clock: Callable[[], float]
     now: Callable[[], dt.datetime]
     # How many rooms may apply webhook events at once (each holds a connection).
-    apply_slots: asyncio.Semaphore
+    apply_slots: ApplySlots
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ name reused with a new sid starts a new session.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from actors.apply_slots import ApplySlots
 from actors.room_protocol import LiveParticipant
 from app.database import DATABASE_UNAVAILABLE
 from models import ParticipantSession, Room, RoomSession, RoomStatus, WebhookInbox
@@ -112,7 +112,7 @@ class EventApplier:
         presence: Presence,
         now: Callable[[], dt.datetime],
         max_attempts: int,
-        slots: asyncio.Semaphore,
+        slots: ApplySlots,
     ) -> None:
         self._slots = slots
         self._room_name = room_name
@@ -147,10 +147,14 @@ class EventApplier:
         ).order_by("livekit_created_at", "id")
         if not rows:
             return 0
-        # Rooms apply a few at a time: the rest of the pool stays free for the
-        # webhook route's inserts, and a backlog waits to be applied in one batch.
-        async with self._slots:
+        # Rooms apply a few at a time, so the webhook route's inserts keep pool
+        # connections; a room without a slot is woken when one frees up.
+        if not self._slots.try_take(self._room_name):
+            return 0
+        try:
             return await self._apply_backlog(rows, room_id)
+        finally:
+            self._slots.give_back()
 
     async def _apply_backlog(self, rows: list[WebhookInbox], room_id: int | None) -> int:
         if len(rows) > 1:

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 from quart import current_app
 
+from actors.apply_slots import ApplySlots
 from actors.room import RoomActor, RoomActorDeps
-from actors.room_protocol import RoomMessage
+from actors.room_protocol import EventsStored, RoomMessage
 from actors.runtime import ActorRegistry
 from app.livekit_gateway import LiveKitGateway
 from app.settings import Settings
@@ -42,13 +43,14 @@ def build_services(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Services:
     gateway = LiveKitGateway(settings)
+    slots = ApplySlots(settings.webhook_apply_concurrency)
     deps = RoomActorDeps(
         gateway=gateway,
         seat_hold_seconds=settings.seat_hold_seconds,
         webhook_max_attempts=settings.webhook_max_attempts,
         clock=clock,
         now=now,
-        apply_slots=asyncio.Semaphore(settings.webhook_apply_concurrency),
+        apply_slots=slots,
     )
     rooms: ActorRegistry[str, RoomMessage] = ActorRegistry(
         lambda name: RoomActor(name, deps),
@@ -57,6 +59,7 @@ def build_services(
         ask_timeout=settings.actor_ask_timeout_seconds,
         clock=clock,
     )
+    slots.wake = lambda name: rooms.tell(name, EventsStored(), coalesce=True)
     return Services(settings=settings, gateway=gateway, rooms=rooms, sleep=sleep)
 
 
