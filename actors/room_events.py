@@ -140,19 +140,18 @@ class EventApplier:
         stops the round without counting against any event: the periodic
         sweep brings the room back to it.
         """
-        if self._stale:
-            await self._reload()
-        rows = await WebhookInbox.filter(
-            room_name=self._room_name, processed_at=None, attempts__lt=self._max_attempts
-        ).order_by("livekit_created_at", "id")
-        if not rows:
-            return 0
         # Rooms apply a few at a time, so the webhook route's inserts keep pool
-        # connections; a room without a slot is woken when one frees up.
+        # connections; a room without a slot returns at once (its actor goes on
+        # serving tokens) and is woken when one frees up.
         if not self._slots.try_take(self._room_name):
             return 0
         try:
-            return await self._apply_backlog(rows, room_id)
+            if self._stale:
+                await self._reload()
+            rows = await WebhookInbox.filter(
+                room_name=self._room_name, processed_at=None, attempts__lt=self._max_attempts
+            ).order_by("livekit_created_at", "id")
+            return await self._apply_backlog(rows, room_id) if rows else 0
         finally:
             self._slots.give_back()
 
