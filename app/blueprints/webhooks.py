@@ -55,12 +55,15 @@ def room_name_of(event: WebhookEvent) -> str | None:
 
 
 def _fits_the_inbox(event: WebhookEvent, room_name: str | None) -> bool:
-    """LiveKit's ids and names are short; anything else would fail to store forever."""
+    """LiveKit's ids and names are short text; anything else would fail to store forever."""
+    fields = (event.id, event.event, room_name or "", event.room.sid)
     return (
         0 < len(event.id) <= MAX_EVENT_ID
         and 0 < len(event.event) <= MAX_EVENT_TYPE
         and len(room_name or "") <= MAX_ROOM_NAME
         and len(event.room.sid) <= MAX_SID
+        # PostgreSQL text cannot hold NUL.
+        and not any("\x00" in value for value in fields)
     )
 
 

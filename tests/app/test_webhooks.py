@@ -659,3 +659,9 @@ async def test_a_database_blip_keeps_the_room_and_its_seats(
         await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
         await admin.close()
         await running.test_app.shutdown()
+
+
+async def test_an_event_with_nul_in_its_names_is_400(client: Client) -> None:
+    message = event("room_started", room_info("bad\x00room", SID))
+    assert await deliver(client, message) == 400
+    assert await WebhookInbox.all().count() == 0
