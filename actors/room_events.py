@@ -216,10 +216,15 @@ class EventApplier:
             else {}
         )
         self._unsaved = {}
-        for event in events:
-            await self._apply(event, conn)
-        await self._flush(conn)
-        await self._sync_room(room_id, conn)
+        try:
+            for event in events:
+                await self._apply(event, conn)
+            await self._flush(conn)
+            await self._sync_room(room_id, conn)
+        finally:
+            # Per batch only: an idle room keeps no rows in memory.
+            self._participants = {}
+            self._unsaved = {}
 
     async def _flush(self, conn: BaseDBAsyncClient) -> None:
         """Insert the participant sessions this batch opened, in one statement."""
