@@ -30,6 +30,11 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 
 # asyncpg's pool defaults to 5 connections; room actors and routes share it.
 DEFAULT_POSTGRES_POOL = 20
+# asyncpg keeps up to 100 prepared statements per connection, and batched
+# `IN (...)` queries of every length are distinct statements: at 20 connections
+# that cache alone grew RSS by 20% in a 150 s soak. A small one keeps the hot
+# statements prepared and memory flat.
+STATEMENT_CACHE = 16
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
@@ -37,6 +42,9 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     if database_url.startswith("postgres://") and "maxsize=" not in database_url:
         separator = "&" if "?" in database_url else "?"
         database_url = f"{database_url}{separator}maxsize={DEFAULT_POSTGRES_POOL}"
+    if database_url.startswith("postgres://") and "statement_cache_size=" not in database_url:
+        separator = "&" if "?" in database_url else "?"
+        database_url = f"{database_url}{separator}statement_cache_size={STATEMENT_CACHE}"
     return {
         "connections": {"default": database_url},
         "apps": {
