@@ -828,8 +828,8 @@ async def test_cancelled_error_leaking_from_a_handler_is_a_failure_not_a_stop() 
     await registry.shutdown(timeout=5)
 
 
-async def test_coalesced_tells_keep_one_waiting_copy() -> None:
-    """Equal coalesced messages waiting collapse into one; once taken, new ones queue."""
+def recording_registry(**options: Any) -> tuple[ActorRegistry[str, str], asyncio.Event, list[str]]:
+    """A registry of actors that record what they handle; "block" waits for the event."""
     release = asyncio.Event()
     handled: list[str] = []
 
@@ -839,7 +839,12 @@ async def test_coalesced_tells_keep_one_waiting_copy() -> None:
                 await release.wait()
             handled.append(message)
 
-    registry: ActorRegistry[str, str] = ActorRegistry(Worker)
+    return ActorRegistry(Worker, **options), release, handled
+
+
+async def test_coalesced_tells_keep_one_waiting_copy() -> None:
+    """Equal coalesced messages waiting collapse into one; once taken, new ones queue."""
+    registry, release, handled = recording_registry()
     registry.tell("k", "block")
     await asyncio.sleep(0)  # the actor is now inside "block"
     for _ in range(50):
@@ -857,16 +862,7 @@ async def test_coalesced_tells_keep_one_waiting_copy() -> None:
 
 
 async def test_a_coalesced_nudge_is_accepted_by_a_full_mailbox() -> None:
-    release = asyncio.Event()
-    handled: list[str] = []
-
-    class Worker(Actor[str, str]):
-        async def receive(self, message: str) -> None:
-            if message == "block":
-                await release.wait()
-            handled.append(message)
-
-    registry: ActorRegistry[str, str] = ActorRegistry(Worker, mailbox_size=1)
+    registry, release, handled = recording_registry(mailbox_size=1)
     registry.tell("k", "block")
     await asyncio.sleep(0)
     registry.tell("k", "fill")
