@@ -1,6 +1,8 @@
-"""What ops look at: the room actors alive now, their mailboxes and restarts."""
+"""What ops look at: the room actors alive now, and the webhook inbox's backlog and failures."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from pydantic import BaseModel
 from quart import Blueprint
@@ -8,10 +10,12 @@ from quart_schema import validate_response
 
 from app.errors import documents_errors
 from app.services import services
+from models import WebhookInbox
 
 blueprint = Blueprint("ops", __name__)
 
 TOP_MAILBOXES = 20
+FAILED_SHOWN = 50
 
 
 class ActorStat(BaseModel):
@@ -55,4 +59,39 @@ async def get_actor_stats() -> ActorsReport:
             )
             for info in deepest[:TOP_MAILBOXES]
         ],
+    )
+
+
+class FailedEvent(BaseModel):
+    event_id: str
+    event_type: str
+    room_name: str | None
+    attempts: int
+    last_error: str | None
+    received_at: dt.datetime
+
+
+class WebhooksReport(BaseModel):
+    pending: int
+    failed: int
+    failed_events: list[FailedEvent]
+
+
+@blueprint.get("/v1/ops/webhooks")
+@validate_response(WebhooksReport)
+@documents_errors(401, 503)
+async def get_webhook_stats() -> WebhooksReport:
+    """Webhook inbox.
+
+    Events stored but not yet applied, and those that failed to apply
+    `WEBHOOK_MAX_ATTEMPTS` times and are kept with their error (newest 50).
+    """
+    limit = services().settings.webhook_max_attempts
+    unapplied = WebhookInbox.filter(processed_at=None)
+    failed = unapplied.filter(attempts__gte=limit)
+    rows = await failed.order_by("-id").limit(FAILED_SHOWN)
+    return WebhooksReport(
+        pending=await unapplied.filter(attempts__lt=limit).count(),
+        failed=await failed.count(),
+        failed_events=[FailedEvent.model_validate(row, from_attributes=True) for row in rows],
     )

@@ -665,3 +665,23 @@ async def test_an_event_with_nul_in_its_names_is_400(client: Client) -> None:
     message = event("room_started", room_info("bad\x00room", SID))
     assert await deliver(client, message) == 400
     assert await WebhookInbox.all().count() == 0
+
+
+async def test_ops_see_pending_and_failed_events(database_url: str, clock: FakeClock) -> None:
+    running = await start_app(make_settings(database_url, webhook_max_attempts=1), clock)
+    try:
+        client = running.client()
+        bad = event("room_started", room_info(ROOM, SID))
+        await store(bad, payload="[broken")
+        waiting = event("room_started", room_info("other-room", "RM_o"))
+        await store(waiting)
+        await settle(running)  # ROOM's bad event fails once: with a limit of 1, it is kept
+        report = await (await client.get("/v1/ops/webhooks", headers=AUTH)).get_json()
+        assert report["pending"] == 1  # other-room's, never nudged
+        assert report["failed"] == 1
+        (failed,) = report["failed_events"]
+        assert failed["event_id"] == bad.id
+        assert failed["attempts"] == 1
+        assert failed["last_error"]
+    finally:
+        await running.test_app.shutdown()
