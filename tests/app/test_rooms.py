@@ -457,3 +457,11 @@ async def test_a_name_no_room_can_have_is_404(running: Running, method: str, pat
     assert len(running.services.rooms) == 0  # no actor was woken for it
     unauthenticated = await client.open(path, method=method, json={})
     assert unauthenticated.status_code == 401
+
+
+async def test_metadata_with_nul_is_422_on_every_database(client: Client) -> None:
+    response = await client.post(
+        "/v1/rooms", json={"name": "nul-room", "metadata": "a\u0000b"}, headers=AUTH
+    )
+    assert response.status_code == 422
+    assert "metadata" in (await response.get_json())["detail"]
