@@ -37,6 +37,4 @@ Address = Annotated[
 # Base units of an ERC-20 amount overflow 64 bits, so it travels as a decimal string.
 TokenAmount = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,78}$")]
 # Any text but NUL, which PostgreSQL cannot store.
-Metadata = Annotated[
-    str, StringConstraints(max_length=MAX_METADATA_LENGTH, pattern=r"^[^\x00]*$")
-]
+Metadata = Annotated[str, StringConstraints(max_length=MAX_METADATA_LENGTH, pattern=r"^[^\x00]*$")]
