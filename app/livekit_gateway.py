@@ -118,10 +118,6 @@ class LiveKitGateway:
             await self._api.aclose()
             self._api = None
 
-    @property
-    def mirroring(self) -> bool:
-        return self._api is not None
-
     # -- tokens ----------------------------------------------------------------
 
     def mint_token(self, room: RoomConfig, request: TokenRequest) -> tuple[str, dt.datetime]:
