@@ -28,23 +28,25 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.ObjectNotInPrerequisiteStateError,  # the database refuses connections
 )
 
-# asyncpg's pool defaults to 5 connections; room actors and routes share it.
-DEFAULT_POSTGRES_POOL = 20
-# asyncpg keeps up to 100 prepared statements per connection, and batched
-# `IN (...)` queries of every length are distinct statements: at 20 connections
-# that cache alone grew RSS by 20% in a 150 s soak. A small one keeps the hot
-# statements prepared and memory flat.
-STATEMENT_CACHE = 16
+# Added to a PostgreSQL URL unless it sets them itself.
+POSTGRES_DEFAULTS = {
+    # asyncpg's pool defaults to 5 connections; room actors and routes share it.
+    "maxsize": 20,
+    # asyncpg keeps up to 100 prepared statements per connection, and batched
+    # `IN (...)` queries of every length are distinct statements: at 20
+    # connections that cache alone grew RSS by 20% in a 150 s soak. A small one
+    # keeps the hot statements prepared and memory flat.
+    "statement_cache_size": 16,
+}
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """The Tortoise config dict for a database URL (aerich's `TORTOISE_ORM` too)."""
-    if database_url.startswith("postgres://") and "maxsize=" not in database_url:
-        separator = "&" if "?" in database_url else "?"
-        database_url = f"{database_url}{separator}maxsize={DEFAULT_POSTGRES_POOL}"
-    if database_url.startswith("postgres://") and "statement_cache_size=" not in database_url:
-        separator = "&" if "?" in database_url else "?"
-        database_url = f"{database_url}{separator}statement_cache_size={STATEMENT_CACHE}"
+    if database_url.startswith("postgres://"):
+        for name, value in POSTGRES_DEFAULTS.items():
+            if f"{name}=" not in database_url:
+                separator = "&" if "?" in database_url else "?"
+                database_url = f"{database_url}{separator}{name}={value}"
     return {
         "connections": {"default": database_url},
         "apps": {

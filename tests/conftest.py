@@ -8,6 +8,7 @@ skips locally, and fails under CI=true, where it must run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,12 +32,11 @@ from tests.support.postgres import (
     create_throwaway_database,
     drop_database,
     generate_schema,
-    with_database,
+    truncate_tables,
 )
 from tests.support.settings import LIVEKIT_KEY, LIVEKIT_SECRET, make_settings
 
 T = TypeVar("T")
-TABLES = ("participant_sessions", "room_sessions", "webhook_inbox", "rooms")
 
 
 async def _probe_postgres() -> str | None:
@@ -75,16 +75,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite://{tmp_path}/qari.sqlite3"
     url: str = request.getfixturevalue("postgres_url")
-    run_sync(_truncate(url))
+    run_sync(truncate_tables(url))
     return url
-
-
-async def _truncate(url: str) -> None:
-    conn = await asyncpg.connect(with_database(admin_url(), url.rpartition("/")[2]))
-    try:
-        await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
-    finally:
-        await conn.close()
 
 
 @pytest.fixture
@@ -110,24 +102,26 @@ class Running:
         return self.test_app.test_client()
 
 
-async def start_app(settings: Settings, clock: FakeClock | None = None) -> Running:
+@contextlib.asynccontextmanager
+async def app_running(settings: Settings, clock: FakeClock | None = None) -> AsyncIterator[Running]:
+    """The app with its real lifecycle (database, actors), shut down on exit."""
     clock = clock or FakeClock()
     sleep = ManualSleep()
     services = build_services(settings, clock=clock.monotonic, now=clock.now, sleep=sleep)
     app = create_app(settings, services)
     test_app = app.test_app()
     await test_app.startup()
-    return Running(app=app, test_app=test_app, services=services, sleep=sleep)
+    try:
+        yield Running(app=app, test_app=test_app, services=services, sleep=sleep)
+    finally:
+        await test_app.shutdown()
 
 
 @pytest.fixture
 async def running(settings: Settings, clock: FakeClock) -> AsyncIterator[Running]:
-    """The app with its real lifecycle (database, actors) on this test's database."""
-    instance = await start_app(settings, clock)
-    try:
+    """The app on this test's database."""
+    async with app_running(settings, clock) as instance:
         yield instance
-    finally:
-        await instance.test_app.shutdown()
 
 
 @pytest.fixture
@@ -146,11 +140,8 @@ async def mirrored(
     database_url: str, clock: FakeClock, fake_livekit: FakeLiveKit
 ) -> AsyncIterator[Running]:
     """The app mirroring rooms to the fake LiveKit RoomService."""
-    instance = await start_app(
-        make_settings(database_url, livekit_url=fake_livekit.url, livekit_timeout_seconds=0.5),
-        clock,
+    settings = make_settings(
+        database_url, livekit_url=fake_livekit.url, livekit_timeout_seconds=0.5
     )
-    try:
+    async with app_running(settings, clock) as instance:
         yield instance
-    finally:
-        await instance.test_app.shutdown()

@@ -8,13 +8,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import asyncpg
 import pytest
 from pydantic import SecretStr
 
-from tests.conftest import start_app
+from tests.conftest import app_running
 from tests.support.clock import FakeClock
-from tests.support.postgres import admin_url
+from tests.support.postgres import unreachable
 from tests.support.server import running_server
 from tests.support.settings import make_settings
 from tests.support.webhooks import event, room_info, serialise, sign
@@ -42,19 +41,6 @@ def with_password(url: str) -> str:
     credentials, host = rest.split("@", 1)
     user = credentials.split(":", 1)[0]
     return f"{scheme}://{user}:{DB_PASSWORD}@{host}"
-
-
-async def set_connections(database: str, allowed: bool) -> None:
-    admin = await asyncpg.connect(admin_url())
-    try:
-        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS {str(allowed).lower()}')
-        if not allowed:
-            await admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-                database,
-            )
-    finally:
-        await admin.close()
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
@@ -104,9 +90,7 @@ async def test_secrets_stay_out_of_bodies_and_logs(
         for raw in (b"{", b"\xff\xfe"):
             bodies.append(call(f"{url}/v1/rooms", "POST", raw, **good)[1])
         if database == "postgres":
-            name = database_url.rpartition("/")[2]
-            await set_connections(name, allowed=False)
-            try:
+            async with unreachable(database_url):
                 for path in ("/v1/rooms", "/v1/rooms/secret-room", "/v1/health/ready"):
                     status, text = call(f"{url}{path}", **good)
                     assert status == 503, (path, status, text)
@@ -120,8 +104,6 @@ async def test_secrets_stay_out_of_bodies_and_logs(
                 )
                 assert status == 503
                 bodies.append(text)
-            finally:
-                await set_connections(name, allowed=True)
     logs = log_file.read_text()
     assert "Running on" in logs  # the log was captured at all
     for secret in SECRETS:
@@ -139,8 +121,7 @@ async def test_a_crash_inside_a_handler_is_logged_without_secrets(
         app_api_keys=SecretStr(API_KEY),
         app_secret_key=SecretStr(APP_SECRET),
     )
-    running = await start_app(settings, clock)
-    try:
+    async with app_running(settings, clock) as running:
 
         @running.app.get("/v1/test-crash")
         async def crash() -> str:
@@ -163,5 +144,3 @@ async def test_a_crash_inside_a_handler_is_logged_without_secrets(
         for secret in (LIVEKIT_SECRET, API_KEY, APP_SECRET):
             assert secret not in text
             assert secret not in logged
-    finally:
-        await running.test_app.shutdown()

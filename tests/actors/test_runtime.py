@@ -675,9 +675,10 @@ async def test_snapshot_reports_mailbox_depth_busy_and_restarts() -> None:
 # -- 13. the passivation loop -----------------------------------------------------
 
 
-async def test_run_passivation_sweeps_on_each_tick_and_cancels_cleanly() -> None:
-    now = [0.0]
-    world = World()
+def stepped_sleep() -> tuple[
+    Callable[[float], Awaitable[None]], asyncio.Queue[None], asyncio.Queue[float]
+]:
+    """A `sleep` that reports each call on `asleep` and returns once per item on `ticks`."""
     ticks: asyncio.Queue[None] = asyncio.Queue()
     asleep: asyncio.Queue[float] = asyncio.Queue()
 
@@ -685,6 +686,13 @@ async def test_run_passivation_sweeps_on_each_tick_and_cancels_cleanly() -> None
         asleep.put_nowait(seconds)
         await ticks.get()
 
+    return fake_sleep, ticks, asleep
+
+
+async def test_run_passivation_sweeps_on_each_tick_and_cancels_cleanly() -> None:
+    now = [0.0]
+    world = World()
+    fake_sleep, ticks, asleep = stepped_sleep()
     registry = ActorRegistry(
         world.factory, idle_timeout=IDLE, clock=lambda: now[0], sleep=fake_sleep
     )
@@ -750,13 +758,7 @@ class Fussy(Room):
 async def test_can_passivate_that_raises_keeps_that_actor_and_the_sweep_going() -> None:
     now = [0.0]
     world = World()
-    ticks: asyncio.Queue[None] = asyncio.Queue()
-    asleep: asyncio.Queue[float] = asyncio.Queue()
-
-    async def fake_sleep(seconds: float) -> None:
-        asleep.put_nowait(seconds)
-        await ticks.get()
-
+    fake_sleep, ticks, asleep = stepped_sleep()
     registry = ActorRegistry(
         lambda key: Fussy(key, world), idle_timeout=IDLE, clock=lambda: now[0], sleep=fake_sleep
     )

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.conftest import Client, Running, start_app
+from tests.conftest import Client, Running, app_running
 from tests.fakes.livekit_server import FakeLiveKit
 from tests.support.clock import FakeClock
 from tests.support.settings import AUTH, make_settings
@@ -266,12 +266,9 @@ async def test_create_with_livekit_unreachable_still_creates(
     database_url: str, clock: FakeClock
 ) -> None:
     settings = make_settings(database_url, livekit_url=FakeLiveKit.unused_url())
-    running = await start_app(settings, clock)
-    try:
+    async with app_running(settings, clock) as running:
         room = await create(running.client(), "no-livekit")
         assert room["livekit_sid"] is None
-    finally:
-        await running.test_app.shutdown()
 
 
 async def test_delete_idle_room_tolerates_livekit_not_found(
@@ -364,13 +361,10 @@ async def test_delete_idle_room_with_livekit_unreachable(
     database_url: str, clock: FakeClock
 ) -> None:
     settings = make_settings(database_url, livekit_url=FakeLiveKit.unused_url())
-    running = await start_app(settings, clock)
-    try:
+    async with app_running(settings, clock) as running:
         client = running.client()
         await create(client, "idle-offline")
         assert (await client.delete("/v1/rooms/idle-offline", headers=AUTH)).status_code == 204
-    finally:
-        await running.test_app.shutdown()
 
 
 async def test_delete_live_room_already_gone_from_livekit(
@@ -394,8 +388,7 @@ async def test_full_mailbox_is_503_with_retry_after(
         livekit_timeout_seconds=2.0,
         actor_mailbox_size=2,
     )
-    running = await start_app(settings, clock)
-    try:
+    async with app_running(settings, clock) as running:
         client = running.client()
         await create(client, "busy-room")
         await make_live(running, "busy-room")
@@ -417,8 +410,6 @@ async def test_full_mailbox_is_503_with_retry_after(
         assert busy.headers["Retry-After"]
         assert (await busy.get_json())["code"] == "busy"
         assert (await patch).status_code == 200
-    finally:
-        await running.test_app.shutdown()
 
 
 @pytest.mark.parametrize(

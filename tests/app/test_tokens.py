@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import jwt
 import pytest
 from livekit import api
 
@@ -67,9 +68,9 @@ async def test_token_content_verifies_with_livekit(client: Client) -> None:
 async def test_token_issuer_and_signature_are_livekits(client: Client) -> None:
     await make_room(client, "signed-room")
     _, body = await token(client, "signed-room", "bob")
-    with pytest.raises(Exception):  # noqa: B017, PT011 - any verification failure
+    with pytest.raises(jwt.InvalidSignatureError):
         api.TokenVerifier(LIVEKIT_KEY, "another-secret-0123456789-0123456789").verify(body["token"])
-    with pytest.raises(Exception):  # noqa: B017, PT011
+    with pytest.raises(jwt.InvalidIssuerError):
         api.TokenVerifier("other-key", LIVEKIT_SECRET).verify(body["token"])
 
 
@@ -99,10 +100,7 @@ async def test_grants_by_role(
 async def test_default_ttl_is_ten_minutes(client: Client) -> None:
     await make_room(client, "ttl-room")
     _, body = await token(client, "ttl-room", "dave")
-    claims_exp = api.TokenVerifier(LIVEKIT_KEY, LIVEKIT_SECRET)
-    claims_exp.verify(body["token"])
-    import jwt
-
+    verify(body["token"])  # a valid LiveKit token first
     payload = jwt.decode(body["token"], options={"verify_signature": False})
     assert payload["exp"] - payload["nbf"] == 600
 

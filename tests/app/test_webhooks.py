@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-import asyncpg
 import pytest
 from livekit import api
 from livekit.protocol.egress import EgressInfo
@@ -15,9 +14,9 @@ from livekit.protocol.webhook import WebhookEvent
 
 from actors.room_protocol import EventsStored, ListParticipants
 from models import ParticipantSession, RoomSession, WebhookInbox
-from tests.conftest import Client, Running, start_app
+from tests.conftest import Client, Running, app_running
 from tests.support.clock import FakeClock
-from tests.support.postgres import admin_url, with_database
+from tests.support.postgres import truncate_tables, unreachable
 from tests.support.settings import AUTH, LIVEKIT_KEY, make_settings
 from tests.support.webhooks import (
     audio_track,
@@ -442,8 +441,7 @@ async def test_joins_racing_token_requests_keep_capacity_exact(running: Running)
 async def test_event_that_fails_to_apply_is_retried_then_kept(
     database_url: str, clock: FakeClock
 ) -> None:
-    running = await start_app(make_settings(database_url, webhook_max_attempts=2), clock)
-    try:
+    async with app_running(make_settings(database_url, webhook_max_attempts=2), clock) as running:
         client = running.client()
         bad = event("room_started", room_info(ROOM, SID))
         # A stored payload that cannot be parsed any more: applying it fails.
@@ -459,36 +457,25 @@ async def test_event_that_fails_to_apply_is_retried_then_kept(
         assert await deliver(client, event("room_started", room_info(ROOM, "RM_2"))) == 200
         await settle(running)
         assert await RoomSession.filter(sid="RM_2").count() == 1
-    finally:
-        await running.test_app.shutdown()
 
 
 async def test_stored_events_are_applied_at_start_up(database_url: str, clock: FakeClock) -> None:
     """Crash recovery: events in the inbox but not applied are applied when the app starts."""
-    first = await start_app(make_settings(database_url), clock)
     message = event("room_started", room_info(ROOM, SID))
-    await store(message)
-    await first.test_app.shutdown()
-    second = await start_app(make_settings(database_url), clock)
-    try:
+    async with app_running(make_settings(database_url), clock):
+        await store(message)
+    async with app_running(make_settings(database_url), clock) as second:
         await settle(second)
         assert (await WebhookInbox.get(event_id=message.id)).processed_at is not None
         assert await RoomSession.filter(sid=SID).count() == 1
-    finally:
-        await second.test_app.shutdown()
 
 
 async def test_database_down_is_503_then_recovery_loses_nothing(
     postgres_url: str, clock: FakeClock
 ) -> None:
     """PostgreSQL goes away mid-stream: 503s (LiveKit retries), then every retry lands."""
-    database = postgres_url.rpartition("/")[2]
-    from tests.conftest import _truncate
-
-    await _truncate(postgres_url)
-    running = await start_app(make_settings(postgres_url), clock)
-    admin = await asyncpg.connect(admin_url())
-    try:
+    await truncate_tables(postgres_url)
+    async with app_running(make_settings(postgres_url), clock) as running:
         client = running.client()
         room = room_info(ROOM, SID)
         await deliver(client, event("room_started", room))
@@ -496,27 +483,18 @@ async def test_database_down_is_503_then_recovery_loses_nothing(
         messages = [event("participant_joined", room, who=p) for p in people]
         assert await deliver(client, messages[0]) == 200
 
-        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
-        await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", database
-        )
-        statuses = [await deliver(client, m) for m in messages[1:4]]
-        assert statuses == [503, 503, 503]
-        ready = await client.get("/v1/health/ready")
-        assert ready.status_code == 503
+        async with unreachable(postgres_url):
+            statuses = [await deliver(client, m) for m in messages[1:4]]
+            assert statuses == [503, 503, 503]
+            ready = await client.get("/v1/health/ready")
+            assert ready.status_code == 503
 
-        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
         # LiveKit retries what got a 503, then sends the rest.
         for message in messages[1:]:
             assert await deliver(client, message) == 200
         await settle(running)
         assert sorted(await live_identities_unchecked(running)) == [p.identity for p in people]
         assert await WebhookInbox.filter(processed_at=None).count() == 0
-    finally:
-        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
-        await admin.close()
-        await running.test_app.shutdown()
-    assert with_database(admin_url(), database) == postgres_url
 
 
 async def live_identities_unchecked(running: Running) -> list[str]:
@@ -630,13 +608,8 @@ async def test_a_database_blip_keeps_the_room_and_its_seats(
     postgres_url: str, clock: FakeClock
 ) -> None:
     """Applying events while PostgreSQL is away neither restarts the room nor frees seats."""
-    from tests.conftest import _truncate
-
-    await _truncate(postgres_url)
-    database = postgres_url.rpartition("/")[2]
-    running = await start_app(make_settings(postgres_url), clock)
-    admin = await asyncpg.connect(admin_url())
-    try:
+    await truncate_tables(postgres_url)
+    async with app_running(make_settings(postgres_url), clock) as running:
         client = running.client()
         await make_room(client, max_participants=2)
         for identity in ("a", "b"):
@@ -644,21 +617,13 @@ async def test_a_database_blip_keeps_the_room_and_its_seats(
                 f"/v1/rooms/{ROOM}/token", json={"identity": identity}, headers=AUTH
             )
             assert response.status_code == 200
-        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
-        await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", database
-        )
-        assert await running.services.rooms.ask(ROOM, EventsStored()) == 0
-        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        async with unreachable(postgres_url):
+            assert await running.services.rooms.ask(ROOM, EventsStored()) == 0
         response = await client.post(
             f"/v1/rooms/{ROOM}/token", json={"identity": "c"}, headers=AUTH
         )
         assert response.status_code == 409
         assert running.services.rooms.total_restarts == 0
-    finally:
-        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
-        await admin.close()
-        await running.test_app.shutdown()
 
 
 async def test_an_event_with_nul_in_its_names_is_400(client: Client) -> None:
@@ -668,8 +633,7 @@ async def test_an_event_with_nul_in_its_names_is_400(client: Client) -> None:
 
 
 async def test_ops_see_pending_and_failed_events(database_url: str, clock: FakeClock) -> None:
-    running = await start_app(make_settings(database_url, webhook_max_attempts=1), clock)
-    try:
+    async with app_running(make_settings(database_url, webhook_max_attempts=1), clock) as running:
         client = running.client()
         bad = event("room_started", room_info(ROOM, SID))
         await store(bad, payload="[broken")
@@ -683,5 +647,3 @@ async def test_ops_see_pending_and_failed_events(database_url: str, clock: FakeC
         assert failed["event_id"] == bad.id
         assert failed["attempts"] == 1
         assert failed["last_error"]
-    finally:
-        await running.test_app.shutdown()

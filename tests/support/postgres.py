@@ -42,7 +42,7 @@ async def create_throwaway_database(prefix: str = "qari_test") -> str:
 
 
 async def drop_database(url: str) -> None:
-    name = url.rpartition("/")[2].split("?", 1)[0]
+    name = database_name(url)
     conn = await asyncpg.connect(admin_url(), timeout=5)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -68,3 +68,35 @@ async def throwaway_database(prefix: str = "qari_test") -> AsyncIterator[str]:
         yield url
     finally:
         await drop_database(url)
+
+
+TABLES = ("participant_sessions", "room_sessions", "webhook_inbox", "rooms")
+
+
+async def truncate_tables(url: str) -> None:
+    """Empty the app's tables (the schema stays), for the next test."""
+    conn = await asyncpg.connect(with_database(admin_url(), database_name(url)))
+    try:
+        await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
+def database_name(url: str) -> str:
+    return url.rpartition("/")[2].split("?", 1)[0]
+
+
+@contextlib.asynccontextmanager
+async def unreachable(url: str) -> AsyncIterator[None]:
+    """PostgreSQL refuses this database for the block: new connections and open ones."""
+    name = database_name(url)
+    admin = await asyncpg.connect(admin_url(), timeout=5)
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+        )
+        yield
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()
