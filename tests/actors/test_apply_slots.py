@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from actors.apply_slots import ApplySlots
+from actors.apply_slots import HAND_OFF_SECONDS, ApplySlots
+from tests.support.clock import FakeClock
 
 
 def test_rooms_past_the_limit_are_woken_in_turn() -> None:
@@ -21,12 +22,29 @@ def test_rooms_past_the_limit_are_woken_in_turn() -> None:
     slots.give_back()
     slots.give_back()
     assert woken == ["c", "d"]
-    assert slots.free == 2  # d was woken and has not taken its slot yet
+    assert slots.free == 1  # d's slot is kept for it until it comes
+    assert slots.handed() == ["d"]
     assert slots.try_take("d")
     assert slots.free == 1
     slots.give_back()
     assert slots.free == 2
     assert slots.waiting() == []
+
+
+def test_a_woken_room_keeps_its_slot_against_newcomers() -> None:
+    """The slot goes to the room that waited, not to whoever asks first after."""
+    woken: list[str] = []
+    slots = ApplySlots(1)
+    slots.wake = woken.append
+    assert slots.try_take("a")
+    assert not slots.try_take("b")
+    slots.give_back()
+    assert woken == ["b"]
+    assert not slots.try_take("fresh")  # arrives before b's actor runs
+    assert slots.try_take("b")
+    assert slots.waiting() == ["fresh"]
+    slots.give_back()
+    assert woken == ["b", "fresh"]
 
 
 def test_a_wake_that_fails_does_not_lose_the_slot() -> None:
@@ -39,3 +57,16 @@ def test_a_wake_that_fails_does_not_lose_the_slot() -> None:
     assert not slots.try_take("b")
     slots.give_back()
     assert slots.free == 1
+    assert slots.handed() == []
+
+
+def test_a_handed_slot_never_taken_returns_to_the_pool() -> None:
+    clock = FakeClock()
+    slots = ApplySlots(1, clock=clock.monotonic)
+    assert slots.try_take("a")
+    assert not slots.try_take("gone")
+    slots.give_back()  # handed to "gone", whose actor never comes for it
+    assert not slots.try_take("c")
+    clock.advance(HAND_OFF_SECONDS)
+    assert slots.try_take("c")
+    assert slots.handed() == []
