@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from actors.apply_slots import ApplySlots
+from actors.group_apply import GroupApplier
 from actors.room_events import EventApplier, Presence
 from actors.room_protocol import (
     CreateRoom,
@@ -35,7 +35,7 @@ from actors.room_protocol import (
     UpdateRoom,
 )
 from actors.runtime import Actor
-from app.database import DATABASE_UNAVAILABLE
+from app.database import DATABASE_UNAVAILABLE, transaction
 from app.livekit_gateway import (
     LiveKitGateway,
     LiveKitRefusedError,
@@ -69,8 +69,10 @@ class RoomActorDeps:
     webhook_max_attempts: int
     clock: Callable[[], float]
     now: Callable[[], dt.datetime]
-    # How many rooms may apply webhook events at once (each holds a connection).
+    # How many rooms may apply webhook events at once, each in its own transaction.
     apply_slots: ApplySlots
+    # Where rooms apply their webhook events together, in shared transactions.
+    group_apply: GroupApplier
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +116,12 @@ class RoomActor(Actor[str, RoomMessage]):
         # refreshed seat is re-inserted), so expired seats are pruned from the front.
         self._seats: dict[str, float] = {}
         self._events = EventApplier(
-            name, self.presence, deps.now, deps.webhook_max_attempts, deps.apply_slots
+            name,
+            self.presence,
+            deps.now,
+            deps.webhook_max_attempts,
+            deps.apply_slots,
+            deps.group_apply,
         )
 
     async def on_start(self) -> None:
@@ -268,7 +275,7 @@ class RoomActor(Actor[str, RoomMessage]):
         if self._config is None:
             raise RoomNotFoundError(self.key)
         await self._delete_livekit_room(required=self.presence.session_sid is not None)
-        async with in_transaction():
+        async with transaction():
             await Room.filter(id=self._config.id).delete()
         self._config = None
         self._seats.clear()

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from google.protobuf.json_format import Parse
 from livekit.protocol.models import DisconnectReason, ParticipantInfo, TrackInfo
@@ -20,11 +21,11 @@ from livekit.protocol.models import Room as RoomInfo
 from livekit.protocol.webhook import WebhookEvent
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
 from actors.apply_slots import ApplySlots
+from actors.group_apply import GroupApplier, GroupApplyFailedError, Writes
 from actors.room_protocol import LiveParticipant
-from app.database import DATABASE_UNAVAILABLE
+from app.database import DATABASE_UNAVAILABLE, transaction
 from models import ParticipantSession, Room, RoomSession, RoomStatus, WebhookInbox
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,17 @@ PRESENCE_EVENTS = frozenset(
     {
         "room_started",
         "room_finished",
+        "participant_joined",
+        "participant_left",
+        "participant_connection_aborted",
+        "track_published",
+        "track_unpublished",
+    }
+)
+# Events about participants of the current session, which a plan can apply
+# from memory alone (see EventApplier.plan).
+PARTICIPANT_EVENTS = frozenset(
+    {
         "participant_joined",
         "participant_left",
         "participant_connection_aborted",
@@ -69,6 +81,9 @@ class Presence:
         # an event for it needs no lookup.
         self.session: RoomSession | None = None
         self.live: dict[str, LiveParticipant] = {}
+        # Sids of the session's connections that have closed: a join for one of
+        # them is late or repeated, and changes nothing.
+        self.closed: set[str] = set()
 
     @property
     def session_sid(self) -> str | None:
@@ -76,6 +91,11 @@ class Presence:
 
     def identities(self) -> set[str]:
         return {p.identity for p in self.live.values()}
+
+    def replace_session(self, session: RoomSession | None) -> None:
+        self.session = session
+        self.live = {}
+        self.closed = set()
 
     async def load(self, room_name: str) -> None:
         """Rebuild from the database: the newest open session and its open participants."""
@@ -85,9 +105,13 @@ class Presence:
             .first()
         )
         self.live = {}
+        self.closed = set()
         if self.session is None:
             return
-        for row in await ParticipantSession.filter(room_session_id=self.session.id, left_at=None):
+        for row in await ParticipantSession.filter(room_session_id=self.session.id):
+            if row.left_at is not None:
+                self.closed.add(row.sid)
+                continue
             self.live[row.sid] = LiveParticipant(
                 identity=row.identity,
                 name=row.name,
@@ -113,8 +137,10 @@ class EventApplier:
         now: Callable[[], dt.datetime],
         max_attempts: int,
         slots: ApplySlots,
+        group: GroupApplier | None = None,
     ) -> None:
         self._slots = slots
+        self._group = group
         self._room_name = room_name
         self._presence = presence
         self._now = now
@@ -126,6 +152,8 @@ class EventApplier:
         self._unsaved: dict[str, ParticipantSession] = {}
         # Set when a transaction failed and memory may be ahead of the database.
         self._stale = False
+        # What the rooms row was last set to, so an unchanged row is not written again.
+        self._synced: tuple[int, str, int, str | None] | None = None
 
     def drain_joined_identities(self) -> list[str]:
         joined, self._joined = self._joined, []
@@ -134,11 +162,40 @@ class EventApplier:
     async def apply_pending(self, room_id: int | None) -> int:
         """Apply every pending event of this room, oldest first; returns how many applied.
 
+        Normally in a transaction shared with other rooms (actors/group_apply.py),
+        planned from memory. Events that need the database to decide, or a
+        shared transaction that failed, fall back to this room's own
+        transaction. An unreachable database stops the round without counting
+        against any event: the periodic sweep brings the room back to it.
+        """
+        if self._stale:
+            await self._reload()
+        applied = 0
+        if self._group is not None:
+            try:
+                while True:
+                    outcome = await self._group.apply(
+                        self._room_name, lambda rows, writes: self.plan(rows, writes, room_id)
+                    )
+                    if outcome is None:
+                        break  # handed back: this room applies them on its own
+                    applied += outcome.count
+                    if not outcome.more:
+                        return applied
+            except DATABASE_UNAVAILABLE:
+                self._stale = True
+                raise
+            except GroupApplyFailedError as error:
+                log.warning("room %r applies on its own after %s", self._room_name, error)
+                await self._reload()
+        return applied + await self._apply_alone(room_id)
+
+    async def _apply_alone(self, room_id: int | None) -> int:
+        """This room's pending events in its own transaction.
+
         The backlog goes in one transaction (a burst of webhooks costs one
         commit, not one each); if that fails, each event is retried alone so
-        one bad event cannot hold back the others. An unreachable database
-        stops the round without counting against any event: the periodic
-        sweep brings the room back to it.
+        one bad event cannot hold back the others.
         """
         # Rooms apply a few at a time, so the webhook route's inserts keep pool
         # connections; a room without a slot returns at once (its actor goes on
@@ -158,7 +215,7 @@ class EventApplier:
     async def _apply_backlog(self, rows: list[WebhookInbox], room_id: int | None) -> int:
         if len(rows) > 1:
             try:
-                async with in_transaction() as conn:
+                async with transaction() as conn:
                     await self._apply_rows(rows, room_id, conn)
                 return len(rows)
             except DATABASE_UNAVAILABLE:
@@ -174,7 +231,7 @@ class EventApplier:
         applied = 0
         for row in rows:
             try:
-                async with in_transaction() as conn:
+                async with transaction() as conn:
                     await self._apply_rows([row], room_id, conn)
                 applied += 1
             except _AlreadyClaimed:
@@ -191,10 +248,153 @@ class EventApplier:
                 await self._reload()
         return applied
 
+    # -- applying from memory, in a shared transaction ----------------------------
+
+    def plan(self, rows: list[dict[str, Any]], writes: Writes, room_id: int | None) -> bool:
+        """Apply claimed rows in memory and record their writes, if memory suffices.
+
+        It does when every event is about a participant of the room's current
+        session (or changes nothing here: egress, ingress, a repeated
+        room_started). Anything else, or an event that failed before, returns
+        False before touching any state: the room applies those on its own.
+        The effects are those of the database path below, decided from
+        Presence: a sid that is live is open, a sid in `closed` has left, any
+        other sid is new (a unique sid already stored elsewhere makes the
+        shared insert fail, and the room then takes the database path).
+        """
+        session = self._presence.session
+        events = []
+        for row in rows:
+            if row["attempts"] > 1:
+                return False  # failed before: one by one, with its error kept
+            event = Parse(row["payload"], WebhookEvent(), ignore_unknown_fields=True)
+            if event.event in PARTICIPANT_EVENTS or event.event == "room_started":
+                if session is None or event.room.sid != session.sid:
+                    return False
+            elif event.event in PRESENCE_EVENTS:
+                return False  # room_finished
+            events.append(event)
+        if session is None:
+            return True  # only events that change nothing here
+        opened: dict[str, ParticipantSession] = {}
+        for event in events:
+            at = _at(event.created_at, self._now())
+            info = event.participant
+            match event.event:
+                case "participant_joined":
+                    self._plan_join(session, info, at, opened, writes)
+                case "participant_left" | "participant_connection_aborted":
+                    self._plan_leave(session, info, at, opened, writes)
+                case "track_published":
+                    self._plan_track(info, +1, opened, writes)
+                case "track_unpublished":
+                    self._plan_track(info, -1, opened, writes)
+                case _:
+                    pass  # room_started again, egress_*, ingress_*
+        if room_id is not None and (synced := self._room_row(room_id)) != self._synced:
+            self._synced = synced
+            _, status, count, sid = synced
+            writes.rooms.append((status, count, sid, room_id))
+        return True
+
+    def _plan_join(
+        self,
+        session: RoomSession,
+        info: ParticipantInfo,
+        at: dt.datetime,
+        opened: dict[str, ParticipantSession],
+        writes: Writes,
+    ) -> None:
+        presence = self._presence
+        sid = info.sid
+        if not sid or sid in presence.live or sid in presence.closed or sid in opened:
+            return  # repeated, or late after its leave: an older join never undoes a leave
+        row = self._new_participant(session, info, at)
+        opened[sid] = row
+        writes.opened.append(row)
+        presence.live[sid] = LiveParticipant(
+            identity=row.identity, name=row.name, sid=sid, joined_at=row.joined_at, state=row.state
+        )
+        self._joined.append(row.identity)
+
+    def _plan_leave(
+        self,
+        session: RoomSession,
+        info: ParticipantInfo,
+        at: dt.datetime,
+        opened: dict[str, ParticipantSession],
+        writes: Writes,
+    ) -> None:
+        presence = self._presence
+        sid = info.sid
+        if not sid:
+            return
+        reason = str(DisconnectReason.Name(info.disconnect_reason))
+        unsaved = opened.get(sid)
+        if unsaved is not None:
+            if unsaved.left_at is None:
+                _close(unsaved, at, reason)
+        elif sid in presence.live:
+            writes.closes.append((at, reason, sid))
+        elif sid not in presence.closed:
+            # The join was lost or is late: record the connection as closed.
+            row = self._new_participant(session, info, at, left_at=at, reason=reason)
+            opened[sid] = row
+            writes.opened.append(row)
+        presence.live.pop(sid, None)
+        presence.closed.add(sid)
+
+    def _plan_track(
+        self,
+        info: ParticipantInfo,
+        delta: int,
+        opened: dict[str, ParticipantSession],
+        writes: Writes,
+    ) -> None:
+        current = self._presence.live.get(info.sid)
+        if current is None:
+            return
+        tracks = max(0, current.tracks + delta)
+        self._presence.live[info.sid] = replace(current, tracks=tracks)
+        unsaved = opened.get(info.sid)
+        if unsaved is not None:
+            unsaved.track_count = tracks
+        else:
+            writes.tracks.append((tracks, info.sid))
+
+    def _new_participant(
+        self,
+        session: RoomSession,
+        info: ParticipantInfo,
+        at: dt.datetime,
+        *,
+        left_at: dt.datetime | None = None,
+        reason: str | None = None,
+    ) -> ParticipantSession:
+        """A participant session row for `info`, open, or closed at `left_at`."""
+        if left_at is None:
+            joined_at: dt.datetime | None = _at(info.joined_at, at)
+            state = _state_name(info)
+        else:
+            joined_at = _at(info.joined_at, at) if info.joined_at else None
+            state = "disconnected"
+        return ParticipantSession(
+            sid=info.sid,
+            room_session=session,
+            identity=info.identity,
+            name=info.name or None,
+            kind=str(ParticipantInfo.Kind.Name(info.kind)).lower(),
+            state=state,
+            joined_at=joined_at,
+            left_at=left_at,
+            disconnect_reason=reason,
+        )
+
     async def _reload(self) -> None:
         # Memory may be ahead of a rolled-back transaction.
         await self._presence.load(self._room_name)
         self._joined.clear()
+        self._synced = None
         self._stale = False
 
     async def _apply_rows(
@@ -278,8 +478,7 @@ class EventApplier:
                 return session
             # A newer instance replaces one whose room_finished never came.
             await self._close_session(current, started_at, conn)
-        presence.session = session
-        presence.live = {}
+        presence.replace_session(session)
         return session
 
     async def _finish(self, room: RoomInfo, at: dt.datetime, conn: BaseDBAsyncClient) -> None:
@@ -304,8 +503,7 @@ class EventApplier:
             if row.room_session_id == session.id and row.left_at is None:  # type: ignore[attr-defined]
                 _close(row, at, ROOM_CLOSED)
         if self._presence.session is session:
-            self._presence.session = None
-            self._presence.live = {}
+            self._presence.replace_session(None)
 
     # -- participants --------------------------------------------------------------
 
@@ -321,23 +519,14 @@ class EventApplier:
             return  # a repeated join
         if info.sid in self._participants:
             return  # already joined, or already left: an older join never undoes a leave
-        joined_at = _at(info.joined_at, at)
-        row = ParticipantSession(
-            sid=info.sid,
-            room_session=session,
-            identity=info.identity,
-            name=info.name or None,
-            kind=str(ParticipantInfo.Kind.Name(info.kind)).lower(),
-            state=_state_name(info),
-            joined_at=joined_at,
-        )
+        row = self._new_participant(session, info, at)
         self._participants[row.sid] = self._unsaved[row.sid] = row
         if self._presence.session_sid == session.sid:
             self._presence.live[row.sid] = LiveParticipant(
                 identity=row.identity,
                 name=row.name,
                 sid=row.sid,
-                joined_at=joined_at,
+                joined_at=row.joined_at,
                 state=row.state,
             )
             self._joined.append(row.identity)
@@ -355,17 +544,7 @@ class EventApplier:
             session = await self._session(room, at, conn)
             if session is None:
                 return
-            row = ParticipantSession(
-                sid=info.sid,
-                room_session=session,
-                identity=info.identity,
-                name=info.name or None,
-                kind=str(ParticipantInfo.Kind.Name(info.kind)).lower(),
-                state="disconnected",
-                joined_at=_at(info.joined_at, at) if info.joined_at else None,
-                left_at=at,
-                disconnect_reason=reason,
-            )
+            row = self._new_participant(session, info, at, left_at=at, reason=reason)
             self._participants[info.sid] = self._unsaved[info.sid] = row
         elif existing.left_at is None:
             _close(existing, at, reason)
@@ -377,6 +556,7 @@ class EventApplier:
                 )
         # By sid: a DUPLICATE_IDENTITY leave of the old connection keeps the new one.
         self._presence.live.pop(info.sid, None)
+        self._presence.closed.add(info.sid)
 
     async def _track(
         self, info: ParticipantInfo, track: TrackInfo, delta: int, conn: BaseDBAsyncClient
@@ -394,15 +574,19 @@ class EventApplier:
 
     # -- the room row ----------------------------------------------------------------
 
+    def _room_row(self, room_id: int) -> tuple[int, str, int, str | None]:
+        """(room id, status, num_participants, livekit_sid or None to keep it) from presence."""
+        sid = self._presence.session_sid
+        status = RoomStatus.LIVE if sid else RoomStatus.IDLE
+        return room_id, status.value, len(self._presence.identities()), sid
+
     async def _sync_room(self, room_id: int | None, conn: BaseDBAsyncClient) -> None:
         """Mirror presence into the rooms row, so reads need not ask the actor."""
         if room_id is None:
             return
-        presence = self._presence
-        updates: dict[str, object] = {
-            "status": RoomStatus.LIVE if presence.session_sid else RoomStatus.IDLE,
-            "num_participants": len(presence.identities()),
-        }
-        if presence.session_sid:
-            updates["livekit_sid"] = presence.session_sid
+        row = self._synced = self._room_row(room_id)
+        _, status, count, sid = row
+        updates: dict[str, object] = {"status": status, "num_participants": count}
+        if sid:
+            updates["livekit_sid"] = sid
         await Room.filter(id=room_id).using_db(conn).update(**updates)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.connection import get_connections
 from tortoise.exceptions import DBConnectionError
+from tortoise.transactions import in_transaction
 
 from app.settings import Settings
 
@@ -73,6 +78,39 @@ async def open_database(settings: Settings) -> None:
     await Tortoise.init(config=tortoise_config(settings.database_url), _enable_global_fallback=True)
     if settings.is_sqlite:
         await Tortoise.generate_schemas(safe=True)
+
+
+@contextlib.asynccontextmanager
+async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
+    """`in_transaction()`, except that a BEGIN that fails gives its connection back.
+
+    Tortoise 1.1 takes a pooled connection and then sends BEGIN, both on the
+    way in: when BEGIN fails (PostgreSQL went away), the way out never runs, so
+    the connection stays taken (the pool then never closes: shutdown hangs)
+    and the task keeps seeing the dead transaction as its connection.
+    """
+    context = in_transaction()
+    try:
+        conn = await context.__aenter__()
+    except BaseException:
+        await _undo_failed_begin(context)
+        raise
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_exit(context)
+        yield conn
+
+
+async def _undo_failed_begin(context: Any) -> None:
+    client = getattr(context, "client", None)
+    pool = getattr(getattr(client, "_parent", None), "_pool", None)
+    connection = getattr(client, "_connection", None)
+    token = getattr(context, "token", None)
+    if token is not None:
+        with contextlib.suppress(Exception):
+            get_connections().reset(token)
+    if pool is not None and connection is not None:
+        with contextlib.suppress(Exception):
+            await pool.release(connection)
 
 
 async def close_database() -> None:

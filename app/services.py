@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from quart import current_app
 
 from actors.apply_slots import ApplySlots
+from actors.group_apply import GroupApplier
 from actors.room import RoomActor, RoomActorDeps
 from actors.room_protocol import EventsStored, RoomMessage
 from actors.runtime import ActorRegistry
@@ -29,6 +30,8 @@ class Services:
     settings: Settings
     gateway: LiveKitGateway
     rooms: ActorRegistry[str, RoomMessage]
+    # Where room actors apply webhook events together (for ops and tests).
+    group_apply: GroupApplier
     # Injectable, so tests drive periodic work (the webhook sweep) exactly.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # Set by the lifecycle: whether the database has been opened (for readiness).
@@ -43,7 +46,8 @@ def build_services(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Services:
     gateway = LiveKitGateway(settings)
-    slots = ApplySlots(settings.webhook_apply_concurrency)
+    slots = ApplySlots(settings.webhook_apply_concurrency, clock=clock)
+    group_apply = GroupApplier(now, settings.webhook_max_attempts)
     deps = RoomActorDeps(
         gateway=gateway,
         seat_hold_seconds=settings.seat_hold_seconds,
@@ -51,6 +55,7 @@ def build_services(
         clock=clock,
         now=now,
         apply_slots=slots,
+        group_apply=group_apply,
     )
     rooms: ActorRegistry[str, RoomMessage] = ActorRegistry(
         lambda name: RoomActor(name, deps),
@@ -60,7 +65,9 @@ def build_services(
         clock=clock,
     )
     slots.wake = lambda name: rooms.tell(name, EventsStored(), coalesce=True)
-    return Services(settings=settings, gateway=gateway, rooms=rooms, sleep=sleep)
+    return Services(
+        settings=settings, gateway=gateway, rooms=rooms, group_apply=group_apply, sleep=sleep
+    )
 
 
 def services() -> Services:

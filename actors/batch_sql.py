@@ -1,0 +1,107 @@
+"""The few statements that apply many rooms' webhook events at once, for both dialects.
+
+A shared apply transaction must cost the same handful of round trips whether
+it carries one room or five hundred, so these statements take lists: one
+claim for every room's pending events, one `executemany` per kind of update.
+The ORM builds a statement per call and per list length; written here once,
+they stay prepared. Statements are written with PostgreSQL's `$n`; SQLite
+reads the same numbered parameters as `?n`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+_NUMBERED = re.compile(r"\$(\d+)")
+
+
+def _is_postgres(conn: BaseDBAsyncClient) -> bool:
+    return bool(conn.capabilities.dialect == "postgres")
+
+
+def _for(conn: BaseDBAsyncClient, sql: str) -> str:
+    return sql if _is_postgres(conn) else _NUMBERED.sub(r"?\1", sql)
+
+
+def _in_list(conn: BaseDBAsyncClient, first: int, values: Sequence[Any], pg_type: str) -> str:
+    """`= ANY($n::type[])` on PostgreSQL (one statement whatever the length), else `IN (...)`."""
+    if _is_postgres(conn):
+        return f"= ANY(${first}::{pg_type}[])"
+    return "IN (" + ", ".join(f"${first + i}" for i in range(len(values))) + ")"
+
+
+def _list_args(conn: BaseDBAsyncClient, values: Sequence[Any]) -> list[Any]:
+    return [list(values)] if _is_postgres(conn) else list(values)
+
+
+async def claim_pending(
+    conn: BaseDBAsyncClient,
+    rooms: Sequence[str],
+    at: dt.datetime,
+    max_attempts: int,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Mark the oldest pending events of these rooms processed; return them.
+
+    At most `limit` rows, oldest first by LiveKit's clock, so a room whose
+    backlog is cut off keeps its order. Rows that failed `max_attempts` times
+    are left for ops.
+    """
+    rooms_in = _in_list(conn, 4, rooms, "text")
+    # Only placeholders are formatted in (here and below); values go as parameters.
+    sql = (
+        "UPDATE webhook_inbox SET processed_at = $1, attempts = attempts + 1 "  # noqa: S608
+        "WHERE id IN (SELECT id FROM webhook_inbox "
+        f"WHERE processed_at IS NULL AND attempts < $2 AND room_name {rooms_in} "
+        "ORDER BY livekit_created_at, id LIMIT $3) "
+        "RETURNING id, room_name, event_type, payload, livekit_created_at, attempts"
+    )
+    args = [at, max_attempts, limit, *_list_args(conn, rooms)]
+    return list(await conn.execute_query_dict(_for(conn, sql), args))
+
+
+async def release_claims(conn: BaseDBAsyncClient, ids: Sequence[int]) -> None:
+    """Undo `claim_pending` for rows their room will apply on its own."""
+    if not ids:
+        return
+    sql = (
+        "UPDATE webhook_inbox SET processed_at = NULL, attempts = attempts - 1 "  # noqa: S608
+        f"WHERE id {_in_list(conn, 1, ids, 'bigint')}"
+    )
+    await conn.execute_query(_for(conn, sql), _list_args(conn, ids))
+
+
+async def close_participants(
+    conn: BaseDBAsyncClient, closes: Sequence[tuple[dt.datetime, str, str]]
+) -> None:
+    """(left_at, disconnect_reason, sid) for each participant session to close."""
+    if closes:
+        sql = (
+            "UPDATE participant_sessions SET left_at = $1, disconnect_reason = $2, "
+            "state = 'disconnected' WHERE sid = $3"
+        )
+        await conn.execute_many(_for(conn, sql), [list(c) for c in closes])
+
+
+async def set_track_counts(conn: BaseDBAsyncClient, counts: Sequence[tuple[int, str]]) -> None:
+    """(track_count, sid) for each participant session whose tracks changed."""
+    if counts:
+        sql = "UPDATE participant_sessions SET track_count = $1 WHERE sid = $2"
+        await conn.execute_many(_for(conn, sql), [list(c) for c in counts])
+
+
+async def sync_rooms(
+    conn: BaseDBAsyncClient, rooms: Sequence[tuple[str, int, str | None, int]]
+) -> None:
+    """(status, num_participants, livekit_sid or None to keep it, room id) per room row."""
+    if rooms:
+        sql = (
+            "UPDATE rooms SET status = $1, num_participants = $2, "
+            "livekit_sid = COALESCE($3, livekit_sid) WHERE id = $4"
+        )
+        await conn.execute_many(_for(conn, sql), [list(r) for r in rooms])

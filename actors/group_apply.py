@@ -1,0 +1,213 @@
+"""Many rooms' webhook events applied in one transaction: a group commit for actors.
+
+A room applying its own events costs a transaction of half a dozen round
+trips, and on a busy event loop every round trip waits for a full turn of the
+loop: with dozens of rooms receiving events at once, rooms queued behind each
+other for seconds. Here every room with pending events joins the next shared
+transaction, which costs the same few round trips for one room or hundreds:
+
+1. one statement claims the pending events of all its rooms, oldest first;
+2. each room's actor plans its events in memory (`plan`), recording writes;
+3. the writes of all rooms go out together, one statement per kind;
+4. commit, and every waiting actor learns how many of its events were applied.
+
+The actor stays the only one touching its state: it is awaiting `apply` while
+its plan runs, so the tick borrows its state the way a called function would.
+A room whose events need the database to decide (a new room session, a room
+that finished, an event that failed before) is handed back, its claims undone
+in the same transaction, and applies on its own. If the shared transaction
+fails, every room in it is told so and applies on its own, one event at a time
+if it must; a plan that raises fails only its own room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from actors.batch_sql import (
+    claim_pending,
+    close_participants,
+    release_claims,
+    set_track_counts,
+    sync_rooms,
+)
+from app.database import DATABASE_UNAVAILABLE, transaction
+from models import ParticipantSession
+
+log = logging.getLogger(__name__)
+
+# Shared transactions in flight at once. Two let the next one start claiming
+# while the last commits; each holds one pooled connection.
+MAX_IN_FLIGHT = 2
+# Bounds on one transaction, so a backlog after an outage goes in slices.
+MAX_ROOMS = 256
+MAX_EVENTS = 1000
+
+
+@dataclass
+class Writes:
+    """What a plan records for the shared transaction to write."""
+
+    opened: list[ParticipantSession] = field(default_factory=list)
+    # (left_at, disconnect_reason, sid)
+    closes: list[tuple[dt.datetime, str, str]] = field(default_factory=list)
+    # (track_count, sid)
+    tracks: list[tuple[int, str]] = field(default_factory=list)
+    # (status, num_participants, livekit_sid or None, room id)
+    rooms: list[tuple[str, int, str | None, int]] = field(default_factory=list)
+
+    def extend(self, other: Writes) -> None:
+        self.opened += other.opened
+        self.closes += other.closes
+        self.tracks += other.tracks
+        self.rooms += other.rooms
+
+    async def flush(self, conn: BaseDBAsyncClient) -> None:
+        # Opened rows first: a later close or track count never targets them
+        # (a plan edits its own unsaved rows), but order keeps that obvious.
+        if self.opened:
+            await ParticipantSession.bulk_create(self.opened, using_db=conn)
+        await close_participants(conn, self.closes)
+        await set_track_counts(conn, self.tracks)
+        await sync_rooms(conn, self.rooms)
+
+
+# A room's plan: given its claimed rows (oldest first), apply them in memory and
+# record the writes; False to hand them back for the room to apply on its own.
+Plan = Callable[[list[dict[str, Any]], Writes], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """A room's share of a shared transaction."""
+
+    count: int
+    # The claim was cut at MAX_EVENTS: the room may have more pending.
+    more: bool
+
+
+class GroupApplyFailedError(Exception):
+    """The shared transaction (or this room's plan) failed: memory may be ahead of the
+    database, so the room reloads and applies on its own."""
+
+
+@dataclass(slots=True)
+class _Request:
+    room: str
+    plan: Plan
+    done: asyncio.Future[Applied | None]
+
+
+class GroupApplier:
+    """Collects rooms with pending events and applies them in shared transactions."""
+
+    def __init__(self, now: Callable[[], dt.datetime], max_attempts: int) -> None:
+        self._now = now
+        self._max_attempts = max_attempts
+        self._waiting: dict[str, _Request] = {}  # in arrival order
+        self._in_flight = 0
+        self._tick_scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.transactions = 0  # for ops and tests: shared transactions committed
+
+    async def apply(self, room: str, plan: Plan) -> Applied | None:
+        """Apply `room`'s pending events in the next shared transaction.
+
+        None: the events need the room to apply them on its own. Raises
+        GroupApplyFailedError, or one of DATABASE_UNAVAILABLE.
+        """
+        request = _Request(room, plan, asyncio.get_running_loop().create_future())
+        # An actor awaits its request, so a room is never waiting twice.
+        self._waiting[room] = request
+        self._schedule_tick()
+        try:
+            return await request.done
+        finally:
+            if self._waiting.get(room) is request:
+                del self._waiting[room]  # cancelled before its transaction began
+
+    def _schedule_tick(self) -> None:
+        # On the next turn of the loop, not now: actors woken by the last
+        # commit ask again during this turn, and should share one transaction.
+        if not self._tick_scheduled:
+            self._tick_scheduled = True
+            asyncio.get_running_loop().call_soon(self._start_ticks)
+
+    def _start_ticks(self) -> None:
+        self._tick_scheduled = False
+        while self._waiting and self._in_flight < MAX_IN_FLIGHT:
+            batch = []
+            for room in list(self._waiting)[:MAX_ROOMS]:
+                batch.append(self._waiting.pop(room))
+            self._in_flight += 1
+            task = asyncio.ensure_future(self._tick(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _tick(self, batch: list[_Request]) -> None:
+        try:
+            results = await self._run([r for r in batch if not r.done.done()])
+        except Exception as error:
+            unavailable = isinstance(error, DATABASE_UNAVAILABLE)
+            if not unavailable:
+                log.warning("a shared apply of %d rooms failed: %r", len(batch), error)
+            for request in batch:
+                if not request.done.done():
+                    failure = error if unavailable else GroupApplyFailedError(repr(error))
+                    request.done.set_exception(failure)
+        else:
+            self.transactions += 1
+            for request in batch:
+                if not request.done.done():
+                    outcome = results[request.room]
+                    if isinstance(outcome, Exception):
+                        request.done.set_exception(outcome)
+                    else:
+                        request.done.set_result(outcome)
+        finally:
+            self._in_flight -= 1
+            self._schedule_tick()
+
+    async def _run(self, batch: list[_Request]) -> dict[str, Applied | Exception | None]:
+        results: dict[str, Applied | Exception | None] = {}
+        if not batch:
+            return results
+        async with transaction() as conn:
+            rows = await claim_pending(
+                conn, [r.room for r in batch], self._now(), self._max_attempts, MAX_EVENTS
+            )
+            more = len(rows) >= MAX_EVENTS
+            by_room: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for row in rows:
+                by_room[row["room_name"]].append(row)
+            writes = Writes()
+            released: list[int] = []
+            for request in batch:
+                mine = sorted(
+                    by_room.get(request.room, ()),
+                    key=lambda row: (row["livekit_created_at"], row["id"]),
+                )
+                own = Writes()
+                try:
+                    planned = request.plan(mine, own) if mine else True
+                except Exception as error:
+                    log.exception("planning the events of room %r failed", request.room)
+                    results[request.room] = GroupApplyFailedError(repr(error))
+                    planned = False
+                if planned:
+                    writes.extend(own)
+                    results[request.room] = Applied(len(mine), more)
+                else:
+                    released += [row["id"] for row in mine]
+                    results.setdefault(request.room, None)
+            await release_claims(conn, released)
+            await writes.flush(conn)
+        return results
