@@ -57,6 +57,13 @@ class ApplySlots:
         self._waiting[room] = None
         return False
 
+    def forgo(self, room: str) -> None:
+        """`room` no longer needs a slot (it applied another way): leave the waiting
+        list, and pass on a slot handed to it."""
+        self._waiting.pop(room, None)
+        if self._handed.pop(room, None) is not None:
+            self.give_back()
+
     def give_back(self) -> None:
         while self._waiting:
             room = next(iter(self._waiting))

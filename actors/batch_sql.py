@@ -1,11 +1,12 @@
-"""The few statements that apply many rooms' webhook events at once, for both dialects.
+"""Statements that write many webhook rows at once, for both dialects.
 
-A shared apply transaction must cost the same handful of round trips whether
-it carries one room or five hundred, so these statements take lists: one
-claim for every room's pending events, one `executemany` per kind of update.
-The ORM builds a statement per call and per list length; written here once,
-they stay prepared. Statements are written with PostgreSQL's `$n`; SQLite
-reads the same numbered parameters as `?n`.
+Concurrent webhook deliveries share one inbox insert, and many rooms share one
+apply transaction; each must cost the same round trips for one row or five
+hundred, so these statements take lists: one insert for every delivery in
+flight, one claim for every room's pending events, one `executemany` per kind
+of update. The ORM builds a statement per call and per list length; written
+here once, they stay prepared. Statements are written with PostgreSQL's `$n`;
+SQLite reads the same numbered parameters as `?n`.
 """
 
 from __future__ import annotations
@@ -39,29 +40,73 @@ def _list_args(conn: BaseDBAsyncClient, values: Sequence[Any]) -> list[Any]:
     return [list(values)] if _is_postgres(conn) else list(values)
 
 
+# The inbox columns an insert sets, in order (id is serial; last_error starts null).
+INBOX_COLUMNS = (
+    "event_id",
+    "event_type",
+    "room_name",
+    "room_sid",
+    "livekit_created_at",
+    "received_at",
+    "payload",
+    "processed_at",
+)
+_INBOX_PG_TYPES = ("text", "text", "text", "text", "bigint", "timestamptz", "text", "timestamptz")
+
+
+async def insert_inbox_rows(conn: BaseDBAsyncClient, rows: Sequence[Sequence[Any]]) -> None:
+    """Store webhook events (values in INBOX_COLUMNS order); an event id already stored
+    is skipped: a retry of an event we have is ours already."""
+    if not rows:
+        return
+    columns = ", ".join(INBOX_COLUMNS)
+    if _is_postgres(conn):
+        # One statement text for any number of rows: one array per column.
+        arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_INBOX_PG_TYPES))
+        sql = (
+            f"INSERT INTO webhook_inbox ({columns}, attempts) "  # noqa: S608
+            f"SELECT *, 0 FROM unnest({arrays}) ON CONFLICT (event_id) DO NOTHING"
+        )
+        args: list[Any] = [[row[i] for row in rows] for i in range(len(INBOX_COLUMNS))]
+    else:
+        width = len(INBOX_COLUMNS)
+        values = ", ".join(
+            "(" + ", ".join(f"?{n * width + i + 1}" for i in range(width)) + ", 0)"
+            for n in range(len(rows))
+        )
+        sql = (
+            f"INSERT INTO webhook_inbox ({columns}, attempts) "  # noqa: S608
+            f"VALUES {values} ON CONFLICT (event_id) DO NOTHING"
+        )
+        args = [value for row in rows for value in row]
+    await conn.execute_query(sql, args)
+
+
 async def claim_pending(
     conn: BaseDBAsyncClient,
     rooms: Sequence[str],
     at: dt.datetime,
     max_attempts: int,
-    limit: int,
+    per_room: int,
 ) -> list[dict[str, Any]]:
     """Mark the oldest pending events of these rooms processed; return them.
 
-    At most `limit` rows, oldest first by LiveKit's clock, so a room whose
-    backlog is cut off keeps its order. Rows that failed `max_attempts` times
-    are left for ops.
+    At most `per_room` rows of each room, oldest first by LiveKit's clock, so
+    a room whose backlog is cut keeps its order and no room's backlog crowds
+    out the others. Rows that failed `max_attempts` times are left for ops.
     """
     rooms_in = _in_list(conn, 4, rooms, "text")
     # Only placeholders are formatted in (here and below); values go as parameters.
     sql = (
         "UPDATE webhook_inbox SET processed_at = $1, attempts = attempts + 1 "  # noqa: S608
-        "WHERE id IN (SELECT id FROM webhook_inbox "
-        f"WHERE processed_at IS NULL AND attempts < $2 AND room_name {rooms_in} "
-        "ORDER BY livekit_created_at, id LIMIT $3) "
+        "WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER ("
+        "PARTITION BY room_name ORDER BY livekit_created_at, id) AS place "
+        "FROM webhook_inbox "
+        f"WHERE processed_at IS NULL AND attempts < $2 AND room_name {rooms_in}"
+        ") AS ranked WHERE place <= $3) "
         "RETURNING id, room_name, event_type, payload, livekit_created_at, attempts"
     )
-    args = [at, max_attempts, limit, *_list_args(conn, rooms)]
+    args = [at, max_attempts, per_room, *_list_args(conn, rooms)]
     return list(await conn.execute_query_dict(_for(conn, sql), args))
 
 

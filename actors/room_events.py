@@ -108,10 +108,9 @@ class Presence:
         self.closed = set()
         if self.session is None:
             return
-        for row in await ParticipantSession.filter(room_session_id=self.session.id):
-            if row.left_at is not None:
-                self.closed.add(row.sid)
-                continue
+        closed = ParticipantSession.filter(room_session_id=self.session.id, left_at__isnull=False)
+        self.closed = {str(sid) for sid in await closed.values_list("sid", flat=True)}
+        for row in await ParticipantSession.filter(room_session_id=self.session.id, left_at=None):
             self.live[row.sid] = LiveParticipant(
                 identity=row.identity,
                 name=row.name,
@@ -152,6 +151,8 @@ class EventApplier:
         self._unsaved: dict[str, ParticipantSession] = {}
         # Set when a transaction failed and memory may be ahead of the database.
         self._stale = False
+        # Set when this room must apply in its own transaction (see apply_pending).
+        self._alone = False
         # What the rooms row was last set to, so an unchanged row is not written again.
         self._synced: tuple[int, str, int, str | None] | None = None
 
@@ -171,7 +172,7 @@ class EventApplier:
         if self._stale:
             await self._reload()
         applied = 0
-        if self._group is not None:
+        if self._group is not None and not self._alone:
             try:
                 while True:
                     outcome = await self._group.apply(
@@ -181,13 +182,21 @@ class EventApplier:
                         break  # handed back: this room applies them on its own
                     applied += outcome.count
                     if not outcome.more:
+                        # A slot this room was woken with goes to the next room.
+                        self._slots.forgo(self._room_name)
                         return applied
             except DATABASE_UNAVAILABLE:
                 self._stale = True
                 raise
             except GroupApplyFailedError as error:
                 log.warning("room %r applies on its own after %s", self._room_name, error)
+                # Memory holds the plan of a transaction that rolled back.
+                self._stale = True
                 await self._reload()
+            # Until its own transaction has been through what is pending, this
+            # room stays out of shared ones: an event that broke one would
+            # break the next one too, for every room in it.
+            self._alone = True
         return applied + await self._apply_alone(room_id)
 
     async def _apply_alone(self, room_id: int | None) -> int:
@@ -208,7 +217,9 @@ class EventApplier:
             rows = await WebhookInbox.filter(
                 room_name=self._room_name, processed_at=None, attempts__lt=self._max_attempts
             ).order_by("livekit_created_at", "id")
-            return await self._apply_backlog(rows, room_id) if rows else 0
+            applied = await self._apply_backlog(rows, room_id) if rows else 0
+            self._alone = False  # what failed here has its attempt counted: plan() skips it
+            return applied
         finally:
             self._slots.give_back()
 
@@ -227,6 +238,7 @@ class EventApplier:
                     len(rows),
                     self._room_name,
                 )
+                self._stale = True  # kept if the reload fails too
                 await self._reload()
         applied = 0
         for row in rows:

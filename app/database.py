@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.connection import get_connections
 from tortoise.exceptions import DBConnectionError
@@ -31,6 +32,7 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     asyncpg.ObjectNotInPrerequisiteStateError,  # the database refuses connections
+    asyncpg.exceptions.OperatorInterventionError,  # shut down or restarted under a query
 )
 
 # Added to a PostgreSQL URL unless it sets them itself.
@@ -45,15 +47,29 @@ POSTGRES_DEFAULTS = {
 }
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """The pool's reset for a connection given back: nothing beyond asyncpg's own.
+
+    asyncpg always rolls back an open transaction first. Its default reset
+    then runs `RESET ALL; UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all()`, a
+    round trip on every release, i.e. on every query outside a transaction.
+    This service sets no session state, listens to nothing, keeps no cursors
+    and takes no advisory locks, so there is nothing for that query to undo.
+    """
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """The Tortoise config dict for a database URL (aerich's `TORTOISE_ORM` too)."""
+    connection: str | dict[str, Any] = database_url
     if database_url.startswith("postgres://"):
         for name, value in POSTGRES_DEFAULTS.items():
             if f"{name}=" not in database_url:
                 separator = "&" if "?" in database_url else "?"
                 database_url = f"{database_url}{separator}{name}={value}"
+        connection = expand_db_url(database_url)
+        connection["credentials"]["reset"] = _keep_session
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": connection},
         "apps": {
             "models": {
                 "models": [*MODEL_MODULES, "aerich.models"],
@@ -101,16 +117,22 @@ async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
 
 
 async def _undo_failed_begin(context: Any) -> None:
-    client = getattr(context, "client", None)
-    pool = getattr(getattr(client, "_parent", None), "_pool", None)
-    connection = getattr(client, "_connection", None)
     token = getattr(context, "token", None)
     if token is not None:
         with contextlib.suppress(Exception):
             get_connections().reset(token)
+    # PostgreSQL: a pooled connection was taken before BEGIN.
+    client = getattr(context, "client", None)
+    pool = getattr(getattr(client, "_parent", None), "_pool", None)
+    connection = getattr(client, "_connection", None)
     if pool is not None and connection is not None:
         with contextlib.suppress(Exception):
             await pool.release(connection)
+    # SQLite: the one connection's transaction lock is held once the token is set
+    # (without a token it may be another task's, so it is left alone).
+    lock = getattr(context, "_trxlock", None)
+    if token is not None and lock is not None and lock.locked():
+        lock.release()
 
 
 async def close_database() -> None:

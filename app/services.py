@@ -15,6 +15,7 @@ from actors.group_apply import GroupApplier
 from actors.room import RoomActor, RoomActorDeps
 from actors.room_protocol import EventsStored, RoomMessage
 from actors.runtime import ActorRegistry
+from app.inbox_writer import InboxWriter
 from app.livekit_gateway import LiveKitGateway
 from app.settings import Settings
 
@@ -32,6 +33,10 @@ class Services:
     rooms: ActorRegistry[str, RoomMessage]
     # Where room actors apply webhook events together (for ops and tests).
     group_apply: GroupApplier
+    # Stores verified webhooks, concurrent deliveries in one insert.
+    inbox: InboxWriter
+    # How many webhook deliveries are verified and stored at once (the rest queue).
+    webhook_admission: asyncio.Semaphore
     # Injectable, so tests drive periodic work (the webhook sweep) exactly.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # Set by the lifecycle: whether the database has been opened (for readiness).
@@ -66,7 +71,13 @@ def build_services(
     )
     slots.wake = lambda name: rooms.tell(name, EventsStored(), coalesce=True)
     return Services(
-        settings=settings, gateway=gateway, rooms=rooms, group_apply=group_apply, sleep=sleep
+        settings=settings,
+        gateway=gateway,
+        rooms=rooms,
+        group_apply=group_apply,
+        inbox=InboxWriter(now),
+        webhook_admission=asyncio.Semaphore(settings.webhook_concurrency),
+        sleep=sleep,
     )
 
 

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     shutdown_drain_seconds: float = Field(default=10.0, ge=0)
     webhook_max_attempts: int = Field(default=5, ge=1)
     webhook_apply_concurrency: int = Field(default=4, ge=1)
+    webhook_concurrency: int = Field(default=16, ge=1)
     webhook_sweep_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("database_url")

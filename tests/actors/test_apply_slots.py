@@ -70,3 +70,19 @@ def test_a_handed_slot_never_taken_returns_to_the_pool() -> None:
     clock.advance(HAND_OFF_SECONDS)
     assert slots.try_take("c")
     assert slots.handed() == []
+
+
+def test_a_room_that_no_longer_needs_its_slot_passes_it_on() -> None:
+    woken: list[str] = []
+    slots = ApplySlots(1)
+    slots.wake = woken.append
+    assert slots.try_take("a")
+    assert not slots.try_take("b")
+    assert not slots.try_take("c")
+    slots.give_back()  # handed to b, which then applies another way
+    slots.forgo("b")
+    assert woken == ["b", "c"]
+    assert slots.handed() == ["c"]
+    slots.forgo("c")
+    assert slots.free == 1
+    assert slots.waiting() == []

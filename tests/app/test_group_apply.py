@@ -11,6 +11,7 @@ import asyncio
 
 from livekit.protocol.webhook import WebhookEvent
 
+from actors.group_apply import MAX_EVENTS_PER_ROOM
 from actors.room_protocol import EventsStored, ListParticipants
 from models import ParticipantSession, Room, WebhookInbox
 from tests.app.test_webhooks import make_room, store
@@ -150,6 +151,19 @@ async def test_a_failed_shared_transaction_falls_back_for_every_room(running: Ru
     # Falling back is not a failure of the events: nothing kept with an error.
     assert await WebhookInbox.filter(last_error__not_isnull=True).count() == 0
 
+    # Having been through their own transactions, both rooms share again.
+    for room, who in ((second, "fay"), (third, "gus")):
+        await store(
+            event(
+                "participant_joined",
+                room_info(room, sid_of(room)),
+                who=participant(who, f"PA_{who}"),
+            )
+        )
+    assert await nudge_all(running, [second, third]) == [1, 1]
+    assert group.transactions == before + 1
+    assert await identities(running, third) == ["cat", "gus"]
+
 
 async def test_a_plan_that_fails_holds_back_only_its_room(running: Running) -> None:
     broken_room, good_room = ROOMS[:2]
@@ -178,3 +192,30 @@ async def test_a_plan_that_fails_holds_back_only_its_room(running: Running) -> N
     assert kept.processed_at is None
     assert kept.attempts == 1
     assert kept.last_error
+
+
+async def test_a_long_backlog_goes_in_slices_without_crowding_out_others(
+    running: Running,
+) -> None:
+    busy, quiet = ROOMS[:2]
+    await start_rooms(running, [busy, quiet])
+    backlog = MAX_EVENTS_PER_ROOM + MAX_EVENTS_PER_ROOM // 2
+    info = room_info(busy, sid_of(busy))
+    for i in range(backlog):
+        await store(event("participant_joined", info, who=participant(f"u{i}", f"PA_b{i}")))
+    # The last event of the backlog: applied last, it closes the first participant.
+    await store(event("participant_left", info, who=participant("u0", "PA_b0")))
+    await store(
+        event(
+            "participant_joined",
+            room_info(quiet, sid_of(quiet)),
+            who=participant("solo", "PA_solo"),
+        )
+    )
+
+    assert await nudge_all(running, [busy, quiet]) == [backlog + 1, 1]
+
+    assert await pending() == 0
+    assert len(await identities(running, busy)) == backlog - 1
+    assert (await ParticipantSession.get(sid="PA_b0")).left_at is not None
+    assert await identities(running, quiet) == ["solo"]
