@@ -82,43 +82,44 @@ async def insert_inbox_rows(conn: BaseDBAsyncClient, rows: Sequence[Sequence[Any
     await conn.execute_query(sql, args)
 
 
-async def claim_pending(
+async def read_pending(
     conn: BaseDBAsyncClient,
     rooms: Sequence[str],
-    at: dt.datetime,
     max_attempts: int,
     per_room: int,
 ) -> list[dict[str, Any]]:
-    """Mark the oldest pending events of these rooms processed; return them.
+    """The oldest pending events of these rooms, at most `per_room` of each.
 
-    At most `per_room` rows of each room, oldest first by LiveKit's clock, so
-    a room whose backlog is cut keeps its order and no room's backlog crowds
-    out the others. Rows that failed `max_attempts` times are left for ops.
+    Oldest first by LiveKit's clock, so a room whose backlog is cut keeps its
+    order and no room's backlog crowds out the others. Rows that failed
+    `max_attempts` times are left for ops. Read inside the apply transaction;
+    a room's rows are only ever applied by its own actor, one batch at a time.
     """
-    rooms_in = _in_list(conn, 4, rooms, "text")
+    rooms_in = _in_list(conn, 3, rooms, "text")
     # Only placeholders are formatted in (here and below); values go as parameters.
     sql = (
-        "UPDATE webhook_inbox SET processed_at = $1, attempts = attempts + 1 "  # noqa: S608
-        "WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER ("
+        "SELECT id, room_name, event_type, payload, livekit_created_at, attempts "  # noqa: S608
+        "FROM (SELECT *, ROW_NUMBER() OVER ("
         "PARTITION BY room_name ORDER BY livekit_created_at, id) AS place "
         "FROM webhook_inbox "
-        f"WHERE processed_at IS NULL AND attempts < $2 AND room_name {rooms_in}"
-        ") AS ranked WHERE place <= $3) "
-        "RETURNING id, room_name, event_type, payload, livekit_created_at, attempts"
+        f"WHERE processed_at IS NULL AND attempts < $1 AND room_name {rooms_in}"
+        ") AS ranked WHERE place <= $2"
     )
-    args = [at, max_attempts, per_room, *_list_args(conn, rooms)]
+    args = [max_attempts, per_room, *_list_args(conn, rooms)]
     return list(await conn.execute_query_dict(_for(conn, sql), args))
 
 
-async def release_claims(conn: BaseDBAsyncClient, ids: Sequence[int]) -> None:
-    """Undo `claim_pending` for rows their room will apply on its own."""
+async def mark_processed(conn: BaseDBAsyncClient, ids: Sequence[int], at: dt.datetime) -> int:
+    """Mark applied rows processed: the last write before the commit, so `at` is
+    when their effects were all written. Returns how many were still pending."""
     if not ids:
-        return
+        return 0
     sql = (
-        "UPDATE webhook_inbox SET processed_at = NULL, attempts = attempts - 1 "  # noqa: S608
-        f"WHERE id {_in_list(conn, 1, ids, 'bigint')}"
+        "UPDATE webhook_inbox SET processed_at = $1, attempts = attempts + 1 "  # noqa: S608
+        f"WHERE processed_at IS NULL AND id {_in_list(conn, 2, ids, 'bigint')}"
     )
-    await conn.execute_query(_for(conn, sql), _list_args(conn, ids))
+    count, _ = await conn.execute_query(_for(conn, sql), [at, *_list_args(conn, ids)])
+    return int(count)
 
 
 async def close_participants(

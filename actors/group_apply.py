@@ -6,16 +6,18 @@ loop: with dozens of rooms receiving events at once, rooms queued behind each
 other for seconds. Here every room with pending events joins the next shared
 transaction, which costs the same few round trips for one room or hundreds:
 
-1. one statement claims the pending events of all its rooms, oldest first;
+1. one statement reads the pending events of all its rooms, oldest first;
 2. each room's actor plans its events in memory (`plan`), recording writes;
-3. the writes of all rooms go out together, one statement per kind;
+3. the writes of all rooms go out together, one statement per kind, and last
+   one statement marks their events processed (so `processed_at` is when the
+   effects were written, just before the commit);
 4. commit, and every waiting actor learns how many of its events were applied.
 
 The actor stays the only one touching its state: it is awaiting `apply` while
 its plan runs, so the tick borrows its state the way a called function would.
 A room whose events need the database to decide (a new room session, a room
-that finished, an event that failed before) is handed back, its claims undone
-in the same transaction, and applies on its own. If the shared transaction
+that finished, an event that failed before) is handed back, its events left
+pending, and applies on its own. If the shared transaction
 fails, every room in it is told so and applies on its own, one event at a time
 if it must; a plan that raises fails only its own room.
 """
@@ -33,9 +35,9 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from actors.batch_sql import (
-    claim_pending,
     close_participants,
-    release_claims,
+    mark_processed,
+    read_pending,
     set_track_counts,
     sync_rooms,
 )
@@ -189,14 +191,14 @@ class GroupApplier:
         if not batch:
             return results
         async with transaction() as conn:
-            rows = await claim_pending(
-                conn, [r.room for r in batch], self._now(), self._max_attempts, MAX_EVENTS_PER_ROOM
+            rows = await read_pending(
+                conn, [r.room for r in batch], self._max_attempts, MAX_EVENTS_PER_ROOM
             )
             by_room: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for row in rows:
                 by_room[row["room_name"]].append(row)
             writes = Writes()
-            released: list[int] = []
+            applied: list[int] = []
             for request in batch:
                 mine = sorted(
                     by_room.get(request.room, ()),
@@ -204,10 +206,7 @@ class GroupApplier:
                 )
                 own = Writes()
                 if request.done.done():
-                    planned = False  # its actor stopped waiting: its state is not ours to touch
-                    results[request.room] = None
-                    released += [row["id"] for row in mine]
-                    continue
+                    continue  # its actor stopped waiting: its state is not ours to touch
                 try:
                     planned = request.plan(mine, own) if mine else True
                 except Exception as error:
@@ -216,10 +215,13 @@ class GroupApplier:
                     planned = False
                 if planned:
                     writes.extend(own)
+                    applied += [row["id"] for row in mine]
                     results[request.room] = Applied(len(mine), len(mine) >= MAX_EVENTS_PER_ROOM)
                 else:
-                    released += [row["id"] for row in mine]
                     results.setdefault(request.room, None)
-            await release_claims(conn, released)
             await writes.flush(conn)
+            if await mark_processed(conn, applied, self._now()) != len(applied):
+                # Applied elsewhere meanwhile (never, with one actor per room):
+                # roll back rather than apply anything twice.
+                raise RuntimeError("inbox rows changed under a shared apply")
         return results

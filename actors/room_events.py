@@ -277,7 +277,7 @@ class EventApplier:
         session = self._presence.session
         events = []
         for row in rows:
-            if row["attempts"] > 1:
+            if row["attempts"] > 0:
                 return False  # failed before: one by one, with its error kept
             event = Parse(row["payload"], WebhookEvent(), ignore_unknown_fields=True)
             if event.event in PARTICIPANT_EVENTS or event.event == "room_started":
