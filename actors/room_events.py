@@ -187,6 +187,7 @@ class EventApplier:
                         return applied
             except DATABASE_UNAVAILABLE:
                 self._stale = True
+                self._slots.forgo(self._room_name)  # a slot it was woken with goes on
                 raise
             except GroupApplyFailedError as error:
                 log.warning("room %r applies on its own after %s", self._room_name, error)

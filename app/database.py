@@ -32,7 +32,10 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     asyncpg.ObjectNotInPrerequisiteStateError,  # the database refuses connections
-    asyncpg.exceptions.OperatorInterventionError,  # shut down or restarted under a query
+    # Shut down or crashed under a query (not QueryCanceledError, their sibling:
+    # a statement timeout is a property of the query, and must count).
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
 )
 
 # Added to a PostgreSQL URL unless it sets them itself.

@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 # Inserts in flight at once (each holds one pooled connection), and rows per insert.
 MAX_IN_FLIGHT = 2
 MAX_ROWS = 500
+# An insert that has not answered by then counts as the database being away
+# (503, LiveKit retries; if it did commit, the retry is a duplicate): a dead
+# connection must not hold deliveries until TCP gives up on it.
+INSERT_TIMEOUT_SECONDS = 10.0
+_UNAVAILABLE: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, TimeoutError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,17 +109,21 @@ class InboxWriter:
     async def _write(self, batch: list[_Waiting]) -> None:
         try:
             await self._insert(batch)
+        except BaseException as error:
+            # Whatever went wrong, no delivery may wait forever for its answer.
+            _fail(batch, error if isinstance(error, Exception) else RuntimeError("not stored"))
+            raise
         finally:
             self._in_flight -= 1
             if self._queue:
                 self._schedule()
 
     async def _insert(self, batch: list[_Waiting]) -> None:
-        conn = connections.get("default")
         try:
-            await insert_inbox_rows(conn, [w.row for w in batch])
+            async with asyncio.timeout(INSERT_TIMEOUT_SECONDS):
+                await insert_inbox_rows(connections.get("default"), [w.row for w in batch])
             self.inserts += 1
-        except DATABASE_UNAVAILABLE as error:
+        except _UNAVAILABLE as error:
             _fail(batch, error)
             return
         except Exception:

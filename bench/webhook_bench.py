@@ -14,9 +14,10 @@ participant sids, spread over the 64 rooms) go to:
 Bodies are built and signed before each timed run. Runs alternate (verify,
 real, ...); after each real run the bench waits until every inbox row has
 `processed_at`. Lag is `processed_at - received_at` over the timed rows
-(`received_at` is stamped as the route hands the event to the inbox writer,
-`processed_at` as the apply transaction claims it, a few round trips before
-its commit), with as baseline the same lag for single events sent one at a
+(`received_at` is stamped as the route hands the event to the inbox writer;
+`processed_at` by the shared apply transaction's last statement, once the
+event's effects are written, one round trip before the commit), with as
+baseline the same lag for single events sent one at a
 time to the idle server. Targets on PostgreSQL: accepted/s >= 0.50 of verification-only, lag
 p99 < 100 ms.
 """

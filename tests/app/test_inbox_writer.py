@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from actors.room_protocol import EventsStored
 from app.inbox_writer import InboxEntry
 from models import WebhookInbox
@@ -86,3 +88,13 @@ async def test_one_delivery_at_a_time_still_serves_a_burst(
         statuses = await asyncio.gather(*(deliver(client, m) for m in messages))
         assert statuses == [200] * len(messages)
         assert await WebhookInbox.all().count() == len(messages)
+
+
+async def test_a_delivery_never_waits_forever(database_url: str, clock: FakeClock) -> None:
+    """Even with no database at all (the app has shut down), `store` answers: it raises."""
+    async with app_running(make_settings(database_url), clock) as running:
+        writer = running.services.inbox
+    entry = InboxEntry("EV_late", "room_started", ROOM, SID, 1, "{}")
+    # Tortoise's "no context is active" (not wait_for's TimeoutError).
+    with pytest.raises(RuntimeError):
+        await asyncio.wait_for(writer.store(entry), 5)
