@@ -35,11 +35,13 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from actors.batch_sql import (
+    PARTICIPANT_COLUMNS,
     close_participants,
     mark_processed,
     read_pending,
     set_track_counts,
     sync_rooms,
+    write_and_mark_postgres,
 )
 from app.database import DATABASE_UNAVAILABLE, transaction
 from models import ParticipantSession
@@ -75,14 +77,41 @@ class Writes:
         self.tracks += other.tracks
         self.rooms += other.rooms
 
-    async def flush(self, conn: BaseDBAsyncClient) -> None:
-        # Opened rows first: a later close or track count never targets them
-        # (a plan edits its own unsaved rows), but order keeps that obvious.
+    async def flush_and_mark(self, conn: BaseDBAsyncClient, ids: list[int], at: dt.datetime) -> int:
+        """Write everything, then mark `ids` processed at `at`; how many were pending.
+
+        On PostgreSQL in one statement (each round trip here is lag for every
+        room in the transaction); elsewhere one statement per kind. A plan never
+        closes or counts tracks of a row it opened in the same batch (it edits
+        its own unsaved row), so the writes never touch the same row twice.
+        """
+        if not (ids or self.opened or self.closes or self.tracks or self.rooms):
+            return 0
+        if conn.capabilities.dialect == "postgres":
+            return await write_and_mark_postgres(
+                conn,
+                [[getattr(row, column) for column in PARTICIPANT_COLUMNS] for row in self.opened],
+                self._participant_changes(),
+                list({room[3]: room for room in self.rooms}.values()),
+                ids,
+                at,
+            )
         if self.opened:
             await ParticipantSession.bulk_create(self.opened, using_db=conn)
         await close_participants(conn, self.closes)
         await set_track_counts(conn, self.tracks)
         await sync_rooms(conn, self.rooms)
+        return await mark_processed(conn, ids, at)
+
+    def _participant_changes(self) -> list[tuple[dt.datetime | None, str | None, int | None, str]]:
+        """Closes and track counts merged into one change per sid (the last count wins)."""
+        changes: dict[str, list[Any]] = {}
+        for left_at, reason, sid in self.closes:
+            change = changes.setdefault(sid, [None, None, None])
+            change[0], change[1] = left_at, reason
+        for count, sid in self.tracks:
+            changes.setdefault(sid, [None, None, None])[2] = count
+        return [(c[0], c[1], c[2], sid) for sid, c in changes.items()]
 
 
 # A room's plan: given its claimed rows (oldest first), apply them in memory and
@@ -219,8 +248,7 @@ class GroupApplier:
                     results[request.room] = Applied(len(mine), len(mine) >= MAX_EVENTS_PER_ROOM)
                 else:
                     results.setdefault(request.room, None)
-            await writes.flush(conn)
-            if await mark_processed(conn, applied, self._now()) != len(applied):
+            if await writes.flush_and_mark(conn, applied, self._now()) != len(applied):
                 # Applied elsewhere meanwhile (never, with one actor per room):
                 # roll back rather than apply anything twice.
                 raise RuntimeError("inbox rows changed under a shared apply")

@@ -87,6 +87,22 @@ async def test_many_rooms_share_one_transaction(running: Running) -> None:
         ann = await ParticipantSession.get(sid=f"PA_{room}_ann")
         assert (ann.state, ann.track_count, ann.left_at) == ("active", 1, None)
 
+    # Changes to rows stored by an earlier transaction: a second track, a leave.
+    for room in ROOMS:
+        info = room_info(room, sid_of(room))
+        ann = participant("ann", f"PA_{room}_ann")
+        await store(event("track_published", info, who=ann, track=audio_track(f"TV_{room}")))
+        await store(event("participant_left", info, who=participant("bob", f"PA_{room}_bob")))
+    assert await nudge_all(running, ROOMS) == [2] * len(ROOMS)
+    for room in ROOMS:
+        assert await identities(running, room) == ["ann"]
+        assert (await Room.get(name=room)).num_participants == 1
+        ann_row = await ParticipantSession.get(sid=f"PA_{room}_ann")
+        assert (ann_row.track_count, ann_row.left_at) == (2, None)
+        bob = await ParticipantSession.get(sid=f"PA_{room}_bob")
+        assert (bob.state, bob.disconnect_reason) == ("disconnected", "CLIENT_INITIATED")
+        assert bob.left_at is not None
+
 
 async def test_leave_then_late_join_in_separate_transactions(running: Running) -> None:
     """Decided from memory: a join that comes after its own leave changes nothing."""
