@@ -8,9 +8,9 @@ transaction, which costs the same few round trips for one room or hundreds:
 
 1. one statement reads the pending events of all its rooms, oldest first;
 2. each room's actor plans its events in memory (`plan`), recording writes;
-3. the writes of all rooms go out together, one statement per kind, and last
-   one statement marks their events processed (so `processed_at` is when the
-   effects were written, just before the commit);
+3. the writes of all rooms go out together, with the mark that makes their
+   events processed (so `processed_at` is when the effects were written, just
+   before the commit): one statement on PostgreSQL, one per kind on SQLite;
 4. commit, and every waiting actor learns how many of its events were applied.
 
 The actor stays the only one touching its state: it is awaiting `apply` while
