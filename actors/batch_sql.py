@@ -40,6 +40,11 @@ def _list_args(conn: BaseDBAsyncClient, values: Sequence[Any]) -> list[Any]:
     return [list(values)] if _is_postgres(conn) else list(values)
 
 
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows as one list per column (PostgreSQL's `unnest` takes one array each)."""
+    return [[row[i] for row in rows] for i in range(width)]
+
+
 # The inbox columns an insert sets, in order (id is serial; last_error starts null).
 INBOX_COLUMNS = (
     "event_id",
@@ -67,7 +72,7 @@ async def insert_inbox_rows(conn: BaseDBAsyncClient, rows: Sequence[Sequence[Any
             f"INSERT INTO webhook_inbox ({columns}, attempts) "  # noqa: S608
             f"SELECT *, 0 FROM unnest({arrays}) ON CONFLICT (event_id) DO NOTHING"
         )
-        args: list[Any] = [[row[i] for row in rows] for i in range(len(INBOX_COLUMNS))]
+        args: list[Any] = _columns(rows, len(INBOX_COLUMNS))
     else:
         width = len(INBOX_COLUMNS)
         values = ", ".join(
@@ -147,11 +152,6 @@ _PARTICIPANT_PG_TYPES = (
     "text",
     "int",
 )
-
-
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    """Rows as one list per column (PostgreSQL's `unnest` takes one array each)."""
-    return [[row[i] for row in rows] for i in range(width)]
 
 
 async def write_and_mark_postgres(

@@ -43,6 +43,7 @@ from actors.batch_sql import (
     sync_rooms,
     write_and_mark_postgres,
 )
+from actors.turn_batches import TurnBatches
 from app.database import DATABASE_UNAVAILABLE, transaction
 from models import ParticipantSession
 
@@ -146,10 +147,9 @@ class GroupApplier:
     def __init__(self, now: Callable[[], dt.datetime], max_attempts: int) -> None:
         self._now = now
         self._max_attempts = max_attempts
-        self._waiting: dict[str, _Request] = {}  # in arrival order
-        self._in_flight = 0
-        self._tick_scheduled = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Actors woken by the last commit ask again in the same turn of the loop,
+        # and so share the next transaction.
+        self._ticks = TurnBatches(self._tick, max_in_flight=MAX_IN_FLIGHT, max_batch=MAX_ROOMS)
         self.transactions = 0  # for ops and tests: shared transactions committed
 
     async def apply(self, room: str, plan: Plan) -> Applied | None:
@@ -158,38 +158,15 @@ class GroupApplier:
         None: the events need the room to apply them on its own. Raises
         GroupApplyFailedError, or one of DATABASE_UNAVAILABLE.
         """
+        # An actor awaits its request, so a room is never waiting twice; one
+        # cancelled before its transaction (its future done) is skipped there.
         request = _Request(room, plan, asyncio.get_running_loop().create_future())
-        # An actor awaits its request, so a room is never waiting twice.
-        self._waiting[room] = request
-        self._schedule_tick()
-        try:
-            return await request.done
-        finally:
-            if self._waiting.get(room) is request:
-                del self._waiting[room]  # cancelled before its transaction began
+        self._ticks.add(request)
+        return await request.done
 
     async def close(self) -> None:
         """Wait for shared transactions in flight (at shutdown, before the database closes)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def _schedule_tick(self) -> None:
-        # On the next turn of the loop, not now: actors woken by the last
-        # commit ask again during this turn, and should share one transaction.
-        if not self._tick_scheduled:
-            self._tick_scheduled = True
-            asyncio.get_running_loop().call_soon(self._start_ticks)
-
-    def _start_ticks(self) -> None:
-        self._tick_scheduled = False
-        while self._waiting and self._in_flight < MAX_IN_FLIGHT:
-            batch = []
-            for room in list(self._waiting)[:MAX_ROOMS]:
-                batch.append(self._waiting.pop(room))
-            self._in_flight += 1
-            task = asyncio.ensure_future(self._tick(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        await self._ticks.close()
 
     async def _tick(self, batch: list[_Request]) -> None:
         try:
@@ -211,9 +188,6 @@ class GroupApplier:
                         request.done.set_exception(outcome)
                     else:
                         request.done.set_result(outcome)
-        finally:
-            self._in_flight -= 1
-            self._schedule_tick()
 
     async def _run(self, batch: list[_Request]) -> dict[str, Applied | Exception | None]:
         results: dict[str, Applied | Exception | None] = {}

@@ -69,6 +69,18 @@ def _close(row: ParticipantSession, at: dt.datetime, reason: str) -> None:
     row.state = "disconnected"
 
 
+def _live(row: ParticipantSession) -> LiveParticipant:
+    """The presence entry of an open participant session."""
+    return LiveParticipant(
+        identity=row.identity,
+        name=row.name,
+        sid=row.sid,
+        joined_at=row.joined_at,
+        state=row.state,
+        tracks=row.track_count,
+    )
+
+
 def _state_name(info: ParticipantInfo) -> str:
     return str(ParticipantInfo.State.Name(info.state)).lower()
 
@@ -111,14 +123,7 @@ class Presence:
         closed = ParticipantSession.filter(room_session_id=self.session.id, left_at__isnull=False)
         self.closed = {str(sid) for sid in await closed.values_list("sid", flat=True)}
         for row in await ParticipantSession.filter(room_session_id=self.session.id, left_at=None):
-            self.live[row.sid] = LiveParticipant(
-                identity=row.identity,
-                name=row.name,
-                sid=row.sid,
-                joined_at=row.joined_at,
-                state=row.state,
-                tracks=row.track_count,
-            )
+            self.live[row.sid] = _live(row)
 
 
 class _AlreadyClaimed(Exception):
@@ -213,8 +218,6 @@ class EventApplier:
         if not self._slots.try_take(self._room_name):
             return 0
         try:
-            if self._stale:
-                await self._reload()
             rows = await WebhookInbox.filter(
                 room_name=self._room_name, processed_at=None, attempts__lt=self._max_attempts
             ).order_by("livekit_created_at", "id")
@@ -298,10 +301,10 @@ class EventApplier:
                     self._plan_join(session, info, at, opened, writes)
                 case "participant_left" | "participant_connection_aborted":
                     self._plan_leave(session, info, at, opened, writes)
-                case "track_published":
-                    self._plan_track(info, +1, opened, writes)
-                case "track_unpublished":
-                    self._plan_track(info, -1, opened, writes)
+                case "track_published" | "track_unpublished":
+                    delta = 1 if event.event == "track_published" else -1
+                    if (count := self._count_tracks(info.sid, delta, opened)) is not None:
+                        writes.tracks.append((count, info.sid))
                 case _:
                     pass  # room_started again, egress_*, ingress_*
         if room_id is not None and (synced := self._room_row(room_id)) != self._synced:
@@ -325,9 +328,7 @@ class EventApplier:
         row = self._new_participant(session, info, at)
         opened[sid] = row
         writes.opened.append(row)
-        presence.live[sid] = LiveParticipant(
-            identity=row.identity, name=row.name, sid=sid, joined_at=row.joined_at, state=row.state
-        )
+        presence.live[sid] = _live(row)
         self._joined.append(row.identity)
 
     def _plan_leave(
@@ -357,23 +358,21 @@ class EventApplier:
         presence.live.pop(sid, None)
         presence.closed.add(sid)
 
-    def _plan_track(
-        self,
-        info: ParticipantInfo,
-        delta: int,
-        opened: dict[str, ParticipantSession],
-        writes: Writes,
-    ) -> None:
-        current = self._presence.live.get(info.sid)
+    def _count_tracks(
+        self, sid: str, delta: int, unsaved: dict[str, ParticipantSession]
+    ) -> int | None:
+        """Change a live participant's track count in memory, and on its row if the
+        batch has not stored it yet; returns the count a stored row must be given."""
+        current = self._presence.live.get(sid)
         if current is None:
-            return
+            return None
         tracks = max(0, current.tracks + delta)
-        self._presence.live[info.sid] = replace(current, tracks=tracks)
-        unsaved = opened.get(info.sid)
-        if unsaved is not None:
-            unsaved.track_count = tracks
-        else:
-            writes.tracks.append((tracks, info.sid))
+        self._presence.live[sid] = replace(current, tracks=tracks)
+        row = unsaved.get(sid)
+        if row is None:
+            return tracks
+        row.track_count = tracks
+        return None
 
     def _new_participant(
         self,
@@ -535,13 +534,7 @@ class EventApplier:
         row = self._new_participant(session, info, at)
         self._participants[row.sid] = self._unsaved[row.sid] = row
         if self._presence.session_sid == session.sid:
-            self._presence.live[row.sid] = LiveParticipant(
-                identity=row.identity,
-                name=row.name,
-                sid=row.sid,
-                joined_at=row.joined_at,
-                state=row.state,
-            )
+            self._presence.live[row.sid] = _live(row)
             self._joined.append(row.identity)
 
     async def _leave(
@@ -574,16 +567,8 @@ class EventApplier:
     async def _track(
         self, info: ParticipantInfo, track: TrackInfo, delta: int, conn: BaseDBAsyncClient
     ) -> None:
-        current = self._presence.live.get(info.sid)
-        if current is None:
-            return
-        tracks = max(0, current.tracks + delta)
-        self._presence.live[info.sid] = replace(current, tracks=tracks)
-        unsaved = self._unsaved.get(info.sid)
-        if unsaved is not None:
-            unsaved.track_count = tracks
-        else:
-            await ParticipantSession.filter(sid=info.sid).using_db(conn).update(track_count=tracks)
+        if (count := self._count_tracks(info.sid, delta, self._unsaved)) is not None:
+            await ParticipantSession.filter(sid=info.sid).using_db(conn).update(track_count=count)
 
     # -- the room row ----------------------------------------------------------------
 

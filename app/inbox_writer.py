@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from tortoise import connections
 
 from actors.batch_sql import insert_inbox_rows
+from actors.turn_batches import TurnBatches
 from app.database import DATABASE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
@@ -60,10 +61,8 @@ class InboxWriter:
 
     def __init__(self, now: Callable[[], dt.datetime]) -> None:
         self._now = now
-        self._queue: list[_Waiting] = []
-        self._in_flight = 0
-        self._scheduled = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Deliveries handled in one turn of the loop share the insert.
+        self._batches = TurnBatches(self._write, max_in_flight=MAX_IN_FLIGHT, max_batch=MAX_ROWS)
         self.inserts = 0  # for ops and tests: insert statements that committed
 
     async def store(self, entry: InboxEntry) -> None:
@@ -80,31 +79,14 @@ class InboxWriter:
             received_at if entry.done else None,
         )
         waiting = _Waiting(row, asyncio.get_running_loop().create_future())
-        self._queue.append(waiting)
-        self._schedule()
+        self._batches.add(waiting)
         # Shielded: a delivery whose client went away is still stored (LiveKit's
         # retry then finds it), and the shared insert is not cut short for others.
         await asyncio.shield(waiting.stored)
 
     async def close(self) -> None:
         """Wait for inserts in flight (at shutdown, before the database closes)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def _schedule(self) -> None:
-        # On the next turn of the loop: deliveries handled in this turn share the insert.
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._start)
-
-    def _start(self) -> None:
-        self._scheduled = False
-        while self._queue and self._in_flight < MAX_IN_FLIGHT:
-            batch, self._queue = self._queue[:MAX_ROWS], self._queue[MAX_ROWS:]
-            self._in_flight += 1
-            task = asyncio.ensure_future(self._write(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        await self._batches.close()
 
     async def _write(self, batch: list[_Waiting]) -> None:
         try:
@@ -113,10 +95,6 @@ class InboxWriter:
             # Whatever went wrong, no delivery may wait forever for its answer.
             _fail(batch, error if isinstance(error, Exception) else RuntimeError("not stored"))
             raise
-        finally:
-            self._in_flight -= 1
-            if self._queue:
-                self._schedule()
 
     async def _insert(self, batch: list[_Waiting]) -> None:
         try:

@@ -1,0 +1,68 @@
+"""Work queued during one turn of the event loop, run as one batch.
+
+The scheduling shared by the webhook inbox's inserts (app/inbox_writer.py) and
+the rooms' shared apply transactions (actors/group_apply.py): items added
+while the loop runs its current turn wait for the next one and go together,
+at most `max_batch` per batch and `max_in_flight` batches at once; what comes
+while every batch is out waits for the next free one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class TurnBatches(Generic[T]):
+    """Runs `run(batch)` for what was added, batch by batch."""
+
+    def __init__(
+        self,
+        run: Callable[[list[T]], Awaitable[None]],
+        *,
+        max_in_flight: int,
+        max_batch: int,
+    ) -> None:
+        self._run = run
+        self._max_in_flight = max_in_flight
+        self._max_batch = max_batch
+        self._queue: list[T] = []
+        self._in_flight = 0
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def add(self, item: T) -> None:
+        self._queue.append(item)
+        self._schedule()
+
+    async def close(self) -> None:
+        """Wait for the batches in flight (at shutdown, before the database closes)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _schedule(self) -> None:
+        # On the next turn of the loop, not now: whatever this turn adds shares it.
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._start)
+
+    def _start(self) -> None:
+        self._scheduled = False
+        while self._queue and self._in_flight < self._max_in_flight:
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+            self._in_flight += 1
+            task = asyncio.ensure_future(self._run_one(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run_one(self, batch: list[T]) -> None:
+        try:
+            await self._run(batch)
+        finally:
+            self._in_flight -= 1
+            if self._queue:
+                self._schedule()
