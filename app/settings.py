@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=16, ge=1)
     webhook_sweep_seconds: float = Field(default=5.0, gt=0)
 
+    # Gated rooms.
+    default_chain_id: int = Field(default=1, ge=1, le=2**53 - 1)
+    # How long a yes from the chain is trusted; a no is trusted at most
+    # GATING_NO_CACHE_SECONDS, so someone who just bought in is not kept out long.
+    gating_cache_seconds: float = Field(default=60.0, ge=0)
+    gating_recheck_seconds: float = Field(default=120.0, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
