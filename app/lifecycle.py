@@ -1,8 +1,8 @@
 """One place owns start-up and shutdown order.
 
-Start: database, LiveKit client, room registry (with its passivation sweep),
+Start: database, LiveKit and chain clients, room registry (with its passivation sweep),
 then crash recovery of stored-but-unapplied webhooks. Stop in reverse: stop
-accepting and drain every room actor, then close LiveKit, then the database,
+accepting and drain every room actor, then close LiveKit and the chains, then the database,
 so no actor ever writes to a closed connection.
 """
 
@@ -70,6 +70,7 @@ def install_lifecycle(app: Quart, services: Services) -> None:
         frozen = False
         try:
             await services.gateway.open()
+            await services.chain.open()
             # What start-up built (modules, schemas, the app) lives as long as the
             # process: frozen, full collections stop re-scanning it. Under load
             # those scans were pauses that showed in the ack-to-applied lag p99
@@ -94,6 +95,7 @@ def install_lifecycle(app: Quart, services: Services) -> None:
                 await services.rooms.shutdown(settings.shutdown_drain_seconds)
                 await services.group_apply.close()
                 await services.gateway.close()
+                await services.chain.close()
                 services.database_open = False
                 await close_database()
             finally:

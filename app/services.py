@@ -15,6 +15,7 @@ from actors.group_apply import GroupApplier
 from actors.room import RoomActor, RoomActorDeps
 from actors.room_protocol import EventsStored, RoomMessage
 from actors.runtime import ActorRegistry
+from app.chain_rpc import ChainRPC
 from app.inbox_writer import InboxWriter
 from app.livekit_gateway import LiveKitGateway
 from app.settings import Settings
@@ -37,6 +38,8 @@ class Services:
     inbox: InboxWriter
     # How many webhook deliveries are verified and stored at once (the rest queue).
     webhook_admission: asyncio.Semaphore
+    # JSON-RPC reads on the configured chains (contract wallets, gating).
+    chain: ChainRPC
     # Injectable, so tests drive periodic work (the webhook sweep) exactly.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # Set by the lifecycle: whether the database has been opened (for readiness).
@@ -77,6 +80,7 @@ def build_services(
         group_apply=group_apply,
         inbox=InboxWriter(now),
         webhook_admission=asyncio.Semaphore(settings.webhook_concurrency),
+        chain=ChainRPC(settings.rpc_urls, settings.chain_timeout_seconds),
         sleep=sleep,
     )
 

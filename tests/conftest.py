@@ -26,6 +26,9 @@ from app.factory import create_app
 from app.services import Services, build_services
 from app.settings import Settings
 from tests.fakes.livekit_server import FakeLiveKit
+
+# The local EVM node (anvil) and its per-test snapshot, for chain tests.
+from tests.support.chain import anvil_node, chain  # noqa: F401
 from tests.support.clock import FakeClock, ManualSleep
 from tests.support.postgres import (
     admin_url,
