@@ -19,6 +19,7 @@ import jwt
 from google.protobuf.json_format import ParseError
 from jwt.warnings import InsecureKeyLengthWarning
 from livekit import api
+from livekit.protocol.models import ParticipantPermission
 from livekit.protocol.room import RoomConfiguration
 from livekit.protocol.webhook import WebhookEvent
 
@@ -41,6 +42,13 @@ class LiveKitRefusedError(Exception):
         super().__init__(f"LiveKit refused the call: {code} ({status})")
         self.code = code
         self.status = status
+
+
+class LiveKitNotConfiguredError(LiveKitUnreachableError):
+    """`LIVEKIT_URL` is empty: there is no LiveKit to call."""
+
+    def __init__(self) -> None:
+        super().__init__("LIVEKIT_URL is not set")
 
 
 class WebhookSignatureError(Exception):
@@ -207,6 +215,67 @@ class LiveKitGateway:
             return
         async with _translate_errors(), asyncio.timeout(self._timeout):
             await self._api.room.delete_room(api.DeleteRoomRequest(room=name))
+
+    # Moderation and admission need LiveKit: unlike mirroring, there is no
+    # "fine without it", so with LIVEKIT_URL empty these raise instead of
+    # returning quietly.
+
+    async def remove_participant(self, room: str, identity: str) -> None:
+        """RemoveParticipant: disconnect `identity` from `room` now."""
+        client = self._required()
+        request = api.RoomParticipantIdentity(room=room, identity=identity)
+        async with _translate_errors(), asyncio.timeout(self._timeout):
+            await client.room.remove_participant(request)
+
+    async def update_participant(
+        self,
+        room: str,
+        identity: str,
+        *,
+        role: str | None = None,
+        name: str | None = None,
+        metadata: str | None = None,
+        attributes: dict[str, str] | None = None,
+    ) -> None:
+        """UpdateParticipant; a role becomes its permissions, applied by LiveKit at once."""
+        client = self._required()
+        request = api.UpdateParticipantRequest(room=room, identity=identity)
+        if role is not None:
+            request.permission.CopyFrom(participant_permission(role))
+        if name is not None:
+            request.name = name
+        if metadata is not None:
+            request.metadata = metadata
+        if attributes:
+            request.attributes.update(attributes)
+        async with _translate_errors(), asyncio.timeout(self._timeout):
+            await client.room.update_participant(request)
+
+    async def mute_published_track(
+        self, room: str, identity: str, track_sid: str, *, muted: bool
+    ) -> None:
+        """MutePublishedTrack for one track of `identity`."""
+        client = self._required()
+        request = api.MuteRoomTrackRequest(
+            room=room, identity=identity, track_sid=track_sid, muted=muted
+        )
+        async with _translate_errors(), asyncio.timeout(self._timeout):
+            await client.room.mute_published_track(request)
+
+    def _required(self) -> api.LiveKitAPI:
+        if self._api is None:
+            raise LiveKitNotConfiguredError
+        return self._api
+
+
+def participant_permission(role: str) -> ParticipantPermission:
+    """The permissions LiveKit enforces for a role: the same grants as its token."""
+    grants = ROLE_GRANTS[role]
+    return ParticipantPermission(
+        can_subscribe=True,
+        can_publish=grants.can_publish,
+        can_publish_data=True,
+    )
 
 
 @contextlib.asynccontextmanager

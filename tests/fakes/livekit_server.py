@@ -25,7 +25,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from jwt.warnings import InsecureKeyLengthWarning
 from livekit.api import TokenVerifier, VideoGrants
-from livekit.protocol.models import Room
+from livekit.protocol.models import ParticipantInfo, ParticipantPermission, Room, TrackInfo
 from livekit.protocol.room import (
     CreateRoomRequest,
     DeleteRoomRequest,
@@ -34,6 +34,11 @@ from livekit.protocol.room import (
     ListParticipantsResponse,
     ListRoomsRequest,
     ListRoomsResponse,
+    MuteRoomTrackRequest,
+    MuteRoomTrackResponse,
+    RemoveParticipantResponse,
+    RoomParticipantIdentity,
+    UpdateParticipantRequest,
     UpdateRoomMetadataRequest,
 )
 
@@ -105,6 +110,8 @@ class FakeLiveKit:
         self.api_key = api_key
         self.api_secret = api_secret
         self.rooms: dict[str, Room] = {}
+        # room name -> identity -> who is connected there (tests put them in with `join`).
+        self.participants: defaultdict[str, dict[str, ParticipantInfo]] = defaultdict(dict)
         self.calls: list[tuple[str, Message]] = []
         self._verifier = TokenVerifier(api_key, api_secret)
         self._failures: defaultdict[str, deque[_Failure]] = defaultdict(deque)
@@ -121,6 +128,15 @@ class FakeLiveKit:
             ),
             "ListParticipants": _Method(
                 ListParticipantsRequest, _can_admin_room, self._list_participants
+            ),
+            "RemoveParticipant": _Method(
+                RoomParticipantIdentity, _can_admin_room, self._remove_participant
+            ),
+            "UpdateParticipant": _Method(
+                UpdateParticipantRequest, _can_admin_room, self._update_participant
+            ),
+            "MutePublishedTrack": _Method(
+                MuteRoomTrackRequest, _can_admin_room, self._mute_published_track
             ),
         }
 
@@ -211,6 +227,24 @@ class FakeLiveKit:
         if times < 1:
             raise ValueError("times must be >= 1")
         self._hangs[method].extend(seconds for _ in range(times))
+
+    def join(
+        self, room: str, identity: str, *, tracks: list[TrackInfo] | None = None
+    ) -> ParticipantInfo:
+        """Put `identity` in `room` as if it had connected (the room is created if new)."""
+        if room not in self.rooms:
+            self._create_room(CreateRoomRequest(name=room))
+        participant = ParticipantInfo(
+            sid="PA_" + "".join(secrets.choice(_SID_ALPHABET) for _ in range(12)),
+            identity=identity,
+            state=ParticipantInfo.State.ACTIVE,
+            permission=ParticipantPermission(
+                can_subscribe=True, can_publish=True, can_publish_data=True
+            ),
+            tracks=tracks or [],
+        )
+        self.participants[room][identity] = participant
+        return participant
 
     def calls_to(self, method: str) -> list[Message]:
         """The parsed requests received for ``method``, in arrival order."""
@@ -330,6 +364,7 @@ class FakeLiveKit:
     def _delete_room(self, req: DeleteRoomRequest) -> DeleteRoomResponse:
         if self.rooms.pop(req.room, None) is None:
             raise _TwirpError("not_found", "requested room does not exist")
+        self.participants.pop(req.room, None)  # everyone is disconnected
         return DeleteRoomResponse()
 
     def _update_room_metadata(self, req: UpdateRoomMetadataRequest) -> Room:
@@ -339,7 +374,46 @@ class FakeLiveKit:
 
     def _list_participants(self, req: ListParticipantsRequest) -> ListParticipantsResponse:
         self._room(req.room)
-        return ListParticipantsResponse()
+        return ListParticipantsResponse(participants=list(self.participants[req.room].values()))
+
+    def _remove_participant(self, req: RoomParticipantIdentity) -> RemoveParticipantResponse:
+        self._participant(req.room, req.identity)
+        del self.participants[req.room][req.identity]
+        return RemoveParticipantResponse()
+
+    def _update_participant(self, req: UpdateParticipantRequest) -> ParticipantInfo:
+        """As LiveKit: only the fields set change; a permission replaces the old one whole."""
+        participant = self._participant(req.room, req.identity)
+        if req.name:
+            participant.name = req.name
+        if req.metadata:
+            participant.metadata = req.metadata
+        for key, value in req.attributes.items():
+            if value:
+                participant.attributes[key] = value
+            else:
+                participant.attributes.pop(key, None)  # an empty value deletes the key
+        if req.HasField("permission"):
+            participant.permission.CopyFrom(req.permission)
+            if not req.permission.can_publish:
+                # LiveKit unpublishes the tracks of a participant that may no longer publish.
+                del participant.tracks[:]
+        return participant
+
+    def _mute_published_track(self, req: MuteRoomTrackRequest) -> MuteRoomTrackResponse:
+        participant = self._participant(req.room, req.identity)
+        for track in participant.tracks:
+            if track.sid == req.track_sid:
+                track.muted = req.muted
+                return MuteRoomTrackResponse(track=track)
+        raise _TwirpError("not_found", "track not found")
+
+    def _participant(self, room: str, identity: str) -> ParticipantInfo:
+        self._room(room)
+        participant = self.participants[room].get(identity)
+        if participant is None:
+            raise _TwirpError("not_found", "participant not found")
+        return participant
 
     def _room(self, name: str) -> Room:
         room = self.rooms.get(name)

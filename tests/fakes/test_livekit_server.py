@@ -11,12 +11,15 @@ import aiohttp
 import pytest
 from jwt.warnings import InsecureKeyLengthWarning
 from livekit.api import AccessToken, LiveKitAPI, TwirpError, VideoGrants
+from livekit.protocol.models import ParticipantPermission, TrackInfo, TrackType
 from livekit.protocol.room import (
     CreateRoomRequest,
     DeleteRoomRequest,
     ListParticipantsRequest,
     ListRoomsRequest,
+    MuteRoomTrackRequest,
     RoomParticipantIdentity,
+    UpdateParticipantRequest,
     UpdateRoomMetadataRequest,
 )
 
@@ -328,3 +331,86 @@ async def test_lifecycle() -> None:
     with pytest.raises(RuntimeError):
         _ = fake.url
     await fake.stop()  # idempotent
+
+
+async def test_remove_participant(lk: FakeLiveKit, client: LiveKitAPI) -> None:
+    lk.join("r", "alice")
+    lk.join("r", "bob")
+
+    await client.room.remove_participant(RoomParticipantIdentity(room="r", identity="alice"))
+
+    assert set(lk.participants["r"]) == {"bob"}
+    with pytest.raises(TwirpError) as caught:
+        await client.room.remove_participant(RoomParticipantIdentity(room="r", identity="alice"))
+    assert (caught.value.code, caught.value.status) == ("not_found", 404)
+
+
+async def test_update_participant_changes_only_what_is_set(
+    lk: FakeLiveKit, client: LiveKitAPI
+) -> None:
+    lk.join("r", "alice", tracks=[TrackInfo(sid="TR_a", type=TrackType.AUDIO)])
+    lk.participants["r"]["alice"].attributes["keep"] = "1"
+
+    reply = await client.room.update_participant(
+        UpdateParticipantRequest(room="r", identity="alice", name="Alice", attributes={"x": "y"})
+    )
+
+    assert (reply.name, dict(reply.attributes)) == ("Alice", {"keep": "1", "x": "y"})
+    assert reply.permission.can_publish
+    assert len(reply.tracks) == 1
+
+
+async def test_a_permission_without_publish_unpublishes(
+    lk: FakeLiveKit, client: LiveKitAPI
+) -> None:
+    lk.join("r", "alice", tracks=[TrackInfo(sid="TR_a", type=TrackType.AUDIO)])
+
+    await client.room.update_participant(
+        UpdateParticipantRequest(
+            room="r",
+            identity="alice",
+            permission=ParticipantPermission(can_subscribe=True, can_publish=False),
+        )
+    )
+
+    alice = lk.participants["r"]["alice"]
+    assert not alice.permission.can_publish
+    assert list(alice.tracks) == []
+
+
+async def test_mute_published_track(lk: FakeLiveKit, client: LiveKitAPI) -> None:
+    lk.join("r", "alice", tracks=[TrackInfo(sid="TR_a", type=TrackType.AUDIO)])
+
+    reply = await client.room.mute_published_track(
+        MuteRoomTrackRequest(room="r", identity="alice", track_sid="TR_a", muted=True)
+    )
+
+    assert reply.track.sid == "TR_a"
+    assert reply.track.muted
+    assert lk.participants["r"]["alice"].tracks[0].muted
+    with pytest.raises(TwirpError) as caught:
+        await client.room.mute_published_track(
+            MuteRoomTrackRequest(room="r", identity="alice", track_sid="TR_nope", muted=True)
+        )
+    assert caught.value.code == "not_found"
+
+
+@pytest.mark.parametrize("method", ["RemoveParticipant", "UpdateParticipant", "MutePublishedTrack"])
+async def test_participant_methods_need_admin_of_that_room(lk: FakeLiveKit, method: str) -> None:
+    lk.join("r", "alice")
+    url = f"{lk.url}/twirp/livekit.RoomService/{method}"
+    body = {"room": "r", "identity": "alice", "track_sid": "TR_a"}
+    async with aiohttp.ClientSession() as http:
+        for grants in (VideoGrants(room_admin=True, room="other"), VideoGrants(room_create=True)):
+            async with http.post(url, json=body, headers=_bearer(grants)) as resp:
+                assert resp.status == 403
+                assert (await resp.json())["code"] == "permission_denied"
+    assert "alice" in lk.participants["r"]
+
+
+async def test_delete_room_disconnects_everyone(lk: FakeLiveKit, client: LiveKitAPI) -> None:
+    lk.join("r", "alice")
+
+    await client.room.delete_room(DeleteRoomRequest(room="r"))
+
+    assert "r" not in lk.participants

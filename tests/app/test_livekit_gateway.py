@@ -1,0 +1,115 @@
+"""The gateway's participant calls against the fake RoomService: what goes on the
+wire, and how LiveKit's answers come back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from livekit.protocol.models import TrackInfo, TrackType
+from livekit.protocol.room import (
+    MuteRoomTrackRequest,
+    RoomParticipantIdentity,
+    UpdateParticipantRequest,
+)
+
+from app.livekit_gateway import (
+    LiveKitGateway,
+    LiveKitNotConfiguredError,
+    LiveKitRefusedError,
+    LiveKitUnreachableError,
+    participant_permission,
+)
+from tests.fakes.livekit_server import FakeLiveKit
+from tests.support.settings import make_settings
+
+
+@pytest.fixture
+async def gateway(fake_livekit: FakeLiveKit) -> AsyncIterator[LiveKitGateway]:
+    settings = make_settings("sqlite://:memory:", livekit_url=fake_livekit.url)
+    gateway = LiveKitGateway(settings)
+    await gateway.open()
+    yield gateway
+    await gateway.close()
+
+
+async def test_remove_participant(gateway: LiveKitGateway, fake_livekit: FakeLiveKit) -> None:
+    fake_livekit.join("r", "alice")
+
+    await gateway.remove_participant("r", "alice")
+
+    assert fake_livekit.calls_to("RemoveParticipant") == [
+        RoomParticipantIdentity(room="r", identity="alice")
+    ]
+    with pytest.raises(LiveKitRefusedError) as refused:
+        await gateway.remove_participant("r", "alice")
+    assert refused.value.code == "not_found"
+
+
+async def test_update_participant_sends_the_roles_permission(
+    gateway: LiveKitGateway, fake_livekit: FakeLiveKit
+) -> None:
+    fake_livekit.join("r", "alice")
+
+    await gateway.update_participant("r", "alice", role="viewer", name="A", attributes={"k": "v"})
+
+    expected = UpdateParticipantRequest(
+        room="r",
+        identity="alice",
+        name="A",
+        attributes={"k": "v"},
+        permission=participant_permission("viewer"),
+    )
+    assert fake_livekit.calls_to("UpdateParticipant") == [expected]
+    assert not fake_livekit.participants["r"]["alice"].permission.can_publish
+
+
+async def test_update_participant_without_role_keeps_the_permission(
+    gateway: LiveKitGateway, fake_livekit: FakeLiveKit
+) -> None:
+    fake_livekit.join("r", "alice")
+
+    await gateway.update_participant("r", "alice", metadata="m")
+
+    (call,) = fake_livekit.calls_to("UpdateParticipant")
+    assert isinstance(call, UpdateParticipantRequest)
+    assert not call.HasField("permission")
+    assert fake_livekit.participants["r"]["alice"].permission.can_publish
+
+
+async def test_mute_published_track(gateway: LiveKitGateway, fake_livekit: FakeLiveKit) -> None:
+    fake_livekit.join("r", "alice", tracks=[TrackInfo(sid="TR_1", type=TrackType.VIDEO)])
+
+    await gateway.mute_published_track("r", "alice", "TR_1", muted=True)
+
+    assert fake_livekit.calls_to("MutePublishedTrack") == [
+        MuteRoomTrackRequest(room="r", identity="alice", track_sid="TR_1", muted=True)
+    ]
+    assert fake_livekit.participants["r"]["alice"].tracks[0].muted
+
+
+async def test_a_refusal_and_an_outage_are_told_apart(
+    gateway: LiveKitGateway, fake_livekit: FakeLiveKit
+) -> None:
+    fake_livekit.join("r", "alice")
+    fake_livekit.fail_next("RemoveParticipant", "internal")
+    with pytest.raises(LiveKitRefusedError):
+        await gateway.remove_participant("r", "alice")
+
+    await fake_livekit.stop()
+    with pytest.raises(LiveKitUnreachableError):
+        await gateway.remove_participant("r", "alice")
+
+
+async def test_without_livekit_url_the_participant_calls_refuse() -> None:
+    gateway = LiveKitGateway(make_settings("sqlite://:memory:"))
+    await gateway.open()
+    try:
+        with pytest.raises(LiveKitNotConfiguredError):
+            await gateway.remove_participant("r", "alice")
+        with pytest.raises(LiveKitNotConfiguredError):
+            await gateway.update_participant("r", "alice", role="host")
+        with pytest.raises(LiveKitNotConfiguredError):
+            await gateway.mute_published_track("r", "alice", "TR_1", muted=True)
+    finally:
+        await gateway.close()
