@@ -29,6 +29,7 @@ from actors.room_protocol import (
     IssuedToken,
     IssueToken,
     ListParticipants,
+    ReadAccessCondition,
     RoomExistsError,
     RoomFullError,
     RoomMessage,
@@ -163,6 +164,10 @@ class RoomActor(Actor[str, RoomMessage]):
                 return self._issue_token(request, passed)
             case EventsStored():
                 return await self._apply_events()
+            case ReadAccessCondition():
+                if self._config is None:
+                    raise RoomNotFoundError(self.key)
+                return self._config.access
             case ListParticipants():
                 if self._config is None:
                     raise RoomNotFoundError(self.key)

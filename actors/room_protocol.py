@@ -49,6 +49,11 @@ class IssueToken:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadAccessCondition:
+    """The room's current access condition (None: public)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ListParticipants:
     """Who is in the room now."""
 
@@ -58,7 +63,15 @@ class EventsStored:
     """Webhook events for this room are in the inbox: apply what is pending, in order."""
 
 
-RoomMessage = CreateRoom | UpdateRoom | DeleteRoom | IssueToken | ListParticipants | EventsStored
+RoomMessage = (
+    CreateRoom
+    | UpdateRoom
+    | DeleteRoom
+    | IssueToken
+    | ReadAccessCondition
+    | ListParticipants
+    | EventsStored
+)
 
 
 # -- replies ---------------------------------------------------------------------

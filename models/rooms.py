@@ -140,3 +140,24 @@ def access_condition(
             None if nft_token_id is None else int(nft_token_id),
         )
     return None
+
+
+async def gated_room_conditions() -> dict[str, AccessCondition]:
+    """Every gated room's access condition, by room name."""
+    rows = await Room.filter(access_type__in=[AccessType.TOKEN, AccessType.NFT]).values(
+        "name",
+        "access_type",
+        "chain_id",
+        "token_address",
+        "token_amount",
+        "nft_address",
+        "nft_standard",
+        "nft_token_id",
+    )
+    conditions: dict[str, AccessCondition] = {}
+    for row in rows:
+        name = row.pop("name")
+        condition = access_condition(**row)
+        if condition is not None:
+            conditions[name] = condition
+    return conditions

@@ -88,7 +88,10 @@ class AccessChecker:
         self.room_conditions: dict[str, AccessCondition] = {}
 
     async def require(self, condition: AccessCondition, identity: str) -> None:
-        """Return if `identity` meets `condition`; else AccessDeniedError or ChainUnavailableError."""
+        """Return if `identity` meets `condition`, else raise why not.
+
+        AccessDeniedError: it does not (or is no address); ChainUnavailableError: no answer.
+        """
         stats = self.stats
         stats.checks += 1
         holder = holder_address(identity)
