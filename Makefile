@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 # Test-only npm packages (anvil, solc, OpenZeppelin): reinstalled when the lockfile changes.
 NPM_STAMP := node_modules/.installed-$(shell cat package-lock.json | sha1sum | cut -c1-12)
 
-.PHONY: install npm-install run test lint format check bench migration upgrade clean
+.PHONY: install npm-install chain run test lint format check bench migration upgrade clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ $(NPM_STAMP): package.json package-lock.json
 	fi
 
 npm-install: $(NPM_STAMP)
+
+# A local node with a demo ERC-20 and ERC-721, for trying gated rooms (see README).
+chain: install npm-install
+	$(BIN)/python -m tests.support.dev_chain
 
 run: install
 	$(BIN)/python -m app.dev_env
