@@ -27,9 +27,7 @@ DEMO_NFT_ID = 1
 def _start_anvil(port: int) -> subprocess.Popen[bytes]:
     if not ANVIL.exists():
         sys.exit(f"{ANVIL.relative_to(ROOT)} is missing: run `make npm-install` first")
-    process = subprocess.Popen(
-        [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--quiet"]
-    )
+    process = subprocess.Popen([str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--quiet"])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
