@@ -35,6 +35,9 @@ from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CONTRACTS_DIR = ROOT / "tests" / "contracts"
+# Contracts the service itself runs (e.g. in deployless calls), compiled here
+# too so tests can check the bytecode the app embeds against its source.
+APP_CONTRACTS_DIR = ROOT / "app" / "contracts"
 BUILD_DIR = CONTRACTS_DIR / ".build"
 NODE_MODULES = ROOT / "node_modules"
 ANVIL = NODE_MODULES / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
@@ -78,12 +81,17 @@ class Artifact:
 
 
 def compile_contracts() -> dict[str, Artifact]:
-    """Every contract in tests/contracts, compiled with solcjs; cached by input hash."""
+    """Every contract in tests/contracts and app/contracts, compiled with solcjs.
+
+    Cached by input hash under tests/contracts/.build. File names must be
+    unique across both folders (they are the source names).
+    """
     if shutil.which("node") is None:
         _missing("`node` is not installed")
     if not (NODE_MODULES / "solc").is_dir():
         _missing("node_modules/solc is missing")
-    sources = {path.name: path.read_text() for path in sorted(CONTRACTS_DIR.glob("*.sol"))}
+    paths = sorted([*CONTRACTS_DIR.glob("*.sol"), *APP_CONTRACTS_DIR.glob("*.sol")])
+    sources = {path.name: path.read_text() for path in paths}
     standard_input = {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in sources.items()},

@@ -9,7 +9,7 @@ const root = path.resolve(__dirname, "..", "..");
 const input = fs.readFileSync(0, "utf8");
 
 function findImports(name) {
-  for (const base of [path.join(root, "node_modules"), path.join(root, "tests", "contracts")]) {
+  for (const base of [path.join(root, "node_modules"), path.join(root, "tests", "contracts"), path.join(root, "app", "contracts")]) {
     const file = path.join(base, name);
     if (fs.existsSync(file)) {
       return { contents: fs.readFileSync(file, "utf8") };
