@@ -17,6 +17,7 @@ from actors.room_protocol import EventsStored, RoomMessage
 from actors.runtime import ActorRegistry
 from app.inbox_writer import InboxWriter
 from app.livekit_gateway import LiveKitGateway
+from app.metrics import Metrics, tortoise_pool
 from app.settings import Settings
 
 
@@ -37,8 +38,12 @@ class Services:
     inbox: InboxWriter
     # How many webhook deliveries are verified and stored at once (the rest queue).
     webhook_admission: asyncio.Semaphore
+    # Prometheus metrics of this app instance (its own registry: tests run many apps).
+    metrics: Metrics
     # Injectable, so tests drive periodic work (the webhook sweep) exactly.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # Injectable wall clock (webhook retention counts days from it).
+    now: Callable[[], dt.datetime] = utc_now
     # Set by the lifecycle: whether the database has been opened (for readiness).
     database_open: bool = field(default=False)
 
@@ -70,6 +75,12 @@ def build_services(
         clock=clock,
     )
     slots.wake = lambda name: rooms.tell(name, EventsStored(), coalesce=True)
+    metrics = Metrics()
+    metrics.watch(
+        actors_alive=lambda: len(rooms),
+        actor_restarts=lambda: rooms.total_restarts,
+        pool=tortoise_pool,
+    )
     return Services(
         settings=settings,
         gateway=gateway,
@@ -77,7 +88,9 @@ def build_services(
         group_apply=group_apply,
         inbox=InboxWriter(now),
         webhook_admission=asyncio.Semaphore(settings.webhook_concurrency),
+        metrics=metrics,
         sleep=sleep,
+        now=now,
     )
 
 

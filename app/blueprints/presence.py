@@ -69,7 +69,7 @@ async def _require_room(name: str) -> None:
 @blueprint.get("/v1/rooms/<string:name>/participants")
 @validate_response(ParticipantList)
 @documents_errors(401, 404, 503)
-async def get_participants(name: str) -> ParticipantList:
+async def list_participants(name: str) -> ParticipantList:
     """Who is in the room now.
 
     Live participants as the room's actor knows them from LiveKit's webhooks.
@@ -93,7 +93,7 @@ async def get_participants(name: str) -> ParticipantList:
 @blueprint.get("/v1/rooms/<string:name>/sessions")
 @validate_response(SessionList)
 @documents_errors(401, 404)
-async def get_sessions(name: str) -> SessionList:
+async def list_sessions(name: str) -> SessionList:
     """The room's history.
 
     Its LiveKit sessions, newest first (the latest 100), each with its

@@ -18,7 +18,15 @@ from actors.room_protocol import (
     UpdateRoom,
 )
 from app.errors import documents_errors
-from app.schemas import Address, Metadata, RoomName, TokenAmount, reject_impossible_room_names
+from app.openapi import documents_plain_response
+from app.schemas import (
+    Address,
+    Metadata,
+    RequestBody,
+    RoomName,
+    TokenAmount,
+    reject_impossible_room_names,
+)
 from app.services import services
 from models import AccessType, Room, RoomStatus
 from models.rooms import access_rule_violation
@@ -80,7 +88,7 @@ ACCESS_RULES_SCHEMA: dict[str, Any] = {
 }
 
 
-class RoomCreate(BaseModel):
+class RoomCreate(RequestBody):
     model_config = ConfigDict(json_schema_extra=ACCESS_RULES_SCHEMA)
 
     name: RoomName
@@ -94,7 +102,7 @@ class RoomCreate(BaseModel):
     metadata: Metadata | None = None
 
 
-class RoomPatch(BaseModel):
+class RoomPatch(RequestBody):
     """Configuration fields to change; the rest stay as they are.
 
     The nullable fields (addresses, amount, metadata) may be set to null; the
@@ -139,7 +147,7 @@ class RoomListQuery(BaseModel):
 @validate_request(RoomCreate)
 @validate_response(RoomOut, 201)
 @documents_errors(400, 401, 409, 413, 422, 503)
-async def post_room(data: RoomCreate) -> tuple[RoomOut, int]:
+async def create_room(data: RoomCreate) -> tuple[RoomOut, int]:
     """Create a room.
 
     Mirrored to LiveKit's RoomService when it is configured. An unreachable
@@ -161,7 +169,7 @@ async def post_room(data: RoomCreate) -> tuple[RoomOut, int]:
 @validate_querystring(RoomListQuery)
 @validate_response(RoomPage)
 @documents_errors(401, 422)
-async def get_rooms(query_args: RoomListQuery) -> RoomPage:
+async def list_rooms(query_args: RoomListQuery) -> RoomPage:
     """List rooms.
 
     Oldest first, in pages: pass `next_cursor` back as `cursor` for the next page.
@@ -195,7 +203,7 @@ async def get_room(name: str) -> RoomOut:
 @validate_request(RoomPatch)
 @validate_response(RoomOut)
 @documents_errors(400, 401, 404, 413, 422, 503)
-async def patch_room(name: str, data: RoomPatch) -> RoomOut:
+async def update_room(name: str, data: RoomPatch) -> RoomOut:
     """Change a room's configuration.
 
     Only the fields sent change. New metadata of a live room is pushed to
@@ -207,6 +215,7 @@ async def patch_room(name: str, data: RoomPatch) -> RoomOut:
 
 
 @blueprint.delete("/v1/rooms/<string:name>")
+@documents_plain_response(204, "Deleted.")
 @documents_errors(401, 404, 503)
 async def delete_room(name: str) -> tuple[str, int]:
     """Delete a room.

@@ -10,9 +10,9 @@ from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
 from actors.room_protocol import IssuedToken, IssueToken
-from app.errors import documents_errors
+from app.errors import code_of, documents_errors
 from app.livekit_gateway import TokenRequest
-from app.schemas import Metadata, reject_impossible_room_names
+from app.schemas import Metadata, RequestBody, reject_impossible_room_names
 from app.services import services
 
 blueprint = Blueprint("tokens", __name__)
@@ -24,7 +24,7 @@ MIN_TTL_SECONDS = 60
 MAX_TTL_SECONDS = 86_400
 
 
-class TokenRequestBody(BaseModel):
+class TokenRequestBody(RequestBody):
     identity: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     name: Annotated[str, StringConstraints(max_length=256)] | None = None
     role: Literal["host", "speaker", "viewer"] = "speaker"
@@ -56,7 +56,7 @@ class TokenOut(BaseModel):
 @validate_request(TokenRequestBody)
 @validate_response(TokenOut)
 @documents_errors(400, 401, 404, 409, 413, 422, 503)
-async def post_token(name: str, data: TokenRequestBody) -> TokenOut:
+async def issue_token(name: str, data: TokenRequestBody) -> TokenOut:
     """Get a join token.
 
     Reserves a seat for the identity (the same identity asking again keeps
@@ -73,7 +73,12 @@ async def post_token(name: str, data: TokenRequestBody) -> TokenOut:
         ttl_seconds=data.ttl_seconds,
     )
     app_services = services()
-    issued: IssuedToken = await app_services.rooms.ask(name, IssueToken(request))
+    try:
+        issued: IssuedToken = await app_services.rooms.ask(name, IssueToken(request))
+    except Exception as error:
+        app_services.metrics.observe_token_refused(code_of(error))
+        raise
+    app_services.metrics.observe_token_issued()
     return TokenOut(
         token=issued.token,
         url=app_services.settings.livekit_url,
