@@ -12,13 +12,14 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
-from hypercorn.utils import LifespanFailureError
-
-from app.factory import create_app
+# Only settings before they are known good: a wrong one is reported without
+# first importing the whole app (Quart, Tortoise, LiveKit), in a fraction of the time.
 from app.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from hypercorn.config import Config
 
 CONFIG_FILE = Path(__file__).resolve().parent.parent / "hypercorn.toml"
 EXIT_SETTINGS = 2
@@ -28,6 +29,8 @@ log = logging.getLogger("qari.startup")
 
 
 def hypercorn_config(settings: Settings) -> Config:
+    from hypercorn.config import Config
+
     config = Config.from_toml(CONFIG_FILE)
     config.bind = [f"{settings.host}:{settings.port}"]
     # Hypercorn's own lines go through the app's redacting handler, once: a
@@ -40,6 +43,10 @@ def hypercorn_config(settings: Settings) -> Config:
 
 
 async def main(settings: Settings) -> None:
+    from hypercorn.asyncio import serve
+
+    from app.factory import create_app
+
     app = create_app(settings)
     shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -56,6 +63,8 @@ def run() -> int:
         for line in error.lines:
             print(f"qari: {line}", file=sys.stderr)
         return EXIT_SETTINGS
+    from hypercorn.utils import LifespanFailureError
+
     try:
         asyncio.run(main(settings))
     except LifespanFailureError:
