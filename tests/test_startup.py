@@ -144,8 +144,9 @@ def test_json_logs_one_access_line_per_request_redacted_and_a_warning_without_ap
         )
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=5)  # noqa: S310
-        assert refused.value.code == 401
-        assert refused.value.headers["X-Request-ID"] == "startup-test-1"
+        with refused.value as answer:  # closes its socket
+            assert answer.code == 401
+            assert answer.headers["X-Request-ID"] == "startup-test-1"
     text = log_file.read_text()
     assert LIVEKIT_SECRET not in text
     lines = [json.loads(line) for line in text.splitlines() if line.strip()]  # all JSON
