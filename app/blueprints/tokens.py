@@ -16,10 +16,10 @@ from actors.room_protocol import (
     ReadAccessCondition,
     RoomNotFoundError,
 )
-from app.errors import APIError, documents_errors
+from app.errors import APIError, code_of, documents_errors
 from app.gating.checker import AccessDeniedError, ChainUnavailableError
 from app.livekit_gateway import TokenRequest
-from app.schemas import Metadata, reject_impossible_room_names
+from app.schemas import Metadata, RequestBody, reject_impossible_room_names
 from app.services import Services, services
 
 blueprint = Blueprint("tokens", __name__)
@@ -34,7 +34,7 @@ MAX_TTL_SECONDS = 86_400
 MAX_CONDITION_CHANGES = 3
 
 
-class TokenRequestBody(BaseModel):
+class TokenRequestBody(RequestBody):
     identity: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     name: Annotated[str, StringConstraints(max_length=256)] | None = None
     role: Literal["host", "speaker", "viewer"] = "speaker"
@@ -66,7 +66,7 @@ class TokenOut(BaseModel):
 @validate_request(TokenRequestBody)
 @validate_response(TokenOut)
 @documents_errors(400, 401, 403, 404, 409, 413, 422, 503)
-async def post_token(name: str, data: TokenRequestBody) -> TokenOut:
+async def issue_token(name: str, data: TokenRequestBody) -> TokenOut:
     """Get a join token.
 
     Reserves a seat for the identity (the same identity asking again keeps
@@ -85,7 +85,12 @@ async def post_token(name: str, data: TokenRequestBody) -> TokenOut:
         ttl_seconds=data.ttl_seconds,
     )
     app_services = services()
-    issued = await _issue(app_services, name, request)
+    try:
+        issued = await _issue(app_services, name, request)
+    except Exception as error:
+        app_services.metrics.observe_token_refused(code_of(error))
+        raise
+    app_services.metrics.observe_token_issued()
     return TokenOut(
         token=issued.token,
         url=app_services.settings.livekit_url,
