@@ -149,6 +149,8 @@ def parse_chain_rpc_urls(raw: str) -> dict[int, str]:
             raise ValueError(f"chain {chain} is given twice")
         urls[int(chain)] = url
     return urls
+
+
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Values never echoed in a start-up error.
 _SECRET_FIELDS = {"livekit_api_secret", "app_secret_key", "app_api_keys"}

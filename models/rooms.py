@@ -161,6 +161,8 @@ async def gated_room_conditions() -> dict[str, AccessCondition]:
         if condition is not None:
             conditions[name] = condition
     return conditions
+
+
 # PostgreSQL's name for the UNIQUE constraint of rooms.name; SQLite names the column.
 _NAME_CONSTRAINT = "rooms_name_key"
 _SQLITE_NAME_CONFLICT = "UNIQUE constraint failed: rooms.name"
