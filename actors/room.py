@@ -28,6 +28,7 @@ from actors.room_protocol import (
     IssuedToken,
     IssueToken,
     ListParticipants,
+    NotRoomOwnerError,
     RoomExistsError,
     RoomFullError,
     RoomMessage,
@@ -57,6 +58,7 @@ CONFIG_FIELDS = (
     "departure_timeout",
     "max_participants",
     "metadata",
+    "owner",
 )
 
 
@@ -89,6 +91,7 @@ class _Config:
     departure_timeout: int
     max_participants: int
     metadata: str | None
+    owner: str | None
 
     @classmethod
     def of(cls, room: Room) -> _Config:
@@ -137,8 +140,8 @@ class RoomActor(Actor[str, RoomMessage]):
 
     async def receive(self, message: RoomMessage) -> Any:
         match message:
-            case IssueToken(request):
-                return self._issue_token(request)
+            case IssueToken(request, wallet):
+                return self._issue_token(request, wallet)
             case EventsStored():
                 return await self._apply_events()
             case ListParticipants():
@@ -163,10 +166,12 @@ class RoomActor(Actor[str, RoomMessage]):
                 return
             del self._seats[identity]
 
-    def _issue_token(self, request: TokenRequest) -> IssuedToken:
+    def _issue_token(self, request: TokenRequest, wallet: str | None) -> IssuedToken:
         config = self._config
         if config is None:
             raise RoomNotFoundError(self.key)
+        if wallet is not None and request.role == "host" and wallet != config.owner:
+            raise NotRoomOwnerError(self.key)
         self._prune_seats()
         identity = request.identity
         live_identities = self.presence.identities()

@@ -39,6 +39,9 @@ class IssueToken:
     """Reserve a seat for the identity and mint its join token."""
 
     request: TokenRequest
+    # The caller's address when a wallet asks (None: a service): a wallet may
+    # ask for `host` only in a room it owns.
+    wallet: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,10 @@ class RoomExistsError(RoomError):
 
 class RoomFullError(RoomError):
     pass
+
+
+class NotRoomOwnerError(RoomError):
+    """A wallet asked for what only the room's owner may have (the host role)."""
 
 
 class InvalidRoomConfigError(RoomError):

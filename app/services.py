@@ -18,7 +18,10 @@ from actors.runtime import ActorRegistry
 from app.chain_rpc import ChainRPC
 from app.inbox_writer import InboxWriter
 from app.livekit_gateway import LiveKitGateway
+from app.room_access import OwnerLocks
 from app.settings import Settings
+from app.siwe_login import SiweLogin
+from app.wallet_sessions import WalletSessions
 
 
 def utc_now() -> dt.datetime:
@@ -40,6 +43,11 @@ class Services:
     webhook_admission: asyncio.Semaphore
     # JSON-RPC reads on the configured chains (contract wallets, gating).
     chain: ChainRPC
+    # Wallet sign-in: SIWE nonces and checks, and the sessions it starts.
+    wallet_sessions: WalletSessions
+    siwe: SiweLogin
+    # One room creation at a time per wallet owner, so WALLET_MAX_ROOMS is exact.
+    owner_locks: OwnerLocks
     # Injectable, so tests drive periodic work (the webhook sweep) exactly.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # Set by the lifecycle: whether the database has been opened (for readiness).
@@ -73,6 +81,8 @@ def build_services(
         clock=clock,
     )
     slots.wake = lambda name: rooms.tell(name, EventsStored(), coalesce=True)
+    chain = ChainRPC(settings.rpc_urls, settings.chain_timeout_seconds)
+    wallet_sessions = WalletSessions(now, clock)
     return Services(
         settings=settings,
         gateway=gateway,
@@ -80,7 +90,10 @@ def build_services(
         group_apply=group_apply,
         inbox=InboxWriter(now),
         webhook_admission=asyncio.Semaphore(settings.webhook_concurrency),
-        chain=ChainRPC(settings.rpc_urls, settings.chain_timeout_seconds),
+        chain=chain,
+        wallet_sessions=wallet_sessions,
+        siwe=SiweLogin(settings, chain, wallet_sessions, now, clock),
+        owner_locks=OwnerLocks(),
         sleep=sleep,
     )
 

@@ -9,7 +9,9 @@ from quart import Blueprint
 from quart_schema import validate_response
 
 from actors.room_protocol import ListParticipants, LiveParticipant, RoomNotFoundError
+from app.auth import wallet_allowed
 from app.errors import documents_errors
+from app.room_access import require_room_manager
 from app.schemas import reject_impossible_room_names
 from app.services import services
 from models import ParticipantSession, Room, RoomSession
@@ -67,13 +69,16 @@ async def _require_room(name: str) -> None:
 
 
 @blueprint.get("/v1/rooms/<string:name>/participants")
+@wallet_allowed
 @validate_response(ParticipantList)
-@documents_errors(401, 404, 503)
+@documents_errors(401, 403, 404, 503)
 async def get_participants(name: str) -> ParticipantList:
     """Who is in the room now.
 
     Live participants as the room's actor knows them from LiveKit's webhooks.
+    A wallet may ask only about rooms it owns.
     """
+    await require_room_manager(name)
     live: list[LiveParticipant] = await services().rooms.ask(name, ListParticipants())
     return ParticipantList(
         items=[
@@ -91,14 +96,16 @@ async def get_participants(name: str) -> ParticipantList:
 
 
 @blueprint.get("/v1/rooms/<string:name>/sessions")
+@wallet_allowed
 @validate_response(SessionList)
-@documents_errors(401, 404)
+@documents_errors(401, 403, 404)
 async def get_sessions(name: str) -> SessionList:
     """The room's history.
 
     Its LiveKit sessions, newest first (the latest 100), each with its
-    participants and durations.
+    participants and durations. A wallet may ask only about rooms it owns.
     """
+    await require_room_manager(name)
     await _require_room(name)
     sessions = (
         await RoomSession.filter(room_name=name)

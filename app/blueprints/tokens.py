@@ -10,7 +10,8 @@ from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
 from actors.room_protocol import IssuedToken, IssueToken
-from app.errors import documents_errors
+from app.auth import current_caller, wallet_allowed
+from app.errors import APIError, documents_errors
 from app.livekit_gateway import TokenRequest
 from app.schemas import Metadata, reject_impossible_room_names
 from app.services import services
@@ -25,7 +26,8 @@ MAX_TTL_SECONDS = 86_400
 
 
 class TokenRequestBody(BaseModel):
-    identity: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    # Required for a service; a wallet's identity is its address (the default).
+    identity: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
     name: Annotated[str, StringConstraints(max_length=256)] | None = None
     role: Literal["host", "speaker", "viewer"] = "speaker"
     metadata: Metadata | None = None
@@ -52,20 +54,42 @@ class TokenOut(BaseModel):
     expires_at: dt.datetime
 
 
+def _identity_for(data: TokenRequestBody, wallet: str | None) -> str:
+    if wallet is None:
+        if data.identity is None:
+            raise APIError(
+                422,
+                "validation_error",
+                "Invalid request: identity",
+                extra={"errors": [{"loc": ["identity"], "msg": "required", "type": "missing"}]},
+            )
+        return data.identity
+    # Any spelling of the wallet's own address is the wallet; the token says it EIP-55.
+    if data.identity is not None and data.identity.lower() != wallet.lower():
+        raise APIError(
+            403, "identity_mismatch", "A wallet joins as its own address: identity must be it."
+        )
+    return wallet
+
+
 @blueprint.post("/v1/rooms/<string:name>/token")
+@wallet_allowed
 @validate_request(TokenRequestBody)
 @validate_response(TokenOut)
-@documents_errors(400, 401, 404, 409, 413, 422, 503)
+@documents_errors(400, 401, 403, 404, 409, 413, 422, 503)
 async def post_token(name: str, data: TokenRequestBody) -> TokenOut:
     """Get a join token.
 
     Reserves a seat for the identity (the same identity asking again keeps
     its seat) and returns a LiveKit JWT for this room alone, with grants by
     role and the room's configuration inside. 409 `room_full` when no seat
-    is free.
+    is free. A service names any `identity`; a wallet joins as its own
+    address (another identity: 403 `identity_mismatch`) and as `host` only
+    in a room it owns (else 403 `forbidden`).
     """
+    wallet = current_caller().address
     request = TokenRequest(
-        identity=data.identity,
+        identity=_identity_for(data, wallet),
         name=data.name,
         role=data.role,
         metadata=data.metadata,
@@ -73,7 +97,7 @@ async def post_token(name: str, data: TokenRequestBody) -> TokenOut:
         ttl_seconds=data.ttl_seconds,
     )
     app_services = services()
-    issued: IssuedToken = await app_services.rooms.ask(name, IssueToken(request))
+    issued: IssuedToken = await app_services.rooms.ask(name, IssueToken(request, wallet))
     return TokenOut(
         token=issued.token,
         url=app_services.settings.livekit_url,
