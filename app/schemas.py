@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from eth_utils.address import is_checksum_address, to_checksum_address
+from eth_utils.address import to_checksum_address
 from pydantic import AfterValidator, Field, StringConstraints
 from quart import request
 
@@ -37,20 +37,12 @@ Address = Annotated[
 ]
 
 
-def _checksummed(value: str) -> str:
-    # All-lower or all-upper hex carries no checksum: spell it the EIP-55 way.
-    # Mixed case is a checksum, and a wrong one is a typo we must not store.
-    digits = value[2:]
-    if digits not in (digits.lower(), digits.upper()) and not is_checksum_address(value):
-        raise ValueError("mixed-case address with a wrong EIP-55 checksum")
-    return to_checksum_address(value)
-
-
-# A wallet (people's identities, room owners): always stored EIP-55 checksummed.
+# A wallet (people's identities, room owners): any spelling in, stored EIP-55
+# checksummed, so it compares equal to the address a wallet signs in with.
 WalletAddress = Annotated[
     str,
     StringConstraints(strip_whitespace=True, pattern=r"^0x[0-9a-fA-F]{40}$"),
-    AfterValidator(_checksummed),
+    AfterValidator(to_checksum_address),
     Field(examples=["0x52908400098527886E0F7030069857D2E4169EE7"]),
 ]
 # Base units of an ERC-20 amount overflow 64 bits, so it travels as a decimal string.

@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-BENCHMARKS = ("actors", "tokens", "webhooks", "soak")
+BENCHMARKS = ("actors", "tokens", "wallets", "webhooks", "soak")
 # The actor bench states its own target in its docstring (memory < 5 KB per idle actor).
 ACTOR_TARGETS: dict[str, tuple[str, str, float]] = {
     "memory per idle actor": ("value", "<", 5 * 1024),
@@ -52,6 +52,12 @@ def _tokens(args: argparse.Namespace) -> list[dict[str, Any]]:
     return token_bench.run(quick=args.quick)
 
 
+def _wallets(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from bench import wallet_bench
+
+    return wallet_bench.run(quick=args.quick)
+
+
 def _webhooks(args: argparse.Namespace) -> list[dict[str, Any]]:
     from bench import webhook_bench
 
@@ -68,6 +74,7 @@ def _soak(args: argparse.Namespace) -> list[dict[str, Any]]:
 RUNNERS: dict[str, Callable[[argparse.Namespace], list[dict[str, Any]]]] = {
     "actors": _actors,
     "tokens": _tokens,
+    "wallets": _wallets,
     "webhooks": _webhooks,
     "soak": _soak,
 }

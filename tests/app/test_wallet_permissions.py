@@ -61,10 +61,8 @@ async def test_a_service_may_name_any_owner_stored_checksummed(
     assert (status, room["owner"]) == (201, alice.address)
     status, room = await create(client, "unowned", AUTH)
     assert (status, room["owner"]) == (201, None)
-    wrong_checksum = alice.address[:2] + alice.address[2:].swapcase()
-    if wrong_checksum.lower() != wrong_checksum and wrong_checksum.upper() != wrong_checksum:
-        status, body = await create(client, "typo", AUTH, owner=wrong_checksum)
-        assert (status, body["code"]) == (422, "validation_error")
+    status, body = await create(client, "not-an-address", AUTH, owner="0x1234")
+    assert (status, body["code"]) == (422, "validation_error")
 
 
 async def test_a_wallet_may_own_at_most_wallet_max_rooms(app: Running, clock: FakeClock) -> None:
