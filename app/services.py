@@ -82,7 +82,7 @@ def build_services(
     )
     slots.wake = lambda name: rooms.tell(name, EventsStored(), coalesce=True)
     chain = ChainRPC(settings.rpc_urls, settings.chain_timeout_seconds)
-    wallet_sessions = WalletSessions(now, clock)
+    wallet_sessions = WalletSessions(now)
     return Services(
         settings=settings,
         gateway=gateway,
