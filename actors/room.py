@@ -29,6 +29,7 @@ from actors.room_protocol import (
     IssuedToken,
     IssueToken,
     ListParticipants,
+    NotRoomOwnerError,
     ReadAccessCondition,
     RoomExistsError,
     RoomFullError,
@@ -62,6 +63,7 @@ CONFIG_FIELDS = (
     "departure_timeout",
     "max_participants",
     "metadata",
+    "owner",
 )
 
 
@@ -97,6 +99,7 @@ class _Config:
     departure_timeout: int
     max_participants: int
     metadata: str | None
+    owner: str | None
 
     @classmethod
     def of(cls, room: Room) -> _Config:
@@ -178,8 +181,8 @@ class RoomActor(Actor[str, RoomMessage]):
                     return 0  # the events stay stored; the periodic sweep comes back
                 raise
         match message:
-            case IssueToken(request, passed):
-                return self._issue_token(request, passed)
+            case IssueToken(request, passed, wallet):
+                return self._issue_token(request, passed, wallet)
             case EventsStored():
                 return await self._apply_events()
             case ReadAccessCondition():
@@ -208,10 +211,14 @@ class RoomActor(Actor[str, RoomMessage]):
                 return
             del self._seats[identity]
 
-    def _issue_token(self, request: TokenRequest, passed: AccessCondition | None) -> IssuedToken:
+    def _issue_token(
+        self, request: TokenRequest, passed: AccessCondition | None, wallet: str | None
+    ) -> IssuedToken:
         config = self._config
         if config is None:
             raise RoomNotFoundError(self.key)
+        if wallet is not None and request.role == "host" and wallet != config.owner:
+            raise NotRoomOwnerError(self.key)
         if passed != config.access:
             # Checked against another condition (or none): the route checks this one.
             raise AccessCheckNeededError(config.access)

@@ -46,6 +46,9 @@ class IssueToken:
 
     request: TokenRequest
     passed: AccessCondition | None = None
+    # The caller's address when a wallet asks (None: a service): a wallet may
+    # ask for `host` only in a room it owns.
+    wallet: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,10 @@ class AccessCheckNeededError(RoomError):
     def __init__(self, condition: AccessCondition | None) -> None:
         super().__init__("access condition changed")
         self.condition = condition
+
+
+class NotRoomOwnerError(RoomError):
+    """A wallet asked for what only the room's owner may have (the host role)."""
 
 
 class InvalidRoomConfigError(RoomError):

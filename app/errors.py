@@ -16,14 +16,18 @@ from werkzeug.exceptions import HTTPException
 
 from actors.room_protocol import (
     InvalidRoomConfigError,
+    NotRoomOwnerError,
     RoomExistsError,
     RoomFullError,
     RoomNotFoundError,
 )
 from actors.runtime import ActorDeadError, AskTimeoutError, MailboxFullError, RegistryClosedError
+from app.chain_rpc import ChainError
 from app.database import DATABASE_UNAVAILABLE
 from app.gating.checker import AccessDeniedError, ChainUnavailableError
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
+from app.siwe_login import SignInRejectedError
+from app.siwe_message import MalformedMessageError
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +202,32 @@ def register_domain_errors(app: Quart) -> None:
 
     for kind in _DOMAIN_ERRORS:
         app.register_error_handler(kind, handle_domain_error)
+
+    @app.errorhandler(NotRoomOwnerError)
+    async def handle_not_owner(error: NotRoomOwnerError) -> Response:
+        return error_response(403, "forbidden", "Only the room's owner may join as host.")
+
+    @app.errorhandler(SignInRejectedError)
+    async def handle_sign_in_rejected(error: SignInRejectedError) -> Response:
+        return error_response(401, error.code, error.detail)
+
+    @app.errorhandler(MalformedMessageError)
+    async def handle_malformed_message(error: MalformedMessageError) -> Response:
+        errors = [{"loc": ["body", "message"], "msg": str(error), "type": "value_error"}]
+        return error_response(
+            422, "validation_error", f"Invalid request: message: {error}", extra={"errors": errors}
+        )
+
+    @app.errorhandler(ChainError)
+    async def handle_chain(error: ChainError) -> Response:
+        # Never admit on an unknown answer: the client may retry shortly.
+        log.warning("chain read failed: %s (%s)", type(error).__name__, error.chain_id)
+        return error_response(
+            503,
+            "chain_unavailable",
+            "The chain could not be asked; retry shortly.",
+            headers={"Retry-After": "5"},
+        )
 
     @app.errorhandler(InvalidRoomConfigError)
     async def handle_invalid_config(error: InvalidRoomConfigError) -> Response:

@@ -8,8 +8,9 @@ from quart import Quart
 from quart_schema import QuartSchema
 
 from app.access_log import install_access_log
-from app.auth import install_api_key_guard
-from app.blueprints import docs, health, metrics, ops, presence, rooms, tokens, webhooks
+from app.auth import install_caller_guard
+from app.blueprints import auth, docs, health, metrics, ops, presence, rooms, tokens, webhooks
+from app.cors import install_cors
 from app.errors import register_domain_errors, register_error_handlers
 from app.lifecycle import StartupError, install_lifecycle
 from app.logs import configure_logging
@@ -25,8 +26,10 @@ MAX_BODY_BYTES = 256 * 1024
 
 API_DESCRIPTION = """\
 Rooms, join tokens and LiveKit webhooks for Qari's video conferences. Every
-`/v1` route except health and the webhook needs `Authorization: Bearer <API key>`.
-Errors are always `{"detail": ..., "code": ...}`.
+`/v1` route except health, sign-in and the webhook needs `Authorization: Bearer
+<credential>`: an API key (Qari's services), or a wallet session from
+`POST /v1/auth/siwe` (people, from the dApp; each route says what a wallet may
+do). Errors are always `{"detail": ..., "code": ...}`.
 """
 
 
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app,
         info={"title": "Qari backend", "version": VERSION, "description": API_DESCRIPTION},
         security_schemes={"api_key": {"type": "http", "scheme": "bearer"}},
+        # (a wallet session is a bearer token too, so one scheme covers both)
         security=[{"api_key": []}],
         openapi_provider_class=QariOpenAPIProvider,
         # /docs (Swagger UI) and /redocs, with assets this app serves; no Scalar page,
@@ -66,12 +70,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         scalar_ui_path=None,
     )
     docs.configure_docs(app)
-    for module in (health, rooms, tokens, presence, webhooks, ops, metrics, docs):
+    for module in (health, auth, rooms, tokens, presence, webhooks, ops, metrics, docs):
         app.register_blueprint(module.blueprint)
     # First of the before_request hooks, so the access log and metrics time
     # (and see) every request, a refused one included.
     install_access_log(app, services.metrics)
-    install_api_key_guard(app, settings.api_keys)
+    # CORS next: preflights are answered before anything asks for a credential.
+    install_cors(app, settings.cors_allowed_origins)
+    install_caller_guard(app, settings.api_keys, services.wallet_sessions)
     register_error_handlers(app)
     register_domain_errors(app)
     install_lifecycle(app, services)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
+from eth_utils.address import to_checksum_address
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -50,6 +51,16 @@ Address = Annotated[
     # One spelling per address, so comparisons and lookups agree.
     AfterValidator(str.lower),
     Field(examples=["0x52908400098527886e0f7030069857d2e4169ee7"]),
+]
+
+
+# A wallet (people's identities, room owners): any spelling in, stored EIP-55
+# checksummed, so it compares equal to the address a wallet signs in with.
+WalletAddress = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^0x[0-9a-fA-F]{40}$"),
+    AfterValidator(to_checksum_address),
+    Field(examples=["0x52908400098527886E0F7030069857D2E4169EE7"]),
 ]
 # Base units of an ERC-20 amount overflow 64 bits, so it travels as a decimal string.
 TokenAmount = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,78}$")]

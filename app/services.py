@@ -22,7 +22,10 @@ from app.gating.stats import GatingStats
 from app.inbox_writer import InboxWriter
 from app.livekit_gateway import LiveKitGateway
 from app.metrics import Metrics, tortoise_pool
+from app.room_access import OwnerLocks
 from app.settings import Settings
+from app.siwe_login import SiweLogin
+from app.wallet_sessions import WalletSessions
 
 
 def utc_now() -> dt.datetime:
@@ -48,6 +51,11 @@ class Services:
     access: AccessChecker
     # Prometheus metrics of this app instance (its own registry: tests run many apps).
     metrics: Metrics
+    # Wallet sign-in: SIWE nonces and checks, and the sessions it starts.
+    wallet_sessions: WalletSessions
+    siwe: SiweLogin
+    # One room creation at a time per wallet owner, so WALLET_MAX_ROOMS is exact.
+    owner_locks: OwnerLocks
     # Injectable, so tests drive periodic work (the webhook sweep) exactly.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # The gating re-check's own sleep (None: `sleep`), so a test can drive it alone.
@@ -94,6 +102,7 @@ def build_services(
         actor_restarts=lambda: rooms.total_restarts,
         pool=tortoise_pool,
     )
+    wallet_sessions = WalletSessions(now)
     return Services(
         settings=settings,
         gateway=gateway,
@@ -103,6 +112,9 @@ def build_services(
         webhook_admission=asyncio.Semaphore(settings.webhook_concurrency),
         chain=chain,
         access=access,
+        wallet_sessions=wallet_sessions,
+        siwe=SiweLogin(settings, chain, wallet_sessions, now, clock),
+        owner_locks=OwnerLocks(),
         sleep=sleep,
         gating_sleep=gating_sleep,
         metrics=metrics,

@@ -69,6 +69,15 @@ class Settings(BaseSettings):
     gating_cache_seconds: float = Field(default=60.0, ge=0)
     gating_recheck_seconds: float = Field(default=120.0, gt=0)
 
+    # Wallet sign-in (SIWE). Empty SIWE_DOMAIN means HOST:PORT; empty
+    # SIWE_CHAIN_IDS means the chains of CHAIN_RPC_URLS, else 1.
+    siwe_domain: str = ""
+    siwe_chain_ids: str = Field(default="", pattern=r"^\s*([0-9]+\s*(,\s*[0-9]+\s*)*)?$")
+    wallet_session_seconds: int = Field(default=43_200, ge=60, le=30 * 86_400)
+    wallet_max_rooms: int = Field(default=20, ge=0)
+    # Origins of the dApp, comma-separated (`https://app.example`); empty: no CORS headers.
+    cors_origins: str = ""
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
@@ -92,6 +101,21 @@ class Settings(BaseSettings):
     def rpc_urls(self) -> dict[int, str]:
         """`CHAIN_RPC_URLS` as chain id -> URL."""
         return parse_chain_rpc_urls(self.chain_rpc_urls.get_secret_value())
+
+    @property
+    def siwe_authority(self) -> str:
+        """The `domain` a SIWE message must name (and its `uri`'s authority)."""
+        return self.siwe_domain.strip() or f"{self.host}:{self.port}"
+
+    @property
+    def siwe_chains(self) -> frozenset[int]:
+        """The chains a wallet may sign in on."""
+        listed = {int(part) for part in self.siwe_chain_ids.split(",") if part.strip()}
+        return frozenset(listed or self.rpc_urls or {1})
+
+    @property
+    def cors_allowed_origins(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
     @property
     def api_keys(self) -> tuple[str, ...]:

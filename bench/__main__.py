@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-BENCHMARKS = ("actors", "tokens", "gated", "webhooks", "soak")
+BENCHMARKS = ("actors", "tokens", "gated", "wallets", "webhooks", "soak")
 # The actor bench states its own target in its docstring (memory < 5 KB per idle actor).
 ACTOR_TARGETS: dict[str, tuple[str, str, float]] = {
     "memory per idle actor": ("value", "<", 5 * 1024),
@@ -59,6 +59,12 @@ def _gated(args: argparse.Namespace) -> list[dict[str, Any]]:
     return gated_token_bench.run(quick=args.quick)
 
 
+def _wallets(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from bench import wallet_bench
+
+    return wallet_bench.run(quick=args.quick)
+
+
 def _webhooks(args: argparse.Namespace) -> list[dict[str, Any]]:
     from bench import webhook_bench
 
@@ -76,6 +82,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], list[dict[str, Any]]]] = {
     "actors": _actors,
     "tokens": _tokens,
     "gated": _gated,
+    "wallets": _wallets,
     "webhooks": _webhooks,
     "soak": _soak,
 }

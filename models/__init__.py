@@ -1,7 +1,9 @@
-"""Tortoise models: rooms, their sessions, participant sessions, the webhook inbox."""
+"""Tortoise models: rooms, their sessions, participant sessions, the webhook inbox,
+wallet sign-in (nonces, sessions)."""
 
 from models.rooms import AccessType, NftStandard, Room, RoomStatus
 from models.sessions import ParticipantSession, RoomSession
+from models.wallet_auth import SiweNonce, WalletSession
 from models.webhook_inbox import WebhookInbox
 
 __all__ = [
@@ -11,5 +13,7 @@ __all__ = [
     "Room",
     "RoomSession",
     "RoomStatus",
+    "SiweNonce",
+    "WalletSession",
     "WebhookInbox",
 ]

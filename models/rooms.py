@@ -45,6 +45,8 @@ class Room(Model):
     # A uint256, so a decimal string like token_amount.
     nft_token_id = fields.CharField(max_length=80, null=True)
     livekit_sid = fields.CharField(max_length=64, null=True, db_index=True)
+    # The wallet (checksummed address) that may manage the room; null: services only.
+    owner = fields.CharField(max_length=42, null=True, db_index=True)
     empty_timeout = fields.IntField(default=600)
     departure_timeout = fields.IntField(default=20)
     max_participants = fields.IntField(default=50)

@@ -14,9 +14,15 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.support.server import running_server
 from tests.support.settings import API_KEY
+
+# A SIWE message's grammar (EIP-4361, with its checksums and times) is beyond
+# JSON Schema, so a schema-valid `message` is rightly 422 there; every other
+# check (no 5xx, documented statuses, the error shape) still runs on it.
+BEYOND_JSON_SCHEMA = {("POST", "/v1/auth/siwe")}
 
 # Bounded so CI stays fast; FUZZ_EXAMPLES=1000 for a deeper local run.
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
@@ -64,7 +70,10 @@ def fuzz(api_url: str, mode: GenerationMode) -> None:
         suppress_health_check=list(HealthCheck),
     )
     def check(case: schemathesis.Case) -> None:
-        response = case.call_and_validate(base_url=api_url)
+        excluded = []
+        if (case.method.upper(), case.path) in BEYOND_JSON_SCHEMA:
+            excluded.append(positive_data_acceptance)
+        response = case.call_and_validate(base_url=api_url, excluded_checks=excluded)
         assert_error_shape(response)
 
     check()

@@ -7,6 +7,7 @@ import logging
 
 from quart import Blueprint, Response
 
+from app.auth import service_only
 from app.errors import documents_errors
 from app.metrics import CONTENT_TYPE
 from app.openapi import documents_plain_response
@@ -36,6 +37,7 @@ async def _webhook_backlog(max_attempts: int) -> int | None:
 
 
 @blueprint.get("/metrics")
+@service_only
 @documents_plain_response(200, "Prometheus text exposition format.", CONTENT_TYPE)
 @documents_errors(401)
 async def get_metrics() -> Response:

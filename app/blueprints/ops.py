@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from quart import Blueprint
 from quart_schema import validate_response
 
+from app.auth import service_only
 from app.errors import documents_errors
 from app.services import services
 from models import WebhookInbox
@@ -34,8 +35,9 @@ class ActorsReport(BaseModel):
 
 
 @blueprint.get("/v1/ops/actors")
+@service_only
 @validate_response(ActorsReport)
-@documents_errors(401)
+@documents_errors(401, 403)
 async def get_actor_stats() -> ActorsReport:
     """Room actors.
 
@@ -78,6 +80,7 @@ class WebhooksReport(BaseModel):
 
 
 @blueprint.get("/v1/ops/webhooks")
+@service_only
 @validate_response(WebhooksReport)
 @documents_errors(401, 503)
 async def get_webhook_stats() -> WebhooksReport:

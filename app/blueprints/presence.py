@@ -12,7 +12,9 @@ from tortoise.expressions import Q
 from tortoise.functions import Count
 
 from actors.room_protocol import ListParticipants, LiveParticipant, RoomNotFoundError
+from app.auth import wallet_allowed
 from app.errors import documents_errors
+from app.room_access import require_room_manager
 from app.schemas import reject_impossible_room_names
 from app.services import services
 from models import ParticipantSession, Room, RoomSession
@@ -78,13 +80,16 @@ async def _require_room(name: str) -> None:
 
 
 @blueprint.get("/v1/rooms/<string:name>/participants")
+@wallet_allowed
 @validate_response(ParticipantList)
-@documents_errors(401, 404, 503)
+@documents_errors(401, 403, 404, 503)
 async def list_participants(name: str) -> ParticipantList:
     """Who is in the room now.
 
     Live participants as the room's actor knows them from LiveKit's webhooks.
+    A wallet may ask only about rooms it owns.
     """
+    await require_room_manager(name)
     live: list[LiveParticipant] = await services().rooms.ask(name, ListParticipants())
     return ParticipantList(
         items=[
@@ -124,16 +129,19 @@ async def _page_of_sessions(name: str, limit: int, cursor: str | None) -> list[R
 
 
 @blueprint.get("/v1/rooms/<string:name>/sessions")
+@wallet_allowed
 @validate_querystring(SessionListQuery)
 @validate_response(SessionPage)
-@documents_errors(401, 404, 422)
+@documents_errors(401, 403, 404, 422)
 async def list_sessions(name: str, query_args: SessionListQuery) -> SessionPage:
     """The room's history.
 
     Its LiveKit sessions, newest first, in pages: pass `next_cursor` back as
     `cursor` for the next page. Each session lists its first 100 participants
-    (by join time); `participants_total` says how many there were in all.
+    (by join time); `participants_total` says how many there were in all. A
+    wallet may ask only about rooms it owns.
     """
+    await require_room_manager(name)
     await _require_room(name)
     fetched = await _page_of_sessions(name, query_args.limit, query_args.cursor)
     sessions = fetched[: query_args.limit]

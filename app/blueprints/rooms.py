@@ -17,8 +17,10 @@ from actors.room_protocol import (
     RoomNotFoundError,
     UpdateRoom,
 )
-from app.errors import documents_errors
+from app.auth import current_caller, forbidden, wallet_allowed
+from app.errors import APIError, documents_errors
 from app.openapi import documents_plain_response
+from app.room_access import require_room_manager, rooms_owned
 from app.schemas import (
     Address,
     ChainId,
@@ -27,6 +29,7 @@ from app.schemas import (
     RoomName,
     TokenAmount,
     TokenId,
+    WalletAddress,
     reject_impossible_room_names,
 )
 from app.services import services
@@ -55,6 +58,7 @@ class RoomOut(BaseModel):
     nft_standard: NftStandard
     nft_token_id: str | None
     livekit_sid: str | None
+    owner: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
     empty_timeout: int
@@ -122,6 +126,8 @@ class RoomCreate(RequestBody):
     departure_timeout: DepartureTimeout = 20
     max_participants: MaxParticipants = 50
     metadata: Metadata | None = None
+    # The wallet that may manage the room. A wallet creating a room owns it.
+    owner: WalletAddress | None = None
 
 
 class RoomPatch(RequestBody):
@@ -176,16 +182,18 @@ class RoomListQuery(BaseModel):
 
 @blueprint.post("/v1/rooms")
 @blueprint.post("/v1/rooms/")
+@wallet_allowed
 @validate_request(RoomCreate)
 @validate_response(RoomOut, 201)
-@documents_errors(400, 401, 409, 413, 422, 503)
+@documents_errors(400, 401, 403, 409, 413, 422, 503)
 async def create_room(data: RoomCreate) -> tuple[RoomOut, int]:
     """Create a room.
 
     Mirrored to LiveKit's RoomService when it is configured. An unreachable
     LiveKit does not block creation (the first join creates the LiveKit room
     from the token's configuration); an error from LiveKit is 503 and nothing
-    is stored.
+    is stored. A service may name any `owner`; a wallet owns what it creates
+    (at most `WALLET_MAX_ROOMS` rooms, else 409 `room_limit`).
     """
     violation = access_rule_violation(
         data.access_type,
@@ -198,13 +206,26 @@ async def create_room(data: RoomCreate) -> tuple[RoomOut, int]:
     if violation is not None:
         raise InvalidRoomConfigError(*violation)
     fields = data.model_dump(exclude={"name"})
+    app_services = services()
     if fields["chain_id"] is None:
-        fields["chain_id"] = services().settings.default_chain_id
-    room: Room = await services().rooms.ask(data.name, CreateRoom(fields))
+        fields["chain_id"] = app_services.settings.default_chain_id
+    wallet = current_caller().address
+    if wallet is None:
+        room: Room = await app_services.rooms.ask(data.name, CreateRoom(fields))
+        return RoomOut.of(room), 201
+    if data.owner is not None and data.owner != wallet:
+        raise forbidden("A wallet creates rooms it owns itself: leave out `owner` or name yours.")
+    fields["owner"] = wallet
+    limit = app_services.settings.wallet_max_rooms
+    async with app_services.owner_locks.hold(wallet):
+        if await rooms_owned(wallet) >= limit:
+            raise APIError(409, "room_limit", f"A wallet may own at most {limit} rooms.")
+        room = await app_services.rooms.ask(data.name, CreateRoom(fields))
     return RoomOut.of(room), 201
 
 
 @blueprint.get("/v1/rooms")
+@wallet_allowed
 @validate_querystring(RoomListQuery)
 @validate_response(RoomPage)
 @documents_errors(401, 422)
@@ -225,6 +246,7 @@ async def list_rooms(query_args: RoomListQuery) -> RoomPage:
 
 
 @blueprint.get("/v1/rooms/<string:name>")
+@wallet_allowed
 @validate_response(RoomOut)
 @documents_errors(401, 404)
 async def get_room(name: str) -> RoomOut:
@@ -239,28 +261,34 @@ async def get_room(name: str) -> RoomOut:
 
 
 @blueprint.patch("/v1/rooms/<string:name>")
+@wallet_allowed
 @validate_request(RoomPatch)
 @validate_response(RoomOut)
-@documents_errors(400, 401, 404, 413, 422, 503)
+@documents_errors(400, 401, 403, 404, 413, 422, 503)
 async def update_room(name: str, data: RoomPatch) -> RoomOut:
     """Change a room's configuration.
 
     Only the fields sent change. New metadata of a live room is pushed to
-    LiveKit first; if LiveKit refuses, nothing changes (503).
+    LiveKit first; if LiveKit refuses, nothing changes (503). A wallet may
+    change only rooms it owns.
     """
+    await require_room_manager(name)
     changes = data.model_dump(exclude_unset=True)
     room: Room = await services().rooms.ask(name, UpdateRoom(changes))
     return RoomOut.of(room)
 
 
 @blueprint.delete("/v1/rooms/<string:name>")
+@wallet_allowed
 @documents_plain_response(204, "Deleted.")
-@documents_errors(401, 404, 503)
+@documents_errors(401, 403, 404, 503)
 async def delete_room(name: str) -> tuple[str, int]:
     """Delete a room.
 
     A live room is deleted in LiveKit first, which disconnects everyone; if
-    LiveKit refuses, the room stays (503). Session history is kept.
+    LiveKit refuses, the room stays (503). Session history is kept. A wallet
+    may delete only rooms it owns.
     """
+    await require_room_manager(name)
     await services().rooms.ask(name, DeleteRoom())
     return "", 204

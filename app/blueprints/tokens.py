@@ -16,6 +16,7 @@ from actors.room_protocol import (
     ReadAccessCondition,
     RoomNotFoundError,
 )
+from app.auth import current_caller, wallet_allowed
 from app.errors import APIError, code_of, documents_errors
 from app.gating.checker import AccessDeniedError, ChainUnavailableError
 from app.livekit_gateway import TokenRequest
@@ -35,7 +36,8 @@ MAX_CONDITION_CHANGES = 3
 
 
 class TokenRequestBody(RequestBody):
-    identity: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    # Required for a service; a wallet's identity is its address (the default).
+    identity: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
     name: Annotated[str, StringConstraints(max_length=256)] | None = None
     role: Literal["host", "speaker", "viewer"] = "speaker"
     metadata: Metadata | None = None
@@ -62,7 +64,26 @@ class TokenOut(BaseModel):
     expires_at: dt.datetime
 
 
+def _identity_for(data: TokenRequestBody, wallet: str | None) -> str:
+    if wallet is None:
+        if data.identity is None:
+            raise APIError(
+                422,
+                "validation_error",
+                "Invalid request: identity",
+                extra={"errors": [{"loc": ["identity"], "msg": "required", "type": "missing"}]},
+            )
+        return data.identity
+    # Any spelling of the wallet's own address is the wallet; the token says it EIP-55.
+    if data.identity is not None and data.identity.lower() != wallet.lower():
+        raise APIError(
+            403, "identity_mismatch", "A wallet joins as its own address: identity must be it."
+        )
+    return wallet
+
+
 @blueprint.post("/v1/rooms/<string:name>/token")
+@wallet_allowed
 @validate_request(TokenRequestBody)
 @validate_response(TokenOut)
 @documents_errors(400, 401, 403, 404, 409, 413, 422, 503)
@@ -74,10 +95,14 @@ async def issue_token(name: str, data: TokenRequestBody) -> TokenOut:
     role and the room's configuration inside. 409 `room_full` when no seat
     is free. In a gated room the identity must be an address that meets the
     room's condition on its chain: else 403 `access_denied` naming the
-    condition, or 503 `chain_unavailable` when the chain gives no answer.
+    condition, or 503 `chain_unavailable` when the chain gives no answer. A
+    service names any `identity`; a wallet joins as its own address (another
+    identity: 403 `identity_mismatch`) and as `host` only in a room it owns
+    (else 403 `forbidden`).
     """
+    wallet = current_caller().address
     request = TokenRequest(
-        identity=data.identity,
+        identity=_identity_for(data, wallet),
         name=data.name,
         role=data.role,
         metadata=data.metadata,
@@ -86,7 +111,7 @@ async def issue_token(name: str, data: TokenRequestBody) -> TokenOut:
     )
     app_services = services()
     try:
-        issued = await _issue(app_services, name, request)
+        issued = await _issue(app_services, name, request, wallet)
     except Exception as error:
         app_services.metrics.observe_token_refused(code_of(error))
         raise
@@ -100,7 +125,9 @@ async def issue_token(name: str, data: TokenRequestBody) -> TokenOut:
     )
 
 
-async def _issue(app_services: Services, name: str, request: TokenRequest) -> IssuedToken:
+async def _issue(
+    app_services: Services, name: str, request: TokenRequest, wallet: str | None
+) -> IssuedToken:
     """Check the room's condition on chain (outside the actor), then ask the actor.
 
     The condition checked first is the one the room last had (a hint kept by
@@ -121,7 +148,7 @@ async def _issue(app_services: Services, name: str, request: TokenRequest) -> Is
                         raise
                     raise AccessCheckNeededError(current) from None
             issued: IssuedToken = await app_services.rooms.ask(
-                name, IssueToken(request, passed=condition)
+                name, IssueToken(request, passed=condition, wallet=wallet)
             )
         except AccessCheckNeededError as needed:
             condition = needed.condition

@@ -1,14 +1,15 @@
-"""The app's frame: health, errors in one shape, API keys everywhere, OpenAPI."""
+"""The app's frame: health, errors in one shape, who may call what, OpenAPI."""
 
 from __future__ import annotations
 
 import re
 from importlib.metadata import version
 
-from tests.conftest import Client, Running
-from tests.support.settings import API_KEY, AUTH
-
-PUBLIC_ROUTES = {"/v1/health", "/v1/health/ready", "/v1/livekit/webhook"}
+from app.auth import Access, access_of
+from tests.conftest import Client, Running, app_running
+from tests.support.clock import FakeClock
+from tests.support.settings import API_KEY, AUTH, make_settings
+from tests.support.wallets import SIWE_DOMAIN, sign_in
 
 
 def assert_error_shape(body: dict[str, object], code: str) -> None:
@@ -79,21 +80,95 @@ async def test_body_that_is_not_json_is_a_clean_error(client: Client) -> None:
     assert set(body) >= {"detail", "code"}
 
 
-async def test_every_v1_route_needs_a_key(running: Running) -> None:
-    """Policy: walk the url map; every /v1 route but the public ones answers 401 without a key."""
+# Who may call each route (DESIGN.md section 3). A route missing here fails the
+# policy test: every route states its access explicitly.
+ROUTE_ACCESS: dict[tuple[str, str], Access] = {
+    ("GET", "/"): Access.PUBLIC,
+    ("GET", "/v1/health"): Access.PUBLIC,
+    ("GET", "/v1/health/ready"): Access.PUBLIC,
+    ("POST", "/v1/livekit/webhook"): Access.PUBLIC,
+    ("POST", "/v1/auth/nonce"): Access.PUBLIC,
+    ("POST", "/v1/auth/siwe"): Access.PUBLIC,
+    ("GET", "/v1/auth/session"): Access.WALLET_ALLOWED,
+    ("DELETE", "/v1/auth/session"): Access.WALLET_ALLOWED,
+    ("POST", "/v1/rooms"): Access.WALLET_ALLOWED,
+    ("POST", "/v1/rooms/"): Access.WALLET_ALLOWED,
+    ("GET", "/v1/rooms"): Access.WALLET_ALLOWED,
+    ("GET", "/v1/rooms/<string:name>"): Access.WALLET_ALLOWED,
+    ("PATCH", "/v1/rooms/<string:name>"): Access.WALLET_ALLOWED,
+    ("DELETE", "/v1/rooms/<string:name>"): Access.WALLET_ALLOWED,
+    ("POST", "/v1/rooms/<string:name>/token"): Access.WALLET_ALLOWED,
+    ("GET", "/v1/rooms/<string:name>/participants"): Access.WALLET_ALLOWED,
+    ("GET", "/v1/rooms/<string:name>/sessions"): Access.WALLET_ALLOWED,
+    ("GET", "/v1/ops/actors"): Access.SERVICE_ONLY,
+    ("GET", "/v1/ops/webhooks"): Access.SERVICE_ONLY,
+    ("GET", "/metrics"): Access.SERVICE_ONLY,
+    ("GET", "/docs/assets/<string:name>"): Access.PUBLIC,
+}
+# Served by libraries (quart-schema, Quart), public by design.
+LIBRARY_ENDPOINTS = {"static", "openapi", "swagger_ui", "redoc_ui", "scalar_ui"}
+
+
+def routes(running: Running) -> list[tuple[str, str, Access]]:
+    found = []
+    for rule in running.app.url_map.iter_rules():
+        if rule.endpoint in LIBRARY_ENDPOINTS:
+            continue
+        view = running.app.view_functions[rule.endpoint]
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            mark = access_of(view)
+            assert mark is not None, f"{method} {rule.rule} has no access mark"
+            found.append((method, rule.rule, mark))
+    return found
+
+
+async def test_every_route_carries_the_mark_the_permissions_table_gives_it(
+    running: Running,
+) -> None:
+    """Policy: walk the url map; each route's explicit mark is the one in the table."""
+    found = {(method, path): mark for method, path, mark in routes(running)}
+    assert found == ROUTE_ACCESS
+
+
+async def test_every_guarded_route_refuses_callers_without_a_credential(running: Running) -> None:
+    """Policy, enforced: each non-public route answers 401 to no key, a wrong key, no Bearer."""
     client = running.client()
     checked = 0
-    for rule in running.app.url_map.iter_rules():
-        if not rule.rule.startswith("/v1") or rule.rule in PUBLIC_ROUTES:
+    for method, rule, mark in routes(running):
+        if mark is Access.PUBLIC:
             continue
-        path = re.sub(r"<[^>]+>", "some-room", rule.rule)
-        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": API_KEY}):
-                response = await client.open(path, method=method, headers=headers, json={})
-                assert response.status_code == 401, (method, path, headers)
-                assert_error_shape(await response.get_json(), "unauthorized")
-                checked += 1
-    assert checked >= 8 * 3
+        path = re.sub(r"<[^>]+>", "some-room", rule)
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": API_KEY}):
+            response = await client.open(path, method=method, headers=headers, json={})
+            assert response.status_code == 401, (method, path, headers)
+            assert_error_shape(await response.get_json(), "unauthorized")
+            checked += 1
+    assert checked >= 12 * 3
+
+
+async def test_wallets_pass_the_guard_only_where_the_table_allows(
+    database_url: str, clock: FakeClock
+) -> None:
+    """Policy, enforced for wallets: service-only routes are 403 `forbidden` for a session."""
+    settings = make_settings(database_url, siwe_domain=SIWE_DOMAIN)
+    async with app_running(settings, clock) as running:
+        client = running.client()
+        checked = 0
+        for method, rule, mark in routes(running):
+            if mark is Access.PUBLIC:
+                continue
+            # A fresh session each time: one of these routes is logout.
+            wallet = await sign_in(client, clock.now())
+            path = re.sub(r"<[^>]+>", "some-room", rule)
+            response = await client.open(path, method=method, headers=wallet.auth, json={})
+            body = await response.get_json() if response.status_code != 204 else {}
+            if mark is Access.SERVICE_ONLY:
+                assert (response.status_code, body["code"]) == (403, "forbidden"), (method, path)
+            else:
+                assert response.status_code != 401, (method, path)
+                assert body.get("code") != "forbidden", (method, path)
+            checked += 1
+        assert checked >= 12
 
 
 async def test_unhandled_error_is_500_without_its_text(running: Running) -> None:

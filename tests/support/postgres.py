@@ -89,7 +89,14 @@ async def throwaway_database(prefix: str = "qari_test") -> AsyncIterator[str]:
         await drop_database(url)
 
 
-TABLES = ("participant_sessions", "room_sessions", "webhook_inbox", "rooms")
+TABLES = (
+    "participant_sessions",
+    "room_sessions",
+    "webhook_inbox",
+    "rooms",
+    "siwe_nonces",
+    "wallet_sessions",
+)
 
 
 async def truncate_tables(url: str) -> None:
