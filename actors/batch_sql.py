@@ -103,7 +103,8 @@ async def read_pending(
     rooms_in = _in_list(conn, 3, rooms, "text")
     # Only placeholders are formatted in (here and below); values go as parameters.
     sql = (
-        "SELECT id, room_name, event_type, payload, livekit_created_at, attempts "  # noqa: S608
+        "SELECT id, room_name, event_type, payload, livekit_created_at, attempts, "  # noqa: S608
+        "received_at "
         "FROM (SELECT *, ROW_NUMBER() OVER ("
         "PARTITION BY room_name ORDER BY livekit_created_at, id) AS place "
         "FROM webhook_inbox "
@@ -112,6 +113,15 @@ async def read_pending(
     )
     args = [max_attempts, per_room, *_list_args(conn, rooms)]
     return list(await conn.execute_query_dict(_for(conn, sql), args))
+
+
+def read_timestamp(value: Any) -> dt.datetime:
+    """A timestamp column as read by a raw query: asyncpg gives datetimes, SQLite text."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"not a timestamp: {value!r}")
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 async def mark_processed(conn: BaseDBAsyncClient, ids: Sequence[int], at: dt.datetime) -> int:

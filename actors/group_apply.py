@@ -28,9 +28,9 @@ import asyncio
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -39,6 +39,7 @@ from actors.batch_sql import (
     close_participants,
     mark_processed,
     read_pending,
+    read_timestamp,
     set_track_counts,
     sync_rooms,
     write_and_mark_postgres,
@@ -58,6 +59,26 @@ MAX_IN_FLIGHT = 4
 # most MAX_EVENTS_PER_ROOM events of each of at most MAX_ROOMS rooms.
 MAX_ROOMS = 128
 MAX_EVENTS_PER_ROOM = 100
+
+
+class ApplyObserver(Protocol):
+    """Told what the webhook write path did, for metrics (app/metrics.py implements it)."""
+
+    def observe_applied(self, lags_seconds: Sequence[float]) -> None:
+        """Events whose effects were committed; each lag is from receipt to commit."""
+
+    def observe_failed(self, event_type: str) -> None:
+        """One failed attempt to apply an event of this type."""
+
+
+class Unobserved:
+    """The observer when nothing watches (tests of the write path alone)."""
+
+    def observe_applied(self, lags_seconds: Sequence[float]) -> None:
+        pass
+
+    def observe_failed(self, event_type: str) -> None:
+        pass
 
 
 @dataclass
@@ -144,9 +165,15 @@ class _Request:
 class GroupApplier:
     """Collects rooms with pending events and applies them in shared transactions."""
 
-    def __init__(self, now: Callable[[], dt.datetime], max_attempts: int) -> None:
+    def __init__(
+        self,
+        now: Callable[[], dt.datetime],
+        max_attempts: int,
+        observer: ApplyObserver | None = None,
+    ) -> None:
         self._now = now
         self._max_attempts = max_attempts
+        self.observer: ApplyObserver = observer or Unobserved()
         # Actors woken by the last commit ask again in the same turn of the loop,
         # and so share the next transaction.
         self._ticks = TurnBatches(self._tick, max_in_flight=MAX_IN_FLIGHT, max_batch=MAX_ROOMS)
@@ -202,6 +229,7 @@ class GroupApplier:
                 by_room[row["room_name"]].append(row)
             writes = Writes()
             applied: list[int] = []
+            received: list[dt.datetime] = []
             for request in batch:
                 mine = sorted(
                     by_room.get(request.room, ()),
@@ -219,6 +247,7 @@ class GroupApplier:
                 if planned:
                     writes.extend(own)
                     applied += [row["id"] for row in mine]
+                    received += [read_timestamp(row["received_at"]) for row in mine]
                     results[request.room] = Applied(len(mine), len(mine) >= MAX_EVENTS_PER_ROOM)
                 else:
                     results.setdefault(request.room, None)
@@ -226,4 +255,7 @@ class GroupApplier:
                 # Applied elsewhere meanwhile (never, with one actor per room):
                 # roll back rather than apply anything twice.
                 raise RuntimeError("inbox rows changed under a shared apply")
+        if received:
+            committed = self._now()
+            self.observer.observe_applied([(committed - at).total_seconds() for at in received])
         return results

@@ -23,7 +23,13 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 
 from actors.apply_slots import ApplySlots
-from actors.group_apply import GroupApplier, GroupApplyFailedError, Writes
+from actors.group_apply import (
+    ApplyObserver,
+    GroupApplier,
+    GroupApplyFailedError,
+    Unobserved,
+    Writes,
+)
 from actors.room_protocol import LiveParticipant
 from app.database import DATABASE_UNAVAILABLE, transaction
 from models import ParticipantSession, Room, RoomSession, RoomStatus, WebhookInbox
@@ -145,6 +151,8 @@ class EventApplier:
     ) -> None:
         self._slots = slots
         self._group = group
+        # Metrics: the shared apply's observer, so both paths count alike.
+        self._observer: ApplyObserver = group.observer if group is not None else Unobserved()
         self._room_name = room_name
         self._presence = presence
         self._now = now
@@ -232,6 +240,7 @@ class EventApplier:
             try:
                 async with transaction() as conn:
                     await self._apply_rows(rows, room_id, conn)
+                self._observe_applied(rows)
                 return len(rows)
             except DATABASE_UNAVAILABLE:
                 self._stale = True
@@ -249,6 +258,7 @@ class EventApplier:
             try:
                 async with transaction() as conn:
                     await self._apply_rows([row], room_id, conn)
+                self._observe_applied([row])
                 applied += 1
             except _AlreadyClaimed:
                 continue
@@ -257,12 +267,19 @@ class EventApplier:
                 raise
             except Exception as error:
                 log.exception("event %s (%s) failed to apply", row.event_id, row.event_type)
+                self._observer.observe_failed(row.event_type)
                 self._stale = True
                 await WebhookInbox.filter(id=row.id).update(
                     attempts=row.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
                 )
                 await self._reload()
         return applied
+
+    def _observe_applied(self, rows: list[WebhookInbox]) -> None:
+        committed = self._now()
+        self._observer.observe_applied(
+            [(committed - row.received_at).total_seconds() for row in rows]
+        )
 
     # -- applying from memory, in a shared transaction ----------------------------
 

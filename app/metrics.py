@@ -5,9 +5,9 @@ values come from small fixed sets (URL rules, methods, statuses, event types,
 refusal codes), so a client cannot grow the series without bound.
 
 Counters are fed where things happen (the HTTP hooks, the token and webhook
-routes, later the webhook committer and the chain reader); what lives elsewhere
+routes, the webhook write path); what lives elsewhere
 is read at scrape time (actors from the registry, the pool from Tortoise, the
-webhook backlog from the inbox).
+webhook backlog from the inbox, chain reads from the gating checker's counters).
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 from tortoise import connections
+
+from app.gating.stats import GatingStats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -41,8 +43,9 @@ WEBHOOK_EVENTS = (
     "ingress_ended",
 )
 _WEBHOOK_EVENTS = frozenset(WEBHOOK_EVENTS)
-# Outcomes of a chain RPC call (gated rooms); shown at zero until the chain reader feeds them.
-CHAIN_OUTCOMES = ("ok", "error", "timeout")
+# Outcomes of a chain JSON-RPC exchange (app/gating/stats.py names them), all
+# shown from the start so a rate over them never begins with a missing series.
+CHAIN_OUTCOMES = ("ok", "timeout", "unreachable", "not_configured", "bad_response", "rpc_error")
 
 # Request durations: a token is served from memory (sub-millisecond), a create
 # waits on LiveKit and the database (tens of milliseconds, seconds when slow).
@@ -57,6 +60,52 @@ def event_label(event_type: str) -> str:
 
 def method_label(method: str) -> str:
     return method if method in KNOWN_METHODS else "other"
+
+
+class _GatingCollector(Collector):
+    """Chain reads and gate checks, from the counters the gating checker keeps."""
+
+    def __init__(self, stats: GatingStats) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Any]:
+        stats = self._stats
+        requests = CounterMetricFamily(
+            "qari_chain_requests",
+            "Chain JSON-RPC exchanges (a batch counts once), by outcome.",
+            labels=["outcome"],
+        )
+        for outcome in sorted({*CHAIN_OUTCOMES, *stats.rpc_requests}):
+            requests.add_metric([outcome], stats.rpc_requests[outcome])
+        yield requests
+        yield SummaryMetricFamily(
+            "qari_chain_request_duration_seconds",
+            "Time spent in chain JSON-RPC exchanges.",
+            count_value=stats.rpc_seconds_count,
+            sum_value=stats.rpc_seconds_total,
+        )
+        checks = CounterMetricFamily(
+            "qari_gating_checks",
+            "Token requests on gated rooms, by the check's result.",
+            labels=["result"],
+        )
+        checks.add_metric(["admitted"], stats.admitted)
+        checks.add_metric(["denied"], stats.denied)
+        checks.add_metric(["unavailable"], stats.unavailable)
+        yield checks
+        yield CounterMetricFamily(
+            "qari_gating_cache_hits",
+            "Gate checks answered from the verdict cache.",
+            value=stats.cache_hits,
+        )
+        yield CounterMetricFamily(
+            "qari_gating_recheck_removals",
+            "Participants removed because they no longer met their room's condition.",
+            value=stats.recheck_removals,
+        )
+
+    def describe(self) -> Iterable[Any]:
+        return []
 
 
 class _ScrapeTime(Collector):
@@ -161,14 +210,6 @@ class Metrics:
             buckets=LAG_BUCKETS,
             registry=r,
         )
-        self.chain_requests = Counter(
-            "qari_chain_requests",
-            "Chain RPC calls made for gated rooms, by outcome.",
-            ["outcome"],
-            registry=r,
-        )
-        for outcome in CHAIN_OUTCOMES:
-            self.chain_requests.labels(outcome)
 
     def watch(
         self,
@@ -178,6 +219,10 @@ class Metrics:
     ) -> None:
         """Register what is read at scrape time (called once, by the composition root)."""
         self.registry.register(_ScrapeTime(actors_alive, actor_restarts, pool))
+
+    def watch_gating(self, stats: GatingStats) -> None:
+        """Export the gating checker's counters (kept plainly by it, read at scrape time)."""
+        self.registry.register(_GatingCollector(stats))
 
     # -- feeding -----------------------------------------------------------------
 
@@ -205,11 +250,6 @@ class Metrics:
     def observe_failed(self, event_type: str) -> None:
         """One failed attempt to apply an event (it stays pending, or is kept for ops)."""
         self.webhooks_failed.labels(event_label(event_type)).inc()
-
-    def observe_chain_request(self, outcome: str) -> None:
-        if outcome not in CHAIN_OUTCOMES:
-            raise ValueError(f"chain outcome must be one of {CHAIN_OUTCOMES}, not {outcome!r}")
-        self.chain_requests.labels(outcome).inc()
 
     def set_webhook_backlog(self, pending: int | None) -> None:
         self.webhook_backlog.set(math.nan if pending is None else pending)

@@ -76,7 +76,8 @@ def build_services(
 ) -> Services:
     gateway = LiveKitGateway(settings)
     slots = ApplySlots(settings.webhook_apply_concurrency, clock=clock)
-    group_apply = GroupApplier(now, settings.webhook_max_attempts)
+    metrics = Metrics()
+    group_apply = GroupApplier(now, settings.webhook_max_attempts, observer=metrics)
     deps = RoomActorDeps(
         gateway=gateway,
         seat_hold_seconds=settings.seat_hold_seconds,
@@ -96,12 +97,12 @@ def build_services(
     slots.wake = lambda name: rooms.tell(name, EventsStored(), coalesce=True)
     chain = ChainRPC(settings.rpc_urls, settings.chain_timeout_seconds)
     access = AccessChecker(chain, VerdictCache(clock, settings.gating_cache_seconds), GatingStats())
-    metrics = Metrics()
     metrics.watch(
         actors_alive=lambda: len(rooms),
         actor_restarts=lambda: rooms.total_restarts,
         pool=tortoise_pool,
     )
+    metrics.watch_gating(access.stats)
     wallet_sessions = WalletSessions(now)
     return Services(
         settings=settings,

@@ -6,11 +6,12 @@ import math
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.metrics import Metrics
+from actors.room_protocol import EventsStored
+from app.metrics import CHAIN_OUTCOMES, Metrics
 from models import WebhookInbox
 from tests.conftest import Client, Running
 from tests.support.settings import AUTH
-from tests.support.webhooks import event, room_info, signed
+from tests.support.webhooks import event, participant, room_info, serialise, signed
 
 ROOM = "metered"
 IDENTITY = "metered-identity"
@@ -67,10 +68,9 @@ async def test_metrics_after_traffic_count_requests_tokens_webhooks_and_actors(
     assert samples["qari_actor_restarts_total"][()] == 0
     assert samples["qari_db_pool_max"][()] >= 1
     assert set(samples["qari_chain_requests_total"]) == {
-        (("outcome", "ok"),),
-        (("outcome", "error"),),
-        (("outcome", "timeout"),),
+        (("outcome", outcome),) for outcome in CHAIN_OUTCOMES
     }
+    assert samples["qari_gating_checks_total"][(("result", "admitted"),)] == 0
     assert "qari_webhook_apply_lag_seconds_count" in samples
     assert "qari_webhooks_applied_total" in samples
     assert not math.isnan(samples["qari_webhook_backlog"][()])
@@ -145,3 +145,32 @@ async def test_a_request_id_is_echoed_when_sane_and_made_otherwise(client: Clien
     refused = await client.get("/v1/rooms", headers={"X-Request-ID": "refused-1"})
     assert refused.status_code == 401
     assert refused.headers["X-Request-ID"] == "refused-1"
+
+
+async def test_the_write_path_feeds_applied_failed_and_lag(running: Running) -> None:
+    client = running.client()
+    started = event("room_started", room_info(ROOM, "RM_fed"))
+    who = participant(IDENTITY, "PA_f")
+    joined = event("participant_joined", room_info(ROOM, "RM_fed"), who=who)
+    for message in (started, joined):
+        body, headers = signed(message)
+        response = await client.post("/v1/livekit/webhook", data=body, headers=headers)
+        assert response.status_code == 200
+    await running.services.rooms.ask(ROOM, EventsStored(), timeout=10)
+    # A stored payload that no longer parses: its apply fails, and is counted.
+    bad = event("room_finished", room_info(ROOM, "RM_fed"))
+    await WebhookInbox.create(
+        event_id=bad.id,
+        event_type=bad.event,
+        room_name=ROOM,
+        room_sid="RM_fed",
+        livekit_created_at=bad.created_at,
+        payload=serialise(bad).decode().replace("{", "[", 1),
+    )
+    await running.services.rooms.ask(ROOM, EventsStored(), timeout=10)
+
+    samples = await scrape(client)
+
+    assert samples["qari_webhooks_applied_total"][()] == 2
+    assert samples["qari_webhook_apply_lag_seconds_count"][()] == 2
+    assert samples["qari_webhooks_failed_total"][(("event", "room_finished"),)] == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.settings import Settings
 from tests.app.gating.conftest import Gated
@@ -173,6 +174,15 @@ async def test_a_closed_rpc_port_fails_closed(
         )
         assert_unavailable(*await ask_token(client, "closed-port", chain.accounts[1]))
         assert running.services.access.stats.rpc_requests["unreachable"] == 1
+        scraped = await client.get("/metrics", headers=AUTH)
+        exported = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families((await scraped.get_data()).decode())
+            for sample in family.samples
+        }
+        unreachable = (("outcome", "unreachable"),)
+        assert exported[("qari_chain_requests_total", unreachable)] == 1
+        assert exported[("qari_gating_checks_total", (("result", "unavailable"),))] == 1
 
 
 async def test_fifty_concurrent_requests_for_one_pair_make_one_read(gated: Gated) -> None:
