@@ -15,8 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from livekit.protocol.models import ParticipantInfo
 from tortoise.exceptions import IntegrityError
 
+from actors.admission import AdmissionStats, JoinFacts, decide
 from actors.apply_slots import ApplySlots
 from actors.group_apply import GroupApplier
 from actors.room_events import EventApplier, Presence
@@ -29,12 +31,13 @@ from actors.room_protocol import (
     IssueToken,
     ListParticipants,
     RoomExistsError,
-    RoomFullError,
     RoomMessage,
     RoomNotFoundError,
     UpdateRoom,
 )
+from actors.room_seats import SeatBook
 from actors.runtime import Actor
+from actors.seat_writer import SeatWriter
 from app.database import DATABASE_UNAVAILABLE, transaction
 from app.livekit_gateway import (
     LiveKitGateway,
@@ -73,6 +76,10 @@ class RoomActorDeps:
     apply_slots: ApplySlots
     # Where rooms apply their webhook events together, in shared transactions.
     group_apply: GroupApplier
+    # Where seats are made durable, many per statement.
+    seat_writer: SeatWriter
+    # Joins refused and removals made, across rooms (for ops).
+    admission: AdmissionStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +119,7 @@ class RoomActor(Actor[str, RoomMessage]):
         self._deps = deps
         self._config: _Config | None = None
         self.presence = Presence()
-        # identity -> monotonic expiry; insertion order is expiry order (a
-        # refreshed seat is re-inserted), so expired seats are pruned from the front.
-        self._seats: dict[str, float] = {}
+        self.seats = SeatBook(name, deps.seat_hold_seconds, deps.seat_writer)
         self._events = EventApplier(
             name,
             self.presence,
@@ -122,18 +127,21 @@ class RoomActor(Actor[str, RoomMessage]):
             deps.webhook_max_attempts,
             deps.apply_slots,
             deps.group_apply,
+            admit=self._admit,
         )
 
     async def on_start(self) -> None:
         room = await Room.get_or_none(name=self.key)
         self._config = None if room is None else _Config.of(room)
         await self.presence.load(self.key)
+        if room is not None:
+            # The seats held before a restart count again, until they expire.
+            await self.seats.load(room.id, self._deps.now(), self.presence.identities())
         # Crash recovery: events stored but not applied before the last stop.
         await self._apply_events()
 
     def can_passivate(self) -> bool:
-        self._prune_seats()
-        return not self.presence.live and not self._seats
+        return not self.presence.live and self.seats.can_passivate(self._deps.now())
 
     async def receive(self, message: RoomMessage) -> Any:
         match message:
@@ -155,32 +163,83 @@ class RoomActor(Actor[str, RoomMessage]):
 
     # -- tokens and seats ------------------------------------------------------
 
-    def _prune_seats(self) -> None:
-        now = self._deps.clock()
-        while self._seats:
-            identity, expires = next(iter(self._seats.items()))
-            if expires > now:
-                return
-            del self._seats[identity]
-
     def _issue_token(self, request: TokenRequest) -> IssuedToken:
         config = self._config
         if config is None:
             raise RoomNotFoundError(self.key)
-        self._prune_seats()
-        identity = request.identity
-        live_identities = self.presence.identities()
-        if identity not in live_identities:
-            if identity not in self._seats:
-                taken = len(live_identities) + sum(
-                    1 for seat in self._seats if seat not in live_identities
-                )
-                if taken >= config.max_participants:
-                    raise RoomFullError(self.key)
-            self._seats.pop(identity, None)
-            self._seats[identity] = self._deps.clock() + self._deps.seat_hold_seconds
+        stored = self.seats.reserve(
+            request.identity,
+            in_room=self.presence.identities(),
+            max_participants=config.max_participants,
+            ttl_seconds=request.ttl_seconds,
+            now=self._deps.now(),
+        )
         token, expires_at = self._deps.gateway.mint_token(config.livekit(), request)
-        return IssuedToken(token=token, identity=identity, room=config.name, expires_at=expires_at)
+        return IssuedToken(
+            token=token,
+            identity=request.identity,
+            room=config.name,
+            expires_at=expires_at,
+            stored=stored,
+        )
+
+    # -- admission -------------------------------------------------------------
+
+    def _admit(self, info: ParticipantInfo, at: dt.datetime) -> bool:
+        """Whether a join of the current session is admitted (actors/admission.py).
+
+        Called while this actor applies its events. A refused join is recorded
+        closed and removed after the commit; with LIVEKIT_URL empty there is
+        no one to remove it, so it is only logged and counted, and kept.
+        """
+        now = self._deps.now()
+        identity = info.identity
+        in_room = self.presence.identities()
+        config = self._config
+        facts = JoinFacts(
+            kind=info.kind,
+            granted_until=self.seats.granted_until(identity),
+            banned=False,
+            seat_held=self.seats.holds(identity, now),
+            already_in=identity in in_room,
+            taken_by_others=len(in_room - {identity})
+            + self.seats.held_by_others(identity, in_room, now),
+            max_participants=None if config is None else config.max_participants,
+            # A join applied late (a backlog) is judged at when it happened.
+            at=min(at, now),
+        )
+        verdict = decide(facts)
+        if verdict.admitted:
+            return True
+        stats = self._deps.admission
+        stats.refused[verdict.value] += 1
+        if not self._deps.gateway.url:
+            stats.kept_without_livekit += 1
+            log.warning(
+                "room %r: join of %r not admitted (%s); LIVEKIT_URL is empty, so it stays",
+                self.key,
+                identity,
+                verdict.value,
+            )
+            return True
+        log.warning("room %r: join of %r not admitted (%s)", self.key, identity, verdict.value)
+        return False
+
+    async def _remove_refused(self, identities: list[str]) -> None:
+        """RemoveParticipant for each join refused: after the commit that recorded it."""
+        stats = self._deps.admission
+        for identity in dict.fromkeys(identities):
+            try:
+                await self._deps.gateway.remove_participant(self.key, identity)
+                stats.removed += 1
+            except LiveKitRefusedError as error:
+                if error.code == "not_found":
+                    continue  # gone already
+                stats.removals_failed += 1
+                log.warning("room %r: removing %r refused: %s", self.key, identity, error)
+            except LiveKitUnreachableError as error:
+                stats.removals_failed += 1
+                log.warning("room %r: removing %r failed: %s", self.key, identity, error)
 
     # -- webhook events --------------------------------------------------------
 
@@ -194,7 +253,10 @@ class RoomActor(Actor[str, RoomMessage]):
             return 0
         for identity in self._events.drain_joined_identities():
             # A joined participant's seat has become a live place in the room.
-            self._seats.pop(identity, None)
+            self.seats.consume(identity)
+        refused = self._events.drain_refused_identities()
+        if refused:
+            await self._remove_refused(refused)
         return applied
 
     # -- configuration ---------------------------------------------------------
@@ -237,6 +299,7 @@ class RoomActor(Actor[str, RoomMessage]):
                     await self._deps.gateway.delete_room(self.key)
             raise
         self._config = _Config.of(room)
+        self.seats.reset(room.id)  # a new creation: nothing granted before counts
         return room
 
     async def _update(self, changes: dict[str, Any]) -> Room:
@@ -278,7 +341,7 @@ class RoomActor(Actor[str, RoomMessage]):
         async with transaction():
             await Room.filter(id=self._config.id).delete()
         self._config = None
-        self._seats.clear()
+        self.seats.reset(None)
 
     async def _delete_livekit_room(self, *, required: bool) -> None:
         """DeleteRoom. LiveKit's not_found means it is gone already: fine either way.

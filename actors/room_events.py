@@ -55,6 +55,17 @@ PARTICIPANT_EVENTS = frozenset(
     }
 )
 ROOM_CLOSED = "ROOM_CLOSED"
+# A join Qari did not admit (actors/admission.py) is recorded as a connection
+# closed at once: it is in the history, never in the room's presence.
+NOT_ADMITTED = "NOT_ADMITTED"
+
+# Asked of the room's actor for each join of its current session: whether the
+# participant is admitted (False: recorded closed, and removed after commit).
+Admit = Callable[[ParticipantInfo, dt.datetime], bool]
+
+
+def _admit_all(info: ParticipantInfo, at: dt.datetime) -> bool:
+    return True
 
 
 def _at(seconds: int, fallback: dt.datetime) -> dt.datetime:
@@ -142,14 +153,18 @@ class EventApplier:
         max_attempts: int,
         slots: ApplySlots,
         group: GroupApplier | None = None,
+        admit: Admit = _admit_all,
     ) -> None:
         self._slots = slots
+        self._admit = admit
         self._group = group
         self._room_name = room_name
         self._presence = presence
         self._now = now
         self._max_attempts = max_attempts
         self._joined: list[str] = []
+        # Identities whose join was refused, for the actor to remove after commit.
+        self._refused: list[str] = []
         # Participant sessions the batch being applied mentions, by sid; those it
         # opened wait in _unsaved until one bulk insert (joins come in bursts).
         self._participants: dict[str, ParticipantSession] = {}
@@ -164,6 +179,10 @@ class EventApplier:
     def drain_joined_identities(self) -> list[str]:
         joined, self._joined = self._joined, []
         return joined
+
+    def drain_refused_identities(self) -> list[str]:
+        refused, self._refused = self._refused, []
+        return refused
 
     async def apply_pending(self, room_id: int | None) -> int:
         """Apply every pending event of this room, oldest first; returns how many applied.
@@ -325,6 +344,13 @@ class EventApplier:
         sid = info.sid
         if not sid or sid in presence.live or sid in presence.closed or sid in opened:
             return  # repeated, or late after its leave: an older join never undoes a leave
+        if not self._admit(info, at):
+            row = self._new_participant(session, info, at, left_at=at, reason=NOT_ADMITTED)
+            opened[sid] = row
+            writes.opened.append(row)
+            presence.closed.add(sid)
+            self._refused.append(row.identity)
+            return
         row = self._new_participant(session, info, at)
         opened[sid] = row
         writes.opened.append(row)
@@ -406,6 +432,7 @@ class EventApplier:
         # Memory may be ahead of a rolled-back transaction.
         await self._presence.load(self._room_name)
         self._joined.clear()
+        self._refused.clear()
         self._synced = None
         self._stale = False
 
@@ -531,6 +558,13 @@ class EventApplier:
             return  # a repeated join
         if info.sid in self._participants:
             return  # already joined, or already left: an older join never undoes a leave
+        current = self._presence.session_sid == session.sid
+        if current and not self._admit(info, at):
+            row = self._new_participant(session, info, at, left_at=at, reason=NOT_ADMITTED)
+            self._participants[row.sid] = self._unsaved[row.sid] = row
+            self._presence.closed.add(row.sid)
+            self._refused.append(row.identity)
+            return
         row = self._new_participant(session, info, at)
         self._participants[row.sid] = self._unsaved[row.sid] = row
         if self._presence.session_sid == session.sid:

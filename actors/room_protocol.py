@@ -6,6 +6,7 @@ reaches a RoomActor.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +64,9 @@ class IssuedToken:
     identity: str
     room: str
     expires_at: dt.datetime
+    # The seat's write, which must commit before the token is returned; None when
+    # what is stored already covers this token (the same identity asking again).
+    stored: asyncio.Future[None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from actors.room_protocol import (
     RoomNotFoundError,
 )
 from actors.runtime import ActorDeadError, AskTimeoutError, MailboxFullError, RegistryClosedError
+from actors.seat_writer import SeatNotStoredError
 from app.database import DATABASE_UNAVAILABLE
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
 
@@ -125,7 +126,7 @@ def register_error_handlers(app: Quart) -> None:
             headers={"Retry-After": "2"},
         )
 
-    for kind in DATABASE_UNAVAILABLE:
+    for kind in (*DATABASE_UNAVAILABLE, SeatNotStoredError):
         app.register_error_handler(kind, handle_database_unavailable)
 
     @app.errorhandler(UnicodeDecodeError)

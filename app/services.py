@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 
 from quart import current_app
 
+from actors.admission import AdmissionStats
 from actors.apply_slots import ApplySlots
 from actors.group_apply import GroupApplier
 from actors.room import RoomActor, RoomActorDeps
 from actors.room_protocol import EventsStored, RoomMessage
 from actors.runtime import ActorRegistry
+from actors.seat_writer import SeatWriter
 from app.inbox_writer import InboxWriter
 from app.livekit_gateway import LiveKitGateway
 from app.settings import Settings
@@ -35,6 +37,10 @@ class Services:
     group_apply: GroupApplier
     # Stores verified webhooks, concurrent deliveries in one insert.
     inbox: InboxWriter
+    # Stores seats before their tokens are returned, many per statement.
+    seat_writer: SeatWriter
+    # Joins refused and removals made (for ops).
+    admission: AdmissionStats
     # How many webhook deliveries are verified and stored at once (the rest queue).
     webhook_admission: asyncio.Semaphore
     # Injectable, so tests drive periodic work (the webhook sweep) exactly.
@@ -53,6 +59,8 @@ def build_services(
     gateway = LiveKitGateway(settings)
     slots = ApplySlots(settings.webhook_apply_concurrency, clock=clock)
     group_apply = GroupApplier(now, settings.webhook_max_attempts)
+    seat_writer = SeatWriter()
+    admission = AdmissionStats()
     deps = RoomActorDeps(
         gateway=gateway,
         seat_hold_seconds=settings.seat_hold_seconds,
@@ -61,6 +69,8 @@ def build_services(
         now=now,
         apply_slots=slots,
         group_apply=group_apply,
+        seat_writer=seat_writer,
+        admission=admission,
     )
     rooms: ActorRegistry[str, RoomMessage] = ActorRegistry(
         lambda name: RoomActor(name, deps),
@@ -76,6 +86,8 @@ def build_services(
         rooms=rooms,
         group_apply=group_apply,
         inbox=InboxWriter(now),
+        seat_writer=seat_writer,
+        admission=admission,
         webhook_admission=asyncio.Semaphore(settings.webhook_concurrency),
         sleep=sleep,
     )

@@ -1,6 +1,7 @@
-"""Tortoise models: rooms, their sessions, participant sessions, the webhook inbox."""
+"""Tortoise models: rooms, their sessions, participant sessions, the webhook inbox, seats."""
 
 from models.rooms import AccessType, Room, RoomStatus
+from models.seats import Seat
 from models.sessions import ParticipantSession, RoomSession
 from models.webhook_inbox import WebhookInbox
 
@@ -10,5 +11,6 @@ __all__ = [
     "Room",
     "RoomSession",
     "RoomStatus",
+    "Seat",
     "WebhookInbox",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Annotated, Literal
 
@@ -10,6 +11,7 @@ from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
 from actors.room_protocol import IssuedToken, IssueToken
+from actors.seat_writer import SeatNotStoredError
 from app.errors import documents_errors
 from app.livekit_gateway import TokenRequest
 from app.schemas import Metadata, reject_impossible_room_names
@@ -61,8 +63,9 @@ async def post_token(name: str, data: TokenRequestBody) -> TokenOut:
 
     Reserves a seat for the identity (the same identity asking again keeps
     its seat) and returns a LiveKit JWT for this room alone, with grants by
-    role and the room's configuration inside. 409 `room_full` when no seat
-    is free.
+    role and the room's configuration inside. The seat is stored before the
+    token is returned, so it survives a restart. 409 `room_full` when no seat
+    is free; 503 when the seat cannot be stored.
     """
     request = TokenRequest(
         identity=data.identity,
@@ -74,6 +77,13 @@ async def post_token(name: str, data: TokenRequestBody) -> TokenOut:
     )
     app_services = services()
     issued: IssuedToken = await app_services.rooms.ask(name, IssueToken(request))
+    if issued.stored is not None:
+        # Shielded: the write is shared with other requests (a whole burst's
+        # seats, the same identity asking again) and must not be cut short.
+        try:
+            await asyncio.shield(issued.stored)
+        except TimeoutError:
+            raise SeatNotStoredError("the seat write timed out") from None
     return TokenOut(
         token=issued.token,
         url=app_services.settings.livekit_url,
