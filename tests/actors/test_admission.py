@@ -45,7 +45,11 @@ BASE = JoinFacts(
             {"seat_held": False, "taken_by_others": 5},
             Verdict.NO_PLACE,
         ),
-        ("no token from Qari since the room was created", {"granted_until": None}, Verdict.NOT_ISSUED),
+        (
+            "no token from Qari since the room was created",
+            {"granted_until": None},
+            Verdict.NOT_ISSUED,
+        ),
         ("no such room in Qari", {"max_participants": None}, Verdict.NOT_ISSUED),
         ("grant ran out", {"granted_until": EARLIER}, Verdict.TOKEN_EXPIRED),
         ("grant runs out exactly now", {"granted_until": AT}, Verdict.TOKEN_EXPIRED),

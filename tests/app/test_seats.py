@@ -60,9 +60,7 @@ async def test_a_burst_of_new_identities_costs_a_few_statements(running: Running
     before = running.services.seat_writer.statements
     responses = await asyncio.gather(
         *(
-            client.post(
-                "/v1/rooms/burst-seats/token", json={"identity": f"user-{i}"}, headers=AUTH
-            )
+            client.post("/v1/rooms/burst-seats/token", json={"identity": f"user-{i}"}, headers=AUTH)
             for i in range(500)
         )
     )
