@@ -7,8 +7,8 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
-from quart import Blueprint
-from quart_schema import validate_request, validate_response
+from quart import Blueprint, Response
+from quart_schema import document_request, document_response
 
 from actors.room_protocol import IssuedToken, IssueToken
 from actors.seat_writer import SeatNotStoredError
@@ -16,6 +16,7 @@ from app.errors import documents_errors
 from app.livekit_gateway import TokenRequest
 from app.schemas import Metadata, reject_impossible_room_names
 from app.services import services
+from app.validation import json_body, json_response
 
 blueprint = Blueprint("tokens", __name__)
 blueprint.before_request(reject_impossible_room_names)
@@ -55,10 +56,10 @@ class TokenOut(BaseModel):
 
 
 @blueprint.post("/v1/rooms/<string:name>/token")
-@validate_request(TokenRequestBody)
-@validate_response(TokenOut)
+@document_request(TokenRequestBody)
+@document_response(TokenOut)
 @documents_errors(400, 401, 404, 409, 413, 422, 503)
-async def post_token(name: str, data: TokenRequestBody) -> TokenOut:
+async def post_token(name: str) -> Response:
     """Get a join token.
 
     Reserves a seat for the identity (the same identity asking again keeps
@@ -67,6 +68,7 @@ async def post_token(name: str, data: TokenRequestBody) -> TokenOut:
     token is returned, so it survives a restart. 409 `room_full` when no seat
     is free; 503 when the seat cannot be stored.
     """
+    data = await json_body(TokenRequestBody)
     request = TokenRequest(
         identity=data.identity,
         name=data.name,
@@ -84,10 +86,12 @@ async def post_token(name: str, data: TokenRequestBody) -> TokenOut:
             await asyncio.shield(issued.stored)
         except TimeoutError:
             raise SeatNotStoredError("the seat write timed out") from None
-    return TokenOut(
-        token=issued.token,
-        url=app_services.settings.livekit_url,
-        identity=issued.identity,
-        room=issued.room,
-        expires_at=issued.expires_at,
+    return json_response(
+        TokenOut(
+            token=issued.token,
+            url=app_services.settings.livekit_url,
+            identity=issued.identity,
+            room=issued.room,
+            expires_at=issued.expires_at,
+        )
     )
