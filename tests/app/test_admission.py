@@ -188,3 +188,10 @@ async def test_without_livekit_unadmitted_joins_are_only_logged_and_counted(
     assert stats.kept_without_livekit == 1
     assert stats.refused["not_issued"] == 1
     assert stats.removed == 0
+    response = await client.get("/v1/ops/admission", headers=AUTH)
+    assert await response.get_json() == {
+        "refused": {"not_issued": 1},
+        "removed": 0,
+        "removals_failed": 0,
+        "kept_without_livekit": 1,
+    }
