@@ -28,6 +28,9 @@ from actors.seat_writer import SeatWriter
 from app.database import transaction
 from models.seats import SeatRow, load_room_seats
 
+# Every so many new seats, grants that have lapsed are forgotten (O(grants), amortised).
+GRANT_SWEEP_EVERY = 1024
+
 
 @dataclass(slots=True)
 class _Grant:
@@ -49,6 +52,7 @@ class SeatBook:
         # so expired holds are pruned from the front. Never an identity in the room:
         # a join turns its seat into a place (`consume`).
         self._held: dict[str, dt.datetime] = {}
+        self._new_seats = 0
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -127,6 +131,9 @@ class SeatBook:
             if len(in_room) + len(self._held) >= max_participants:
                 raise RoomFullError(self._room_name)
             held_until = now + self._hold
+            self._new_seats += 1
+            if self._new_seats % GRANT_SWEEP_EVERY == 0:
+                self._forget_lapsed_grants(now)
             self._held.pop(identity, None)
             self._held[identity] = held_until
             previous = grant.row.granted_until if grant is not None else granted_until
@@ -160,6 +167,12 @@ class SeatBook:
     def can_passivate(self, now: dt.datetime) -> bool:
         # Grants alone reload from the database; held seats keep the actor in memory.
         return self.held_count(now) == 0
+
+    def _forget_lapsed_grants(self, now: dt.datetime) -> None:
+        """A room that stays in use never reloads: drop the grants no join can use."""
+        for identity in [i for i, g in self._grants.items() if g.row.granted_until <= now]:
+            if identity not in self._held:
+                del self._grants[identity]
 
     def _write(self, identity: str, row: SeatRow) -> asyncio.Future[None]:
         stored = self._writer.store(row)
