@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from livekit.protocol.models import ParticipantInfo
@@ -23,6 +23,7 @@ from actors.apply_slots import ApplySlots
 from actors.group_apply import GroupApplier
 from actors.room_events import EventApplier, Presence
 from actors.room_protocol import (
+    AccessCheckNeededError,
     CreateRoom,
     DeleteRoom,
     EventsStored,
@@ -30,6 +31,7 @@ from actors.room_protocol import (
     IssuedToken,
     IssueToken,
     ListParticipants,
+    ReadAccessCondition,
     RoomExistsError,
     RoomMessage,
     RoomNotFoundError,
@@ -47,7 +49,7 @@ from app.livekit_gateway import (
     TokenRequest,
 )
 from models import Room, RoomStatus
-from models.rooms import access_rule_violation
+from models.rooms import AccessCondition, access_condition, access_rule_violation
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,9 @@ CONFIG_FIELDS = (
     "token_address",
     "token_amount",
     "nft_address",
+    "chain_id",
+    "nft_standard",
+    "nft_token_id",
     "empty_timeout",
     "departure_timeout",
     "max_participants",
@@ -92,6 +97,9 @@ class _Config:
     token_address: str | None
     token_amount: str | None
     nft_address: str | None
+    chain_id: int
+    nft_standard: str
+    nft_token_id: str | None
     empty_timeout: int
     departure_timeout: int
     max_participants: int
@@ -100,6 +108,21 @@ class _Config:
     @classmethod
     def of(cls, room: Room) -> _Config:
         return cls(id=room.id, name=room.name, **{f: getattr(room, f) for f in CONFIG_FIELDS})
+
+    # Derived once per configuration (replace() re-runs __post_init__), not per token.
+    access: AccessCondition | None = field(init=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        condition = access_condition(
+            self.access_type,
+            self.chain_id,
+            self.token_address,
+            self.token_amount,
+            self.nft_address,
+            self.nft_standard,
+            self.nft_token_id,
+        )
+        object.__setattr__(self, "access", condition)
 
     def livekit(self) -> RoomConfig:
         return RoomConfig(
@@ -145,10 +168,14 @@ class RoomActor(Actor[str, RoomMessage]):
 
     async def receive(self, message: RoomMessage) -> Any:
         match message:
-            case IssueToken(request):
-                return self._issue_token(request)
+            case IssueToken(request, passed):
+                return self._issue_token(request, passed)
             case EventsStored():
                 return await self._apply_events()
+            case ReadAccessCondition():
+                if self._config is None:
+                    raise RoomNotFoundError(self.key)
+                return self._config.access
             case ListParticipants():
                 if self._config is None:
                     raise RoomNotFoundError(self.key)
@@ -163,10 +190,13 @@ class RoomActor(Actor[str, RoomMessage]):
 
     # -- tokens and seats ------------------------------------------------------
 
-    def _issue_token(self, request: TokenRequest) -> IssuedToken:
+    def _issue_token(self, request: TokenRequest, passed: AccessCondition | None) -> IssuedToken:
         config = self._config
         if config is None:
             raise RoomNotFoundError(self.key)
+        if passed != config.access:
+            # Checked against another condition (or none): the route checks this one.
+            raise AccessCheckNeededError(config.access)
         stored = self.seats.reserve(
             request.identity,
             in_room=self.presence.identities(),
@@ -308,7 +338,12 @@ class RoomActor(Actor[str, RoomMessage]):
             raise RoomNotFoundError(self.key)
         merged = replace(config, **changes)
         violation = access_rule_violation(
-            merged.access_type, merged.token_address, merged.token_amount, merged.nft_address
+            merged.access_type,
+            merged.token_address,
+            merged.token_amount,
+            merged.nft_address,
+            merged.nft_standard,
+            merged.nft_token_id,
         )
         if violation is not None:
             raise InvalidRoomConfigError(*violation)

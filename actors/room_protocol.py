@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.livekit_gateway import TokenRequest
+from models.rooms import AccessCondition
 
 # -- messages ------------------------------------------------------------------
 
@@ -37,9 +38,20 @@ class DeleteRoom:
 
 @dataclass(frozen=True, slots=True)
 class IssueToken:
-    """Reserve a seat for the identity and mint its join token."""
+    """Reserve a seat for the identity and mint its join token.
+
+    `passed` is the access condition the identity was found to meet on chain
+    (checked outside the actor, so a slow chain never holds the mailbox); the
+    actor issues only when it is the room's current condition.
+    """
 
     request: TokenRequest
+    passed: AccessCondition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAccessCondition:
+    """The room's current access condition (None: public)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +64,15 @@ class EventsStored:
     """Webhook events for this room are in the inbox: apply what is pending, in order."""
 
 
-RoomMessage = CreateRoom | UpdateRoom | DeleteRoom | IssueToken | ListParticipants | EventsStored
+RoomMessage = (
+    CreateRoom
+    | UpdateRoom
+    | DeleteRoom
+    | IssueToken
+    | ReadAccessCondition
+    | ListParticipants
+    | EventsStored
+)
 
 
 # -- replies ---------------------------------------------------------------------
@@ -96,6 +116,17 @@ class RoomExistsError(RoomError):
 
 class RoomFullError(RoomError):
     pass
+
+
+class AccessCheckNeededError(RoomError):
+    """The token request named another condition than the room's: check this one first.
+
+    `condition` is the room's current one (None: the room is public now).
+    """
+
+    def __init__(self, condition: AccessCondition | None) -> None:
+        super().__init__("access condition changed")
+        self.condition = condition
 
 
 class InvalidRoomConfigError(RoomError):

@@ -23,6 +23,7 @@ from actors.room_protocol import (
 from actors.runtime import ActorDeadError, AskTimeoutError, MailboxFullError, RegistryClosedError
 from actors.seat_writer import SeatNotStoredError
 from app.database import DATABASE_UNAVAILABLE
+from app.gating.checker import AccessDeniedError, ChainUnavailableError
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,26 @@ def register_domain_errors(app: Quart) -> None:
         errors = [{"loc": ["body", error.field], "msg": error.message, "type": "value_error"}]
         return error_response(
             422, "validation_error", f"Invalid request: {error.field}", extra={"errors": errors}
+        )
+
+    @app.errorhandler(AccessDeniedError)
+    async def handle_access_denied(error: AccessDeniedError) -> Response:
+        return error_response(
+            403,
+            "access_denied",
+            f"To join this room, the identity must {error.condition.describe()}; {error.reason}.",
+        )
+
+    @app.errorhandler(ChainUnavailableError)
+    async def handle_chain_unavailable(error: ChainUnavailableError) -> Response:
+        # Never admit on an unknown answer: the client retries once the chain answers.
+        log.warning("gating check without an answer: %s", error.reason)
+        return error_response(
+            503,
+            "chain_unavailable",
+            f"Could not check on chain {error.condition.chain_id} whether the identity may "
+            f"join ({error.condition.describe()}); retry shortly.",
+            headers={"Retry-After": "5"},
         )
 
     @app.errorhandler(LiveKitRefusedError)

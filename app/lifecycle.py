@@ -1,8 +1,9 @@
 """One place owns start-up and shutdown order.
 
-Start: database, LiveKit client, room registry (with its passivation sweep),
-then crash recovery of stored-but-unapplied webhooks. Stop in reverse: stop
-accepting and drain every room actor, then close LiveKit, then the database,
+Start: database, LiveKit and chain clients, room registry (with its passivation sweep),
+then crash recovery of stored-but-unapplied webhooks, then the periodic
+sweeps (webhooks, and the re-check of gated rooms). Stop in reverse: stop
+accepting and drain every room actor, then close LiveKit and the chains, then the database,
 so no actor ever writes to a closed connection.
 """
 
@@ -18,6 +19,7 @@ from quart import Quart
 
 from actors.room_protocol import EventsStored
 from app.database import close_database, open_database
+from app.gating.recheck import recheck_forever
 from app.services import Services
 from models import WebhookInbox
 
@@ -70,6 +72,7 @@ def install_lifecycle(app: Quart, services: Services) -> None:
         frozen = False
         try:
             await services.gateway.open()
+            await services.chain.open()
             # What start-up built (modules, schemas, the app) lives as long as the
             # process: frozen, full collections stop re-scanning it. Under load
             # those scans were pauses that showed in the ack-to-applied lag p99
@@ -82,6 +85,18 @@ def install_lifecycle(app: Quart, services: Services) -> None:
             if recovered:
                 log.info("recovering stored webhooks for %d room(s)", recovered)
             sweepers.append(asyncio.create_task(sweep_pending_webhooks(services)))
+            if settings.livekit_enabled:
+                # Without LiveKit nobody can be removed, so there is nothing to re-check for.
+                sweepers.append(
+                    asyncio.create_task(
+                        recheck_forever(
+                            services.access,
+                            services.gateway.remove_participant,
+                            settings.gating_recheck_seconds,
+                            services.gating_sleep or services.sleep,
+                        )
+                    )
+                )
             yield
         finally:
             # Also runs when start-up fails half-way, so nothing is left open.
@@ -96,6 +111,7 @@ def install_lifecycle(app: Quart, services: Services) -> None:
                 await services.seat_writer.close()
                 await services.group_apply.close()
                 await services.gateway.close()
+                await services.chain.close()
                 services.database_open = False
                 await close_database()
             finally:

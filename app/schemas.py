@@ -39,5 +39,13 @@ Address = Annotated[
 ]
 # Base units of an ERC-20 amount overflow 64 bits, so it travels as a decimal string.
 TokenAmount = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,78}$")]
+# A uint256 token id, in one spelling (no leading zeros) so equal ids compare equal.
+TokenId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,78}$"),
+    AfterValidator(lambda value: str(int(value))),
+]
+# EIP-155 chain ids; past 2**53 JavaScript clients could not tell two apart.
+ChainId = Annotated[int, Field(ge=1, le=2**53 - 1)]
 # Any text but NUL, which PostgreSQL cannot store.
 Metadata = Annotated[str, StringConstraints(max_length=MAX_METADATA_LENGTH, pattern=r"^[^\x00]*$")]

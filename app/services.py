@@ -17,6 +17,10 @@ from actors.room import RoomActor, RoomActorDeps
 from actors.room_protocol import EventsStored, RoomMessage
 from actors.runtime import ActorRegistry
 from actors.seat_writer import SeatWriter
+from app.chain_rpc import ChainRPC
+from app.gating.cache import VerdictCache
+from app.gating.checker import AccessChecker
+from app.gating.stats import GatingStats
 from app.inbox_writer import InboxWriter
 from app.livekit_gateway import LiveKitGateway
 from app.settings import Settings
@@ -43,8 +47,14 @@ class Services:
     admission: AdmissionStats
     # How many webhook deliveries are verified and stored at once (the rest queue).
     webhook_admission: asyncio.Semaphore
+    # JSON-RPC reads on the configured chains (contract wallets, gating).
+    chain: ChainRPC
+    # Gated rooms: conditions checked on chain, cached, with their counters.
+    access: AccessChecker
     # Injectable, so tests drive periodic work (the webhook sweep) exactly.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # The gating re-check's own sleep (None: `sleep`), so a test can drive it alone.
+    gating_sleep: Callable[[float], Awaitable[None]] | None = None
     # Set by the lifecycle: whether the database has been opened (for readiness).
     database_open: bool = field(default=False)
 
@@ -55,6 +65,7 @@ def build_services(
     clock: Callable[[], float] = time.monotonic,
     now: Callable[[], dt.datetime] = utc_now,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    gating_sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> Services:
     gateway = LiveKitGateway(settings)
     slots = ApplySlots(settings.webhook_apply_concurrency, clock=clock)
@@ -80,6 +91,8 @@ def build_services(
         clock=clock,
     )
     slots.wake = lambda name: rooms.tell(name, EventsStored(), coalesce=True)
+    chain = ChainRPC(settings.rpc_urls, settings.chain_timeout_seconds)
+    access = AccessChecker(chain, VerdictCache(clock, settings.gating_cache_seconds), GatingStats())
     return Services(
         settings=settings,
         gateway=gateway,
@@ -89,7 +102,10 @@ def build_services(
         seat_writer=seat_writer,
         admission=admission,
         webhook_admission=asyncio.Semaphore(settings.webhook_concurrency),
+        chain=chain,
+        access=access,
         sleep=sleep,
+        gating_sleep=gating_sleep,
     )
 
 

@@ -38,6 +38,20 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=16, ge=1)
     webhook_sweep_seconds: float = Field(default=5.0, gt=0)
 
+    # Chains: `1=https://...,137=https://...`. Reads sit on request paths, so
+    # they get a short budget of their own (one try, no retries).
+    chain_rpc_urls: SecretStr = SecretStr("")
+    chain_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    # The chain of a gated room created without `chain_id`. Bounded like a room's
+    # chain_id: past 2**53 JavaScript clients could not tell two apart.
+    default_chain_id: int = Field(default=1, ge=1, le=2**53 - 1)
+
+    # Gated rooms: how long a yes from the chain is trusted (a no at most 5 s,
+    # so someone who just bought in is not kept out long), and how often the
+    # live participants of gated rooms are checked again.
+    gating_cache_seconds: float = Field(default=60.0, ge=0)
+    gating_recheck_seconds: float = Field(default=120.0, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
@@ -45,6 +59,17 @@ class Settings(BaseSettings):
         if value.startswith("postgresql://"):
             return "postgres://" + value.removeprefix("postgresql://")
         return value
+
+    @field_validator("chain_rpc_urls")
+    @classmethod
+    def _check_chain_rpc_urls(cls, value: SecretStr) -> SecretStr:
+        parse_chain_rpc_urls(value.get_secret_value())
+        return value
+
+    @property
+    def rpc_urls(self) -> dict[int, str]:
+        """`CHAIN_RPC_URLS` as chain id -> URL."""
+        return parse_chain_rpc_urls(self.chain_rpc_urls.get_secret_value())
 
     @property
     def api_keys(self) -> tuple[str, ...]:
@@ -58,6 +83,8 @@ class Settings(BaseSettings):
             self.livekit_api_secret.get_secret_value(),
             self.app_secret_key.get_secret_value(),
             *self.api_keys,
+            # A provider's key often sits in the URL's path or query.
+            *self.rpc_urls.values(),
         ]
         password = urlsplit(self.database_url).password
         if password:
@@ -79,3 +106,24 @@ class Settings(BaseSettings):
             return None
         path = self.database_url.removeprefix("sqlite://").split("?", 1)[0]
         return None if path in ("", ":memory:") else Path(path)
+
+
+def parse_chain_rpc_urls(raw: str) -> dict[int, str]:
+    """`1=https://a,137=https://b` -> {1: "https://a", 137: "https://b"}.
+
+    Raises ValueError, naming what is accepted, when an entry is malformed.
+    """
+    urls: dict[int, str] = {}
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        chain, separator, url = entry.partition("=")
+        chain, url = chain.strip(), url.strip()
+        if not separator or not chain.isdigit() or int(chain) < 1:
+            raise ValueError("expected CHAIN_ID=URL entries, comma-separated (1=https://...)")
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+            raise ValueError(f"the URL of chain {chain} must be http(s)://...")
+        if int(chain) in urls:
+            raise ValueError(f"chain {chain} is given twice")
+        urls[int(chain)] = url
+    return urls

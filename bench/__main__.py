@@ -6,6 +6,7 @@
     python -m bench --soak-seconds 120  # a longer soak
 
 Benchmarks: actors (the actor runtime, `bench/actors_bench.py`), tokens,
+gated (tokens of a gated room with a cached yes, `bench/gated_token_bench.py`),
 webhooks (PostgreSQL and SQLite), soak (PostgreSQL). Each row is a figure, its
 same-run baseline, the ratio, and the target where there is one. The exit
 status is 0 unless a benchmark crashed, or, with `--strict`, a target was missed.
@@ -21,7 +22,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-BENCHMARKS = ("actors", "tokens", "webhooks", "soak")
+BENCHMARKS = ("actors", "tokens", "gated", "webhooks", "soak")
 # The actor bench states its own target in its docstring (memory < 5 KB per idle actor).
 ACTOR_TARGETS: dict[str, tuple[str, str, float]] = {
     "memory per idle actor": ("value", "<", 5 * 1024),
@@ -52,6 +53,12 @@ def _tokens(args: argparse.Namespace) -> list[dict[str, Any]]:
     return token_bench.run(quick=args.quick)
 
 
+def _gated(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from bench import gated_token_bench
+
+    return gated_token_bench.run(quick=args.quick)
+
+
 def _webhooks(args: argparse.Namespace) -> list[dict[str, Any]]:
     from bench import webhook_bench
 
@@ -68,6 +75,7 @@ def _soak(args: argparse.Namespace) -> list[dict[str, Any]]:
 RUNNERS: dict[str, Callable[[argparse.Namespace], list[dict[str, Any]]]] = {
     "actors": _actors,
     "tokens": _tokens,
+    "gated": _gated,
     "webhooks": _webhooks,
     "soak": _soak,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from tortoise import fields
@@ -12,6 +13,15 @@ class AccessType(StrEnum):
     PUBLIC = "public"
     TOKEN = "token"  # noqa: S105 - an access type, not a credential
     NFT = "nft"
+
+
+class NftStandard(StrEnum):
+    ERC721 = "erc721"
+    ERC1155 = "erc1155"
+
+
+# The largest value a uint256 holds: amounts and token ids past it can never be on chain.
+MAX_UINT256 = 2**256 - 1
 
 
 class RoomStatus(StrEnum):
@@ -29,6 +39,11 @@ class Room(Model):
     # Base units of an ERC-20 amount can exceed 64 bits: kept as a decimal string.
     token_amount = fields.CharField(max_length=80, null=True)
     nft_address = fields.CharField(max_length=42, null=True)
+    # Which chain the token or NFT lives on; chain ids outgrow 32 bits.
+    chain_id = fields.BigIntField(default=1)
+    nft_standard = fields.CharEnumField(NftStandard, max_length=8, default=NftStandard.ERC721)
+    # A uint256, so a decimal string like token_amount.
+    nft_token_id = fields.CharField(max_length=80, null=True)
     livekit_sid = fields.CharField(max_length=64, null=True, db_index=True)
     empty_timeout = fields.IntField(default=600)
     departure_timeout = fields.IntField(default=20)
@@ -48,17 +63,101 @@ def access_rule_violation(
     token_address: str | None,
     token_amount: str | None,
     nft_address: str | None,
+    nft_standard: NftStandard | str = NftStandard.ERC721,
+    nft_token_id: str | None = None,
 ) -> tuple[str, str] | None:
     """The (field, message) a room's access settings break, if any.
 
     Shared by the create schema and the room actor (which checks a PATCH merged
     with the current configuration), so both enforce one rule set.
     """
+    if token_amount is not None and int(token_amount) > MAX_UINT256:
+        return "token_amount", "token_amount does not fit in a uint256"
+    if nft_token_id is not None and int(nft_token_id) > MAX_UINT256:
+        return "nft_token_id", "nft_token_id does not fit in a uint256"
     if access_type == AccessType.TOKEN:
         if not token_address:
             return "token_address", "a token room needs token_address"
         if not token_amount or int(token_amount) <= 0:
             return "token_amount", "a token room needs a positive token_amount"
-    if access_type == AccessType.NFT and not nft_address:
-        return "nft_address", "an nft room needs nft_address"
+    if access_type == AccessType.NFT:
+        if not nft_address:
+            return "nft_address", "an nft room needs nft_address"
+        if nft_standard == NftStandard.ERC1155 and nft_token_id is None:
+            # An ERC-1155 contract holds many tokens: balanceOf needs an id.
+            return "nft_token_id", "an erc1155 room needs nft_token_id"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessCondition:
+    """What an identity must hold to join a gated room, read from its configuration.
+
+    A plain value: the room actor compares the one a route checked with the
+    room's current one, so a check made before a configuration change never
+    admits anyone after it.
+    """
+
+    access_type: AccessType
+    chain_id: int
+    contract: str  # lower-case 0x address
+    # token: the minimum balance in base units; nft: 1.
+    amount: int
+    nft_standard: NftStandard | None = None
+    nft_token_id: int | None = None
+
+    def describe(self) -> str:
+        """The condition in words, for a refusal's `detail`."""
+        where = f"on chain {self.chain_id}"
+        if self.access_type == AccessType.TOKEN:
+            return f"hold at least {self.amount} base units of ERC-20 {self.contract} {where}"
+        if self.nft_standard == NftStandard.ERC1155:
+            return f"hold ERC-1155 token {self.nft_token_id} of {self.contract} {where}"
+        if self.nft_token_id is not None:
+            return f"own ERC-721 token {self.nft_token_id} of {self.contract} {where}"
+        return f"hold an ERC-721 token of {self.contract} {where}"
+
+
+def access_condition(
+    access_type: AccessType | str,
+    chain_id: int,
+    token_address: str | None,
+    token_amount: str | None,
+    nft_address: str | None,
+    nft_standard: NftStandard | str,
+    nft_token_id: str | None,
+) -> AccessCondition | None:
+    """The condition of a room whose settings pass access_rule_violation; None if public."""
+    if access_type == AccessType.TOKEN and token_address and token_amount:
+        return AccessCondition(AccessType.TOKEN, chain_id, token_address.lower(), int(token_amount))
+    if access_type == AccessType.NFT and nft_address:
+        return AccessCondition(
+            AccessType.NFT,
+            chain_id,
+            nft_address.lower(),
+            1,
+            NftStandard(nft_standard),
+            None if nft_token_id is None else int(nft_token_id),
+        )
+    return None
+
+
+async def gated_room_conditions() -> dict[str, AccessCondition]:
+    """Every gated room's access condition, by room name."""
+    rows = await Room.filter(access_type__in=[AccessType.TOKEN, AccessType.NFT]).values(
+        "name",
+        "access_type",
+        "chain_id",
+        "token_address",
+        "token_amount",
+        "nft_address",
+        "nft_standard",
+        "nft_token_id",
+    )
+    conditions: dict[str, AccessCondition] = {}
+    for row in rows:
+        name = row.pop("name")
+        condition = access_condition(**row)
+        if condition is not None:
+            conditions[name] = condition
+    return conditions

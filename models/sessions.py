@@ -6,6 +6,8 @@ sid, so sids (not names) identify what happened when.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -46,3 +48,31 @@ class ParticipantSession(Model):
     class Meta:
         table = "participant_sessions"
         indexes = (("room_session_id", "left_at"),)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenParticipant:
+    """Someone in a room now, as the applied webhooks left it."""
+
+    room_name: str
+    identity: str
+
+
+async def open_standard_participants(room_names: list[str]) -> list[OpenParticipant]:
+    """Who is connected now to these rooms' open sessions, ordinary participants only.
+
+    Agents, egress, ingress and SIP participants are LiveKit's or ours, not
+    people: nothing about them is checked.
+    """
+    if not room_names:
+        return []
+    rows = await ParticipantSession.filter(
+        room_session__room_name__in=room_names,
+        room_session__ended_at=None,
+        left_at=None,
+        kind="standard",
+    ).values("room_session__room_name", "identity")
+    return [
+        OpenParticipant(room_name=row["room_session__room_name"], identity=row["identity"])
+        for row in rows
+    ]

@@ -26,6 +26,9 @@ from app.factory import create_app
 from app.services import Services, build_services
 from app.settings import Settings
 from tests.fakes.livekit_server import FakeLiveKit
+
+# The local EVM node (anvil) and its per-test snapshot, for chain tests.
+from tests.support.chain import anvil_node, chain  # noqa: F401
 from tests.support.clock import FakeClock, ManualSleep
 from tests.support.postgres import (
     admin_url,
@@ -97,6 +100,8 @@ class Running:
     test_app: TestAppProtocol
     services: Services
     sleep: ManualSleep
+    # The gating re-check's own sleep, so ticking one periodic task never runs the other.
+    gating_sleep: ManualSleep
 
     def client(self) -> Client:
         return self.test_app.test_client()
@@ -107,12 +112,17 @@ async def app_running(settings: Settings, clock: FakeClock | None = None) -> Asy
     """The app with its real lifecycle (database, actors), shut down on exit."""
     clock = clock or FakeClock()
     sleep = ManualSleep()
-    services = build_services(settings, clock=clock.monotonic, now=clock.now, sleep=sleep)
+    gating_sleep = ManualSleep()
+    services = build_services(
+        settings, clock=clock.monotonic, now=clock.now, sleep=sleep, gating_sleep=gating_sleep
+    )
     app = create_app(settings, services)
     test_app = app.test_app()
     await test_app.startup()
     try:
-        yield Running(app=app, test_app=test_app, services=services, sleep=sleep)
+        yield Running(
+            app=app, test_app=test_app, services=services, sleep=sleep, gating_sleep=gating_sleep
+        )
     finally:
         await test_app.shutdown()
 

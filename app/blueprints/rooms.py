@@ -18,9 +18,17 @@ from actors.room_protocol import (
     UpdateRoom,
 )
 from app.errors import documents_errors
-from app.schemas import Address, Metadata, RoomName, TokenAmount, reject_impossible_room_names
+from app.schemas import (
+    Address,
+    ChainId,
+    Metadata,
+    RoomName,
+    TokenAmount,
+    TokenId,
+    reject_impossible_room_names,
+)
 from app.services import services
-from models import AccessType, Room, RoomStatus
+from models import AccessType, NftStandard, Room, RoomStatus
 from models.rooms import access_rule_violation
 
 blueprint = Blueprint("rooms", __name__)
@@ -41,6 +49,9 @@ class RoomOut(BaseModel):
     token_address: str | None
     token_amount: str | None
     nft_address: str | None
+    chain_id: int
+    nft_standard: NftStandard
+    nft_token_id: str | None
     livekit_sid: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -76,6 +87,19 @@ ACCESS_RULES_SCHEMA: dict[str, Any] = {
                 "properties": {"nft_address": {"type": "string"}},
             },
         },
+        {
+            "if": {
+                "properties": {
+                    "access_type": {"const": "nft"},
+                    "nft_standard": {"const": "erc1155"},
+                },
+                "required": ["access_type", "nft_standard"],
+            },
+            "then": {
+                "required": ["nft_token_id"],
+                "properties": {"nft_token_id": {"type": "string"}},
+            },
+        },
     ]
 }
 
@@ -88,6 +112,10 @@ class RoomCreate(BaseModel):
     token_address: Address | None = None
     token_amount: TokenAmount | None = None
     nft_address: Address | None = None
+    # Left out: the service's DEFAULT_CHAIN_ID.
+    chain_id: ChainId | SkipJsonSchema[None] = None
+    nft_standard: NftStandard = NftStandard.ERC721
+    nft_token_id: TokenId | None = None
     empty_timeout: EmptyTimeout = 600
     departure_timeout: DepartureTimeout = 20
     max_participants: MaxParticipants = 50
@@ -107,12 +135,22 @@ class RoomPatch(BaseModel):
     token_address: Address | None = None
     token_amount: TokenAmount | None = None
     nft_address: Address | None = None
+    chain_id: ChainId | SkipJsonSchema[None] = None
+    nft_standard: NftStandard | SkipJsonSchema[None] = None
+    nft_token_id: TokenId | None = None
     empty_timeout: EmptyTimeout | SkipJsonSchema[None] = None
     departure_timeout: DepartureTimeout | SkipJsonSchema[None] = None
     max_participants: MaxParticipants | SkipJsonSchema[None] = None
     metadata: Metadata | None = None
 
-    @field_validator("access_type", "empty_timeout", "departure_timeout", "max_participants")
+    @field_validator(
+        "access_type",
+        "chain_id",
+        "nft_standard",
+        "empty_timeout",
+        "departure_timeout",
+        "max_participants",
+    )
     @classmethod
     def _not_null(cls, value: object) -> object:
         if value is None:
@@ -148,11 +186,18 @@ async def post_room(data: RoomCreate) -> tuple[RoomOut, int]:
     is stored.
     """
     violation = access_rule_violation(
-        data.access_type, data.token_address, data.token_amount, data.nft_address
+        data.access_type,
+        data.token_address,
+        data.token_amount,
+        data.nft_address,
+        data.nft_standard,
+        data.nft_token_id,
     )
     if violation is not None:
         raise InvalidRoomConfigError(*violation)
     fields = data.model_dump(exclude={"name"})
+    if fields["chain_id"] is None:
+        fields["chain_id"] = services().settings.default_chain_id
     room: Room = await services().rooms.ask(data.name, CreateRoom(fields))
     return RoomOut.of(room), 201
 

@@ -10,12 +10,19 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 from quart import Blueprint, Response
 from quart_schema import document_request, document_response
 
-from actors.room_protocol import IssuedToken, IssueToken
+from actors.room_protocol import (
+    AccessCheckNeededError,
+    IssuedToken,
+    IssueToken,
+    ReadAccessCondition,
+    RoomNotFoundError,
+)
 from actors.seat_writer import SeatNotStoredError
-from app.errors import documents_errors
+from app.errors import APIError, documents_errors
+from app.gating.checker import AccessDeniedError, ChainUnavailableError
 from app.livekit_gateway import TokenRequest
 from app.schemas import Metadata, reject_impossible_room_names
-from app.services import services
+from app.services import Services, services
 from app.validation import json_body, json_response
 
 blueprint = Blueprint("tokens", __name__)
@@ -25,6 +32,9 @@ MAX_ATTRIBUTES = 32
 MAX_ATTRIBUTES_SIZE = 8192
 MIN_TTL_SECONDS = 60
 MAX_TTL_SECONDS = 86_400
+# A room's condition can change between the check and the ask; after this many
+# changes in a row the client is told to retry.
+MAX_CONDITION_CHANGES = 3
 
 
 class TokenRequestBody(BaseModel):
@@ -58,7 +68,7 @@ class TokenOut(BaseModel):
 @blueprint.post("/v1/rooms/<string:name>/token")
 @document_request(TokenRequestBody)
 @document_response(TokenOut)
-@documents_errors(400, 401, 404, 409, 413, 422, 503)
+@documents_errors(400, 401, 403, 404, 409, 413, 422, 503)
 async def post_token(name: str) -> Response:
     """Get a join token.
 
@@ -66,7 +76,10 @@ async def post_token(name: str) -> Response:
     its seat) and returns a LiveKit JWT for this room alone, with grants by
     role and the room's configuration inside. The seat is stored before the
     token is returned, so it survives a restart. 409 `room_full` when no seat
-    is free; 503 when the seat cannot be stored.
+    is free; 503 when the seat cannot be stored. In a gated room the identity
+    must be an address that meets the room's condition on its chain: else 403
+    `access_denied` naming the condition, or 503 `chain_unavailable` when the
+    chain gives no answer.
     """
     data = await json_body(TokenRequestBody)
     request = TokenRequest(
@@ -78,7 +91,7 @@ async def post_token(name: str) -> Response:
         ttl_seconds=data.ttl_seconds,
     )
     app_services = services()
-    issued: IssuedToken = await app_services.rooms.ask(name, IssueToken(request))
+    issued = await _issue(app_services, name, request)
     if issued.stored is not None:
         # Shielded: the write is shared with other requests (a whole burst's
         # seats, the same identity asking again) and must not be cut short.
@@ -94,4 +107,46 @@ async def post_token(name: str) -> Response:
             room=issued.room,
             expires_at=issued.expires_at,
         )
+    )
+
+
+async def _issue(app_services: Services, name: str, request: TokenRequest) -> IssuedToken:
+    """Check the room's condition on chain (outside the actor), then ask the actor.
+
+    The condition checked first is the one the room last had (a hint kept by
+    the route). The actor issues only if it is the room's current one; if
+    not, it says which one is, and that one is checked. A refusal is given
+    only for the room's current condition, never for a stale hint.
+    """
+    access = app_services.access
+    condition = access.room_conditions.get(name)
+    for _ in range(MAX_CONDITION_CHANGES):
+        try:
+            if condition is not None:
+                try:
+                    await access.require(condition, request.identity)
+                except (AccessDeniedError, ChainUnavailableError):
+                    current = await app_services.rooms.ask(name, ReadAccessCondition())
+                    if current == condition:
+                        raise
+                    raise AccessCheckNeededError(current) from None
+            issued: IssuedToken = await app_services.rooms.ask(
+                name, IssueToken(request, passed=condition)
+            )
+        except AccessCheckNeededError as needed:
+            condition = needed.condition
+            if condition is None:
+                access.room_conditions.pop(name, None)
+            else:
+                access.room_conditions[name] = condition
+            continue
+        except RoomNotFoundError:
+            access.room_conditions.pop(name, None)
+            raise
+        return issued
+    raise APIError(
+        503,
+        "busy",
+        "The room's access settings keep changing; retry.",
+        headers={"Retry-After": "1"},
     )

@@ -90,6 +90,21 @@ async def test_concurrent_creates_of_one_name_give_one_201_and_409s(client: Clie
             "token_amount",
         ),
         ({"name": "okname", "access_type": "nft"}, "nft_address"),
+        (
+            {
+                "name": "okname",
+                "access_type": "nft",
+                "nft_address": ADDRESS,
+                "nft_standard": "erc1155",
+            },
+            "nft_token_id",
+        ),
+        ({"name": "okname", "nft_standard": "erc20"}, "nft_standard"),
+        ({"name": "okname", "nft_token_id": "0x10"}, "nft_token_id"),
+        ({"name": "okname", "nft_token_id": str(2**256)}, "nft_token_id"),
+        ({"name": "okname", "token_amount": str(2**256)}, "token_amount"),
+        ({"name": "okname", "chain_id": 0}, "chain_id"),
+        ({"name": "okname", "chain_id": 2**53}, "chain_id"),
         ({}, "name"),
     ],
 )
@@ -115,6 +130,49 @@ async def test_token_and_nft_rooms_normalise_addresses(client: Client) -> None:
     assert token_room["token_amount"] == "1000000000000000000000"
     nft_room = await create(client, "nft-room", access_type="nft", nft_address=ADDRESS)
     assert nft_room["nft_address"] == ADDRESS.lower()
+
+
+async def test_gating_fields_default_and_round_trip(client: Client) -> None:
+    plain = await create(client, "plain-room")
+    assert (plain["chain_id"], plain["nft_standard"], plain["nft_token_id"]) == (1, "erc721", None)
+    multi = await create(
+        client,
+        "multi-room",
+        access_type="nft",
+        nft_address=ADDRESS,
+        nft_standard="erc1155",
+        nft_token_id="000" + str(2**200),
+        chain_id=137,
+    )
+    assert multi["chain_id"] == 137
+    assert multi["nft_standard"] == "erc1155"
+    assert multi["nft_token_id"] == str(2**200)  # one spelling
+    read = await (await client.get("/v1/rooms/multi-room", headers=AUTH)).get_json()
+    assert read == multi
+
+
+async def test_patch_keeps_erc1155_rooms_with_a_token_id(client: Client) -> None:
+    await create(
+        client,
+        "erc1155-room",
+        access_type="nft",
+        nft_address=ADDRESS,
+        nft_standard="erc1155",
+        nft_token_id="7",
+    )
+    cleared = await client.patch(
+        "/v1/rooms/erc1155-room", json={"nft_token_id": None}, headers=AUTH
+    )
+    assert cleared.status_code == 422
+    assert "nft_token_id" in (await cleared.get_json())["detail"]
+    nulled = await client.patch("/v1/rooms/erc1155-room", json={"chain_id": None}, headers=AUTH)
+    assert nulled.status_code == 422
+    moved = await client.patch(
+        "/v1/rooms/erc1155-room", json={"chain_id": 10, "nft_token_id": "8"}, headers=AUTH
+    )
+    assert moved.status_code == 200
+    body = await moved.get_json()
+    assert (body["chain_id"], body["nft_token_id"]) == (10, "8")
 
 
 # -- read and list -------------------------------------------------------------------

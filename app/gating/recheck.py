@@ -1,0 +1,89 @@
+"""The periodic re-check: people still in a gated room must still meet its condition.
+
+Checking only at entry would let someone sell the token and stay. Every
+GATING_RECHECK_SECONDS the live participants of gated rooms are checked
+afresh (one JSON-RPC batch per chain, no Multicall3 assumed); whoever no longer
+qualifies is removed from LiveKit, and the no now in the cache refuses their
+token requests until they qualify again. An unknown answer removes nobody.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from app.gating.checker import AccessChecker, Pair
+from app.gating.rules import holder_address
+from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
+from models.rooms import gated_room_conditions
+from models.sessions import open_standard_participants
+
+log = logging.getLogger(__name__)
+
+RemoveParticipant = Callable[[str, str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RecheckResult:
+    checked: int
+    removed: list[tuple[str, str]]  # (room, identity)
+    unknown: int
+
+
+async def recheck_gated_rooms(
+    access: AccessChecker, remove_participant: RemoveParticipant
+) -> RecheckResult:
+    """One round: check everyone in a gated room, remove who no longer qualifies."""
+    conditions = await gated_room_conditions()
+    participants = await open_standard_participants(list(conditions))
+    to_check: list[tuple[str, str, Pair | None]] = []
+    for participant in participants:
+        condition = conditions[participant.room_name]
+        holder = holder_address(participant.identity)
+        # An identity that is no address cannot hold anything (it joined before
+        # the room was gated): it does not qualify, no chain read needed.
+        pair = None if holder is None else (condition, holder)
+        to_check.append((participant.room_name, participant.identity, pair))
+    verdicts = await access.verdicts([pair for _, _, pair in to_check if pair is not None])
+    removed: list[tuple[str, str]] = []
+    unknown = 0
+    for room, identity, pair in to_check:
+        verdict = False if pair is None else verdicts[pair]
+        if verdict is None:
+            unknown += 1
+            continue
+        if verdict:
+            continue
+        try:
+            await remove_participant(room, identity)
+        except LiveKitRefusedError as error:
+            if error.code != "not_found":  # already gone: nothing to do
+                log.warning("re-check could not remove %r from %r: %s", identity, room, error)
+                continue
+        except LiveKitUnreachableError as error:
+            log.warning("re-check could not remove %r from %r: %s", identity, room, error)
+            continue
+        removed.append((room, identity))
+    access.stats.recheck_removals += len(removed)
+    if unknown:
+        log.warning("re-check: no answer for %d participant(s); nobody removed for it", unknown)
+    return RecheckResult(checked=len(to_check), removed=removed, unknown=unknown)
+
+
+async def recheck_forever(
+    access: AccessChecker,
+    remove_participant: RemoveParticipant,
+    every_seconds: float,
+    sleep: Callable[[float], Awaitable[None]],
+) -> None:
+    """Forever: every GATING_RECHECK_SECONDS, one re-check round (a failed round is logged)."""
+    while True:
+        await sleep(every_seconds)
+        try:
+            await recheck_gated_rooms(access, remove_participant)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("gating re-check failed; next one in %ss", every_seconds, exc_info=True)

@@ -1,0 +1,159 @@
+"""Join tokens of a gated room with a cached yes, against the same route on a public room.
+
+One server process (`python -m app` on a SQLite file) reads a local anvil
+(the suite's node and test ERC-20). Two rooms of 10,000 seats are created:
+`bench-public` and `bench-gated` (ERC-20, at least 1 base unit). 500
+addresses are minted a balance in one JSON-RPC batch. Every address asks
+once during the warm-up, so its yes is cached (GATING_CACHE_SECONDS is set
+past the run's length: what is measured is the cached path, not the chain).
+Then, from 64 connections and with the same bodies, the two routes run
+alternately; the median of each is reported. Target: gated >= 0.80 of public.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import tempfile
+from typing import Any
+
+import httpx
+
+from bench.harness import JSON_AUTH, LoadResult, Request, Server, base_env, row, run_load
+from tests.support.chain import Chain, compile_contracts, running_anvil
+
+CONCURRENCY = 64
+HOLDERS = 500
+TARGET_RATIO = 0.80
+ROOMS = ("bench-public", "bench-gated")
+
+
+def _holder(n: int) -> str:
+    return f"0x{0xB0000 + n:040x}"
+
+
+def _mint_all(chain: Chain, token: str) -> None:
+    """Mint 1 base unit to every holder: one batch of transactions, mined at once by anvil."""
+    selector = "40c10f19"  # mint(address,uint256)
+    # Explicit nonces: anvil handles a batch's calls concurrently.
+    first = int(chain.rpc("eth_getTransactionCount", [chain.accounts[0], "pending"]), 16)
+    body = [
+        {
+            "jsonrpc": "2.0",
+            "id": n,
+            "method": "eth_sendTransaction",
+            "params": [
+                {
+                    "from": chain.accounts[0],
+                    "nonce": hex(first + n),
+                    "to": token,
+                    "data": "0x" + selector + _holder(n)[2:].rjust(64, "0") + f"{1:064x}",
+                }
+            ],
+        }
+        for n in range(HOLDERS)
+    ]
+    answers = httpx.post(chain.url, json=body, timeout=120).json()
+    failed = [a for a in answers if a.get("error")]
+    if failed:
+        raise RuntimeError(f"minting failed: {failed[0]}")
+
+
+def _bodies(count: int, offset: int) -> list[bytes]:
+    return [
+        json.dumps({"identity": _holder((offset + i) % HOLDERS), "name": "Bench"}).encode()
+        for i in range(count)
+    ]
+
+
+def _requests(room: str, bodies: list[bytes]) -> list[Request]:
+    return [Request("POST", f"/v1/rooms/{room}/token", body, JSON_AUTH) for body in bodies]
+
+
+def _check(result: LoadResult, what: str) -> None:
+    bad = {k: v for k, v in result.statuses().items() if k != 200}
+    if bad:
+        raise RuntimeError(f"{what}: non-200 answers {bad}; {result.summary()}")
+
+
+async def _create_rooms(server: Server, token: str) -> None:
+    rooms = [
+        {"name": ROOMS[0], "max_participants": 10_000},
+        {
+            "name": ROOMS[1],
+            "max_participants": 10_000,
+            "access_type": "token",
+            "token_address": token,
+            "token_amount": "1",
+        },
+    ]
+    requests = [Request("POST", "/v1/rooms", json.dumps(r).encode(), JSON_AUTH) for r in rooms]
+    result = await run_load(server.base_url, requests, concurrency=1)
+    if result.statuses() != {201: 2}:
+        raise RuntimeError(f"room creation failed: {result.summary()}")
+
+
+async def run_async(quick: bool = False) -> list[dict[str, Any]]:
+    per_run = 1_500 if quick else 4_000
+    rounds = 2 if quick else 3
+    artifacts = compile_contracts()
+    public: list[LoadResult] = []
+    gated: list[LoadResult] = []
+    with running_anvil() as url, tempfile.TemporaryDirectory(prefix="qari-bench-gated-") as folder:
+        chain = Chain(url=url, chain_id=0, artifacts=artifacts, accounts=[])
+        chain.chain_id = int(chain.rpc("eth_chainId"), 16)
+        chain.accounts = list(chain.rpc("eth_accounts"))
+        token = chain.deploy("TestToken")
+        _mint_all(chain, token)
+        env = base_env(
+            f"sqlite://{folder}/bench.sqlite3",
+            CHAIN_RPC_URLS=f"{chain.chain_id}={url}",
+            DEFAULT_CHAIN_ID=str(chain.chain_id),
+            GATING_CACHE_SECONDS="3600",
+        )
+        async with Server(env, name="gated-tokens") as server:
+            await _create_rooms(server, token)
+            for room in ROOMS:
+                warm = await run_load(
+                    server.base_url, _requests(room, _bodies(HOLDERS * 2, 0)), concurrency=16
+                )
+                _check(warm, f"warm-up {room}")
+            for n in range(rounds):
+                bodies = _bodies(per_run, offset=n * 7)
+                for room, results in ((ROOMS[0], public), (ROOMS[1], gated)):
+                    result = await run_load(
+                        server.base_url,
+                        _requests(room, bodies),
+                        concurrency=CONCURRENCY,
+                        cpu_probe=server.cpu_seconds,
+                    )
+                    _check(result, room)
+                    results.append(result)
+                    print(f"  gated tokens {room}: {result.summary()}")
+
+    suffix = f"{CONCURRENCY} conns, median of {rounds}"
+    return [
+        row(
+            f"token: gated (cached yes) vs public throughput ({suffix})",
+            statistics.median(r.rps() for r in gated),
+            "req/s",
+            statistics.median(r.rps() for r in public),
+            target=("ratio", ">=", TARGET_RATIO),
+        ),
+        row(
+            "token: gated vs public p99 latency",
+            statistics.median(r.p99_ms for r in gated),
+            "ms",
+            statistics.median(r.p99_ms for r in public),
+        ),
+    ]
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    return asyncio.run(run_async(quick))
+
+
+if __name__ == "__main__":
+    for r in run(quick=True):
+        print(r)
