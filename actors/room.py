@@ -22,16 +22,24 @@ from actors.admission import AdmissionStats, JoinFacts, decide
 from actors.apply_slots import ApplySlots
 from actors.group_apply import GroupApplier
 from actors.room_events import EventApplier, Presence
+from actors.room_moderation import BanList, Moderator
 from actors.room_protocol import (
     AccessCheckNeededError,
+    BannedError,
+    ChangeParticipant,
     CreateRoom,
     DeleteRoom,
+    EndMeeting,
     EventsStored,
     InvalidRoomConfigError,
     IssuedToken,
     IssueToken,
+    LiftBan,
+    ListBans,
     ListParticipants,
+    MuteTracks,
     ReadAccessCondition,
+    RemoveParticipant,
     RoomExistsError,
     RoomMessage,
     RoomNotFoundError,
@@ -143,6 +151,12 @@ class RoomActor(Actor[str, RoomMessage]):
         self._config: _Config | None = None
         self.presence = Presence()
         self.seats = SeatBook(name, deps.seat_hold_seconds, deps.seat_writer)
+        self.bans = BanList()
+        # The role each identity's latest token was issued with, shown once it joins.
+        self._roles: dict[str, str] = {}
+        self._moderator = Moderator(
+            name, deps.gateway, self.presence, self.seats, self.bans, deps.now
+        )
         self._events = EventApplier(
             name,
             self.presence,
@@ -160,6 +174,7 @@ class RoomActor(Actor[str, RoomMessage]):
         if room is not None:
             # The seats held before a restart count again, until they expire.
             await self.seats.load(room.id, self._deps.now(), self.presence.identities())
+            await self.bans.load(room.id)
         # Crash recovery: events stored but not applied before the last stop.
         await self._apply_events()
 
@@ -186,7 +201,35 @@ class RoomActor(Actor[str, RoomMessage]):
                 return await self._update(changes)
             case DeleteRoom():
                 return await self._delete()
+            case RemoveParticipant(identity, ban, reason):
+                return await self._moderator.remove(
+                    self._room_id(), identity, ban=ban, reason=reason
+                )
+            case ListBans():
+                self._room_id()
+                return self.bans.rows()
+            case LiftBan(identity):
+                return await self.bans.lift(self._room_id(), identity)
+            case MuteTracks(identity, track_sid, muted):
+                self._room_id()
+                return await self._moderator.mute(identity, track_sid, muted=muted)
+            case ChangeParticipant(identity, role, name, metadata, attributes):
+                self._room_id()
+                changed = await self._moderator.change(
+                    identity, role=role, name=name, metadata=metadata, attributes=attributes
+                )
+                if role is not None:
+                    self._roles[identity] = role
+                return changed
+            case EndMeeting():
+                self._room_id()
+                return await self._moderator.end()
         raise TypeError(f"RoomActor cannot handle {type(message).__name__}")
+
+    def _room_id(self) -> int:
+        if self._config is None:
+            raise RoomNotFoundError(self.key)
+        return self._config.id
 
     # -- tokens and seats ------------------------------------------------------
 
@@ -197,6 +240,8 @@ class RoomActor(Actor[str, RoomMessage]):
         if passed != config.access:
             # Checked against another condition (or none): the route checks this one.
             raise AccessCheckNeededError(config.access)
+        if request.identity in self.bans:
+            raise BannedError(request.identity)
         stored = self.seats.reserve(
             request.identity,
             in_room=self.presence.identities(),
@@ -205,6 +250,7 @@ class RoomActor(Actor[str, RoomMessage]):
             now=self._deps.now(),
         )
         token, expires_at = self._deps.gateway.mint_token(config.livekit(), request)
+        self._roles[request.identity] = request.role
         return IssuedToken(
             token=token,
             identity=request.identity,
@@ -229,7 +275,7 @@ class RoomActor(Actor[str, RoomMessage]):
         facts = JoinFacts(
             kind=info.kind,
             granted_until=self.seats.granted_until(identity),
-            banned=False,
+            banned=identity in self.bans,
             seat_held=self.seats.holds(identity, now),
             already_in=identity in in_room,
             taken_by_others=len(in_room - {identity})
@@ -284,6 +330,7 @@ class RoomActor(Actor[str, RoomMessage]):
         for identity in self._events.drain_joined_identities():
             # A joined participant's seat has become a live place in the room.
             self.seats.consume(identity)
+            self.presence.describe(identity, role=self._roles.get(identity))
         refused = self._events.drain_refused_identities()
         if refused:
             await self._remove_refused(refused)
@@ -330,6 +377,8 @@ class RoomActor(Actor[str, RoomMessage]):
             raise
         self._config = _Config.of(room)
         self.seats.reset(room.id)  # a new creation: nothing granted before counts
+        self.bans.reset()
+        self._roles = {}
         return room
 
     async def _update(self, changes: dict[str, Any]) -> Room:
@@ -377,6 +426,8 @@ class RoomActor(Actor[str, RoomMessage]):
             await Room.filter(id=self._config.id).delete()
         self._config = None
         self.seats.reset(None)
+        self.bans.reset()
+        self._roles = {}
 
     async def _delete_livekit_room(self, *, required: bool) -> None:
         """DeleteRoom. LiveKit's not_found means it is gone already: fine either way.

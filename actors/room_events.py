@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from google.protobuf.json_format import Parse
-from livekit.protocol.models import DisconnectReason, ParticipantInfo, TrackInfo
+from livekit.protocol.models import DisconnectReason, ParticipantInfo, TrackInfo, TrackType
 from livekit.protocol.models import Room as RoomInfo
 from livekit.protocol.webhook import WebhookEvent
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -24,7 +24,7 @@ from tortoise.expressions import F
 
 from actors.apply_slots import ApplySlots
 from actors.group_apply import GroupApplier, GroupApplyFailedError, Writes
-from actors.room_protocol import LiveParticipant
+from actors.room_protocol import LiveParticipant, PublishedTrack
 from app.database import DATABASE_UNAVAILABLE, transaction
 from models import ParticipantSession, Room, RoomSession, RoomStatus, WebhookInbox
 
@@ -114,6 +114,38 @@ class Presence:
 
     def identities(self) -> set[str]:
         return {p.identity for p in self.live.values()}
+
+    def connections(self, identity: str) -> list[LiveParticipant]:
+        return [p for p in self.live.values() if p.identity == identity]
+
+    def track_changed(self, participant_sid: str, track: TrackInfo, published: bool) -> None:
+        """Keep which tracks a live participant publishes, by sid and kind."""
+        current = self.live.get(participant_sid)
+        if current is None or not track.sid:
+            return
+        kept = tuple(t for t in current.published if t.sid != track.sid)
+        if published:
+            kind = str(TrackType.Name(track.type)).lower()
+            kept += (PublishedTrack(track.sid, kind, bool(track.muted)),)
+        self.live[participant_sid] = replace(current, published=kept)
+
+    def set_muted(self, participant_sid: str, track_sid: str, muted: bool) -> None:
+        current = self.live.get(participant_sid)
+        if current is not None:
+            published = tuple(
+                replace(t, muted=muted) if t.sid == track_sid else t for t in current.published
+            )
+            self.live[participant_sid] = replace(current, published=published)
+
+    def describe(self, identity: str, *, role: str | None = None, name: str | None = None) -> None:
+        """Set the role and/or name every connection of `identity` is shown with."""
+        for sid, current in list(self.live.items()):
+            if current.identity == identity:
+                self.live[sid] = replace(
+                    current,
+                    role=current.role if role is None else role,
+                    name=current.name if name is None else name,
+                )
 
     def replace_session(self, session: RoomSession | None) -> None:
         self.session = session
@@ -324,6 +356,7 @@ class EventApplier:
                     delta = 1 if event.event == "track_published" else -1
                     if (count := self._count_tracks(info.sid, delta, opened)) is not None:
                         writes.tracks.append((count, info.sid))
+                    self._presence.track_changed(info.sid, event.track, delta > 0)
                 case _:
                     pass  # room_started again, egress_*, ingress_*
         if room_id is not None and (synced := self._room_row(room_id)) != self._synced:
@@ -603,6 +636,7 @@ class EventApplier:
     ) -> None:
         if (count := self._count_tracks(info.sid, delta, self._unsaved)) is not None:
             await ParticipantSession.filter(sid=info.sid).using_db(conn).update(track_count=count)
+        self._presence.track_changed(info.sid, track, delta > 0)
 
     # -- the room row ----------------------------------------------------------------
 

@@ -164,6 +164,15 @@ class SeatBook:
             # Not waited for: if it is lost, a restart counts the seat until it expires.
             self._write(identity, replace(grant.row, held_until=None))
 
+    def release(self, identity: str) -> None:
+        """Free `identity`'s seat (a moderator removed it): it no longer counts."""
+        self.consume(identity)
+
+    def release_all(self) -> None:
+        """Free every seat (the meeting was ended)."""
+        for identity in list(self._held):
+            self.consume(identity)
+
     def can_passivate(self, now: dt.datetime) -> bool:
         # Grants alone reload from the database; held seats keep the actor in memory.
         return self.held_count(now) == 0

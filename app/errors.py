@@ -15,10 +15,14 @@ from quart_schema import RequestSchemaValidationError, document_response
 from werkzeug.exceptions import HTTPException
 
 from actors.room_protocol import (
+    BannedError,
+    BanNotFoundError,
     InvalidRoomConfigError,
+    ParticipantNotFoundError,
     RoomExistsError,
     RoomFullError,
     RoomNotFoundError,
+    TrackNotFoundError,
 )
 from actors.runtime import ActorDeadError, AskTimeoutError, MailboxFullError, RegistryClosedError
 from actors.seat_writer import SeatNotStoredError
@@ -163,6 +167,22 @@ def register_domain_errors(app: Quart) -> None:
     @app.errorhandler(RoomExistsError)
     async def handle_room_exists(error: RoomExistsError) -> Response:
         return error_response(409, "room_exists", "A room with that name already exists.")
+
+    @app.errorhandler(BannedError)
+    async def handle_banned(error: BannedError) -> Response:
+        return error_response(403, "banned", "This identity is banned from the room.")
+
+    @app.errorhandler(ParticipantNotFoundError)
+    async def handle_participant_not_found(error: ParticipantNotFoundError) -> Response:
+        return error_response(404, "participant_not_found", "No such participant in the room.")
+
+    @app.errorhandler(TrackNotFoundError)
+    async def handle_track_not_found(error: TrackNotFoundError) -> Response:
+        return error_response(404, "track_not_found", "The participant publishes no such track.")
+
+    @app.errorhandler(BanNotFoundError)
+    async def handle_ban_not_found(error: BanNotFoundError) -> Response:
+        return error_response(404, "ban_not_found", "That identity is not banned here.")
 
     @app.errorhandler(RoomFullError)
     async def handle_room_full(error: RoomFullError) -> Response:

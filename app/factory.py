@@ -6,7 +6,7 @@ from quart import Quart
 from quart_schema import QuartSchema
 
 from app.auth import install_api_key_guard
-from app.blueprints import health, ops, presence, rooms, tokens, webhooks
+from app.blueprints import health, moderation, ops, presence, rooms, tokens, webhooks
 from app.errors import register_domain_errors, register_error_handlers
 from app.lifecycle import install_lifecycle
 from app.logs import configure_logging
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         security=[{"api_key": []}],
         openapi_provider_class=QariOpenAPIProvider,
     )
-    for module in (health, rooms, tokens, presence, webhooks, ops):
+    for module in (health, rooms, tokens, presence, moderation, webhooks, ops):
         app.register_blueprint(module.blueprint)
     install_api_key_guard(app, settings.api_keys)
     register_error_handlers(app)

@@ -37,6 +37,17 @@ MAX_TTL_SECONDS = 86_400
 MAX_CONDITION_CHANGES = 3
 
 
+def bounded_attributes(cls: type, value: dict[str, str] | None) -> dict[str, str] | None:
+    """Attributes within LiveKit's sensible bounds (a token's, and a moderator's change)."""
+    if value is not None:
+        size = sum(len(k) + len(v) for k, v in value.items())
+        if len(value) > MAX_ATTRIBUTES or size > MAX_ATTRIBUTES_SIZE:
+            raise ValueError(
+                f"at most {MAX_ATTRIBUTES} entries and {MAX_ATTRIBUTES_SIZE} characters in all"
+            )
+    return value
+
+
 class TokenRequestBody(BaseModel):
     identity: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     name: Annotated[str, StringConstraints(max_length=256)] | None = None
@@ -45,16 +56,7 @@ class TokenRequestBody(BaseModel):
     attributes: dict[Annotated[str, StringConstraints(max_length=128)], str] | None = None
     ttl_seconds: Annotated[int, Field(ge=MIN_TTL_SECONDS, le=MAX_TTL_SECONDS)] = 600
 
-    @field_validator("attributes")
-    @classmethod
-    def _bounded_attributes(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        if value is not None:
-            size = sum(len(k) + len(v) for k, v in value.items())
-            if len(value) > MAX_ATTRIBUTES or size > MAX_ATTRIBUTES_SIZE:
-                raise ValueError(
-                    f"at most {MAX_ATTRIBUTES} entries and {MAX_ATTRIBUTES_SIZE} characters in all"
-                )
-        return value
+    _bounded_attributes = field_validator("attributes")(bounded_attributes)
 
 
 class TokenOut(BaseModel):

@@ -70,7 +70,7 @@ async def throwaway_database(prefix: str = "qari_test") -> AsyncIterator[str]:
         await drop_database(url)
 
 
-TABLES = ("seats", "participant_sessions", "room_sessions", "webhook_inbox", "rooms")
+TABLES = ("bans", "seats", "participant_sessions", "room_sessions", "webhook_inbox", "rooms")
 
 
 async def truncate_tables(url: str) -> None:
