@@ -29,5 +29,12 @@ async def json_body(model: type[ModelT]) -> ModelT:
         raise RequestSchemaValidationError(error) from None
 
 
+async def optional_json_body(model: type[ModelT]) -> ModelT:
+    """As `json_body`, but no body at all means every field at its default."""
+    if not await request.get_data(cache=True):
+        return model()
+    return await json_body(model)
+
+
 def json_response(body: BaseModel, status: int = 200) -> Response:
     return Response(body.model_dump_json(), status=status, mimetype="application/json")

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, StringConstraints, field_validator
 from quart import Blueprint
-from quart_schema import validate_request, validate_response
+from quart_schema import document_request, validate_request, validate_response
 
 from actors.room_protocol import (
     ChangeParticipant,
@@ -34,6 +34,7 @@ from app.blueprints.tokens import bounded_attributes
 from app.errors import documents_errors
 from app.schemas import Metadata, reject_impossible_room_names
 from app.services import services
+from app.validation import optional_json_body
 from models.bans import MAX_REASON_LENGTH, BanRow
 
 blueprint = Blueprint("moderation", __name__)
@@ -83,9 +84,9 @@ class ParticipantPatch(BaseModel):
 
 
 @blueprint.post(f"{PARTICIPANT}/remove")
-@validate_request(RemoveBody)
+@document_request(RemoveBody)
 @documents_errors(401, 404, 422, 503)
-async def post_remove_participant(name: str, identity: str, data: RemoveBody) -> tuple[str, int]:
+async def post_remove_participant(name: str, identity: str) -> tuple[str, int]:
     """Remove a participant.
 
     Disconnects it (LiveKit RemoveParticipant) and frees its seat. With
@@ -94,6 +95,7 @@ async def post_remove_participant(name: str, identity: str, data: RemoveBody) ->
     when it is not in the room and no ban is asked for.
     """
     await require_moderator(name)
+    data = await optional_json_body(RemoveBody)  # no body: remove, no ban
     await services().rooms.ask(name, RemoveParticipant(identity, data.ban, data.reason))
     return "", 204
 
@@ -126,15 +128,16 @@ async def delete_ban(name: str, identity: str) -> tuple[str, int]:
 
 
 @blueprint.post(f"{PARTICIPANT}/mute")
-@validate_request(MuteBody)
+@document_request(MuteBody)
 @documents_errors(401, 404, 422, 503)
-async def post_mute(name: str, identity: str, data: MuteBody) -> tuple[str, int]:
+async def post_mute(name: str, identity: str) -> tuple[str, int]:
     """Mute (or unmute) a participant's tracks.
 
     One track by sid, or every track it publishes (`track_sid` null), through
     LiveKit MutePublishedTrack. 404 `participant_not_found` / `track_not_found`.
     """
     await require_moderator(name)
+    data = await optional_json_body(MuteBody)  # no body: mute every track
     await services().rooms.ask(name, MuteTracks(identity, data.track_sid, data.muted))
     return "", 204
 
