@@ -167,6 +167,25 @@ class Presence:
         self.closed = {str(sid) for sid in await closed.values_list("sid", flat=True)}
         for row in await ParticipantSession.filter(room_session_id=self.session.id, left_at=None):
             self.live[row.sid] = _live(row)
+        if self.live:
+            await self._replay_tracks(self.session.sid)
+
+    async def _replay_tracks(self, session_sid: str) -> None:
+        """Which tracks the live participants publish: from the session's applied track
+        events, in LiveKit's order (the count is stored; the tracks themselves are not).
+        A mute set through Qari before the restart is not among them."""
+        payloads = (
+            await WebhookInbox.filter(
+                room_sid=session_sid,
+                event_type__in=["track_published", "track_unpublished"],
+                processed_at__isnull=False,
+            )
+            .order_by("livekit_created_at", "id")
+            .values_list("payload", flat=True)
+        )
+        for payload in payloads:
+            event = Parse(str(payload), WebhookEvent(), ignore_unknown_fields=True)
+            self.track_changed(event.participant.sid, event.track, event.event == "track_published")
 
 
 class _AlreadyClaimed(Exception):

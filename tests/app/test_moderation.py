@@ -9,9 +9,10 @@ from livekit.protocol.models import TrackInfo, TrackType
 from livekit.protocol.webhook import WebhookEvent
 
 from actors.room_protocol import EventsStored
-from tests.conftest import Client, Running
+from tests.conftest import Client, Running, app_running
 from tests.fakes.livekit_server import FakeLiveKit
-from tests.support.settings import AUTH
+from tests.support.clock import FakeClock
+from tests.support.settings import AUTH, make_settings
 from tests.support.webhooks import event, participant, room_info, signed
 
 ROOM = "agora"
@@ -370,3 +371,22 @@ async def test_moderating_an_unknown_room_is_404(mirrored: Running) -> None:
     client = mirrored.client()
     response = await client.post("/v1/rooms/no-such/end", headers=AUTH)
     assert (response.status_code, (await response.get_json())["code"]) == (404, "room_not_found")
+
+
+async def test_tracks_are_known_again_after_a_restart(database_url: str, clock: FakeClock) -> None:
+    settings = make_settings(database_url)
+    room = room_info(ROOM, SID)
+    who = participant("alice", "PA_alice")
+    async with app_running(settings, clock) as first:
+        await open_room(first)
+        assert (await token(first.client(), "alice"))[0] == 200
+        await deliver(
+            first,
+            event("participant_joined", room, who=who),
+            event("track_published", room, who=who, track=MIC),
+            event("track_published", room, who=who, track=CAM),
+            event("track_unpublished", room, who=who, track=CAM),
+        )
+    async with app_running(settings, clock) as second:
+        alice = (await people(second.client()))["alice"]
+        assert alice["tracks"] == [{"sid": "TR_mic", "kind": "audio", "muted": False}]
