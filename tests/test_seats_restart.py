@@ -7,58 +7,22 @@ seats were durable, a room of 20 handed out 40 valid tokens that way.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import sqlite3
-import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 
-from tests.support.server import free_port, server_env
+from tests.support.server import free_port, serving
 from tests.support.settings import AUTH
 
 ROOM = "restart-room"
 HOLD_SECONDS = 3.0
-
-
-@contextlib.asynccontextmanager
-async def serve(
-    database_url: str, port: int, tmp: Path, hold: float = HOLD_SECONDS
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "app",
-        cwd=tmp,
-        env=server_env(database_url, port, SEAT_HOLD_SECONDS=str(hold)),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            for _ in range(200):  # up to ~20 s for start-up
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get("/v1/health/ready")).status_code == 200:
-                        break
-                if process.returncode is not None:
-                    raise RuntimeError("the server exited during start-up")
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the server did not become ready")
-        yield process
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 20)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+# Longer than any test here: a seat taken before a restart is still held after it.
+LONG_HOLD = "120"
 
 
 async def stop(process: asyncio.subprocess.Process, signum: int) -> None:
@@ -103,7 +67,7 @@ async def test_a_full_room_stays_full_across_a_restart(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     async with (
-        serve(database_url, port, tmp_path, hold=120) as process,
+        serving(database_url, port, tmp_path, SEAT_HOLD_SECONDS=LONG_HOLD) as process,
         httpx.AsyncClient(base_url=base, headers=AUTH, timeout=10) as client,
     ):
         response = await client.post("/v1/rooms", json={"name": ROOM, "max_participants": 4})
@@ -115,7 +79,7 @@ async def test_a_full_room_stays_full_across_a_restart(
     assert sorted(held) == [f"holder-{i}" for i in range(4)]
 
     async with (
-        serve(database_url, port, tmp_path, hold=120),
+        serving(database_url, port, tmp_path, SEAT_HOLD_SECONDS=LONG_HOLD),
         httpx.AsyncClient(base_url=base, headers=AUTH, timeout=10) as client,
     ):
         assert await token(client, "newcomer") == 409
@@ -131,7 +95,7 @@ async def test_seats_expire_on_time_after_a_restart(database_url: str, tmp_path:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     async with (
-        serve(database_url, port, tmp_path) as process,
+        serving(database_url, port, tmp_path, SEAT_HOLD_SECONDS=str(HOLD_SECONDS)) as process,
         httpx.AsyncClient(base_url=base, headers=AUTH, timeout=10) as client,
     ):
         response = await client.post("/v1/rooms", json={"name": ROOM, "max_participants": 1})
@@ -140,7 +104,7 @@ async def test_seats_expire_on_time_after_a_restart(database_url: str, tmp_path:
         assert await token(client, "holder") == 200
         await stop(process, signal.SIGKILL)
     async with (
-        serve(database_url, port, tmp_path),
+        serving(database_url, port, tmp_path, SEAT_HOLD_SECONDS=str(HOLD_SECONDS)),
         httpx.AsyncClient(base_url=base, headers=AUTH, timeout=10) as client,
     ):
         deadline = time.monotonic() + HOLD_SECONDS + 20
@@ -181,7 +145,7 @@ async def test_a_burst_across_a_restart_never_admits_more_than_capacity(
 
     # Holds longer than the test, so every seat taken before the restart counts after it.
     async with (
-        serve(database_url, port, tmp_path, hold=120) as process,
+        serving(database_url, port, tmp_path, SEAT_HOLD_SECONDS=LONG_HOLD) as process,
         httpx.AsyncClient(base_url=base, headers=AUTH, timeout=10) as client,
     ):
         response = await client.post("/v1/rooms", json={"name": ROOM, "max_participants": capacity})
@@ -195,7 +159,7 @@ async def test_a_burst_across_a_restart_never_admits_more_than_capacity(
         await asyncio.wait_for(process.wait(), 20)
 
     async with (
-        serve(database_url, port, tmp_path, hold=120),
+        serving(database_url, port, tmp_path, SEAT_HOLD_SECONDS=LONG_HOLD),
         httpx.AsyncClient(base_url=base, headers=AUTH, timeout=10) as client,
     ):
         await asyncio.wait_for(asyncio.gather(*(send(client, None) for _ in range(16))), 60)
