@@ -16,6 +16,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 from models.rooms import Room
+from models.sql import placeholder, timestamp
 
 MAX_REASON_LENGTH = 512
 
@@ -43,14 +44,10 @@ class BanRow:
     created_at: dt.datetime
 
 
-def _p(conn: BaseDBAsyncClient) -> str:
-    return "$" if conn.capabilities.dialect == "postgres" else "?"
-
-
 async def insert_ban(conn: BaseDBAsyncClient, room_id: int, row: BanRow) -> BanRow:
     """Ban `row.identity`; banning again keeps the first ban (its time) and the new reason.
     Returns the ban as stored."""
-    p = _p(conn)
+    p = placeholder(conn)
     rows = await conn.execute_query_dict(
         "INSERT INTO bans (room_id, identity, reason, created_at) "  # noqa: S608
         f"VALUES ({p}1, {p}2, {p}3, {p}4) ON CONFLICT (room_id, identity) "
@@ -63,7 +60,7 @@ async def insert_ban(conn: BaseDBAsyncClient, room_id: int, row: BanRow) -> BanR
 
 async def delete_ban(conn: BaseDBAsyncClient, room_id: int, identity: str) -> bool:
     """Lift a ban; False if there was none."""
-    p = _p(conn)
+    p = placeholder(conn)
     rows = await conn.execute_query_dict(
         f"DELETE FROM bans WHERE room_id = {p}1 AND identity = {p}2 RETURNING id",  # noqa: S608
         [room_id, identity],
@@ -74,7 +71,7 @@ async def delete_ban(conn: BaseDBAsyncClient, room_id: int, identity: str) -> bo
 async def room_bans(conn: BaseDBAsyncClient, room_id: int) -> list[BanRow]:
     """The room's bans, oldest first."""
     rows = await conn.execute_query_dict(
-        f"SELECT identity, reason, created_at FROM bans WHERE room_id = {_p(conn)}1 "  # noqa: S608
+        f"SELECT identity, reason, created_at FROM bans WHERE room_id = {placeholder(conn)}1 "  # noqa: S608
         "ORDER BY created_at, id",
         [room_id],
     )
@@ -82,12 +79,7 @@ async def room_bans(conn: BaseDBAsyncClient, room_id: int) -> list[BanRow]:
 
 
 def _row(row: dict[str, object]) -> BanRow:
-    created = row["created_at"]
-    if isinstance(created, str):  # SQLite hands timestamps back as text
-        created = dt.datetime.fromisoformat(created)
-    if not isinstance(created, dt.datetime):
-        raise TypeError(f"not a timestamp: {created!r}")
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=dt.UTC)
     reason = row["reason"]
-    return BanRow(str(row["identity"]), None if reason is None else str(reason), created)
+    return BanRow(
+        str(row["identity"]), None if reason is None else str(reason), timestamp(row["created_at"])
+    )

@@ -22,6 +22,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 from models.rooms import Room
+from models.sql import is_postgres, placeholder, timestamp
 
 
 class Seat(Model):
@@ -59,10 +60,6 @@ SEAT_COLUMNS = ("room_id", "identity", "issued_at", "held_until", "granted_until
 _PG_TYPES = ("int", "text", "timestamptz", "timestamptz", "timestamptz")
 
 
-def _is_postgres(conn: BaseDBAsyncClient) -> bool:
-    return bool(conn.capabilities.dialect == "postgres")
-
-
 async def upsert_seats(conn: BaseDBAsyncClient, rows: Sequence[SeatRow]) -> None:
     """Write these rows, one statement for all; a (room, identity) row that exists
     takes the new values. At most one row per (room, identity): a statement may
@@ -72,7 +69,7 @@ async def upsert_seats(conn: BaseDBAsyncClient, rows: Sequence[SeatRow]) -> None
     columns = ", ".join(SEAT_COLUMNS)
     update = ", ".join(f"{c} = excluded.{c}" for c in SEAT_COLUMNS[2:])
     conflict = f"ON CONFLICT (room_id, identity) DO UPDATE SET {update}"
-    if _is_postgres(conn):
+    if is_postgres(conn):
         # One statement text for any number of rows: one array per column.
         arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_PG_TYPES))
         sql = f"INSERT INTO seats ({columns}) SELECT * FROM unnest({arrays}) {conflict}"  # noqa: S608
@@ -91,7 +88,7 @@ async def upsert_seats(conn: BaseDBAsyncClient, rows: Sequence[SeatRow]) -> None
 async def load_room_seats(conn: BaseDBAsyncClient, room_id: int, now: dt.datetime) -> list[SeatRow]:
     """The room's rows still in force at `now` (a seat held, or a grant valid), oldest
     hold first; rows lapsed on both counts are deleted on the way."""
-    p = "$" if _is_postgres(conn) else "?"
+    p = placeholder(conn)
     await conn.execute_query(
         f"DELETE FROM seats WHERE room_id = {p}1 AND granted_until <= {p}2 "  # noqa: S608
         f"AND (held_until IS NULL OR held_until <= {p}2)",
@@ -106,18 +103,9 @@ async def load_room_seats(conn: BaseDBAsyncClient, room_id: int, now: dt.datetim
         SeatRow(
             room_id=int(row["room_id"]),
             identity=str(row["identity"]),
-            issued_at=_timestamp(row["issued_at"]),
-            held_until=None if row["held_until"] is None else _timestamp(row["held_until"]),
-            granted_until=_timestamp(row["granted_until"]),
+            issued_at=timestamp(row["issued_at"]),
+            held_until=None if row["held_until"] is None else timestamp(row["held_until"]),
+            granted_until=timestamp(row["granted_until"]),
         )
         for row in rows
     ]
-
-
-def _timestamp(value: object) -> dt.datetime:
-    """SQLite hands timestamps back as text (or naive UTC): an aware datetime either way."""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if not isinstance(value, dt.datetime):
-        raise TypeError(f"not a timestamp: {value!r}")
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
