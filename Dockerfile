@@ -1,8 +1,9 @@
-# syntax=docker/dockerfile:1
 # Qari backend image: `docker build -t qari-backend .`
-#   serve:    docker run -p 8000:8000 -e DATABASE_URL=... qari-backend
+#   serve:    docker run -p 8000:8000 -e DATABASE_URL=... -e APP_API_KEYS=... qari-backend
 #   migrate:  docker run -e DATABASE_URL=... qari-backend aerich upgrade
-# docker-compose.yml wires both up against PostgreSQL.
+# docker-compose.yml wires both up against PostgreSQL. Without DATABASE_URL the
+# embedded SQLite file lives in the /app/data volume.
+# No `# syntax=` line: building must not fetch a Dockerfile frontend image.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -54,15 +55,20 @@ COPY app/ app/
 COPY actors/ actors/
 COPY models/ models/
 COPY migrations/ migrations/
-# The embedded SQLite default (sqlite://data/...) needs a writable ./data.
+# The embedded SQLite default (sqlite://data/...) needs a writable ./data, kept
+# in a volume so the rooms outlive the container.
 RUN mkdir -p /app/data && chown app:app /app/data
+VOLUME ["/app/data"]
 
 USER app
 
 EXPOSE 8000
 
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/v1/health', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/v1/health', timeout=4)"]
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["hypercorn", "--config", "hypercorn.toml", "--bind", "0.0.0.0:8000", "app:create_app()"]
+# `python -m app` (not hypercorn itself): it reads hypercorn.toml, binds HOST:PORT
+# (0.0.0.0:8000 above), sends Hypercorn's lines through the app's redacting log
+# handler once, and turns a wrong setting into one line and exit status 2.
+CMD ["python", "-m", "app"]

@@ -55,12 +55,13 @@ check: lint test
 bench: install
 	$(BIN)/python -m bench
 
-# Ops: write a migration for model changes, apply migrations (PostgreSQL).
+# Ops: write a migration for model changes, apply migrations (PostgreSQL only:
+# on SQLite it says so and changes nothing).
 migration: install
 	$(BIN)/aerich migrate --name $(name)
 
 upgrade: install
-	$(BIN)/aerich upgrade
+	$(BIN)/python -m app.upgrade
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache node_modules tests/contracts/.build

@@ -57,7 +57,7 @@ from app.livekit_gateway import (
     TokenRequest,
 )
 from models import Room, RoomStatus
-from models.rooms import AccessCondition, access_condition, access_rule_violation
+from models.rooms import AccessCondition, access_condition, access_rule_violation, name_taken
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +166,20 @@ class RoomActor(Actor[str, RoomMessage]):
             deps.group_apply,
             admit=self._admit,
         )
+        self._loaded = False
 
     async def on_start(self) -> None:
+        try:
+            await self._load()
+        except DATABASE_UNAVAILABLE:
+            # Not a failure of this actor: restarting it in a loop would only log
+            # tracebacks. Its first message loads it again, and an asker gets the
+            # database's error (503 database_unavailable).
+            return
+        # Crash recovery: events stored but not applied before the last stop.
+        await self._apply_events()
+
+    async def _load(self) -> None:
         room = await Room.get_or_none(name=self.key)
         self._config = None if room is None else _Config.of(room)
         await self.presence.load(self.key)
@@ -175,13 +187,19 @@ class RoomActor(Actor[str, RoomMessage]):
             # The seats held before a restart count again, until they expire.
             await self.seats.load(room.id, self._deps.now(), self.presence.identities())
             await self.bans.load(room.id)
-        # Crash recovery: events stored but not applied before the last stop.
-        await self._apply_events()
+        self._loaded = True
 
     def can_passivate(self) -> bool:
         return not self.presence.live and self.seats.can_passivate(self._deps.now())
 
     async def receive(self, message: RoomMessage) -> Any:
+        if not self._loaded:
+            try:
+                await self._load()
+            except DATABASE_UNAVAILABLE:
+                if isinstance(message, EventsStored):
+                    return 0  # the events stay stored; the periodic sweep comes back
+                raise
         match message:
             case IssueToken(request, passed):
                 return self._issue_token(request, passed)
@@ -366,9 +384,10 @@ class RoomActor(Actor[str, RoomMessage]):
                 status=RoomStatus.LIVE if session_sid else RoomStatus.IDLE,
                 num_participants=len(self.presence.identities()),
             )
-        except IntegrityError:
-            raise RoomExistsError(self.key) from None
-        except Exception:
+        except Exception as error:
+            if isinstance(error, IntegrityError) and name_taken(error):
+                # Another process created it (any other constraint is not the client's conflict).
+                raise RoomExistsError(self.key) from None
             if livekit_sid is not None and self.presence.session_sid is None:
                 # No orphan LiveKit room for a row that was never stored (but
                 # never end a meeting that is already running in it).

@@ -1,33 +1,80 @@
-"""`python -m app`: serve with Hypercorn, `hypercorn.toml` plus HOST and PORT from settings."""
+"""`python -m app`: serve with Hypercorn, `hypercorn.toml` plus HOST and PORT from settings.
+
+What stops start-up is said in one line each, with no traceback: wrong
+settings (exit status 2), a database that cannot be used as it is, or an
+address that cannot be bound (exit status 1).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
+# Only settings before they are known good: a wrong one is reported without
+# first importing the whole app (Quart, Tortoise, LiveKit), in a fraction of the time.
+from app.settings import Settings, SettingsError, load_settings
 
-from app.factory import create_app
-from app.settings import Settings
+if TYPE_CHECKING:
+    from hypercorn.config import Config
 
 CONFIG_FILE = Path(__file__).resolve().parent.parent / "hypercorn.toml"
+EXIT_SETTINGS = 2
+EXIT_STARTUP = 1
+
+log = logging.getLogger("qari.startup")
 
 
-async def main() -> None:
-    settings = Settings()
+def hypercorn_config(settings: Settings) -> Config:
+    from hypercorn.config import Config
+
     config = Config.from_toml(CONFIG_FILE)
     config.bind = [f"{settings.host}:{settings.port}"]
-    # Hypercorn's own lines go through the app's redacting handler too.
+    # Hypercorn's own lines go through the app's redacting handler, once: a
+    # Logger here makes Hypercorn log to it instead of adding a handler of its own.
     config.errorlog = logging.getLogger("hypercorn.error")
+    # One access line per request comes from the app (it knows the route and the
+    # request id); Hypercorn's would be a second, unredacted one.
+    config.accesslog = None
+    return config
+
+
+async def main(settings: Settings) -> None:
+    from hypercorn.asyncio import serve
+
+    from app.factory import create_app
+
+    app = create_app(settings)
     shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, shutdown.set)
-    await serve(create_app(settings), config, shutdown_trigger=shutdown.wait)
+    await serve(app, hypercorn_config(settings), shutdown_trigger=shutdown.wait)
+
+
+def run() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        # Logging is not set up yet (its settings may be the wrong ones): plain lines.
+        for line in error.lines:
+            print(f"qari: {line}", file=sys.stderr)
+        return EXIT_SETTINGS
+    from hypercorn.utils import LifespanFailureError
+
+    try:
+        asyncio.run(main(settings))
+    except LifespanFailureError:
+        return EXIT_STARTUP  # the lifecycle (or, for a bug, Quart) has logged why
+
+    except OSError as error:  # the address is taken, or not ours to bind
+        log.error("cannot listen on %s:%s: %s", settings.host, settings.port, error.strerror)
+        return EXIT_STARTUP
+    return 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(run())

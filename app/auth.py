@@ -16,6 +16,9 @@ from app.errors import APIError
 F = TypeVar("F", bound=Callable[..., object])
 
 _PUBLIC_ATTR = "qari_public"
+# Everything under these needs a key unless its view is public: the API, and
+# the metrics (outside /v1 because Prometheus expects `/metrics`).
+GUARDED_PREFIXES = ("/v1", "/metrics")
 
 
 def public(view: F) -> F:
@@ -34,11 +37,11 @@ def _key_matches(presented: str, keys: tuple[str, ...]) -> bool:
 
 
 def install_api_key_guard(app: Quart, keys: tuple[str, ...]) -> None:
-    """Every `/v1` request needs `Authorization: Bearer <key>` unless its view is public."""
+    """Every `/v1` and `/metrics` request needs `Authorization: Bearer <key>` unless public."""
 
     @app.before_request
     async def require_api_key() -> None:
-        if not request.path.startswith("/v1"):
+        if not request.path.startswith(GUARDED_PREFIXES):
             return
         view = current_app.view_functions.get(request.endpoint or "")
         if view is None or getattr(view, _PUBLIC_ATTR, False):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
-from app.settings import Settings
+from app.settings import SettingsError, load_settings
 
 ENV_FILE = Path(".env")
 
@@ -30,17 +31,24 @@ def ensure_api_key(env_file: Path = ENV_FILE) -> str | None:
     return key
 
 
-def main() -> None:
+def main() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        # The same lines `python -m app` would print, before anything is written.
+        for line in error.lines:
+            print(f"qari: {line}", file=sys.stderr)
+        return 2
     key = ensure_api_key()
     if key is not None:
-        settings = Settings()
         base = f"http://{settings.host}:{settings.port}"
         print(f"Generated an API key and saved it in {ENV_FILE} (APP_API_KEYS).")
         print(f'Use it as:  curl -H "Authorization: Bearer {key}" {base}/v1/rooms')
         print(f"API docs:   {base}/docs")
     else:
         print("Using APP_API_KEYS from the environment or .env.")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

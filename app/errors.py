@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from quart import Quart, Response, jsonify
+from quart import Quart, Response, current_app, jsonify
 from quart_schema import RequestSchemaValidationError, document_response
 from werkzeug.exceptions import HTTPException
 
@@ -123,7 +123,8 @@ def register_error_handlers(app: Quart) -> None:
 
     async def handle_database_unavailable(error: Exception) -> Response:
         # The database is down or unreachable: transient, and not the client's fault.
-        log.error("database unavailable", exc_info=error)
+        # One line per request, no traceback: an outage is not a bug in this code.
+        log.error("database unavailable: %s: %s", type(error).__name__, error)
         return error_response(
             503,
             "database_unavailable",
@@ -143,7 +144,11 @@ def register_error_handlers(app: Quart) -> None:
     async def handle_http_exception(error: HTTPException) -> Response:
         status = error.code or 500
         code = _HTTP_CODES.get(status, "http_error")
-        response = error_response(status, code, error.description or error.name)
+        detail = error.description or error.name
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        if status == 413 and limit:
+            detail = f"The request body is larger than the limit of {limit} bytes."
+        response = error_response(status, code, detail)
         if status == 405 and error.get_headers():
             for name, value in error.get_headers():
                 if name.lower() == "allow":
@@ -157,36 +162,51 @@ def register_error_handlers(app: Quart) -> None:
         return error_response(500, "internal_error", "Internal server error.")
 
 
+# The room actor's refusals: (status, code, detail) each.
+_DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, str]] = {
+    RoomNotFoundError: (404, "room_not_found", "No room with that name."),
+    RoomExistsError: (409, "room_exists", "A room with that name already exists."),
+    RoomFullError: (409, "room_full", "The room has no free seat."),
+    BannedError: (403, "banned", "This identity is banned from the room."),
+    ParticipantNotFoundError: (404, "participant_not_found", "No such participant in the room."),
+    TrackNotFoundError: (404, "track_not_found", "The participant publishes no such track."),
+    BanNotFoundError: (404, "ban_not_found", "That identity is not banned here."),
+}
+_BUSY = (MailboxFullError, RegistryClosedError, ActorDeadError, AskTimeoutError)
+
+
+def code_of(error: BaseException) -> str:
+    """The `code` an exception is answered with (for metrics that count refusals)."""
+    if isinstance(error, APIError):
+        return error.code
+    for kind, (_, code, _) in _DOMAIN_ERRORS.items():
+        if isinstance(error, kind):
+            return code
+    if isinstance(error, InvalidRoomConfigError | RequestSchemaValidationError):
+        return "validation_error"
+    if isinstance(error, _BUSY):
+        return "busy"
+    if isinstance(error, (*DATABASE_UNAVAILABLE, SeatNotStoredError)):
+        return "database_unavailable"
+    if isinstance(error, LiveKitRefusedError | LiveKitUnreachableError):
+        return "livekit_unavailable"
+    if isinstance(error, AccessDeniedError):
+        return "access_denied"
+    if isinstance(error, ChainUnavailableError):
+        return "chain_unavailable"
+    return "internal_error"
+
+
 def register_domain_errors(app: Quart) -> None:
     """The room actor's refusals and LiveKit's, as API errors."""
 
-    @app.errorhandler(RoomNotFoundError)
-    async def handle_room_not_found(error: RoomNotFoundError) -> Response:
-        return error_response(404, "room_not_found", "No room with that name.")
+    async def handle_domain_error(error: Exception) -> Response:
+        kind = next(k for k in type(error).__mro__ if k in _DOMAIN_ERRORS)
+        status, code, detail = _DOMAIN_ERRORS[kind]
+        return error_response(status, code, detail)
 
-    @app.errorhandler(RoomExistsError)
-    async def handle_room_exists(error: RoomExistsError) -> Response:
-        return error_response(409, "room_exists", "A room with that name already exists.")
-
-    @app.errorhandler(BannedError)
-    async def handle_banned(error: BannedError) -> Response:
-        return error_response(403, "banned", "This identity is banned from the room.")
-
-    @app.errorhandler(ParticipantNotFoundError)
-    async def handle_participant_not_found(error: ParticipantNotFoundError) -> Response:
-        return error_response(404, "participant_not_found", "No such participant in the room.")
-
-    @app.errorhandler(TrackNotFoundError)
-    async def handle_track_not_found(error: TrackNotFoundError) -> Response:
-        return error_response(404, "track_not_found", "The participant publishes no such track.")
-
-    @app.errorhandler(BanNotFoundError)
-    async def handle_ban_not_found(error: BanNotFoundError) -> Response:
-        return error_response(404, "ban_not_found", "That identity is not banned here.")
-
-    @app.errorhandler(RoomFullError)
-    async def handle_room_full(error: RoomFullError) -> Response:
-        return error_response(409, "room_full", "The room has no free seat.")
+    for kind in _DOMAIN_ERRORS:
+        app.register_error_handler(kind, handle_domain_error)
 
     @app.errorhandler(InvalidRoomConfigError)
     async def handle_invalid_config(error: InvalidRoomConfigError) -> Response:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from quart import Quart
 from quart_schema import QuartSchema
 
+from app.access_log import install_access_log
 from app.auth import install_api_key_guard
-from app.blueprints import health, moderation, ops, presence, rooms, tokens, webhooks
+from app.blueprints import docs, health, metrics, moderation, ops, presence, rooms, tokens, webhooks
 from app.errors import register_domain_errors, register_error_handlers
-from app.lifecycle import install_lifecycle
+from app.lifecycle import StartupError, install_lifecycle
 from app.logs import configure_logging
 from app.openapi import QariOpenAPIProvider
+from app.request_body import ApiRequest
 from app.services import Services, build_services
 from app.settings import Settings
+from app.version import VERSION
 
 # The largest body any route takes: a LiveKit webhook with room and participant
 # metadata. Larger bodies get 413 before anything reads them.
@@ -25,25 +30,47 @@ Errors are always `{"detail": ..., "code": ...}`.
 """
 
 
+class QariApp(Quart):
+    """Quart, except that a StartupError is not logged again with its traceback.
+
+    The lifecycle has logged it in one line saying what to do; a traceback
+    would bury that line (any other start-up error keeps its traceback).
+    """
+
+    def log_exception(self, exception_info: Any) -> None:
+        if isinstance(exception_info[1], StartupError):
+            return
+        super().log_exception(exception_info)
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Quart:
     """Build the app; settings are read here (once), never at import."""
     settings = settings or (services.settings if services else Settings())
+    configure_logging(settings.secrets(), settings.log_level, settings.log_format)
+    # After logging is set up: building services may log (the LiveKit gateway does).
     services = services or build_services(settings)
-    configure_logging(settings.secrets())
 
-    app = Quart("qari")
+    app = QariApp("qari")
+    app.request_class = ApiRequest
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["SECRET_KEY"] = settings.app_secret_key.get_secret_value() or None
     app.extensions["qari"] = services
     QuartSchema(
         app,
-        info={"title": "Qari backend", "version": "1.0.0", "description": API_DESCRIPTION},
+        info={"title": "Qari backend", "version": VERSION, "description": API_DESCRIPTION},
         security_schemes={"api_key": {"type": "http", "scheme": "bearer"}},
         security=[{"api_key": []}],
         openapi_provider_class=QariOpenAPIProvider,
+        # /docs (Swagger UI) and /redocs, with assets this app serves; no Scalar page,
+        # whose assets would come from a CDN.
+        scalar_ui_path=None,
     )
-    for module in (health, rooms, tokens, presence, moderation, webhooks, ops):
+    docs.configure_docs(app)
+    for module in (health, rooms, tokens, presence, moderation, webhooks, ops, metrics, docs):
         app.register_blueprint(module.blueprint)
+    # First of the before_request hooks, so the access log and metrics time
+    # (and see) every request, a refused one included.
+    install_access_log(app, services.metrics)
     install_api_key_guard(app, settings.api_keys)
     register_error_handlers(app)
     register_domain_errors(app)

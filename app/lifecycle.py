@@ -1,16 +1,18 @@
 """One place owns start-up and shutdown order.
 
-Start: database, LiveKit and chain clients, room registry (with its passivation sweep),
-then crash recovery of stored-but-unapplied webhooks, then the periodic
-sweeps (webhooks, and the re-check of gated rooms). Stop in reverse: stop
-accepting and drain every room actor, then close LiveKit and the chains, then the database,
-so no actor ever writes to a closed connection.
+Start: database (and, on PostgreSQL, a check that it is migrated), LiveKit
+and chain clients, room registry (with its passivation sweep), then crash
+recovery of stored-but-unapplied webhooks and the periodic tasks (webhook
+sweep, payload retention, the re-check of gated rooms). Stop in reverse: stop
+accepting and drain every room actor, then close LiveKit and the chains, then
+the database, so no actor ever writes to a closed connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import gc
 import logging
 from collections.abc import AsyncGenerator
@@ -18,12 +20,83 @@ from collections.abc import AsyncGenerator
 from quart import Quart
 
 from actors.room_protocol import EventsStored
-from app.database import close_database, open_database
+from app.database import DATABASE_UNAVAILABLE, close_database, open_database
 from app.gating.recheck import recheck_forever
+from app.schema_check import SchemaNotCurrentError, check_schema
 from app.services import Services
 from models import WebhookInbox
 
 log = logging.getLogger(__name__)
+
+# How often processed payloads past WEBHOOK_RETENTION_DAYS are blanked, and how
+# many rows one statement blanks (a first run over a large inbox stays in steps).
+RETENTION_INTERVAL_SECONDS = 3600.0
+RETENTION_BATCH = 5000
+
+
+class StartupError(Exception):
+    """Start-up cannot go on; the message is one line saying why and what to do."""
+
+
+async def prune_webhook_payloads(services: Services) -> int:
+    """Blank the payloads of events processed more than WEBHOOK_RETENTION_DAYS ago.
+
+    The rows stay, with their event ids, so a late retry of an old event is
+    still recognised as a duplicate; only the payload (most of a row) goes.
+    Events not processed (pending, or kept after failing) keep theirs for ops.
+    """
+    cutoff = services.now() - dt.timedelta(days=services.settings.webhook_retention_days)
+    pruned = 0
+    while True:
+        ids = (
+            await WebhookInbox.filter(processed_at__lt=cutoff)
+            .exclude(payload="")
+            .limit(RETENTION_BATCH)
+            .values_list("id", flat=True)
+        )
+        if not ids:
+            return pruned
+        pruned += await WebhookInbox.filter(id__in=list(ids)).update(payload="")
+
+
+async def retain_webhook_payloads(services: Services) -> None:
+    """Forever: prune now, then every RETENTION_INTERVAL_SECONDS."""
+    while True:
+        try:
+            pruned = await prune_webhook_payloads(services)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("webhook payload pruning failed; next try in an hour", exc_info=True)
+        else:
+            if pruned:
+                log.info("blanked %d processed webhook payload(s) past retention", pruned)
+        await asyncio.sleep(RETENTION_INTERVAL_SECONDS)
+
+
+def _warn_without_api_keys(services: Services) -> None:
+    if not services.settings.api_keys:
+        log.warning(
+            "APP_API_KEYS is empty: every protected /v1 route and /metrics answers 401 to"
+            " everyone. Set APP_API_KEYS to one or more comma-separated keys"
+            " (`make run` generates one into .env)."
+        )
+
+
+async def _open_checked_database(services: Services) -> None:
+    """Open the database; a failure becomes one line for people (StartupError)."""
+    settings = services.settings
+    try:
+        await open_database(settings)
+        if not settings.is_sqlite:
+            await check_schema()
+    except SchemaNotCurrentError as error:
+        raise StartupError(str(error)) from None
+    except DATABASE_UNAVAILABLE as error:
+        raise StartupError(
+            f"cannot reach the database of DATABASE_URL ({type(error).__name__}: {error});"
+            " check that it is running and that the URL is right"
+        ) from None
 
 
 async def recover_pending_webhooks(services: Services) -> int:
@@ -66,11 +139,17 @@ def install_lifecycle(app: Quart, services: Services) -> None:
     @app.while_serving
     async def lifespan() -> AsyncGenerator[None, None]:
         settings = services.settings
-        await open_database(settings)
-        services.database_open = True
+        _warn_without_api_keys(services)
         sweepers: list[asyncio.Task[None]] = []
         frozen = False
         try:
+            try:
+                await _open_checked_database(services)
+            except StartupError as error:
+                # Said once, in one line; the app does not log it again with a traceback.
+                log.error("start-up failed: %s", error)
+                raise
+            services.database_open = True
             await services.gateway.open()
             await services.chain.open()
             # What start-up built (modules, schemas, the app) lives as long as the
@@ -85,6 +164,7 @@ def install_lifecycle(app: Quart, services: Services) -> None:
             if recovered:
                 log.info("recovering stored webhooks for %d room(s)", recovered)
             sweepers.append(asyncio.create_task(sweep_pending_webhooks(services)))
+            sweepers.append(asyncio.create_task(retain_webhook_payloads(services)))
             if settings.livekit_enabled:
                 # Without LiveKit nobody can be removed, so there is nothing to re-check for.
                 sweepers.append(

@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from quart import request
 
 from actors.room_protocol import RoomNotFoundError
@@ -15,6 +21,17 @@ ROOM_NAME_PATTERN = r"^[A-Za-z0-9_-]{3,50}$"
 _ROOM_NAME = re.compile(ROOM_NAME_PATTERN)
 
 RoomName = Annotated[str, StringConstraints(pattern=ROOM_NAME_PATTERN)]
+
+
+class RequestBody(BaseModel):
+    """The base of every JSON request body: an unknown field is an error.
+
+    Not silently dropped: a misspelt `max_participant` would otherwise fall back
+    to the default, and PATCH `{"name": ...}` would answer 200 and change nothing.
+    (NUL in any text of a body is refused before this, in `app.request_body`.)
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
 
 async def reject_impossible_room_names() -> None:

@@ -23,6 +23,7 @@ from app.gating.checker import AccessChecker
 from app.gating.stats import GatingStats
 from app.inbox_writer import InboxWriter
 from app.livekit_gateway import LiveKitGateway
+from app.metrics import Metrics, tortoise_pool
 from app.settings import Settings
 
 
@@ -51,10 +52,14 @@ class Services:
     chain: ChainRPC
     # Gated rooms: conditions checked on chain, cached, with their counters.
     access: AccessChecker
+    # Prometheus metrics of this app instance (its own registry: tests run many apps).
+    metrics: Metrics
     # Injectable, so tests drive periodic work (the webhook sweep) exactly.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # The gating re-check's own sleep (None: `sleep`), so a test can drive it alone.
     gating_sleep: Callable[[float], Awaitable[None]] | None = None
+    # Injectable wall clock (webhook retention counts days from it).
+    now: Callable[[], dt.datetime] = utc_now
     # Set by the lifecycle: whether the database has been opened (for readiness).
     database_open: bool = field(default=False)
 
@@ -93,6 +98,12 @@ def build_services(
     slots.wake = lambda name: rooms.tell(name, EventsStored(), coalesce=True)
     chain = ChainRPC(settings.rpc_urls, settings.chain_timeout_seconds)
     access = AccessChecker(chain, VerdictCache(clock, settings.gating_cache_seconds), GatingStats())
+    metrics = Metrics()
+    metrics.watch(
+        actors_alive=lambda: len(rooms),
+        actor_restarts=lambda: rooms.total_restarts,
+        pool=tortoise_pool,
+    )
     return Services(
         settings=settings,
         gateway=gateway,
@@ -106,6 +117,8 @@ def build_services(
         access=access,
         sleep=sleep,
         gating_sleep=gating_sleep,
+        metrics=metrics,
+        now=now,
     )
 
 

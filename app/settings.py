@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 DEFAULT_DATABASE_URL = "sqlite://data/qari.sqlite3"
+DATABASE_SCHEMES = ("sqlite://", "postgres://", "postgresql://")
 
 
 class Settings(BaseSettings):
@@ -37,6 +40,20 @@ class Settings(BaseSettings):
     webhook_apply_concurrency: int = Field(default=4, ge=1)
     webhook_concurrency: int = Field(default=16, ge=1)
     webhook_sweep_seconds: float = Field(default=5.0, gt=0)
+    # Processed webhook payloads are blanked after this; their event ids stay for dedupe.
+    webhook_retention_days: float = Field(default=7.0, gt=0)
+
+    # Operability.
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        # `LOG_LEVEL=debug` is what people type.
+        if not isinstance(value, str):
+            return value
+        return value.strip().upper() if value.strip().upper() in _LEVELS else value.strip().lower()
 
     # Chains: `1=https://...,137=https://...`. Reads sit on request paths, so
     # they get a short budget of their own (one try, no retries).
@@ -55,6 +72,11 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
+        if not value.startswith(DATABASE_SCHEMES):
+            raise ValueError(
+                "use sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+                " (postgresql:// too)"
+            )
         # Tortoise knows `postgres://`; ops paste `postgresql://` from everywhere else.
         if value.startswith("postgresql://"):
             return "postgres://" + value.removeprefix("postgresql://")
@@ -127,3 +149,48 @@ def parse_chain_rpc_urls(raw: str) -> dict[int, str]:
             raise ValueError(f"chain {chain} is given twice")
         urls[int(chain)] = url
     return urls
+
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Values never echoed in a start-up error.
+_SECRET_FIELDS = {"livekit_api_secret", "app_secret_key", "app_api_keys"}
+
+
+class SettingsError(Exception):
+    """Settings that cannot be used: one line per wrong variable, for people."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def _shown(field: str, value: object) -> str:
+    if field in _SECRET_FIELDS:
+        return ""
+    text = str(value)
+    if field == "database_url":
+        password = urlsplit(text).password if "://" in text else None
+        if password:
+            text = text.replace(password, "***")
+    return f"={text[:80]!r}"
+
+
+def _describe(error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors(include_url=False):
+        field = str(item["loc"][0]) if item["loc"] else ""
+        message = item["msg"].removeprefix("Value error, ")
+        name = field.upper() or "settings"
+        lines.append(f"{name}{_shown(field, item.get('input', ''))} is not valid: {message}")
+    return lines
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and `.env`; SettingsError names each wrong variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None
+    except SourceError as error:
+        # pydantic-settings could not even decode a value (a complex field's JSON).
+        raise SettingsError([str(error)]) from None

@@ -161,3 +161,21 @@ async def gated_room_conditions() -> dict[str, AccessCondition]:
         if condition is not None:
             conditions[name] = condition
     return conditions
+
+
+# PostgreSQL's name for the UNIQUE constraint of rooms.name; SQLite names the column.
+_NAME_CONSTRAINT = "rooms_name_key"
+_SQLITE_NAME_CONFLICT = "UNIQUE constraint failed: rooms.name"
+
+
+def name_taken(error: Exception) -> bool:
+    """Whether an insert into rooms failed on the unique name, and not on anything else.
+
+    Only that is a 409 `room_exists`; any other constraint failing is a fault
+    of the schema or the code, not the client's conflict.
+    """
+    cause = error.args[0] if error.args else error
+    constraint = getattr(cause, "constraint_name", None)
+    if constraint is not None:
+        return bool(constraint == _NAME_CONSTRAINT)
+    return _SQLITE_NAME_CONFLICT in str(cause)

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from app.settings import DEFAULT_DATABASE_URL
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
@@ -109,12 +111,51 @@ def test_dockerfile_installs_the_package_without_dev_extra() -> None:
     assert "[dev]" not in runs
 
 
-def test_dockerfile_final_cmd_serves_the_app_with_hypercorn() -> None:
-    cmd = exec_form(last(final_stage(dockerfile_instructions()), "CMD"))
-    assert cmd[0] == "hypercorn"
-    assert cmd[cmd.index("--config") + 1] == "hypercorn.toml"
-    assert cmd[-1] == "app:create_app()"
-    assert cmd[cmd.index("--bind") + 1] == "0.0.0.0:8000"
+def env_of(stage: list[tuple[str, str]]) -> dict[str, str]:
+    """ENV instructions of a stage, in their `A=1 B=2` form."""
+    values: dict[str, str] = {}
+    for keyword, arguments in stage:
+        if keyword == "ENV":
+            for word in shlex.split(arguments):
+                name, _, value = word.partition("=")
+                values[name] = value
+    return values
+
+
+def test_dockerfile_final_cmd_is_python_m_app_so_host_and_port_apply() -> None:
+    """`python -m app` binds HOST:PORT, logs Hypercorn's lines once and redacted."""
+    stage = final_stage(dockerfile_instructions())
+    assert exec_form(last(stage, "CMD")) == ["python", "-m", "app"]
+    environment = env_of(stage)
+    assert environment["HOST"] == "0.0.0.0"
+    assert environment["PORT"] == "8000"
+    # hypercorn.toml is what `python -m app` reads, from the working directory's parent of app/.
+    assert "hypercorn.toml" in " ".join(a for k, a in stage if k == "COPY")
+
+
+def test_dockerfile_fetches_no_frontend_at_build_time() -> None:
+    first_lines = DOCKERFILE.read_text().splitlines()
+    assert not any(line.lower().replace(" ", "").startswith("#syntax=") for line in first_lines)
+
+
+def test_dockerfile_keeps_the_sqlite_default_on_a_volume() -> None:
+    stage = final_stage(dockerfile_instructions())
+    volumes = [
+        volume
+        for keyword, arguments in stage
+        if keyword == "VOLUME"
+        for volume in exec_form(arguments)
+    ]
+    # The default DATABASE_URL is sqlite://data/..., relative to WORKDIR /app.
+    assert DEFAULT_DATABASE_URL.startswith("sqlite://data/")
+    assert "/app/data" in volumes
+    runs = " ".join(arguments for keyword, arguments in stage if keyword == "RUN")
+    assert "/app/data" in runs, "the data folder must exist and belong to the app user"
+
+
+def test_dockerfile_healthcheck_follows_port() -> None:
+    healthcheck = last(final_stage(dockerfile_instructions()), "HEALTHCHECK")
+    assert "PORT" in healthcheck
 
 
 def test_dockerfile_runs_under_tini_as_a_non_root_user() -> None:

@@ -11,6 +11,7 @@ from tortoise import connections
 
 from app.auth import public
 from app.services import services
+from app.version import VERSION
 
 blueprint = Blueprint("health", __name__)
 
@@ -25,6 +26,8 @@ class Welcome(BaseModel):
 
 class Health(BaseModel):
     status: str
+    # The installed package's version, as in the OpenAPI info.
+    version: str
 
 
 class Readiness(BaseModel):
@@ -51,9 +54,9 @@ async def get_welcome() -> Welcome:
 async def get_health() -> Health:
     """Liveness.
 
-    Answers as long as the process serves requests.
+    Answers as long as the process serves requests, with the running version.
     """
-    return Health(status="ok")
+    return Health(status="ok", version=VERSION)
 
 
 async def _check_database() -> None:

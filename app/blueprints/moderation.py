@@ -32,7 +32,7 @@ from actors.room_protocol import (
 from app.blueprints.presence import ParticipantOut
 from app.blueprints.tokens import bounded_attributes
 from app.errors import documents_errors
-from app.schemas import Metadata, reject_impossible_room_names
+from app.schemas import Metadata, RequestBody, reject_impossible_room_names
 from app.services import services
 from app.validation import optional_json_body
 from models.bans import MAX_REASON_LENGTH, BanRow
@@ -51,7 +51,7 @@ async def require_moderator(name: str) -> None:
     """
 
 
-class RemoveBody(BaseModel):
+class RemoveBody(RequestBody):
     ban: bool = False
     reason: Annotated[str, StringConstraints(max_length=MAX_REASON_LENGTH)] | None = None
 
@@ -66,12 +66,12 @@ class BanList(BaseModel):
     items: list[BanOut]
 
 
-class MuteBody(BaseModel):
+class MuteBody(RequestBody):
     track_sid: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     muted: bool = True
 
 
-class ParticipantPatch(BaseModel):
+class ParticipantPatch(RequestBody):
     """Fields to change; the rest stay as they are."""
 
     role: Literal["host", "speaker", "viewer"] | None = None

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from quart import Blueprint
-from quart_schema import validate_response
+from quart_schema import validate_querystring, validate_response
+from tortoise.expressions import Q
+from tortoise.functions import Count
 
 from actors.room_protocol import ListParticipants, LiveParticipant, RoomNotFoundError
 from app.errors import documents_errors
@@ -17,7 +20,12 @@ from models import ParticipantSession, Room, RoomSession
 blueprint = Blueprint("presence", __name__)
 blueprint.before_request(reject_impossible_room_names)
 
-SESSIONS_LIMIT = 100
+DEFAULT_SESSIONS_PAGE = 20
+MAX_SESSIONS_PAGE = 100
+# A session of a large meeting has thousands of participant rows; one page of
+# sessions stays small by listing the first ones of each, with the total.
+PARTICIPANTS_PER_SESSION = 100
+MAX_ID = 2**31 - 1
 
 
 class TrackOut(BaseModel):
@@ -69,11 +77,14 @@ class SessionOut(BaseModel):
     started_at: dt.datetime
     ended_at: dt.datetime | None
     duration_seconds: float | None
+    # How many participant sessions it had; `participants` lists the first 100.
+    participants_total: int
     participants: list[ParticipantSessionOut]
 
 
-class SessionList(BaseModel):
+class SessionPage(BaseModel):
     items: list[SessionOut]
+    next_cursor: str | None
 
 
 def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
@@ -90,7 +101,7 @@ async def _require_room(name: str) -> None:
 @blueprint.get("/v1/rooms/<string:name>/participants")
 @validate_response(ParticipantList)
 @documents_errors(401, 404, 503)
-async def get_participants(name: str) -> ParticipantList:
+async def list_participants(name: str) -> ParticipantList:
     """Who is in the room now.
 
     Live participants as the room's actor knows them from LiveKit's webhooks.
@@ -99,35 +110,68 @@ async def get_participants(name: str) -> ParticipantList:
     return ParticipantList(items=[ParticipantOut.of(p) for p in live])
 
 
+class SessionListQuery(BaseModel):
+    # A misspelt parameter is an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=MAX_SESSIONS_PAGE)] = DEFAULT_SESSIONS_PAGE
+    # Opaque to clients; it is the id of the session the previous page ended at.
+    cursor: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")] | None = None
+
+
+async def _page_of_sessions(name: str, limit: int, cursor: str | None) -> list[RoomSession]:
+    """Newest first (by start, then id), `limit + 1` of them to tell whether more follow."""
+    sessions = RoomSession.filter(room_name=name)
+    if cursor is not None:
+        last = await RoomSession.get_or_none(room_name=name, id=min(int(cursor), MAX_ID))
+        if last is None:
+            return []  # not a cursor this room gave out: nothing after it
+        sessions = sessions.filter(
+            Q(started_at__lt=last.started_at) | Q(started_at=last.started_at, id__lt=last.id)
+        )
+    return await sessions.order_by("-started_at", "-id").limit(limit + 1)
+
+
 @blueprint.get("/v1/rooms/<string:name>/sessions")
-@validate_response(SessionList)
-@documents_errors(401, 404)
-async def get_sessions(name: str) -> SessionList:
+@validate_querystring(SessionListQuery)
+@validate_response(SessionPage)
+@documents_errors(401, 404, 422)
+async def list_sessions(name: str, query_args: SessionListQuery) -> SessionPage:
     """The room's history.
 
-    Its LiveKit sessions, newest first (the latest 100), each with its
-    participants and durations.
+    Its LiveKit sessions, newest first, in pages: pass `next_cursor` back as
+    `cursor` for the next page. Each session lists its first 100 participants
+    (by join time); `participants_total` says how many there were in all.
     """
     await _require_room(name)
-    sessions = (
-        await RoomSession.filter(room_name=name)
-        .order_by("-started_at", "-id")
-        .limit(SESSIONS_LIMIT)
-    )
-    by_session: dict[int, list[ParticipantSession]] = {s.id: [] for s in sessions}
-    if sessions:
-        rows = await ParticipantSession.filter(room_session_id__in=list(by_session)).order_by(
-            "joined_at", "id"
+    fetched = await _page_of_sessions(name, query_args.limit, query_args.cursor)
+    sessions = fetched[: query_args.limit]
+    more = len(fetched) > query_args.limit
+    ids = [s.id for s in sessions]
+    totals: dict[int, int] = {}
+    if ids:
+        counted = (
+            await ParticipantSession.filter(room_session_id__in=ids)
+            .annotate(total=Count("id"))
+            .group_by("room_session_id")
+            .values("room_session_id", "total")
         )
-        for row in rows:
-            by_session[row.room_session_id].append(row)  # type: ignore[attr-defined]
-    return SessionList(
-        items=[
+        totals = {int(row["room_session_id"]): int(row["total"]) for row in counted}
+    items = []
+    for s in sessions:
+        # One bounded query per session: a page costs at most `limit` of them.
+        participants = (
+            await ParticipantSession.filter(room_session_id=s.id)
+            .order_by("joined_at", "id")
+            .limit(PARTICIPANTS_PER_SESSION)
+        )
+        items.append(
             SessionOut(
                 sid=s.sid,
                 started_at=s.started_at,
                 ended_at=s.ended_at,
                 duration_seconds=_seconds(s.started_at, s.ended_at),
+                participants_total=totals.get(s.id, 0),
                 participants=[
                     ParticipantSessionOut(
                         identity=p.identity,
@@ -138,9 +182,8 @@ async def get_sessions(name: str) -> SessionList:
                         duration_seconds=_seconds(p.joined_at, p.left_at),
                         disconnect_reason=p.disconnect_reason,
                     )
-                    for p in by_session[s.id]
+                    for p in participants
                 ],
             )
-            for s in sessions
-        ]
-    )
+        )
+    return SessionPage(items=items, next_cursor=str(sessions[-1].id) if more and sessions else None)

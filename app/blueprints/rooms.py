@@ -18,10 +18,12 @@ from actors.room_protocol import (
     UpdateRoom,
 )
 from app.errors import documents_errors
+from app.openapi import documents_plain_response
 from app.schemas import (
     Address,
     ChainId,
     Metadata,
+    RequestBody,
     RoomName,
     TokenAmount,
     TokenId,
@@ -104,7 +106,7 @@ ACCESS_RULES_SCHEMA: dict[str, Any] = {
 }
 
 
-class RoomCreate(BaseModel):
+class RoomCreate(RequestBody):
     model_config = ConfigDict(json_schema_extra=ACCESS_RULES_SCHEMA)
 
     name: RoomName
@@ -122,7 +124,7 @@ class RoomCreate(BaseModel):
     metadata: Metadata | None = None
 
 
-class RoomPatch(BaseModel):
+class RoomPatch(RequestBody):
     """Configuration fields to change; the rest stay as they are.
 
     The nullable fields (addresses, amount, metadata) may be set to null; the
@@ -177,7 +179,7 @@ class RoomListQuery(BaseModel):
 @validate_request(RoomCreate)
 @validate_response(RoomOut, 201)
 @documents_errors(400, 401, 409, 413, 422, 503)
-async def post_room(data: RoomCreate) -> tuple[RoomOut, int]:
+async def create_room(data: RoomCreate) -> tuple[RoomOut, int]:
     """Create a room.
 
     Mirrored to LiveKit's RoomService when it is configured. An unreachable
@@ -206,7 +208,7 @@ async def post_room(data: RoomCreate) -> tuple[RoomOut, int]:
 @validate_querystring(RoomListQuery)
 @validate_response(RoomPage)
 @documents_errors(401, 422)
-async def get_rooms(query_args: RoomListQuery) -> RoomPage:
+async def list_rooms(query_args: RoomListQuery) -> RoomPage:
     """List rooms.
 
     Oldest first, in pages: pass `next_cursor` back as `cursor` for the next page.
@@ -240,7 +242,7 @@ async def get_room(name: str) -> RoomOut:
 @validate_request(RoomPatch)
 @validate_response(RoomOut)
 @documents_errors(400, 401, 404, 413, 422, 503)
-async def patch_room(name: str, data: RoomPatch) -> RoomOut:
+async def update_room(name: str, data: RoomPatch) -> RoomOut:
     """Change a room's configuration.
 
     Only the fields sent change. New metadata of a live room is pushed to
@@ -252,6 +254,7 @@ async def patch_room(name: str, data: RoomPatch) -> RoomOut:
 
 
 @blueprint.delete("/v1/rooms/<string:name>")
+@documents_plain_response(204, "Deleted.")
 @documents_errors(401, 404, 503)
 async def delete_room(name: str) -> tuple[str, int]:
     """Delete a room.

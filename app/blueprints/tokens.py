@@ -18,10 +18,10 @@ from actors.room_protocol import (
     RoomNotFoundError,
 )
 from actors.seat_writer import SeatNotStoredError
-from app.errors import APIError, documents_errors
+from app.errors import APIError, code_of, documents_errors
 from app.gating.checker import AccessDeniedError, ChainUnavailableError
 from app.livekit_gateway import TokenRequest
-from app.schemas import Metadata, reject_impossible_room_names
+from app.schemas import Metadata, RequestBody, reject_impossible_room_names
 from app.services import Services, services
 from app.validation import json_body, json_response
 
@@ -48,7 +48,7 @@ def bounded_attributes(cls: type, value: dict[str, str] | None) -> dict[str, str
     return value
 
 
-class TokenRequestBody(BaseModel):
+class TokenRequestBody(RequestBody):
     identity: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     name: Annotated[str, StringConstraints(max_length=256)] | None = None
     role: Literal["host", "speaker", "viewer"] = "speaker"
@@ -71,7 +71,7 @@ class TokenOut(BaseModel):
 @document_request(TokenRequestBody)
 @document_response(TokenOut)
 @documents_errors(400, 401, 403, 404, 409, 413, 422, 503)
-async def post_token(name: str) -> Response:
+async def issue_token(name: str) -> Response:
     """Get a join token.
 
     Reserves a seat for the identity (the same identity asking again keeps
@@ -93,14 +93,19 @@ async def post_token(name: str) -> Response:
         ttl_seconds=data.ttl_seconds,
     )
     app_services = services()
-    issued = await _issue(app_services, name, request)
-    if issued.stored is not None:
-        # Shielded: the write is shared with other requests (a whole burst's
-        # seats, the same identity asking again) and must not be cut short.
-        try:
-            await asyncio.shield(issued.stored)
-        except TimeoutError:
-            raise SeatNotStoredError("the seat write timed out") from None
+    try:
+        issued = await _issue(app_services, name, request)
+        if issued.stored is not None:
+            # Shielded: the write is shared with other requests (a whole burst's
+            # seats, the same identity asking again) and must not be cut short.
+            try:
+                await asyncio.shield(issued.stored)
+            except TimeoutError:
+                raise SeatNotStoredError("the seat write timed out") from None
+    except Exception as error:
+        app_services.metrics.observe_token_refused(code_of(error))
+        raise
+    app_services.metrics.observe_token_issued()
     return json_response(
         TokenOut(
             token=issued.token,

@@ -73,7 +73,7 @@ def _fits_the_inbox(event: WebhookEvent, room_name: str | None) -> bool:
 # Documented, not validated: this is the hottest route and its answer is fixed.
 @document_response(WebhookAck)
 @documents_errors(400, 401, 413, 503)
-async def post_livekit_webhook() -> dict[str, str]:
+async def receive_livekit_webhook() -> dict[str, str]:
     """Receive a LiveKit webhook.
 
     Authenticated by LiveKit's signature (the bare JWT in `Authorization`,
@@ -99,6 +99,7 @@ async def _store_and_tell(app_services: Services, body: bytes) -> dict[str, str]
         raise APIError(401, "unauthorized", "Invalid webhook signature.") from None
     except WebhookPayloadError:
         raise APIError(400, "invalid_event", "The body is not a LiveKit webhook event.") from None
+    app_services.metrics.observe_webhook_received(event.event)
     room_name = room_name_of(event)
     if not _fits_the_inbox(event, room_name):
         raise APIError(400, "invalid_event", "The event lacks an id or a type, or is malformed.")

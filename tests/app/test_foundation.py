@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from importlib.metadata import version
 
 from tests.conftest import Client, Running
 from tests.support.settings import API_KEY, AUTH
@@ -16,10 +17,10 @@ def assert_error_shape(body: dict[str, object], code: str) -> None:
     assert body["detail"]
 
 
-async def test_health_is_public(client: Client) -> None:
+async def test_health_is_public_and_names_the_installed_version(client: Client) -> None:
     response = await client.get("/v1/health")
     assert response.status_code == 200
-    assert await response.get_json() == {"status": "ok"}
+    assert await response.get_json() == {"status": "ok", "version": version("qari-backend")}
 
 
 async def test_ready_names_the_database(client: Client) -> None:

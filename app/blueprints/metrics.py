@@ -1,0 +1,50 @@
+"""`GET /metrics`: Prometheus' text format, for a service key."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from quart import Blueprint, Response
+
+from app.errors import documents_errors
+from app.metrics import CONTENT_TYPE
+from app.openapi import documents_plain_response
+from app.services import services
+from models import WebhookInbox
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("metrics", __name__)
+
+# A scrape must answer even when the database is slow: the backlog count gets
+# this long, then is reported as NaN.
+BACKLOG_COUNT_TIMEOUT = 1.0
+
+
+async def _webhook_backlog(max_attempts: int) -> int | None:
+    try:
+        return await asyncio.wait_for(
+            WebhookInbox.filter(processed_at=None, attempts__lt=max_attempts).count(),
+            BACKLOG_COUNT_TIMEOUT,
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # any failure: the backlog is unknown this scrape
+        log.warning("webhook backlog not counted: %s", type(error).__name__)
+        return None
+
+
+@blueprint.get("/metrics")
+@documents_plain_response(200, "Prometheus text exposition format.", CONTENT_TYPE)
+@documents_errors(401)
+async def get_metrics() -> Response:
+    """Prometheus metrics.
+
+    Every metric is named `qari_*`; see the README for what each means. Needs
+    the API key, like `/v1`.
+    """
+    app_services = services()
+    metrics = app_services.metrics
+    metrics.set_webhook_backlog(await _webhook_backlog(app_services.settings.webhook_max_attempts))
+    return Response(metrics.render(), status=200, content_type=CONTENT_TYPE)

@@ -1,0 +1,235 @@
+"""The service's Prometheus metrics, one registry per app.
+
+Names start with `qari_`. No label carries a room name or an identity: label
+values come from small fixed sets (URL rules, methods, statuses, event types,
+refusal codes), so a client cannot grow the series without bound.
+
+Counters are fed where things happen (the HTTP hooks, the token and webhook
+routes, later the webhook committer and the chain reader); what lives elsewhere
+is read at scrape time (actors from the registry, the pool from Tortoise, the
+webhook backlog from the inbox).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from tortoise import connections
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# Methods outside this set are counted as "other": the method is the client's choice.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# LiveKit's event types; anything else (a newer LiveKit) is counted as "other".
+WEBHOOK_EVENTS = (
+    "room_started",
+    "room_finished",
+    "participant_joined",
+    "participant_left",
+    "participant_connection_aborted",
+    "track_published",
+    "track_unpublished",
+    "egress_started",
+    "egress_updated",
+    "egress_ended",
+    "ingress_started",
+    "ingress_ended",
+)
+_WEBHOOK_EVENTS = frozenset(WEBHOOK_EVENTS)
+# Outcomes of a chain RPC call (gated rooms); shown at zero until the chain reader feeds them.
+CHAIN_OUTCOMES = ("ok", "error", "timeout")
+
+# Request durations: a token is served from memory (sub-millisecond), a create
+# waits on LiveKit and the database (tens of milliseconds, seconds when slow).
+HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# From a webhook's acknowledgement to its effects being written.
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+def event_label(event_type: str) -> str:
+    return event_type if event_type in _WEBHOOK_EVENTS else "other"
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else "other"
+
+
+class _ScrapeTime(Collector):
+    """Values read when Prometheus scrapes, from callbacks that must not block."""
+
+    def __init__(
+        self,
+        actors_alive: Callable[[], int],
+        actor_restarts: Callable[[], int],
+        pool: Callable[[], PoolState | None],
+    ) -> None:
+        self._actors_alive = actors_alive
+        self._actor_restarts = actor_restarts
+        self._pool = pool
+
+    def collect(self) -> Iterator[Any]:
+        yield GaugeMetricFamily(
+            "qari_actors_alive", "Room actors alive now.", value=self._actors_alive()
+        )
+        yield CounterMetricFamily(
+            "qari_actor_restarts",
+            "Room actors restarted after an unexpected failure, since start.",
+            value=self._actor_restarts(),
+        )
+        pool = self._pool()
+        if pool is not None:
+            yield GaugeMetricFamily(
+                "qari_db_pool_max", "Database connections the pool may open.", value=pool.max
+            )
+            connections = GaugeMetricFamily(
+                "qari_db_pool_connections",
+                "Database connections open now, by state.",
+                labels=["state"],
+            )
+            connections.add_metric(["in_use"], pool.in_use)
+            connections.add_metric(["idle"], pool.idle)
+            yield connections
+
+    def describe(self) -> Iterable[Any]:
+        # Describing by collecting would call the callbacks at registration.
+        return []
+
+
+class PoolState:
+    """The database pool, as the scrape sees it."""
+
+    def __init__(self, max: int, in_use: int, idle: int) -> None:
+        self.max = max
+        self.in_use = in_use
+        self.idle = idle
+
+
+class Metrics:
+    """Every metric the service exports, and the functions that feed them."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.http_requests = Counter(
+            "qari_http_requests",
+            "HTTP requests answered, by method, URL rule and status.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_duration = Histogram(
+            "qari_http_request_duration_seconds",
+            "Time from a request's arrival to its response, by method and URL rule.",
+            ["method", "route"],
+            buckets=HTTP_BUCKETS,
+            registry=r,
+        )
+        self.tokens_issued = Counter("qari_tokens_issued", "Join tokens issued.", registry=r)
+        self.tokens_refused = Counter(
+            "qari_tokens_refused",
+            "Join token requests refused, by the error code answered.",
+            ["reason"],
+            registry=r,
+        )
+        self.webhooks_received = Counter(
+            "qari_webhooks_received",
+            "Webhook deliveries with a valid signature, by event type (retries included).",
+            ["event"],
+            registry=r,
+        )
+        self.webhooks_applied = Counter(
+            "qari_webhooks_applied", "Webhook events applied to their room.", registry=r
+        )
+        self.webhooks_failed = Counter(
+            "qari_webhooks_failed",
+            "Failed attempts to apply a webhook event, by event type.",
+            ["event"],
+            registry=r,
+        )
+        self.webhook_backlog = Gauge(
+            "qari_webhook_backlog",
+            "Webhook events stored and not yet applied (NaN when the count timed out).",
+            registry=r,
+        )
+        self.webhook_apply_lag = Histogram(
+            "qari_webhook_apply_lag_seconds",
+            "Time from storing a webhook event to writing its effects.",
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
+        self.chain_requests = Counter(
+            "qari_chain_requests",
+            "Chain RPC calls made for gated rooms, by outcome.",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in CHAIN_OUTCOMES:
+            self.chain_requests.labels(outcome)
+
+    def watch(
+        self,
+        actors_alive: Callable[[], int],
+        actor_restarts: Callable[[], int],
+        pool: Callable[[], PoolState | None],
+    ) -> None:
+        """Register what is read at scrape time (called once, by the composition root)."""
+        self.registry.register(_ScrapeTime(actors_alive, actor_restarts, pool))
+
+    # -- feeding -----------------------------------------------------------------
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        method = method_label(method)
+        self.http_requests.labels(method, route, str(status)).inc()
+        self.http_duration.labels(method, route).observe(seconds)
+
+    def observe_token_issued(self) -> None:
+        self.tokens_issued.inc()
+
+    def observe_token_refused(self, reason: str) -> None:
+        """`reason` is the error code answered (`room_full`, `room_not_found`, ...)."""
+        self.tokens_refused.labels(reason).inc()
+
+    def observe_webhook_received(self, event_type: str) -> None:
+        self.webhooks_received.labels(event_label(event_type)).inc()
+
+    def observe_applied(self, lags_seconds: Sequence[float]) -> None:
+        """Events applied in one commit; each lag is its processed time minus its received time."""
+        self.webhooks_applied.inc(len(lags_seconds))
+        for lag in lags_seconds:
+            self.webhook_apply_lag.observe(max(0.0, lag))
+
+    def observe_failed(self, event_type: str) -> None:
+        """One failed attempt to apply an event (it stays pending, or is kept for ops)."""
+        self.webhooks_failed.labels(event_label(event_type)).inc()
+
+    def observe_chain_request(self, outcome: str) -> None:
+        if outcome not in CHAIN_OUTCOMES:
+            raise ValueError(f"chain outcome must be one of {CHAIN_OUTCOMES}, not {outcome!r}")
+        self.chain_requests.labels(outcome).inc()
+
+    def set_webhook_backlog(self, pending: int | None) -> None:
+        self.webhook_backlog.set(math.nan if pending is None else pending)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)
+
+
+def tortoise_pool() -> PoolState | None:
+    """The default connection's pool: asyncpg's on PostgreSQL, the one connection on SQLite."""
+    try:
+        client = connections.get("default")
+    except Exception:  # not open (start-up, shutdown): nothing to report
+        return None
+    pool = getattr(client, "_pool", None)
+    if pool is not None:
+        size, idle = pool.get_size(), pool.get_idle_size()
+        return PoolState(max=pool.get_max_size(), in_use=size - idle, idle=idle)
+    if hasattr(client, "_connection"):
+        # SQLite has one connection and no pool; whether it is busy is not exposed.
+        return PoolState(max=1, in_use=0, idle=int(client._connection is not None))
+    return None

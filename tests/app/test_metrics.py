@@ -1,0 +1,147 @@
+"""`/metrics` after real traffic, read with prometheus_client's own parser; request ids."""
+
+from __future__ import annotations
+
+import math
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.metrics import Metrics
+from models import WebhookInbox
+from tests.conftest import Client, Running
+from tests.support.settings import AUTH
+from tests.support.webhooks import event, room_info, signed
+
+ROOM = "metered"
+IDENTITY = "metered-identity"
+
+
+async def scrape(client: Client) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """Every sample: name -> {sorted labels: value}."""
+    response = await client.get("/metrics", headers=AUTH)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(await response.get_data(as_text=True)):
+        for sample in family.samples:
+            labels = tuple(sorted(sample.labels.items()))
+            samples.setdefault(sample.name, {})[labels] = sample.value
+    return samples
+
+
+async def test_metrics_after_traffic_count_requests_tokens_webhooks_and_actors(
+    running: Running,
+) -> None:
+    client = running.client()
+    assert (await client.post("/v1/rooms", json={"name": ROOM}, headers=AUTH)).status_code == 201
+    token = await client.post(f"/v1/rooms/{ROOM}/token", json={"identity": IDENTITY}, headers=AUTH)
+    assert token.status_code == 200
+    missing = await client.post(
+        "/v1/rooms/no-such-room/token", json={"identity": "x"}, headers=AUTH
+    )
+    assert missing.status_code == 404
+    assert (await client.get(f"/v1/rooms/{ROOM}", headers=AUTH)).status_code == 200
+    assert (await client.get("/v1/rooms")).status_code == 401
+    assert (await client.get("/nowhere/at/all")).status_code == 404
+    body, headers = signed(event("room_started", room_info(ROOM, "RM_metered")))
+    assert (await client.post("/v1/livekit/webhook", data=body, headers=headers)).status_code == 200
+
+    samples = await scrape(client)
+
+    requests = samples["qari_http_requests_total"]
+    assert requests[(("method", "POST"), ("route", "/v1/rooms"), ("status", "201"))] == 1
+    token_route = "/v1/rooms/<string:name>/token"
+    assert requests[(("method", "POST"), ("route", token_route), ("status", "200"))] == 1
+    assert requests[(("method", "POST"), ("route", token_route), ("status", "404"))] == 1
+    # The URL rule, not the path: one series for every room.
+    assert requests[(("method", "GET"), ("route", "/v1/rooms/<string:name>"), ("status", "200"))]
+    assert requests[(("method", "GET"), ("route", "/v1/rooms"), ("status", "401"))] == 1
+    assert requests[(("method", "GET"), ("route", "unmatched"), ("status", "404"))] == 1
+    durations = samples["qari_http_request_duration_seconds_count"]
+    assert durations[(("method", "POST"), ("route", "/v1/rooms"))] == 1
+
+    assert samples["qari_tokens_issued_total"][()] == 1
+    assert samples["qari_tokens_refused_total"][(("reason", "room_not_found"),)] == 1
+    assert samples["qari_webhooks_received_total"][(("event", "room_started"),)] == 1
+    assert samples["qari_actors_alive"][()] >= 1
+    assert samples["qari_actor_restarts_total"][()] == 0
+    assert samples["qari_db_pool_max"][()] >= 1
+    assert set(samples["qari_chain_requests_total"]) == {
+        (("outcome", "ok"),),
+        (("outcome", "error"),),
+        (("outcome", "timeout"),),
+    }
+    assert "qari_webhook_apply_lag_seconds_count" in samples
+    assert "qari_webhooks_applied_total" in samples
+    assert not math.isnan(samples["qari_webhook_backlog"][()])
+
+    # Every name is ours, and no label carries a room or an identity.
+    for name, series in samples.items():
+        assert name.startswith("qari_"), name
+        for labels in series:
+            for _, value in labels:
+                assert ROOM not in value
+                assert IDENTITY not in value
+                assert "no-such-room" not in value
+
+
+async def test_a_room_full_refusal_is_counted_by_its_code(running: Running) -> None:
+    client = running.client()
+    created = await client.post(
+        "/v1/rooms", json={"name": ROOM, "max_participants": 1}, headers=AUTH
+    )
+    assert created.status_code == 201
+    for identity, status in (("one", 200), ("two", 409)):
+        response = await client.post(
+            f"/v1/rooms/{ROOM}/token", json={"identity": identity}, headers=AUTH
+        )
+        assert response.status_code == status
+    samples = await scrape(client)
+    assert samples["qari_tokens_refused_total"][(("reason", "room_full"),)] == 1
+
+
+async def test_the_webhook_backlog_counts_stored_events_not_yet_applied(running: Running) -> None:
+    client = running.client()
+    for n in range(3):
+        await WebhookInbox.create(
+            event_id=f"EV_backlog_{n}", event_type="room_started", room_name=ROOM, payload="{}"
+        )
+    samples = await scrape(client)
+    assert samples["qari_webhook_backlog"][()] == 3
+
+
+async def test_metrics_need_the_api_key(client: Client) -> None:
+    assert (await client.get("/metrics")).status_code == 401
+    wrong = await client.get("/metrics", headers={"Authorization": "Bearer wrong"})
+    assert wrong.status_code == 401
+
+
+def test_committer_hooks_feed_applied_failed_and_lag() -> None:
+    """What the webhook committer calls; the lag histogram takes one lag per event."""
+    metrics = Metrics()
+    metrics.observe_applied([0.01, 0.2, 3.0])
+    metrics.observe_failed("participant_joined")
+    metrics.observe_failed("something_new")
+    registry = metrics.registry
+    assert registry.get_sample_value("qari_webhooks_applied_total") == 3
+    assert registry.get_sample_value("qari_webhook_apply_lag_seconds_count") == 3
+    assert registry.get_sample_value("qari_webhook_apply_lag_seconds_bucket", {"le": "0.25"}) == 2
+    failed = "qari_webhooks_failed_total"
+    assert registry.get_sample_value(failed, {"event": "participant_joined"}) == 1
+    assert registry.get_sample_value(failed, {"event": "other"}) == 1
+
+
+async def test_a_request_id_is_echoed_when_sane_and_made_otherwise(client: Client) -> None:
+    echoed = await client.get("/v1/health", headers={"X-Request-ID": "trace-42.a:b"})
+    assert echoed.headers["X-Request-ID"] == "trace-42.a:b"
+    made = await client.get("/v1/health")
+    forged = await client.get(
+        "/v1/health", headers={"X-Request-ID": "bad id INFO forged=" + "x" * 200}
+    )
+    for response in (made, forged):
+        assert len(response.headers["X-Request-ID"]) == 32
+    assert made.headers["X-Request-ID"] != forged.headers["X-Request-ID"]
+    # Errors carry it too.
+    refused = await client.get("/v1/rooms", headers={"X-Request-ID": "refused-1"})
+    assert refused.status_code == 401
+    assert refused.headers["X-Request-ID"] == "refused-1"
