@@ -99,7 +99,9 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_event(
     assert killed.is_set()
     assert len(acked) >= KILL_AFTER_ACKS
 
-    async with serving(database_url, port, tmp_path):
+    # A port of its own: the old one is free during the restart, and another
+    # process on the machine may take it.
+    async with serving(database_url, free_port(), tmp_path):
         deadline = asyncio.get_running_loop().time() + 30
         while True:
             rows = await inbox_rows(database_url)

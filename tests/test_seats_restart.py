@@ -23,6 +23,13 @@ ROOM = "restart-room"
 HOLD_SECONDS = 3.0
 # Longer than any test here: a seat taken before a restart is still held after it.
 LONG_HOLD = "120"
+SHORT_HOLD = str(HOLD_SECONDS)
+
+
+def url(port: int) -> str:
+    # Each start gets a port of its own: during a restart the old one is free,
+    # and another process on the machine may take it.
+    return f"http://127.0.0.1:{port}"
 
 
 async def stop(process: asyncio.subprocess.Process, signum: int) -> None:
@@ -64,11 +71,11 @@ async def test_a_full_room_stays_full_across_a_restart(
     is tests/app/test_seats.py's, on the injected clock.
     """
     database_url = absolute(database_url, tmp_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     async with (
-        serving(database_url, port, tmp_path, SEAT_HOLD_SECONDS=LONG_HOLD) as process,
-        httpx.AsyncClient(base_url=base, headers=AUTH, timeout=10) as client,
+        serving(
+            database_url, (port := free_port()), tmp_path, SEAT_HOLD_SECONDS=LONG_HOLD
+        ) as process,
+        httpx.AsyncClient(base_url=url(port), headers=AUTH, timeout=10) as client,
     ):
         response = await client.post("/v1/rooms", json={"name": ROOM, "max_participants": 4})
         assert response.status_code == 201
@@ -79,8 +86,8 @@ async def test_a_full_room_stays_full_across_a_restart(
     assert sorted(held) == [f"holder-{i}" for i in range(4)]
 
     async with (
-        serving(database_url, port, tmp_path, SEAT_HOLD_SECONDS=LONG_HOLD),
-        httpx.AsyncClient(base_url=base, headers=AUTH, timeout=10) as client,
+        serving(database_url, (port := free_port()), tmp_path, SEAT_HOLD_SECONDS=LONG_HOLD),
+        httpx.AsyncClient(base_url=url(port), headers=AUTH, timeout=10) as client,
     ):
         assert await token(client, "newcomer") == 409
         assert await token(client, "another-newcomer") == 409
@@ -92,11 +99,11 @@ async def test_a_full_room_stays_full_across_a_restart(
 async def test_seats_expire_on_time_after_a_restart(database_url: str, tmp_path: Path) -> None:
     """With a short hold: a newcomer gets in once the holds taken before the restart end."""
     database_url = absolute(database_url, tmp_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     async with (
-        serving(database_url, port, tmp_path, SEAT_HOLD_SECONDS=str(HOLD_SECONDS)) as process,
-        httpx.AsyncClient(base_url=base, headers=AUTH, timeout=10) as client,
+        serving(
+            database_url, (port := free_port()), tmp_path, SEAT_HOLD_SECONDS=SHORT_HOLD
+        ) as process,
+        httpx.AsyncClient(base_url=url(port), headers=AUTH, timeout=10) as client,
     ):
         response = await client.post("/v1/rooms", json={"name": ROOM, "max_participants": 1})
         assert response.status_code == 201
@@ -104,8 +111,8 @@ async def test_seats_expire_on_time_after_a_restart(database_url: str, tmp_path:
         assert await token(client, "holder") == 200
         await stop(process, signal.SIGKILL)
     async with (
-        serving(database_url, port, tmp_path, SEAT_HOLD_SECONDS=str(HOLD_SECONDS)),
-        httpx.AsyncClient(base_url=base, headers=AUTH, timeout=10) as client,
+        serving(database_url, (port := free_port()), tmp_path, SEAT_HOLD_SECONDS=SHORT_HOLD),
+        httpx.AsyncClient(base_url=url(port), headers=AUTH, timeout=10) as client,
     ):
         deadline = time.monotonic() + HOLD_SECONDS + 20
         while (status := await token(client, "newcomer")) == 409:
@@ -123,8 +130,6 @@ async def test_a_burst_across_a_restart_never_admits_more_than_capacity(
     signum = signal.SIGKILL
     database_url = absolute(database_url, tmp_path)
     capacity, burst, restart_after = 20, 300, 10
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     admitted: set[str] = set()
     pending = [f"user-{i}" for i in range(burst)]
 
@@ -145,8 +150,10 @@ async def test_a_burst_across_a_restart_never_admits_more_than_capacity(
 
     # Holds longer than the test, so every seat taken before the restart counts after it.
     async with (
-        serving(database_url, port, tmp_path, SEAT_HOLD_SECONDS=LONG_HOLD) as process,
-        httpx.AsyncClient(base_url=base, headers=AUTH, timeout=10) as client,
+        serving(
+            database_url, (port := free_port()), tmp_path, SEAT_HOLD_SECONDS=LONG_HOLD
+        ) as process,
+        httpx.AsyncClient(base_url=url(port), headers=AUTH, timeout=10) as client,
     ):
         response = await client.post("/v1/rooms", json={"name": ROOM, "max_participants": capacity})
         assert response.status_code == 201
@@ -159,8 +166,8 @@ async def test_a_burst_across_a_restart_never_admits_more_than_capacity(
         await asyncio.wait_for(process.wait(), 20)
 
     async with (
-        serving(database_url, port, tmp_path, SEAT_HOLD_SECONDS=LONG_HOLD),
-        httpx.AsyncClient(base_url=base, headers=AUTH, timeout=10) as client,
+        serving(database_url, (port := free_port()), tmp_path, SEAT_HOLD_SECONDS=LONG_HOLD),
+        httpx.AsyncClient(base_url=url(port), headers=AUTH, timeout=10) as client,
     ):
         await asyncio.wait_for(asyncio.gather(*(send(client, None) for _ in range(16))), 60)
     assert not pending

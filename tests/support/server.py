@@ -94,14 +94,16 @@ async def serving(
 
     The test may signal the process itself (SIGKILL, SIGTERM) in the block.
     """
+    log_path = cwd / f"server-{port}-{time.monotonic_ns()}.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "app",
         cwd=cwd,
         env=server_env(database_url, port, **extra),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stdout=log,
+        stderr=asyncio.subprocess.STDOUT,
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
@@ -110,7 +112,8 @@ async def serving(
                     if (await client.get("/v1/health/ready")).status_code == 200:
                         break
                 if process.returncode is not None:
-                    raise RuntimeError("the server exited during start-up")
+                    tail = log_path.read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"the server exited during start-up:\n{tail}")
                 await asyncio.sleep(0.1)
             else:
                 raise RuntimeError("the server did not become ready")
@@ -123,3 +126,4 @@ async def serving(
             except TimeoutError:
                 process.kill()
                 await process.wait()
+        log.close()
