@@ -15,29 +15,40 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from livekit.protocol.models import ParticipantInfo
 from tortoise.exceptions import IntegrityError
 
+from actors.admission import AdmissionStats, JoinFacts, decide
 from actors.apply_slots import ApplySlots
 from actors.group_apply import GroupApplier
 from actors.room_events import EventApplier, Presence
+from actors.room_moderation import BanList, Moderator
 from actors.room_protocol import (
     AccessCheckNeededError,
+    BannedError,
+    ChangeParticipant,
     CreateRoom,
     DeleteRoom,
+    EndMeeting,
     EventsStored,
     InvalidRoomConfigError,
     IssuedToken,
     IssueToken,
+    LiftBan,
+    ListBans,
     ListParticipants,
     NotRoomOwnerError,
+    MuteTracks,
     ReadAccessCondition,
+    RemoveParticipant,
     RoomExistsError,
-    RoomFullError,
     RoomMessage,
     RoomNotFoundError,
     UpdateRoom,
 )
+from actors.room_seats import SeatBook
 from actors.runtime import Actor
+from actors.seat_writer import SeatWriter
 from app.database import DATABASE_UNAVAILABLE, transaction
 from app.livekit_gateway import (
     LiveKitGateway,
@@ -80,6 +91,10 @@ class RoomActorDeps:
     apply_slots: ApplySlots
     # Where rooms apply their webhook events together, in shared transactions.
     group_apply: GroupApplier
+    # Where seats are made durable, many per statement.
+    seat_writer: SeatWriter
+    # Joins refused and removals made, across rooms (for ops).
+    admission: AdmissionStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +153,13 @@ class RoomActor(Actor[str, RoomMessage]):
         self._deps = deps
         self._config: _Config | None = None
         self.presence = Presence()
-        # identity -> monotonic expiry; insertion order is expiry order (a
-        # refreshed seat is re-inserted), so expired seats are pruned from the front.
-        self._seats: dict[str, float] = {}
+        self.seats = SeatBook(name, deps.seat_hold_seconds, deps.seat_writer)
+        self.bans = BanList()
+        # The role each identity's latest token was issued with, shown once it joins.
+        self._roles: dict[str, str] = {}
+        self._moderator = Moderator(
+            name, deps.gateway, self.presence, self.seats, self.bans, deps.now
+        )
         self._events = EventApplier(
             name,
             self.presence,
@@ -148,6 +167,7 @@ class RoomActor(Actor[str, RoomMessage]):
             deps.webhook_max_attempts,
             deps.apply_slots,
             deps.group_apply,
+            admit=self._admit,
         )
         self._loaded = False
 
@@ -166,11 +186,14 @@ class RoomActor(Actor[str, RoomMessage]):
         room = await Room.get_or_none(name=self.key)
         self._config = None if room is None else _Config.of(room)
         await self.presence.load(self.key)
+        if room is not None:
+            # The seats held before a restart count again, until they expire.
+            await self.seats.load(room.id, self._deps.now(), self.presence.identities())
+            await self.bans.load(room.id)
         self._loaded = True
 
     def can_passivate(self) -> bool:
-        self._prune_seats()
-        return not self.presence.live and not self._seats
+        return not self.presence.live and self.seats.can_passivate(self._deps.now())
 
     async def receive(self, message: RoomMessage) -> Any:
         if not self._loaded:
@@ -199,17 +222,37 @@ class RoomActor(Actor[str, RoomMessage]):
                 return await self._update(changes)
             case DeleteRoom():
                 return await self._delete()
+            case RemoveParticipant(identity, ban, reason):
+                return await self._moderator.remove(
+                    self._room_id(), identity, ban=ban, reason=reason
+                )
+            case ListBans():
+                self._room_id()
+                return self.bans.rows()
+            case LiftBan(identity):
+                return await self.bans.lift(self._room_id(), identity)
+            case MuteTracks(identity, track_sid, muted):
+                self._room_id()
+                return await self._moderator.mute(identity, track_sid, muted=muted)
+            case ChangeParticipant(identity, role, name, metadata, attributes):
+                self._room_id()
+                changed = await self._moderator.change(
+                    identity, role=role, name=name, metadata=metadata, attributes=attributes
+                )
+                if role is not None:
+                    self._roles[identity] = role
+                return changed
+            case EndMeeting():
+                self._room_id()
+                return await self._moderator.end()
         raise TypeError(f"RoomActor cannot handle {type(message).__name__}")
 
-    # -- tokens and seats ------------------------------------------------------
+    def _room_id(self) -> int:
+        if self._config is None:
+            raise RoomNotFoundError(self.key)
+        return self._config.id
 
-    def _prune_seats(self) -> None:
-        now = self._deps.clock()
-        while self._seats:
-            identity, expires = next(iter(self._seats.items()))
-            if expires > now:
-                return
-            del self._seats[identity]
+    # -- tokens and seats ------------------------------------------------------
 
     def _issue_token(
         self, request: TokenRequest, passed: AccessCondition | None, wallet: str | None
@@ -222,20 +265,82 @@ class RoomActor(Actor[str, RoomMessage]):
         if passed != config.access:
             # Checked against another condition (or none): the route checks this one.
             raise AccessCheckNeededError(config.access)
-        self._prune_seats()
-        identity = request.identity
-        live_identities = self.presence.identities()
-        if identity not in live_identities:
-            if identity not in self._seats:
-                taken = len(live_identities) + sum(
-                    1 for seat in self._seats if seat not in live_identities
-                )
-                if taken >= config.max_participants:
-                    raise RoomFullError(self.key)
-            self._seats.pop(identity, None)
-            self._seats[identity] = self._deps.clock() + self._deps.seat_hold_seconds
+        if request.identity in self.bans:
+            raise BannedError(request.identity)
+        stored = self.seats.reserve(
+            request.identity,
+            in_room=self.presence.identities(),
+            max_participants=config.max_participants,
+            ttl_seconds=request.ttl_seconds,
+            now=self._deps.now(),
+        )
         token, expires_at = self._deps.gateway.mint_token(config.livekit(), request)
-        return IssuedToken(token=token, identity=identity, room=config.name, expires_at=expires_at)
+        self._roles[request.identity] = request.role
+        return IssuedToken(
+            token=token,
+            identity=request.identity,
+            room=config.name,
+            expires_at=expires_at,
+            stored=stored,
+        )
+
+    # -- admission -------------------------------------------------------------
+
+    def _admit(self, info: ParticipantInfo, at: dt.datetime) -> bool:
+        """Whether a join of the current session is admitted (actors/admission.py).
+
+        Called while this actor applies its events. A refused join is recorded
+        closed and removed after the commit; with LIVEKIT_URL empty there is
+        no one to remove it, so it is only logged and counted, and kept.
+        """
+        now = self._deps.now()
+        identity = info.identity
+        in_room = self.presence.identities()
+        config = self._config
+        facts = JoinFacts(
+            kind=info.kind,
+            granted_until=self.seats.granted_until(identity),
+            banned=identity in self.bans,
+            seat_held=self.seats.holds(identity, now),
+            already_in=identity in in_room,
+            taken_by_others=len(in_room - {identity})
+            + self.seats.held_by_others(identity, in_room, now),
+            max_participants=None if config is None else config.max_participants,
+            # A join applied late (a backlog) is judged at when it happened.
+            at=min(at, now),
+        )
+        verdict = decide(facts)
+        if verdict.admitted:
+            return True
+        stats = self._deps.admission
+        stats.refused[verdict.value] += 1
+        if not self._deps.gateway.url:
+            stats.kept_without_livekit += 1
+            log.warning(
+                "room %r: join of %r not admitted (%s); LIVEKIT_URL is empty, so it stays",
+                self.key,
+                identity,
+                verdict.value,
+            )
+            return True
+        log.warning("room %r: join of %r not admitted (%s)", self.key, identity, verdict.value)
+        return False
+
+    async def _remove_refused(self, identities: list[str]) -> None:
+        """RemoveParticipant for each join refused: after the commit that recorded it."""
+        stats = self._deps.admission
+        for identity in dict.fromkeys(identities):
+            try:
+                await self._deps.gateway.remove_participant(self.key, identity)
+                stats.removed += 1
+            except LiveKitRefusedError as error:
+                if error.code == "not_found":
+                    continue  # gone already
+                stats.removals_failed += 1
+                log.warning("room %r: removing %r refused: %s", self.key, identity, error)
+            except LiveKitUnreachableError as error:
+                stats.removals_failed += 1
+                log.warning("room %r: removing %r failed: %s", self.key, identity, error)
 
     # -- webhook events --------------------------------------------------------
 
@@ -249,7 +354,11 @@ class RoomActor(Actor[str, RoomMessage]):
             return 0
         for identity in self._events.drain_joined_identities():
             # A joined participant's seat has become a live place in the room.
-            self._seats.pop(identity, None)
+            self.seats.consume(identity)
+            self.presence.describe(identity, role=self._roles.get(identity))
+        refused = self._events.drain_refused_identities()
+        if refused:
+            await self._remove_refused(refused)
         return applied
 
     # -- configuration ---------------------------------------------------------
@@ -293,6 +402,9 @@ class RoomActor(Actor[str, RoomMessage]):
                     await self._deps.gateway.delete_room(self.key)
             raise
         self._config = _Config.of(room)
+        self.seats.reset(room.id)  # a new creation: nothing granted before counts
+        self.bans.reset()
+        self._roles = {}
         return room
 
     async def _update(self, changes: dict[str, Any]) -> Room:
@@ -339,7 +451,9 @@ class RoomActor(Actor[str, RoomMessage]):
         async with transaction():
             await Room.filter(id=self._config.id).delete()
         self._config = None
-        self._seats.clear()
+        self.seats.reset(None)
+        self.bans.reset()
+        self._roles = {}
 
     async def _delete_livekit_room(self, *, required: bool) -> None:
         """DeleteRoom. LiveKit's not_found means it is gone already: fine either way.

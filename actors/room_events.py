@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from google.protobuf.json_format import Parse
-from livekit.protocol.models import DisconnectReason, ParticipantInfo, TrackInfo
+from livekit.protocol.models import DisconnectReason, ParticipantInfo, TrackInfo, TrackType
 from livekit.protocol.models import Room as RoomInfo
 from livekit.protocol.webhook import WebhookEvent
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -30,7 +30,7 @@ from actors.group_apply import (
     Unobserved,
     Writes,
 )
-from actors.room_protocol import LiveParticipant
+from actors.room_protocol import LiveParticipant, PublishedTrack
 from app.database import DATABASE_UNAVAILABLE, transaction
 from models import ParticipantSession, Room, RoomSession, RoomStatus, WebhookInbox
 
@@ -61,6 +61,17 @@ PARTICIPANT_EVENTS = frozenset(
     }
 )
 ROOM_CLOSED = "ROOM_CLOSED"
+# A join Qari did not admit (actors/admission.py) is recorded as a connection
+# closed at once: it is in the history, never in the room's presence.
+NOT_ADMITTED = "NOT_ADMITTED"
+
+# Asked of the room's actor for each join of its current session: whether the
+# participant is admitted (False: recorded closed, and removed after commit).
+Admit = Callable[[ParticipantInfo, dt.datetime], bool]
+
+
+def _admit_all(info: ParticipantInfo, at: dt.datetime) -> bool:
+    return True
 
 
 def _at(seconds: int, fallback: dt.datetime) -> dt.datetime:
@@ -110,6 +121,38 @@ class Presence:
     def identities(self) -> set[str]:
         return {p.identity for p in self.live.values()}
 
+    def connections(self, identity: str) -> list[LiveParticipant]:
+        return [p for p in self.live.values() if p.identity == identity]
+
+    def track_changed(self, participant_sid: str, track: TrackInfo, published: bool) -> None:
+        """Keep which tracks a live participant publishes, by sid and kind."""
+        current = self.live.get(participant_sid)
+        if current is None or not track.sid:
+            return
+        kept = tuple(t for t in current.published if t.sid != track.sid)
+        if published:
+            kind = str(TrackType.Name(track.type)).lower()
+            kept += (PublishedTrack(track.sid, kind, bool(track.muted)),)
+        self.live[participant_sid] = replace(current, published=kept)
+
+    def set_muted(self, participant_sid: str, track_sid: str, muted: bool) -> None:
+        current = self.live.get(participant_sid)
+        if current is not None:
+            published = tuple(
+                replace(t, muted=muted) if t.sid == track_sid else t for t in current.published
+            )
+            self.live[participant_sid] = replace(current, published=published)
+
+    def describe(self, identity: str, *, role: str | None = None, name: str | None = None) -> None:
+        """Set the role and/or name every connection of `identity` is shown with."""
+        for sid, current in list(self.live.items()):
+            if current.identity == identity:
+                self.live[sid] = replace(
+                    current,
+                    role=current.role if role is None else role,
+                    name=current.name if name is None else name,
+                )
+
     def replace_session(self, session: RoomSession | None) -> None:
         self.session = session
         self.live = {}
@@ -130,6 +173,25 @@ class Presence:
         self.closed = {str(sid) for sid in await closed.values_list("sid", flat=True)}
         for row in await ParticipantSession.filter(room_session_id=self.session.id, left_at=None):
             self.live[row.sid] = _live(row)
+        if self.live:
+            await self._replay_tracks(self.session.sid)
+
+    async def _replay_tracks(self, session_sid: str) -> None:
+        """Which tracks the live participants publish: from the session's applied track
+        events, in LiveKit's order (the count is stored; the tracks themselves are not).
+        A mute set through Qari before the restart is not among them."""
+        payloads = (
+            await WebhookInbox.filter(
+                room_sid=session_sid,
+                event_type__in=["track_published", "track_unpublished"],
+                processed_at__isnull=False,
+            )
+            .order_by("livekit_created_at", "id")
+            .values_list("payload", flat=True)
+        )
+        for payload in payloads:
+            event = Parse(str(payload), WebhookEvent(), ignore_unknown_fields=True)
+            self.track_changed(event.participant.sid, event.track, event.event == "track_published")
 
 
 class _AlreadyClaimed(Exception):
@@ -148,8 +210,10 @@ class EventApplier:
         max_attempts: int,
         slots: ApplySlots,
         group: GroupApplier | None = None,
+        admit: Admit = _admit_all,
     ) -> None:
         self._slots = slots
+        self._admit = admit
         self._group = group
         # Metrics: the shared apply's observer, so both paths count alike.
         self._observer: ApplyObserver = group.observer if group is not None else Unobserved()
@@ -158,6 +222,8 @@ class EventApplier:
         self._now = now
         self._max_attempts = max_attempts
         self._joined: list[str] = []
+        # Identities whose join was refused, for the actor to remove after commit.
+        self._refused: list[str] = []
         # Participant sessions the batch being applied mentions, by sid; those it
         # opened wait in _unsaved until one bulk insert (joins come in bursts).
         self._participants: dict[str, ParticipantSession] = {}
@@ -172,6 +238,10 @@ class EventApplier:
     def drain_joined_identities(self) -> list[str]:
         joined, self._joined = self._joined, []
         return joined
+
+    def drain_refused_identities(self) -> list[str]:
+        refused, self._refused = self._refused, []
+        return refused
 
     async def apply_pending(self, room_id: int | None) -> int:
         """Apply every pending event of this room, oldest first; returns how many applied.
@@ -322,6 +392,7 @@ class EventApplier:
                     delta = 1 if event.event == "track_published" else -1
                     if (count := self._count_tracks(info.sid, delta, opened)) is not None:
                         writes.tracks.append((count, info.sid))
+                    self._presence.track_changed(info.sid, event.track, delta > 0)
                 case _:
                     pass  # room_started again, egress_*, ingress_*
         if room_id is not None and (synced := self._room_row(room_id)) != self._synced:
@@ -342,6 +413,13 @@ class EventApplier:
         sid = info.sid
         if not sid or sid in presence.live or sid in presence.closed or sid in opened:
             return  # repeated, or late after its leave: an older join never undoes a leave
+        if not self._admit(info, at):
+            row = self._new_participant(session, info, at, left_at=at, reason=NOT_ADMITTED)
+            opened[sid] = row
+            writes.opened.append(row)
+            presence.closed.add(sid)
+            self._refused.append(row.identity)
+            return
         row = self._new_participant(session, info, at)
         opened[sid] = row
         writes.opened.append(row)
@@ -423,6 +501,7 @@ class EventApplier:
         # Memory may be ahead of a rolled-back transaction.
         await self._presence.load(self._room_name)
         self._joined.clear()
+        self._refused.clear()
         self._synced = None
         self._stale = False
 
@@ -548,6 +627,13 @@ class EventApplier:
             return  # a repeated join
         if info.sid in self._participants:
             return  # already joined, or already left: an older join never undoes a leave
+        current = self._presence.session_sid == session.sid
+        if current and not self._admit(info, at):
+            row = self._new_participant(session, info, at, left_at=at, reason=NOT_ADMITTED)
+            self._participants[row.sid] = self._unsaved[row.sid] = row
+            self._presence.closed.add(row.sid)
+            self._refused.append(row.identity)
+            return
         row = self._new_participant(session, info, at)
         self._participants[row.sid] = self._unsaved[row.sid] = row
         if self._presence.session_sid == session.sid:
@@ -586,6 +672,7 @@ class EventApplier:
     ) -> None:
         if (count := self._count_tracks(info.sid, delta, self._unsaved)) is not None:
             await ParticipantSession.filter(sid=info.sid).using_db(conn).update(track_count=count)
+        self._presence.track_changed(info.sid, track, delta > 0)
 
     # -- the room row ----------------------------------------------------------------
 

@@ -6,6 +6,7 @@ reaches a RoomActor.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,53 @@ class EventsStored:
     """Webhook events for this room are in the inbox: apply what is pending, in order."""
 
 
+# -- moderation (actors/room_moderation.py) --------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveParticipant:
+    """Disconnect `identity` (RemoveParticipant) and free its seat; with `ban`, for good."""
+
+    identity: str
+    ban: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListBans:
+    """The room's bans, oldest first."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiftBan:
+    identity: str
+
+
+@dataclass(frozen=True, slots=True)
+class MuteTracks:
+    """Mute (or unmute) one of `identity`'s tracks, or all of them when `track_sid` is None."""
+
+    identity: str
+    track_sid: str | None
+    muted: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeParticipant:
+    """UpdateParticipant: only the fields given change; a role becomes its permissions."""
+
+    identity: str
+    role: str | None = None
+    name: str | None = None
+    metadata: str | None = None
+    attributes: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndMeeting:
+    """DeleteRoom in LiveKit (everyone leaves); the room stays, its seats are freed."""
+
+
 RoomMessage = (
     CreateRoom
     | UpdateRoom
@@ -74,6 +122,12 @@ RoomMessage = (
     | ReadAccessCondition
     | ListParticipants
     | EventsStored
+    | RemoveParticipant
+    | ListBans
+    | LiftBan
+    | MuteTracks
+    | ChangeParticipant
+    | EndMeeting
 )
 
 
@@ -86,6 +140,18 @@ class IssuedToken:
     identity: str
     room: str
     expires_at: dt.datetime
+    # The seat's write, which must commit before the token is returned; None when
+    # what is stored already covers this token (the same identity asking again).
+    stored: asyncio.Future[None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedTrack:
+    """A track a participant publishes, from track_published; muted as set through Qari."""
+
+    sid: str
+    kind: str  # audio, video, data
+    muted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +161,12 @@ class LiveParticipant:
     sid: str
     joined_at: dt.datetime | None
     state: str
+    # How many tracks it publishes (stored with its session)...
     tracks: int = 0
+    # ... and which, by sid (kept in memory: LiveKit sends no webhook for a mute).
+    published: tuple[PublishedTrack, ...] = ()
+    # The role its token was issued with, or last set through Qari (None: unknown).
+    role: str | None = None
 
 
 # -- domain errors -------------------------------------------------------------
@@ -114,6 +185,22 @@ class RoomExistsError(RoomError):
 
 
 class RoomFullError(RoomError):
+    pass
+
+
+class BannedError(RoomError):
+    pass
+
+
+class ParticipantNotFoundError(RoomError):
+    pass
+
+
+class TrackNotFoundError(RoomError):
+    pass
+
+
+class BanNotFoundError(RoomError):
     pass
 
 

@@ -15,14 +15,19 @@ from quart_schema import RequestSchemaValidationError, document_response
 from werkzeug.exceptions import HTTPException
 
 from actors.room_protocol import (
+    BannedError,
+    BanNotFoundError,
     InvalidRoomConfigError,
     NotRoomOwnerError,
+    ParticipantNotFoundError,
     RoomExistsError,
     RoomFullError,
     RoomNotFoundError,
+    TrackNotFoundError,
 )
 from actors.runtime import ActorDeadError, AskTimeoutError, MailboxFullError, RegistryClosedError
 from app.chain_rpc import ChainError
+from actors.seat_writer import SeatNotStoredError
 from app.database import DATABASE_UNAVAILABLE
 from app.gating.checker import AccessDeniedError, ChainUnavailableError
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
@@ -131,7 +136,7 @@ def register_error_handlers(app: Quart) -> None:
             headers={"Retry-After": "2"},
         )
 
-    for kind in DATABASE_UNAVAILABLE:
+    for kind in (*DATABASE_UNAVAILABLE, SeatNotStoredError):
         app.register_error_handler(kind, handle_database_unavailable)
 
     @app.errorhandler(UnicodeDecodeError)
@@ -166,6 +171,10 @@ _DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     RoomNotFoundError: (404, "room_not_found", "No room with that name."),
     RoomExistsError: (409, "room_exists", "A room with that name already exists."),
     RoomFullError: (409, "room_full", "The room has no free seat."),
+    BannedError: (403, "banned", "This identity is banned from the room."),
+    ParticipantNotFoundError: (404, "participant_not_found", "No such participant in the room."),
+    TrackNotFoundError: (404, "track_not_found", "The participant publishes no such track."),
+    BanNotFoundError: (404, "ban_not_found", "That identity is not banned here."),
 }
 _BUSY = (MailboxFullError, RegistryClosedError, ActorDeadError, AskTimeoutError)
 
@@ -181,7 +190,7 @@ def code_of(error: BaseException) -> str:
         return "validation_error"
     if isinstance(error, _BUSY):
         return "busy"
-    if isinstance(error, DATABASE_UNAVAILABLE):
+    if isinstance(error, (*DATABASE_UNAVAILABLE, SeatNotStoredError)):
         return "database_unavailable"
     if isinstance(error, LiveKitRefusedError | LiveKitUnreachableError):
         return "livekit_unavailable"

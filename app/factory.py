@@ -9,7 +9,18 @@ from quart_schema import QuartSchema
 
 from app.access_log import install_access_log
 from app.auth import install_caller_guard
-from app.blueprints import auth, docs, health, metrics, ops, presence, rooms, tokens, webhooks
+from app.blueprints import (
+    auth,
+    docs,
+    health,
+    metrics,
+    moderation,
+    ops,
+    presence,
+    rooms,
+    tokens,
+    webhooks,
+)
 from app.cors import install_cors
 from app.errors import register_domain_errors, register_error_handlers
 from app.lifecycle import StartupError, install_lifecycle
@@ -70,7 +81,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         scalar_ui_path=None,
     )
     docs.configure_docs(app)
-    for module in (health, auth, rooms, tokens, presence, webhooks, ops, metrics, docs):
+    for module in (health, auth, rooms, tokens, presence, moderation, webhooks, ops, metrics, docs):
         app.register_blueprint(module.blueprint)
     # First of the before_request hooks, so the access log and metrics time
     # (and see) every request, a refused one included.

@@ -187,6 +187,8 @@ def install_lifecycle(app: Quart, services: Services) -> None:
             try:
                 await services.inbox.close()
                 await services.rooms.shutdown(settings.shutdown_drain_seconds)
+                # Seats the drained actors took are committed before the database closes.
+                await services.seat_writer.close()
                 await services.group_apply.close()
                 await services.gateway.close()
                 await services.chain.close()

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 
 from quart import current_app
 
+from actors.admission import AdmissionStats
 from actors.apply_slots import ApplySlots
 from actors.group_apply import GroupApplier
 from actors.room import RoomActor, RoomActorDeps
 from actors.room_protocol import EventsStored, RoomMessage
 from actors.runtime import ActorRegistry
+from actors.seat_writer import SeatWriter
 from app.chain_rpc import ChainRPC
 from app.gating.cache import VerdictCache
 from app.gating.checker import AccessChecker
@@ -43,6 +45,10 @@ class Services:
     group_apply: GroupApplier
     # Stores verified webhooks, concurrent deliveries in one insert.
     inbox: InboxWriter
+    # Stores seats before their tokens are returned, many per statement.
+    seat_writer: SeatWriter
+    # Joins refused and removals made (for ops).
+    admission: AdmissionStats
     # How many webhook deliveries are verified and stored at once (the rest queue).
     webhook_admission: asyncio.Semaphore
     # JSON-RPC reads on the configured chains (contract wallets, gating).
@@ -78,6 +84,8 @@ def build_services(
     slots = ApplySlots(settings.webhook_apply_concurrency, clock=clock)
     metrics = Metrics()
     group_apply = GroupApplier(now, settings.webhook_max_attempts, observer=metrics)
+    seat_writer = SeatWriter()
+    admission = AdmissionStats()
     deps = RoomActorDeps(
         gateway=gateway,
         seat_hold_seconds=settings.seat_hold_seconds,
@@ -86,6 +94,8 @@ def build_services(
         now=now,
         apply_slots=slots,
         group_apply=group_apply,
+        seat_writer=seat_writer,
+        admission=admission,
     )
     rooms: ActorRegistry[str, RoomMessage] = ActorRegistry(
         lambda name: RoomActor(name, deps),
@@ -110,6 +120,8 @@ def build_services(
         rooms=rooms,
         group_apply=group_apply,
         inbox=InboxWriter(now),
+        seat_writer=seat_writer,
+        admission=admission,
         webhook_admission=asyncio.Semaphore(settings.webhook_concurrency),
         chain=chain,
         access=access,

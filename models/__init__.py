@@ -1,18 +1,22 @@
 """Tortoise models: rooms, their sessions, participant sessions, the webhook inbox,
-wallet sign-in (nonces, sessions)."""
+seats, bans, wallet sign-in (nonces, sessions)."""
 
+from models.bans import Ban
 from models.rooms import AccessType, NftStandard, Room, RoomStatus
+from models.seats import Seat
 from models.sessions import ParticipantSession, RoomSession
 from models.wallet_auth import SiweNonce, WalletSession
 from models.webhook_inbox import WebhookInbox
 
 __all__ = [
     "AccessType",
+    "Ban",
     "NftStandard",
     "ParticipantSession",
     "Room",
     "RoomSession",
     "RoomStatus",
+    "Seat",
     "SiweNonce",
     "WalletSession",
     "WebhookInbox",

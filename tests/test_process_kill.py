@@ -8,58 +8,20 @@ application shows in the count.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import sqlite3
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import httpx
 
-from tests.support.server import free_port, server_env
+from tests.support.server import free_port, serving
 from tests.support.webhooks import audio_track, event, participant, room_info, signed
 
 ROOM = "kill-room"
 SID = "RM_kill"
 TRACK_EVENTS = 400
 KILL_AFTER_ACKS = 120
-
-
-@contextlib.asynccontextmanager
-async def serve(
-    database_url: str, port: int, tmp: Path
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "app",
-        cwd=tmp,
-        env=server_env(database_url, port),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            for _ in range(200):  # up to ~20 s for start-up
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get("/v1/health/ready")).status_code == 200:
-                        break
-                if process.returncode is not None:
-                    raise RuntimeError("the server exited during start-up")
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the server did not become ready")
-        yield process
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 20)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
 
 
 async def inbox_rows(database_url: str) -> list[tuple[str, str, bool]]:
@@ -103,7 +65,7 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_event(
     port = free_port()
 
     async with (
-        serve(database_url, port, tmp_path) as process,
+        serving(database_url, port, tmp_path) as process,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client,
     ):
         for message in setup:
@@ -137,7 +99,9 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_event(
     assert killed.is_set()
     assert len(acked) >= KILL_AFTER_ACKS
 
-    async with serve(database_url, port, tmp_path):
+    # A port of its own: the old one is free during the restart, and another
+    # process on the machine may take it.
+    async with serving(database_url, free_port(), tmp_path):
         deadline = asyncio.get_running_loop().time() + 30
         while True:
             rows = await inbox_rows(database_url)

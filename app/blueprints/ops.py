@@ -98,3 +98,30 @@ async def get_webhook_stats() -> WebhooksReport:
         failed=await failed.count(),
         failed_events=[FailedEvent.model_validate(row, from_attributes=True) for row in rows],
     )
+
+
+class AdmissionReport(BaseModel):
+    refused: dict[str, int]
+    removed: int
+    removals_failed: int
+    kept_without_livekit: int
+
+
+@blueprint.get("/v1/ops/admission")
+@service_only
+@validate_response(AdmissionReport)
+@documents_errors(401, 403)
+async def get_admission_stats() -> AdmissionReport:
+    """Joins Qari did not admit.
+
+    Since start: joins refused by reason (`not_issued`, `token_expired`,
+    `no_place`, `banned`), participants removed through LiveKit, removals
+    that failed, and refused joins kept because `LIVEKIT_URL` is empty.
+    """
+    stats = services().admission
+    return AdmissionReport(
+        refused=dict(stats.refused),
+        removed=stats.removed,
+        removals_failed=stats.removals_failed,
+        kept_without_livekit=stats.kept_without_livekit,
+    )

@@ -30,13 +30,34 @@ PARTICIPANTS_PER_SESSION = 100
 MAX_ID = 2**31 - 1
 
 
+class TrackOut(BaseModel):
+    sid: str
+    kind: str
+    muted: bool
+
+
 class ParticipantOut(BaseModel):
     identity: str
     name: str | None
     sid: str
     joined_at: dt.datetime | None
     state: str
-    tracks: int
+    # The role its token was issued with, or last set by a moderator (null: unknown,
+    # e.g. after a restart: roles are kept in the room actor's memory).
+    role: str | None
+    tracks: list[TrackOut]
+
+    @classmethod
+    def of(cls, p: LiveParticipant) -> ParticipantOut:
+        return cls(
+            identity=p.identity,
+            name=p.name,
+            sid=p.sid,
+            joined_at=p.joined_at,
+            state=p.state,
+            role=p.role,
+            tracks=[TrackOut(sid=t.sid, kind=t.kind, muted=t.muted) for t in p.published],
+        )
 
 
 class ParticipantList(BaseModel):
@@ -91,19 +112,7 @@ async def list_participants(name: str) -> ParticipantList:
     """
     await require_room_manager(name)
     live: list[LiveParticipant] = await services().rooms.ask(name, ListParticipants())
-    return ParticipantList(
-        items=[
-            ParticipantOut(
-                identity=p.identity,
-                name=p.name,
-                sid=p.sid,
-                joined_at=p.joined_at,
-                state=p.state,
-                tracks=p.tracks,
-            )
-            for p in live
-        ]
-    )
+    return ParticipantList(items=[ParticipantOut.of(p) for p in live])
 
 
 class SessionListQuery(BaseModel):

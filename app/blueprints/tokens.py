@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
-from quart import Blueprint
-from quart_schema import validate_request, validate_response
+from quart import Blueprint, Response
+from quart_schema import document_request, document_response
 
 from actors.room_protocol import (
     AccessCheckNeededError,
@@ -16,12 +17,14 @@ from actors.room_protocol import (
     ReadAccessCondition,
     RoomNotFoundError,
 )
+from actors.seat_writer import SeatNotStoredError
 from app.auth import current_caller, wallet_allowed
 from app.errors import APIError, code_of, documents_errors
 from app.gating.checker import AccessDeniedError, ChainUnavailableError
 from app.livekit_gateway import TokenRequest
 from app.schemas import Metadata, RequestBody, reject_impossible_room_names
 from app.services import Services, services
+from app.validation import json_body, json_response
 
 blueprint = Blueprint("tokens", __name__)
 blueprint.before_request(reject_impossible_room_names)
@@ -35,6 +38,17 @@ MAX_TTL_SECONDS = 86_400
 MAX_CONDITION_CHANGES = 3
 
 
+def bounded_attributes(cls: type, value: dict[str, str] | None) -> dict[str, str] | None:
+    """Attributes within LiveKit's sensible bounds (a token's, and a moderator's change)."""
+    if value is not None:
+        size = sum(len(k) + len(v) for k, v in value.items())
+        if len(value) > MAX_ATTRIBUTES or size > MAX_ATTRIBUTES_SIZE:
+            raise ValueError(
+                f"at most {MAX_ATTRIBUTES} entries and {MAX_ATTRIBUTES_SIZE} characters in all"
+            )
+    return value
+
+
 class TokenRequestBody(RequestBody):
     # Required for a service; a wallet's identity is its address (the default).
     identity: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
@@ -44,16 +58,7 @@ class TokenRequestBody(RequestBody):
     attributes: dict[Annotated[str, StringConstraints(max_length=128)], str] | None = None
     ttl_seconds: Annotated[int, Field(ge=MIN_TTL_SECONDS, le=MAX_TTL_SECONDS)] = 600
 
-    @field_validator("attributes")
-    @classmethod
-    def _bounded_attributes(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        if value is not None:
-            size = sum(len(k) + len(v) for k, v in value.items())
-            if len(value) > MAX_ATTRIBUTES or size > MAX_ATTRIBUTES_SIZE:
-                raise ValueError(
-                    f"at most {MAX_ATTRIBUTES} entries and {MAX_ATTRIBUTES_SIZE} characters in all"
-                )
-        return value
+    _bounded_attributes = field_validator("attributes")(bounded_attributes)
 
 
 class TokenOut(BaseModel):
@@ -84,22 +89,24 @@ def _identity_for(data: TokenRequestBody, wallet: str | None) -> str:
 
 @blueprint.post("/v1/rooms/<string:name>/token")
 @wallet_allowed
-@validate_request(TokenRequestBody)
-@validate_response(TokenOut)
+@document_request(TokenRequestBody)
+@document_response(TokenOut)
 @documents_errors(400, 401, 403, 404, 409, 413, 422, 503)
-async def issue_token(name: str, data: TokenRequestBody) -> TokenOut:
+async def issue_token(name: str) -> Response:
     """Get a join token.
 
     Reserves a seat for the identity (the same identity asking again keeps
     its seat) and returns a LiveKit JWT for this room alone, with grants by
-    role and the room's configuration inside. 409 `room_full` when no seat
-    is free. In a gated room the identity must be an address that meets the
-    room's condition on its chain: else 403 `access_denied` naming the
-    condition, or 503 `chain_unavailable` when the chain gives no answer. A
-    service names any `identity`; a wallet joins as its own address (another
-    identity: 403 `identity_mismatch`) and as `host` only in a room it owns
-    (else 403 `forbidden`).
+    role and the room's configuration inside. The seat is stored before the
+    token is returned, so it survives a restart. 409 `room_full` when no seat
+    is free; 503 when the seat cannot be stored. In a gated room the identity
+    must be an address that meets the room's condition on its chain: else 403
+    `access_denied` naming the condition, or 503 `chain_unavailable` when the
+    chain gives no answer. A service names any `identity`; a wallet joins as
+    its own address (another identity: 403 `identity_mismatch`) and as `host`
+    only in a room it owns (else 403 `forbidden`).
     """
+    data = await json_body(TokenRequestBody)
     wallet = current_caller().address
     request = TokenRequest(
         identity=_identity_for(data, wallet),
@@ -112,16 +119,25 @@ async def issue_token(name: str, data: TokenRequestBody) -> TokenOut:
     app_services = services()
     try:
         issued = await _issue(app_services, name, request, wallet)
+        if issued.stored is not None:
+            # Shielded: the write is shared with other requests (a whole burst's
+            # seats, the same identity asking again) and must not be cut short.
+            try:
+                await asyncio.shield(issued.stored)
+            except TimeoutError:
+                raise SeatNotStoredError("the seat write timed out") from None
     except Exception as error:
         app_services.metrics.observe_token_refused(code_of(error))
         raise
     app_services.metrics.observe_token_issued()
-    return TokenOut(
-        token=issued.token,
-        url=app_services.settings.livekit_url,
-        identity=issued.identity,
-        room=issued.room,
-        expires_at=issued.expires_at,
+    return json_response(
+        TokenOut(
+            token=issued.token,
+            url=app_services.settings.livekit_url,
+            identity=issued.identity,
+            room=issued.room,
+            expires_at=issued.expires_at,
+        )
     )
 
 

@@ -80,6 +80,7 @@ async def test_body_that_is_not_json_is_a_clean_error(client: Client) -> None:
     assert set(body) >= {"detail", "code"}
 
 
+WALLET = Access.WALLET_ALLOWED
 # Who may call each route (DESIGN.md section 3). A route missing here fails the
 # policy test: every route states its access explicitly.
 ROUTE_ACCESS: dict[tuple[str, str], Access] = {
@@ -100,8 +101,15 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/v1/rooms/<string:name>/token"): Access.WALLET_ALLOWED,
     ("GET", "/v1/rooms/<string:name>/participants"): Access.WALLET_ALLOWED,
     ("GET", "/v1/rooms/<string:name>/sessions"): Access.WALLET_ALLOWED,
+    ("POST", "/v1/rooms/<string:name>/participants/<string:identity>/remove"): WALLET,
+    ("POST", "/v1/rooms/<string:name>/participants/<string:identity>/mute"): WALLET,
+    ("PATCH", "/v1/rooms/<string:name>/participants/<string:identity>"): WALLET,
+    ("GET", "/v1/rooms/<string:name>/bans"): WALLET,
+    ("DELETE", "/v1/rooms/<string:name>/bans/<string:identity>"): WALLET,
+    ("POST", "/v1/rooms/<string:name>/end"): WALLET,
     ("GET", "/v1/ops/actors"): Access.SERVICE_ONLY,
     ("GET", "/v1/ops/webhooks"): Access.SERVICE_ONLY,
+    ("GET", "/v1/ops/admission"): Access.SERVICE_ONLY,
     ("GET", "/metrics"): Access.SERVICE_ONLY,
     ("GET", "/docs/assets/<string:name>"): Access.PUBLIC,
 }

@@ -200,12 +200,24 @@ async def test_bursts_over_many_rooms_are_each_exact(client: Client) -> None:
         assert statuses.count(409) == 23, name
 
 
-async def test_tokens_are_served_without_a_database_query(running: Running) -> None:
-    """Once active, the actor answers from memory: the database can be gone."""
+async def test_the_same_identity_asking_again_needs_no_database(running: Running) -> None:
+    """A seat held is served from memory: the database can be gone."""
     client = running.client()
     await make_room(client, "memory-room")
     assert (await token(client, "memory-room", "warm-up"))[0] == 200
     from app.database import close_database
 
     await close_database()
-    assert (await token(client, "memory-room", "no-db"))[0] == 200
+    assert (await token(client, "memory-room", "warm-up"))[0] == 200
+
+
+async def test_a_new_seat_that_cannot_be_stored_gives_no_token(running: Running) -> None:
+    """Durable first: without the database, a new identity's seat cannot be kept, so 503."""
+    client = running.client()
+    await make_room(client, "durable-room")
+    from app.database import close_database
+
+    await close_database()
+    status, body = await token(client, "durable-room", "no-db")
+    assert status == 503
+    assert body["code"] == "database_unavailable"

@@ -203,7 +203,7 @@ async def test_a_whole_meeting(running: Running) -> None:
     participants = (
         await (await client.get(f"/v1/rooms/{ROOM}/participants", headers=AUTH)).get_json()
     )["items"]
-    assert {p["identity"]: p["tracks"] for p in participants} == {"alice": 1, "bob": 0}
+    assert {p["identity"]: len(p["tracks"]) for p in participants} == {"alice": 1, "bob": 0}
     state = await (await client.get(f"/v1/rooms/{ROOM}", headers=AUTH)).get_json()
     assert state["num_participants"] == 2
 

@@ -90,6 +90,8 @@ async def throwaway_database(prefix: str = "qari_test") -> AsyncIterator[str]:
 
 
 TABLES = (
+    "bans",
+    "seats",
     "participant_sessions",
     "room_sessions",
     "webhook_inbox",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -10,8 +11,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+
+import httpx
 
 from tests.support.settings import API_KEY, LIVEKIT_KEY, LIVEKIT_SECRET
 
@@ -81,3 +84,46 @@ def running_server(
             process.wait()
         if log_file:
             log.close()  # type: ignore[union-attr]
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    database_url: str, port: int, cwd: Path, **extra: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`python -m app` on `port`, ready; stopped with SIGTERM on exit unless it already ended.
+
+    The test may signal the process itself (SIGKILL, SIGTERM) in the block.
+    """
+    log_path = cwd / f"server-{port}-{time.monotonic_ns()}.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app",
+        cwd=cwd,
+        env=server_env(database_url, port, **extra),
+        stdout=log,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(200):  # up to ~20 s for start-up
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get("/v1/health/ready")).status_code == 200:
+                        break
+                if process.returncode is not None:
+                    tail = log_path.read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"the server exited during start-up:\n{tail}")
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("the server did not become ready")
+        yield process
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), 20)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        log.close()

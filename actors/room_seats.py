@@ -1,0 +1,189 @@
+"""A room's seats and grants, as its actor keeps them: in memory, durable in `seats`.
+
+A token request takes a seat (capacity: identities in the room plus seats
+held must stay within `max_participants`), and the seat is written before the
+token is returned (through the seat writer, which the actor does not wait
+for: the route does). So after any restart the seats held before it count
+again, until they expire or their participants join.
+
+A grant is what the admission rule checks on join: Qari issued this identity
+a token for this room (this creation of it: rows belong to the room's id).
+It runs SEAT_HOLD_SECONDS past the token's expiry. That margin is what lets
+the same identity ask again while its seat is held, with the same ttl, and
+get its token with no write at all: its new token still expires within the
+grant already stored. LiveKit itself refuses an expired token at connect, so
+the margin only widens the check for a reconnect, by at most the hold.
+
+State only on the actor's task: every method here is called by the room actor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass, replace
+
+from actors.room_protocol import RoomFullError
+from actors.seat_writer import SeatWriter
+from app.database import transaction
+from models.seats import SeatRow, load_room_seats
+
+# Every so many new seats, grants that have lapsed are forgotten (O(grants), amortised).
+GRANT_SWEEP_EVERY = 1024
+
+
+@dataclass(slots=True)
+class _Grant:
+    row: SeatRow
+    # The write that made `row` durable: pending, failed, or None once known stored.
+    stored: asyncio.Future[None] | None
+
+
+class SeatBook:
+    """One room's grants by identity, and which of them hold a seat."""
+
+    def __init__(self, room_name: str, hold_seconds: float, writer: SeatWriter) -> None:
+        self._room_name = room_name
+        self._hold = dt.timedelta(seconds=hold_seconds)
+        self._writer = writer
+        self.room_id: int | None = None
+        self._grants: dict[str, _Grant] = {}
+        # identity -> held_until, kept in expiry order (a new hold is the latest),
+        # so expired holds are pruned from the front. Never an identity in the room:
+        # a join turns its seat into a place (`consume`).
+        self._held: dict[str, dt.datetime] = {}
+        self._new_seats = 0
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def reset(self, room_id: int | None) -> None:
+        """A new creation of the room (or none): nothing granted before counts."""
+        self.room_id = room_id
+        self._grants = {}
+        self._held = {}
+
+    async def load(self, room_id: int, now: dt.datetime, in_room: set[str]) -> None:
+        """Rebuild from the database at activation (the rows of this room's id)."""
+        async with transaction() as conn:
+            rows = await load_room_seats(conn, room_id, now)
+        self.reset(room_id)
+        for row in rows:
+            self._grants[row.identity] = _Grant(row, None)
+            until = row.held_until
+            if until is not None and until > now and row.identity not in in_room:
+                self._held[row.identity] = until
+
+    # -- reading ---------------------------------------------------------------
+
+    def prune(self, now: dt.datetime) -> None:
+        while self._held:
+            identity, held_until = next(iter(self._held.items()))
+            if held_until > now:
+                return
+            del self._held[identity]
+
+    def held_count(self, now: dt.datetime) -> int:
+        self.prune(now)
+        return len(self._held)
+
+    def holds(self, identity: str, now: dt.datetime) -> bool:
+        held_until = self._held.get(identity)
+        return held_until is not None and held_until > now
+
+    def granted_until(self, identity: str) -> dt.datetime | None:
+        grant = self._grants.get(identity)
+        return None if grant is None else grant.row.granted_until
+
+    def held_by_others(self, identity: str, in_room: set[str], now: dt.datetime) -> int:
+        """Seats held by identities other than `identity` and not in the room."""
+        self.prune(now)
+        return sum(
+            1
+            for other, until in self._held.items()
+            if other != identity and other not in in_room and until > now
+        )
+
+    # -- token requests ------------------------------------------------------------
+
+    def reserve(
+        self,
+        identity: str,
+        *,
+        in_room: set[str],
+        max_participants: int,
+        ttl_seconds: int,
+        now: dt.datetime,
+    ) -> asyncio.Future[None] | None:
+        """Take (or keep) `identity`'s seat and grant for a token of `ttl_seconds`.
+
+        Returns the write its token must wait for, or None when what is stored
+        already covers it. Raises RoomFullError when there is no place: a room
+        whose limit was lowered below what is held keeps its seats and gives
+        none until it is under the limit again.
+        """
+        if self.room_id is None:
+            raise RuntimeError("no room to take a seat in")
+        self.prune(now)
+        grant = self._grants.get(identity)
+        granted_until = now + dt.timedelta(seconds=ttl_seconds) + self._hold
+        present = identity in in_room
+        if not present and not self.holds(identity, now):
+            if len(in_room) + len(self._held) >= max_participants:
+                raise RoomFullError(self._room_name)
+            held_until = now + self._hold
+            self._new_seats += 1
+            if self._new_seats % GRANT_SWEEP_EVERY == 0:
+                self._forget_lapsed_grants(now)
+            self._held.pop(identity, None)
+            self._held[identity] = held_until
+            previous = grant.row.granted_until if grant is not None else granted_until
+            row = SeatRow(self.room_id, identity, now, held_until, max(previous, granted_until))
+            return self._write(identity, row)
+        if grant is None:
+            # In the room without a grant of ours (kept while LIVEKIT_URL is empty).
+            return self._write(identity, SeatRow(self.room_id, identity, now, None, granted_until))
+        stored = grant.stored
+        if stored is not None and stored.done() and stored.exception() is None:
+            grant.stored = stored = None  # known durable: forget the future
+        if granted_until > grant.row.granted_until + self._hold:
+            # A longer ttl than the stored grant covers (or one asked for from
+            # inside the room, long after the seat): extend it.
+            return self._write(identity, replace(grant.row, granted_until=granted_until))
+        if stored is not None and stored.done():
+            return self._write(identity, grant.row)  # its write failed: try again
+        return stored  # pending: this token waits for the same commit
+
+    # -- joins and moderation --------------------------------------------------------
+
+    def consume(self, identity: str) -> None:
+        """The identity joined: its seat has become a place in the room."""
+        if self._held.pop(identity, None) is None:
+            return
+        grant = self._grants.get(identity)
+        if grant is not None and self.room_id is not None:
+            # Not waited for: if it is lost, a restart counts the seat until it expires.
+            self._write(identity, replace(grant.row, held_until=None))
+
+    def release(self, identity: str) -> None:
+        """Free `identity`'s seat (a moderator removed it): it no longer counts."""
+        self.consume(identity)
+
+    def release_all(self) -> None:
+        """Free every seat (the meeting was ended)."""
+        for identity in list(self._held):
+            self.consume(identity)
+
+    def can_passivate(self, now: dt.datetime) -> bool:
+        # Grants alone reload from the database; held seats keep the actor in memory.
+        return self.held_count(now) == 0
+
+    def _forget_lapsed_grants(self, now: dt.datetime) -> None:
+        """A room that stays in use never reloads: drop the grants no join can use."""
+        for identity in [i for i, g in self._grants.items() if g.row.granted_until <= now]:
+            if identity not in self._held:
+                del self._grants[identity]
+
+    def _write(self, identity: str, row: SeatRow) -> asyncio.Future[None]:
+        stored = self._writer.store(row)
+        self._grants[identity] = _Grant(row, stored)
+        return stored

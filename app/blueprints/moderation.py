@@ -1,0 +1,179 @@
+"""Moderation: remove (and ban), list and lift bans, mute, change a participant, end the meeting.
+
+Every action goes through the room's actor (actors/room_moderation.py), so a
+removal with a ban and a token request for the same identity cannot cross.
+The actions that call LiveKit need it: 503 `livekit_unavailable` when
+`LIVEKIT_URL` is empty, or when LiveKit refuses or cannot be reached (then
+nothing changes, except that a requested ban is kept).
+
+Who may moderate: a service key (the API-key guard, before any of these). The
+room's owner may too once wallet sessions exist: that check belongs in
+`require_moderator`, the one place every route here passes through.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, StringConstraints, field_validator
+from quart import Blueprint
+from quart_schema import document_request, validate_request, validate_response
+
+from actors.room_protocol import (
+    ChangeParticipant,
+    EndMeeting,
+    LiftBan,
+    ListBans,
+    LiveParticipant,
+    MuteTracks,
+    RemoveParticipant,
+)
+from app.blueprints.presence import ParticipantOut
+from app.blueprints.tokens import bounded_attributes
+from app.auth import wallet_allowed
+from app.errors import documents_errors
+from app.room_access import require_room_manager
+from app.schemas import Metadata, RequestBody, reject_impossible_room_names
+from app.services import services
+from app.validation import optional_json_body
+from models.bans import MAX_REASON_LENGTH, BanRow
+
+blueprint = Blueprint("moderation", __name__)
+blueprint.before_request(reject_impossible_room_names)
+
+PARTICIPANT = "/v1/rooms/<string:name>/participants/<string:identity>"
+
+
+async def require_moderator(name: str) -> None:
+    """May the caller moderate room `name`? A service key may; a wallet session only
+    as the room's owner (else 403 `forbidden`)."""
+    await require_room_manager(name)
+
+
+class RemoveBody(RequestBody):
+    ban: bool = False
+    reason: Annotated[str, StringConstraints(max_length=MAX_REASON_LENGTH)] | None = None
+
+
+class BanOut(BaseModel):
+    identity: str
+    reason: str | None
+    created_at: dt.datetime
+
+
+class BanList(BaseModel):
+    items: list[BanOut]
+
+
+class MuteBody(RequestBody):
+    track_sid: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    muted: bool = True
+
+
+class ParticipantPatch(RequestBody):
+    """Fields to change; the rest stay as they are."""
+
+    role: Literal["host", "speaker", "viewer"] | None = None
+    name: Annotated[str, StringConstraints(max_length=256)] | None = None
+    metadata: Metadata | None = None
+    attributes: dict[Annotated[str, StringConstraints(max_length=128)], str] | None = None
+
+    # The same bounds as a token's attributes.
+    _bounded_attributes = field_validator("attributes")(bounded_attributes)
+
+
+@blueprint.post(f"{PARTICIPANT}/remove")
+@wallet_allowed
+@document_request(RemoveBody)
+@documents_errors(401, 403, 404, 422, 503)
+async def post_remove_participant(name: str, identity: str) -> tuple[str, int]:
+    """Remove a participant.
+
+    Disconnects it (LiveKit RemoveParticipant) and frees its seat. With
+    `ban`, the identity is also refused tokens (403 `banned`) and removed
+    again if it joins with a token it still has. 404 `participant_not_found`
+    when it is not in the room and no ban is asked for.
+    """
+    await require_moderator(name)
+    data = await optional_json_body(RemoveBody)  # no body: remove, no ban
+    await services().rooms.ask(name, RemoveParticipant(identity, data.ban, data.reason))
+    return "", 204
+
+
+@blueprint.get("/v1/rooms/<string:name>/bans")
+@wallet_allowed
+@validate_response(BanList)
+@documents_errors(401, 403, 404)
+async def get_bans(name: str) -> BanList:
+    """List the room's bans.
+
+    Oldest first, each with its reason and when it was made.
+    """
+    await require_moderator(name)
+    rows: list[BanRow] = await services().rooms.ask(name, ListBans())
+    return BanList(
+        items=[BanOut(identity=r.identity, reason=r.reason, created_at=r.created_at) for r in rows]
+    )
+
+
+@blueprint.delete("/v1/rooms/<string:name>/bans/<string:identity>")
+@wallet_allowed
+@documents_errors(401, 403, 404)
+async def delete_ban(name: str, identity: str) -> tuple[str, int]:
+    """Lift a ban.
+
+    The identity may get tokens again. 404 `ban_not_found` if it was not banned.
+    """
+    await require_moderator(name)
+    await services().rooms.ask(name, LiftBan(identity))
+    return "", 204
+
+
+@blueprint.post(f"{PARTICIPANT}/mute")
+@wallet_allowed
+@document_request(MuteBody)
+@documents_errors(401, 403, 404, 422, 503)
+async def post_mute(name: str, identity: str) -> tuple[str, int]:
+    """Mute (or unmute) a participant's tracks.
+
+    One track by sid, or every track it publishes (`track_sid` null), through
+    LiveKit MutePublishedTrack. 404 `participant_not_found` / `track_not_found`.
+    """
+    await require_moderator(name)
+    data = await optional_json_body(MuteBody)  # no body: mute every track
+    await services().rooms.ask(name, MuteTracks(identity, data.track_sid, data.muted))
+    return "", 204
+
+
+@blueprint.patch(PARTICIPANT)
+@wallet_allowed
+@validate_request(ParticipantPatch)
+@validate_response(ParticipantOut)
+@documents_errors(401, 403, 404, 422, 503)
+async def patch_participant(name: str, identity: str, data: ParticipantPatch) -> ParticipantOut:
+    """Change a participant.
+
+    Its role (LiveKit applies that role's permissions at once: a viewer stops
+    publishing), name, metadata or attributes, through UpdateParticipant.
+    """
+    await require_moderator(name)
+    changed: LiveParticipant = await services().rooms.ask(
+        name,
+        ChangeParticipant(identity, data.role, data.name, data.metadata, data.attributes),
+    )
+    return ParticipantOut.of(changed)
+
+
+@blueprint.post("/v1/rooms/<string:name>/end")
+@wallet_allowed
+@documents_errors(401, 403, 404, 503)
+async def post_end_meeting(name: str) -> tuple[str, int]:
+    """End the meeting.
+
+    Disconnects everyone (LiveKit DeleteRoom) and frees every seat. The room
+    stays: new tokens start a new meeting.
+    """
+    await require_moderator(name)
+    await services().rooms.ask(name, EndMeeting())
+    return "", 204

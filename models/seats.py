@@ -1,0 +1,111 @@
+"""Seats: what Qari granted each identity in one creation of a room, and its SQL.
+
+A row says "Qari issued `identity` a token for room `room_id`": the place its
+token holds until `held_until` (null once its participant joined, or the seat
+was freed) and how long Qari's tokens for it stay valid (`granted_until`).
+The room's id is its generation: a room deleted and created again has a new
+id, so nothing granted before carries over (the rows go with the room).
+
+The room actor is the only writer of its rows; it writes them through the
+seat writer (actors/seat_writer.py), many rows per statement, and reads them
+once at activation. One async function per query, named rows in and out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass
+
+from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
+
+from models.rooms import Room
+from models.sql import is_postgres, placeholder, timestamp
+
+
+class Seat(Model):
+    """One identity's grant in one room (by id): its seat hold and its tokens' validity."""
+
+    id = fields.BigIntField(primary_key=True)
+    room: fields.ForeignKeyRelation[Room] = fields.ForeignKeyField(
+        "models.Room", related_name=False, on_delete=fields.CASCADE
+    )
+    identity = fields.CharField(max_length=256)
+    # When the seat was taken: the first token of its hold.
+    issued_at = fields.DatetimeField()
+    # The seat counts toward capacity until then; null once used or freed.
+    held_until = fields.DatetimeField(null=True)
+    # Joins of this identity are Qari's until then (see actors/room_seats.py).
+    granted_until = fields.DatetimeField()
+
+    class Meta:
+        table = "seats"
+        unique_together = (("room", "identity"),)
+
+
+@dataclass(frozen=True, slots=True)
+class SeatRow:
+    """A seats row as the actor keeps and writes it (fields in SEAT_COLUMNS order)."""
+
+    room_id: int
+    identity: str
+    issued_at: dt.datetime
+    held_until: dt.datetime | None
+    granted_until: dt.datetime
+
+
+SEAT_COLUMNS = ("room_id", "identity", "issued_at", "held_until", "granted_until")
+_PG_TYPES = ("int", "text", "timestamptz", "timestamptz", "timestamptz")
+
+
+async def upsert_seats(conn: BaseDBAsyncClient, rows: Sequence[SeatRow]) -> None:
+    """Write these rows, one statement for all; a (room, identity) row that exists
+    takes the new values. At most one row per (room, identity): a statement may
+    not change a row twice."""
+    if not rows:
+        return
+    columns = ", ".join(SEAT_COLUMNS)
+    update = ", ".join(f"{c} = excluded.{c}" for c in SEAT_COLUMNS[2:])
+    conflict = f"ON CONFLICT (room_id, identity) DO UPDATE SET {update}"
+    if is_postgres(conn):
+        # One statement text for any number of rows: one array per column.
+        arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_PG_TYPES))
+        sql = f"INSERT INTO seats ({columns}) SELECT * FROM unnest({arrays}) {conflict}"  # noqa: S608
+        args: list[object] = [[getattr(row, c) for row in rows] for c in SEAT_COLUMNS]
+    else:
+        width = len(SEAT_COLUMNS)
+        values = ", ".join(
+            "(" + ", ".join(f"?{n * width + i + 1}" for i in range(width)) + ")"
+            for n in range(len(rows))
+        )
+        sql = f"INSERT INTO seats ({columns}) VALUES {values} {conflict}"  # noqa: S608
+        args = [value for row in rows for value in astuple(row)]
+    await conn.execute_query(sql, args)
+
+
+async def load_room_seats(conn: BaseDBAsyncClient, room_id: int, now: dt.datetime) -> list[SeatRow]:
+    """The room's rows still in force at `now` (a seat held, or a grant valid), oldest
+    hold first; rows lapsed on both counts are deleted on the way."""
+    p = placeholder(conn)
+    await conn.execute_query(
+        f"DELETE FROM seats WHERE room_id = {p}1 AND granted_until <= {p}2 "  # noqa: S608
+        f"AND (held_until IS NULL OR held_until <= {p}2)",
+        [room_id, now],
+    )
+    rows = await conn.execute_query_dict(
+        f"SELECT {', '.join(SEAT_COLUMNS)} FROM seats WHERE room_id = {p}1 "  # noqa: S608
+        "ORDER BY held_until, id",
+        [room_id],
+    )
+    return [
+        SeatRow(
+            room_id=int(row["room_id"]),
+            identity=str(row["identity"]),
+            issued_at=timestamp(row["issued_at"]),
+            held_until=None if row["held_until"] is None else timestamp(row["held_until"]),
+            granted_until=timestamp(row["granted_until"]),
+        )
+        for row in rows
+    ]
