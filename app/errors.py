@@ -26,8 +26,8 @@ from actors.room_protocol import (
     TrackNotFoundError,
 )
 from actors.runtime import ActorDeadError, AskTimeoutError, MailboxFullError, RegistryClosedError
-from app.chain_rpc import ChainError
 from actors.seat_writer import SeatNotStoredError
+from app.chain_rpc import ChainError
 from app.database import DATABASE_UNAVAILABLE
 from app.gating.checker import AccessDeniedError, ChainUnavailableError
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError

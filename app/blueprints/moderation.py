@@ -29,9 +29,9 @@ from actors.room_protocol import (
     MuteTracks,
     RemoveParticipant,
 )
+from app.auth import wallet_allowed
 from app.blueprints.presence import ParticipantOut
 from app.blueprints.tokens import bounded_attributes
-from app.auth import wallet_allowed
 from app.errors import documents_errors
 from app.room_access import require_room_manager
 from app.schemas import Metadata, RequestBody, reject_impossible_room_names
