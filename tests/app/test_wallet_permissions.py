@@ -97,6 +97,12 @@ async def test_a_wallet_lists_and_reads_any_room(app: Running, clock: FakeClock)
         ("PATCH", "/v1/rooms/owned", {"metadata": "x"}, 200),
         ("GET", "/v1/rooms/owned/participants", None, 200),
         ("GET", "/v1/rooms/owned/sessions", None, 200),
+        # Moderation: the owner passes the gate (without LIVEKIT_URL the
+        # LiveKit actions then answer 503, the ban list needs only the database).
+        ("GET", "/v1/rooms/owned/bans", None, 200),
+        ("DELETE", "/v1/rooms/owned/bans/someone", None, 404),
+        ("POST", "/v1/rooms/owned/end", None, 503),
+        ("POST", "/v1/rooms/owned/participants/someone/mute", {}, 503),
         ("DELETE", "/v1/rooms/owned", None, 204),
     ],
 )
