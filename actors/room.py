@@ -195,6 +195,11 @@ class RoomActor(Actor[str, RoomMessage]):
     def can_passivate(self) -> bool:
         return not self.presence.live and self.seats.can_passivate(self._deps.now())
 
+    def stop_when_idle(self) -> bool:
+        # A name that is no room of ours and no LiveKit session either (a token
+        # request for a typo, say): nothing to keep, so no actor stays behind.
+        return self._loaded and self._config is None and self.presence.session is None
+
     async def receive(self, message: RoomMessage) -> Any:
         if not self._loaded:
             try:

@@ -69,6 +69,11 @@ class Actor(Generic[K, M]):
         """Whether an idle actor may stop now (a live room says no)."""
         return True
 
+    def stop_when_idle(self) -> bool:
+        """Whether to stop as soon as the mailbox is empty, without waiting for
+        `idle_timeout` (an actor for a key that names nothing keeps no state)."""
+        return False
+
     async def receive(self, message: M) -> Any:
         raise NotImplementedError
 
@@ -261,6 +266,7 @@ class ActorRegistry(Generic[K, M]):
             # No await separates the empty-mailbox check from this line, so no
             # message can slip in unseen: the next tell spawns a new drain task.
             cell.drain_task = None
+            self._stop_if_pointless(cell)
 
     async def _start(self, cell: _Cell[K, M]) -> bool:
         """Run on_start, replacing the actor while it fails; False once it is retired."""
@@ -369,6 +375,29 @@ class ActorRegistry(Generic[K, M]):
                 if cell.started:
                     self._stop_later(cell)
         return stopped
+
+    def _stop_if_pointless(self, cell: _Cell[K, M]) -> None:
+        """Passivate at once an actor that says it holds nothing (see `stop_when_idle`).
+
+        Synchronous, with the mailbox empty, exactly like the idle sweep: a
+        message a moment later activates a fresh actor, and nothing is lost.
+        Requests for rooms that do not exist thus leave no actor behind.
+        """
+        if (
+            self._closed
+            or cell.mailbox
+            or not cell.started
+            or self._cells.get(cell.key) is not cell
+        ):
+            return
+        try:
+            pointless = cell.actor.stop_when_idle() and cell.actor.can_passivate()
+        except Exception:
+            log.exception("actor %r: stop_when_idle failed", cell.key)
+            return
+        if pointless:
+            del self._cells[cell.key]
+            self._stop_later(cell)
 
     def _may_passivate(self, cell: _Cell[K, M]) -> bool:
         # A can_passivate that raises must not escape: it would end the sweep task,

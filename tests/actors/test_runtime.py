@@ -876,3 +876,29 @@ async def test_a_coalesced_nudge_is_accepted_by_a_full_mailbox() -> None:
     await asyncio.wait_for(registry.ask("k", "done", timeout=5), 5)
     assert handled == ["block", "fill", "nudge", "done"]
     await registry.shutdown(timeout=5)
+
+
+class Pointless(Room):
+    """Keeps nothing while its value is 0 (like a room name that is no room)."""
+
+    def stop_when_idle(self) -> bool:
+        return self.value == 0
+
+
+async def test_an_actor_that_keeps_nothing_stops_as_soon_as_its_mailbox_is_empty() -> None:
+    now = [0.0]
+    world = World()
+    registry: ActorRegistry[str, Any] = ActorRegistry(
+        lambda key: Pointless(key, world), idle_timeout=IDLE, clock=lambda: now[0]
+    )
+    assert await within(registry.ask("nobody", Get())) == 0
+    await settle()
+    assert "nobody" not in registry  # no idle_timeout to wait for
+    await within(world.stopped.wait())
+
+    # A message a moment later finds a fresh actor; one that keeps state stays.
+    assert await within(registry.ask("nobody", Add(2))) == 2
+    await settle()
+    assert "nobody" in registry
+    assert [e[2] for e in world.events("start")] == [1, 2]
+    await within(registry.shutdown())

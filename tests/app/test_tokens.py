@@ -221,3 +221,23 @@ async def test_a_new_seat_that_cannot_be_stored_gives_no_token(running: Running)
     status, body = await token(client, "durable-room", "no-db")
     assert status == 503
     assert body["code"] == "database_unavailable"
+
+
+async def test_requests_for_rooms_that_do_not_exist_leave_no_actor(running: Running) -> None:
+    client = running.client()
+    for n in range(50):
+        response = await client.post(
+            f"/v1/rooms/no-room-{n}/token", json={"identity": "alice"}, headers=AUTH
+        )
+        assert response.status_code == 404
+        assert (
+            await client.get(f"/v1/rooms/no-room-{n}/participants", headers=AUTH)
+        ).status_code == 404
+    assert len(running.services.rooms) == 0
+    # A real room keeps its actor (it holds a seat now).
+    assert (
+        await client.post("/v1/rooms", json={"name": "real-room"}, headers=AUTH)
+    ).status_code == 201
+    token = await client.post("/v1/rooms/real-room/token", json={"identity": "a"}, headers=AUTH)
+    assert token.status_code == 200
+    assert "real-room" in running.services.rooms
