@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING
 
 # Only settings before they are known good: a wrong one is reported without
 # first importing the whole app (Quart, Tortoise, LiveKit), in a fraction of the time.
-from app.settings import Settings, SettingsError, load_settings
+from app.settings import Settings, SettingsError, load_settings, report_settings_error
 
 if TYPE_CHECKING:
     from hypercorn.config import Config
 
 CONFIG_FILE = Path(__file__).resolve().parent.parent / "hypercorn.toml"
-EXIT_SETTINGS = 2
 EXIT_STARTUP = 1
 
 log = logging.getLogger("qari.startup")
@@ -59,10 +58,7 @@ def run() -> int:
     try:
         settings = load_settings()
     except SettingsError as error:
-        # Logging is not set up yet (its settings may be the wrong ones): plain lines.
-        for line in error.lines:
-            print(f"qari: {line}", file=sys.stderr)
-        return EXIT_SETTINGS
+        return report_settings_error(error)
     from hypercorn.utils import LifespanFailureError
 
     try:

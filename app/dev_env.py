@@ -11,7 +11,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from app.settings import SettingsError, load_settings
+from app.settings import SettingsError, load_settings, report_settings_error
 
 ENV_FILE = Path(".env")
 
@@ -35,10 +35,7 @@ def main() -> int:
     try:
         settings = load_settings()
     except SettingsError as error:
-        # The same lines `python -m app` would print, before anything is written.
-        for line in error.lines:
-            print(f"qari: {line}", file=sys.stderr)
-        return 2
+        return report_settings_error(error)
     key = ensure_api_key()
     if key is not None:
         base = f"http://{settings.host}:{settings.port}"

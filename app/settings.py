@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -207,6 +208,20 @@ def _describe(error: ValidationError) -> list[str]:
         name = field.upper() or "settings"
         lines.append(f"{name}{_shown(field, item.get('input', ''))} is not valid: {message}")
     return lines
+
+
+# `python -m app` and its helper commands exit with this on a wrong setting.
+EXIT_SETTINGS = 2
+
+
+def report_settings_error(error: SettingsError) -> int:
+    """Print one `qari:` line per wrong variable on stderr; the exit status to use.
+
+    Plain prints: logging is not set up yet (its own settings may be the wrong ones).
+    """
+    for line in error.lines:
+        print(f"qari: {line}", file=sys.stderr)
+    return EXIT_SETTINGS
 
 
 def load_settings() -> Settings:

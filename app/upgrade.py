@@ -12,16 +12,14 @@ import os
 import shutil
 import sys
 
-from app.settings import SettingsError, load_settings
+from app.settings import SettingsError, load_settings, report_settings_error
 
 
 def main() -> int:
     try:
         settings = load_settings()
     except SettingsError as error:
-        for line in error.lines:
-            print(f"qari: {line}", file=sys.stderr)
-        return 2
+        return report_settings_error(error)
     if settings.is_sqlite:
         print(
             "qari: DATABASE_URL is SQLite: its schema is built from the models when the app"
