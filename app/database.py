@@ -1,42 +1,51 @@
-"""Tortoise configuration: one function, used by the app, the tests and aerich."""
+"""Tortoise configuration: one function, used by the app, the tests and aerich.
+
+Database work itself (deadlines, transactions, "database unavailable") is in
+models/db.py; its names are re-exported here for the app.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
 from typing import Any
 
 import asyncpg
 from tortoise import Tortoise
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
-from tortoise.connection import get_connections
-from tortoise.exceptions import DBConnectionError
-from tortoise.transactions import in_transaction
 
 from app.settings import Settings
+from models.db import (
+    DEFAULT_TIMEOUT_SECONDS,
+    UNAVAILABLE,
+    DatabaseUnavailableError,
+    bounded,
+    set_timeout,
+    timeout_seconds,
+    transaction,
+)
+
+__all__ = [
+    "DATABASE_UNAVAILABLE",
+    "DatabaseUnavailableError",
+    "bounded",
+    "close_database",
+    "open_database",
+    "tortoise_config",
+    "transaction",
+]
+
+log = logging.getLogger(__name__)
 
 MODEL_MODULES = ["models"]
 
 
 # Errors that mean "the database cannot be reached right now", as opposed to a
-# bad query or bad data: callers answer 503 (so clients and LiveKit retry) and
-# the webhook applier does not count them against an event.
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
-    DBConnectionError,
-    OSError,  # refused, reset, timed out
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,  # the connection went away under a query
-    asyncpg.InternalClientError,  # ... or while the pool was resetting it
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.ObjectNotInPrerequisiteStateError,  # the database refuses connections
-    # Shut down or crashed under a query (not QueryCanceledError, their sibling:
-    # a statement timeout is a property of the query, and must count).
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-)
+# bad query or bad data (models/db.py): callers answer 503 (so clients and
+# LiveKit retry) and the webhook committer does not count them against an event.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (DatabaseUnavailableError, *UNAVAILABLE)
 
 # Added to a PostgreSQL URL unless it sets them itself.
 POSTGRES_DEFAULTS = {
@@ -61,16 +70,43 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     """
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
-    """The Tortoise config dict for a database URL (aerich's `TORTOISE_ORM` too)."""
-    connection: str | dict[str, Any] = database_url
+def tortoise_config(
+    database_url: str, timeout: float | None = DEFAULT_TIMEOUT_SECONDS
+) -> dict[str, Any]:
+    """The Tortoise config dict for a database URL (aerich's `TORTOISE_ORM` too).
+
+    `timeout` bounds every statement on the server too: PostgreSQL cancels a
+    statement (one waiting on a lock, say) after it, asyncpg gives up on a
+    connection that does not answer a little later, and SQLite waits at most
+    that long for another connection's write lock. None (for migrations,
+    which may rewrite a large table) sets no bound.
+    """
     if database_url.startswith("postgres://"):
         for name, value in POSTGRES_DEFAULTS.items():
             if f"{name}=" not in database_url:
                 separator = "&" if "?" in database_url else "?"
                 database_url = f"{database_url}{separator}{name}={value}"
+        connection: dict[str, Any] = expand_db_url(database_url)
+        credentials = connection["credentials"]
+        credentials["reset"] = _keep_session
+        if timeout is None:
+            return _config(connection)
+        milliseconds = str(max(1, int(timeout * 1000)))
+        credentials["server_settings"] = {
+            **credentials.get("server_settings", {}),
+            "statement_timeout": milliseconds,
+            # A transaction left open by a cancelled task cannot hold locks for long.
+            "idle_in_transaction_session_timeout": str(max(1000, int(timeout * 2000))),
+        }
+        credentials["command_timeout"] = timeout + 1
+    else:
         connection = expand_db_url(database_url)
-        connection["credentials"]["reset"] = _keep_session
+        if timeout is not None:
+            connection["credentials"]["busy_timeout"] = max(1, int(timeout * 1000))
+    return _config(connection)
+
+
+def _config(connection: dict[str, Any]) -> dict[str, Any]:
     return {
         "connections": {"default": connection},
         "apps": {
@@ -94,60 +130,43 @@ async def open_database(settings: Settings) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     # Hypercorn runs the lifespan in its own task; request tasks must still see
     # the connections, so the context is also kept as the process-wide fallback.
-    await Tortoise.init(config=tortoise_config(settings.database_url), _enable_global_fallback=True)
+    timeout = settings.database_timeout_seconds
+    set_timeout(timeout)
+    config = tortoise_config(settings.database_url, timeout)
+    await Tortoise.init(config=config, _enable_global_fallback=True)
     if settings.is_sqlite:
         await Tortoise.generate_schemas(safe=True)
 
 
-@contextlib.asynccontextmanager
-async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
-    """`in_transaction()`, except that a BEGIN that fails gives its connection back.
-
-    Tortoise 1.1 takes a pooled connection and then sends BEGIN, both on the
-    way in: when BEGIN fails (PostgreSQL went away), the way out never runs, so
-    the connection stays taken (the pool then never closes: shutdown hangs)
-    and the task keeps seeing the dead transaction as its connection.
-    """
-    context = in_transaction()
-    try:
-        conn = await context.__aenter__()
-    except BaseException:
-        await _undo_failed_begin(context)
-        raise
-    async with contextlib.AsyncExitStack() as stack:
-        stack.push_async_exit(context)
-        yield conn
-
-
-async def _undo_failed_begin(context: Any) -> None:
-    token = getattr(context, "token", None)
-    if token is not None:
-        with contextlib.suppress(Exception):
-            get_connections().reset(token)
-    # PostgreSQL: a pooled connection was taken before BEGIN.
-    client = getattr(context, "client", None)
-    pool = getattr(getattr(client, "_parent", None), "_pool", None)
-    connection = getattr(client, "_connection", None)
-    if pool is not None and connection is not None:
-        with contextlib.suppress(Exception):
-            await pool.release(connection)
-    # SQLite: the one connection's transaction lock is held once the token is set
-    # (without a token it may be another task's, so it is left alone).
-    lock = getattr(context, "_trxlock", None)
-    if token is not None and lock is not None and lock.locked():
-        lock.release()
-
-
 async def close_database() -> None:
-    await Tortoise.close_connections()
+    """Close the pool; connections still out after the deadline are dropped, so
+    shutdown is bounded even while a statement waits on a lock."""
+    try:
+        async with asyncio.timeout(timeout_seconds()):
+            await Tortoise.close_connections()
+    except TimeoutError:
+        log.warning("database connections did not close in time; dropping them")
+        _terminate_pools()
     # Tortoise caches insert SQL by connection name, not by dialect: a process
     # that opens another database next (the test suite does) must not reuse it.
     EXECUTOR_CACHE.clear()
+
+
+def _terminate_pools() -> None:
+    from tortoise.connection import connections
+
+    for client in connections.all():
+        pool = getattr(client, "_pool", None)
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                pool.terminate()
+    with contextlib.suppress(Exception):
+        connections._clear_storage()
 
 
 def __getattr__(name: str) -> Any:
     # aerich reads `app.database.TORTOISE_ORM`; computing it on access keeps
     # settings from being read at import time.
     if name == "TORTOISE_ORM":
-        return tortoise_config(Settings().database_url)
+        return tortoise_config(Settings().database_url, timeout=None)
     raise AttributeError(name)

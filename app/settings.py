@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 
+    # No query waits longer than this (then 503 database_unavailable).
+    database_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+
     # Room actors.
     seat_hold_seconds: float = Field(default=120.0, gt=0)
     actor_idle_seconds: float = Field(default=60.0, gt=0)

@@ -15,8 +15,8 @@ from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
+from models.db import placeholder, timestamp
 from models.rooms import Room
-from models.sql import placeholder, timestamp
 
 MAX_REASON_LENGTH = 512
 

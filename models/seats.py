@@ -21,8 +21,8 @@ from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
+from models.db import is_postgres, placeholder, timestamp
 from models.rooms import Room
-from models.sql import is_postgres, placeholder, timestamp
 
 
 class Seat(Model):

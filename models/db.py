@@ -1,0 +1,157 @@
+"""Database work with a deadline, and the one error that says "the database is away".
+
+Every query the service makes runs inside `bounded()`: it answers within
+DATABASE_TIMEOUT_SECONDS (pool acquire, SQLite's single-connection lock and
+the statement itself all count), or raises DatabaseUnavailableError, which
+routes answer with 503 and the webhook committer does not count against any
+event. Only failures raised *by the database work* are classed so: an OSError
+or a ValueError from deciding what to write (a timestamp out of range, say)
+happens outside these blocks and stays an error of the event that caused it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import asyncpg
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.connection import get_connections
+from tortoise.exceptions import DBConnectionError, OperationalError
+from tortoise.transactions import in_transaction
+
+DEFAULT_TIMEOUT_SECONDS = 5.0
+
+
+class DatabaseUnavailableError(Exception):
+    """The database did not answer in time, or cannot be reached: retry later."""
+
+
+# Raised by the driver when the database, not the query, is the problem.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    TimeoutError,  # our deadline, or asyncpg's command_timeout
+    DBConnectionError,
+    OSError,  # refused, reset, timed out: inside a database call, it is the connection
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,  # the connection went away under a query
+    asyncpg.InternalClientError,  # ... or while the pool was resetting it
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.ObjectNotInPrerequisiteStateError,  # refuses connections; lock_timeout
+    # statement_timeout: a stalled database (a lock held elsewhere), not a bad
+    # event. Our statements are bounded in size, so they do not time out for data.
+    asyncpg.QueryCanceledError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+)
+
+
+class _Limits:
+    """The deadline of database work; set once when the database is opened."""
+
+    timeout_seconds = DEFAULT_TIMEOUT_SECONDS
+
+
+def set_timeout(seconds: float) -> None:
+    _Limits.timeout_seconds = seconds
+
+
+def timeout_seconds() -> float:
+    return _Limits.timeout_seconds
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether an error raised by database work means the database is away."""
+    if isinstance(error, (DatabaseUnavailableError, *UNAVAILABLE)):
+        return True
+    # SQLite: another connection holds the write lock past the busy timeout.
+    return isinstance(error, OperationalError) and "database is locked" in str(error)
+
+
+@contextlib.asynccontextmanager
+async def bounded(seconds: float | None = None) -> AsyncIterator[None]:
+    """Run database work within the deadline; DatabaseUnavailableError if it is missed
+    or the database is away. Other errors (a constraint, a value a column refuses) pass."""
+    try:
+        async with asyncio.timeout(_Limits.timeout_seconds if seconds is None else seconds):
+            yield
+    except DatabaseUnavailableError:
+        raise
+    except Exception as error:
+        if is_unavailable(error):
+            raise DatabaseUnavailableError(f"{type(error).__name__}: {error}") from error
+        raise
+
+
+def connection() -> BaseDBAsyncClient:
+    conn: BaseDBAsyncClient = connections.get("default")
+    return conn
+
+
+def columns(rows: Sequence[Sequence[object]], width: int) -> list[list[object]]:
+    """Rows as one list per column (PostgreSQL's `unnest` takes one array each), so
+    one statement text serves any number of rows and stays prepared."""
+    return [[row[i] for row in rows] for i in range(width)]
+
+
+def is_postgres(conn: BaseDBAsyncClient) -> bool:
+    return bool(conn.capabilities.dialect == "postgres")
+
+
+def placeholder(conn: BaseDBAsyncClient) -> str:
+    """`$` for PostgreSQL's `$1`, `?` for SQLite's numbered `?1`."""
+    return "$" if is_postgres(conn) else "?"
+
+
+def timestamp(value: object) -> dt.datetime:
+    """A timestamp column as an aware datetime: SQLite hands it back as text (or naive UTC)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"not a timestamp: {value!r}")
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+@contextlib.asynccontextmanager
+async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
+    """A bounded `in_transaction()`, except that a BEGIN that fails gives its connection back.
+
+    Tortoise 1.1 takes a pooled connection and then sends BEGIN, both on the
+    way in: when BEGIN fails (PostgreSQL went away, or our deadline passed),
+    the way out never runs, so the connection stays taken (the pool then
+    never closes: shutdown hangs) and the task keeps seeing the dead
+    transaction as its connection.
+    """
+    async with bounded():
+        context = in_transaction()
+        try:
+            conn = await context.__aenter__()
+        except BaseException:
+            await _undo_failed_begin(context)
+            raise
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_exit(context)
+            yield conn
+
+
+async def _undo_failed_begin(context: Any) -> None:
+    token = getattr(context, "token", None)
+    if token is not None:
+        with contextlib.suppress(Exception):
+            get_connections().reset(token)
+    # PostgreSQL: a pooled connection was taken before BEGIN.
+    client = getattr(context, "client", None)
+    pool = getattr(getattr(client, "_parent", None), "_pool", None)
+    conn = getattr(client, "_connection", None)
+    if pool is not None and conn is not None:
+        with contextlib.suppress(Exception):
+            await pool.release(conn)
+    # SQLite: the one connection's transaction lock is held once the token is set
+    # (without a token it may be another task's, so it is left alone).
+    lock = getattr(context, "_trxlock", None)
+    if token is not None and lock is not None and lock.locked():
+        lock.release()
