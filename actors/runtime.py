@@ -15,123 +15,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic
+
+from actors.actor import (  # re-exported: the runtime's public names
+    Actor,
+    ActorDeadError,
+    ActorError,
+    ActorInfo,
+    AskTimeoutError,
+    K,
+    M,
+    MailboxFullError,
+    RegistryClosedError,
+)
+from actors.mailbox import Cell, Envelope
 
 log = logging.getLogger(__name__)
 
-K = TypeVar("K", bound=Hashable)
-M = TypeVar("M")
 
-
-class ActorError(Exception):
-    """Base of the runtime's own errors."""
-
-
-class MailboxFullError(ActorError):
-    """The actor's mailbox is at capacity; the caller should retry later."""
-
-
-class RegistryClosedError(ActorError):
-    """The registry is shutting down and accepts no more messages."""
-
-
-class ActorDeadError(ActorError):
-    """The actor stopped before it could handle the message."""
-
-
-class AskTimeoutError(ActorError, TimeoutError):
-    """No reply came within the ask timeout."""
-
-
-class Actor(Generic[K, M]):
-    """Base class: override `receive`, and the hooks as needed.
-
-    `receive` runs for one message at a time. Whatever it returns is the reply
-    to an `ask`; whatever it raises goes back to the asker, and the actor lives on.
-    """
-
-    def __init__(self, key: K) -> None:
-        self.key = key
-
-    async def on_start(self) -> None:
-        """Load state; runs before the first message of each activation."""
-
-    async def on_stop(self) -> None:
-        """Release resources; runs on passivation, shutdown and before a restart."""
-
-    async def on_failure(self, error: BaseException) -> None:
-        """Runs after an unexpected failure, before the actor is restarted."""
-
-    def can_passivate(self) -> bool:
-        """Whether an idle actor may stop now (a live room says no)."""
-        return True
-
-    def stop_when_idle(self) -> bool:
-        """Whether to stop as soon as the mailbox is empty, without waiting for
-        `idle_timeout` (an actor for a key that names nothing keeps no state)."""
-        return False
-
-    async def receive(self, message: M) -> Any:
-        raise NotImplementedError
-
-
-class _Envelope:
-    __slots__ = ("begun", "coalesced", "message", "reply")
-
-    def __init__(
-        self, message: Any, reply: asyncio.Future[Any] | None, coalesced: bool = False
-    ) -> None:
-        self.message = message
-        self.reply = reply
-        self.coalesced = coalesced
-        self.begun = False
-
-
-@dataclass(frozen=True, slots=True)
-class ActorInfo:
-    """One live actor, for ops: its key, mailbox depth and restarts so far."""
-
-    key: Hashable
-    mailbox_depth: int
-    restarts: int
-    busy: bool
-
-
-class _Cell(Generic[K, M]):
-    """The runtime's record of one activation: mailbox, actor, bookkeeping."""
-
-    __slots__ = (
-        "actor",
-        "busy",
-        "drain_task",
-        "failures_in_a_row",
-        "key",
-        "last_message_at",
-        "mailbox",
-        "predecessor",
-        "restarts",
-        "started",
-        "waiting",
-    )
-
-    def __init__(self, key: K, actor: Actor[K, M], now: float) -> None:
-        self.key = key
-        self.actor = actor
-        self.mailbox: deque[_Envelope] = deque()
-        self.drain_task: asyncio.Task[None] | None = None
-        self.predecessor: asyncio.Task[None] | None = None
-        self.started = False
-        self.busy = False
-        self.restarts = 0
-        # The restart limit counts failures without a success in between, so a
-        # long-lived actor is not retired for rare, unrelated crashes.
-        self.failures_in_a_row = 0
-        self.last_message_at = now
-        # Coalesced messages still in the mailbox; created on first use.
-        self.waiting: set[Any] | None = None
+__all__ = [
+    "Actor",
+    "ActorDeadError",
+    "ActorError",
+    "ActorInfo",
+    "ActorRegistry",
+    "AskTimeoutError",
+    "MailboxFullError",
+    "RegistryClosedError",
+]
 
 
 class ActorRegistry(Generic[K, M]):
@@ -159,7 +71,7 @@ class ActorRegistry(Generic[K, M]):
         self._max_restarts = max_restarts
         self._clock = clock
         self._sleep = sleep
-        self._cells: dict[K, _Cell[K, M]] = {}
+        self._cells: dict[K, Cell[K, M]] = {}
         # A stopping actor's on_stop must finish before its key's next activation starts.
         self._stopping: dict[K, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -180,7 +92,7 @@ class ActorRegistry(Generic[K, M]):
             if cell is not None and cell.waiting and message in cell.waiting:
                 cell.last_message_at = self._clock()
                 return
-        envelope = _Envelope(message, None, coalesced=coalesce)
+        envelope = Envelope(message, None, coalesced=coalesce)
         cell = self._enqueue(key, envelope)
         if coalesce:
             if cell.waiting is None:
@@ -195,7 +107,7 @@ class ActorRegistry(Generic[K, M]):
         change that then completes would be a lie (handlers bound their own I/O).
         """
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        envelope = _Envelope(message, reply)
+        envelope = Envelope(message, reply)
         self._enqueue(key, envelope)
         try:
             done, _ = await asyncio.wait(
@@ -212,7 +124,7 @@ class ActorRegistry(Generic[K, M]):
             raise AskTimeoutError(f"no reply from actor {key!r} in time")
         return reply.result()
 
-    def _enqueue(self, key: K, envelope: _Envelope) -> _Cell[K, M]:
+    def _enqueue(self, key: K, envelope: Envelope) -> Cell[K, M]:
         if self._closed:
             raise RegistryClosedError("the actor registry is shutting down")
         cell = self._cells.get(key)
@@ -228,10 +140,10 @@ class ActorRegistry(Generic[K, M]):
             cell.drain_task = self._spawn(self._drain(cell))
         return cell
 
-    def _activate(self, key: K) -> _Cell[K, M]:
+    def _activate(self, key: K) -> Cell[K, M]:
         # Synchronous from lookup to insertion, so concurrent first messages
         # can never create two actors for one key.
-        cell: _Cell[K, M] = _Cell(key, self._factory(key), self._clock())
+        cell: Cell[K, M] = Cell(key, self._factory(key), self._clock())
         cell.predecessor = self._stopping.get(key)
         self._cells[key] = cell
         self.total_activations += 1
@@ -245,7 +157,7 @@ class ActorRegistry(Generic[K, M]):
 
     # -- the drain loop --------------------------------------------------------
 
-    async def _drain(self, cell: _Cell[K, M]) -> None:
+    async def _drain(self, cell: Cell[K, M]) -> None:
         try:
             if not cell.started and not await self._start(cell):
                 return  # retired: its queued asks have been failed
@@ -268,7 +180,7 @@ class ActorRegistry(Generic[K, M]):
             cell.drain_task = None
             self._stop_if_pointless(cell)
 
-    async def _start(self, cell: _Cell[K, M]) -> bool:
+    async def _start(self, cell: Cell[K, M]) -> bool:
         """Run on_start, replacing the actor while it fails; False once it is retired."""
         if cell.predecessor is not None:
             await asyncio.wait([cell.predecessor])
@@ -286,7 +198,7 @@ class ActorRegistry(Generic[K, M]):
             cell.started = True
             return True
 
-    async def _handle(self, cell: _Cell[K, M], envelope: _Envelope) -> None:
+    async def _handle(self, cell: Cell[K, M], envelope: Envelope) -> None:
         try:
             result = await cell.actor.receive(envelope.message)
         except asyncio.CancelledError as cancelled:
@@ -306,7 +218,7 @@ class ActorRegistry(Generic[K, M]):
             if envelope.reply is not None and not envelope.reply.done():
                 envelope.reply.set_result(result)
 
-    async def _fail(self, cell: _Cell[K, M], envelope: _Envelope, error: Exception) -> None:
+    async def _fail(self, cell: Cell[K, M], envelope: Envelope, error: Exception) -> None:
         if envelope.reply is not None:
             # An ask's failure belongs to the asker; the actor carries on.
             if not envelope.reply.done():
@@ -318,7 +230,7 @@ class ActorRegistry(Generic[K, M]):
         if await self._replace(cell, error):
             await self._start(cell)
 
-    async def _replace(self, cell: _Cell[K, M], error: Exception) -> bool:
+    async def _replace(self, cell: Cell[K, M], error: Exception) -> bool:
         """Swap in a fresh actor (started later, state loaded anew); False past the limit."""
         await self._run_hook(cell, cell.actor.on_failure(error), "on_failure")
         if cell.started:
@@ -334,7 +246,7 @@ class ActorRegistry(Generic[K, M]):
         cell.started = False
         return True
 
-    def _retire(self, cell: _Cell[K, M], error: ActorDeadError) -> None:
+    def _retire(self, cell: Cell[K, M], error: ActorDeadError) -> None:
         """Remove the cell and fail everything still queued for it."""
         if self._cells.get(cell.key) is cell:
             del self._cells[cell.key]
@@ -343,7 +255,7 @@ class ActorRegistry(Generic[K, M]):
             if envelope.reply is not None and not envelope.reply.done():
                 envelope.reply.set_exception(error)
 
-    async def _run_hook(self, cell: _Cell[K, M], hook: Awaitable[None], name: str) -> None:
+    async def _run_hook(self, cell: Cell[K, M], hook: Awaitable[None], name: str) -> None:
         try:
             await hook
         except asyncio.CancelledError:
@@ -376,7 +288,7 @@ class ActorRegistry(Generic[K, M]):
                     self._stop_later(cell)
         return stopped
 
-    def _stop_if_pointless(self, cell: _Cell[K, M]) -> None:
+    def _stop_if_pointless(self, cell: Cell[K, M]) -> None:
         """Passivate at once an actor that says it holds nothing (see `stop_when_idle`).
 
         Synchronous, with the mailbox empty, exactly like the idle sweep: a
@@ -399,7 +311,7 @@ class ActorRegistry(Generic[K, M]):
             del self._cells[cell.key]
             self._stop_later(cell)
 
-    def _may_passivate(self, cell: _Cell[K, M]) -> bool:
+    def _may_passivate(self, cell: Cell[K, M]) -> bool:
         # A can_passivate that raises must not escape: it would end the sweep task,
         # so no actor would ever be passivated again (and the lifecycle's `await
         # sweeper` would raise at shutdown). Such an actor is kept, like one saying no.
@@ -409,7 +321,7 @@ class ActorRegistry(Generic[K, M]):
             log.exception("actor %r: can_passivate failed", cell.key)
             return False
 
-    def _stop_later(self, cell: _Cell[K, M]) -> None:
+    def _stop_later(self, cell: Cell[K, M]) -> None:
         task = self._spawn(self._run_hook(cell, cell.actor.on_stop(), "on_stop"))
         self._stopping[cell.key] = task
 

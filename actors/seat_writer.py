@@ -18,19 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from tortoise import connections
-
-from actors.turn_batches import TurnBatches
-from app.database import DATABASE_UNAVAILABLE
+from actors.batching import TurnBatches
+from models.db import DatabaseUnavailableError, bounded, connection
 from models.seats import SeatRow, upsert_seats
 
 log = logging.getLogger(__name__)
 
 MAX_ROWS = 1000
-# A statement that has not answered by then counts as the database being away:
-# the tokens waiting on it are not returned (503) rather than held forever.
-WRITE_TIMEOUT_SECONDS = 10.0
-_UNAVAILABLE: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, TimeoutError)
 
 
 class SeatNotStoredError(Exception):
@@ -52,17 +46,19 @@ class SeatWriter:
         self._batches.add((row, stored))
         return stored
 
-    async def close(self) -> None:
+    async def close(self, grace_seconds: float | None = None) -> None:
         """Wait for the statement in flight and those queued (at shutdown, before the
-        database closes)."""
-        await self._batches.close()
+        database closes), at most `grace_seconds`."""
+        await self._batches.close(grace_seconds)
 
     async def _write(self, batch: list[tuple[SeatRow, asyncio.Future[None]]]) -> None:
         latest = {(row.room_id, row.identity): row for row, _ in batch}
         try:
-            async with asyncio.timeout(WRITE_TIMEOUT_SECONDS):
-                await upsert_seats(connections.get("default"), list(latest.values()))
-        except _UNAVAILABLE as error:
+            # Not answered within DATABASE_TIMEOUT_SECONDS counts as the database
+            # being away: the tokens waiting on it are not returned (503).
+            async with bounded():
+                await upsert_seats(connection(), list(latest.values()))
+        except DatabaseUnavailableError as error:
             _fail(batch, error)
         except Exception as error:
             if len(latest) == 1:

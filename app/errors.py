@@ -14,7 +14,7 @@ from quart import Quart, Response, current_app, jsonify
 from quart_schema import RequestSchemaValidationError, document_response
 from werkzeug.exceptions import HTTPException
 
-from actors.room_protocol import (
+from actors.room.protocol import (
     BannedError,
     BanNotFoundError,
     InvalidRoomConfigError,

@@ -18,11 +18,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tortoise import connections
-
-from actors.batch_sql import insert_inbox_rows
-from actors.turn_batches import TurnBatches
-from app.database import DATABASE_UNAVAILABLE
+from actors.batching import TurnBatches
+from models.db import DatabaseUnavailableError
+from models.webhook_inbox import StoredEvent, insert_events
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +31,7 @@ MAX_ROWS = 500
 # (503, LiveKit retries; if it did commit, the retry is a duplicate): a dead
 # connection must not hold deliveries until TCP gives up on it.
 INSERT_TIMEOUT_SECONDS = 10.0
-_UNAVAILABLE: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, TimeoutError)
+_UNAVAILABLE: tuple[type[Exception], ...] = (DatabaseUnavailableError, TimeoutError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +50,7 @@ class InboxEntry:
 
 @dataclass(slots=True)
 class _Waiting:
-    row: tuple[object, ...]
+    row: StoredEvent
     stored: asyncio.Future[None]
 
 
@@ -68,15 +66,15 @@ class InboxWriter:
     async def store(self, entry: InboxEntry) -> None:
         """Commit `entry` (a duplicate event id counts as stored); raises if it cannot be."""
         received_at = self._now()
-        row = (
-            entry.event_id,
-            entry.event_type,
-            entry.room_name,
-            entry.room_sid,
-            entry.livekit_created_at,
-            received_at,
-            entry.payload,
-            received_at if entry.done else None,
+        row = StoredEvent(
+            event_id=entry.event_id,
+            event_type=entry.event_type,
+            room_name=entry.room_name,
+            room_sid=entry.room_sid,
+            livekit_created_at=entry.livekit_created_at,
+            received_at=received_at,
+            payload=entry.payload,
+            processed_at=received_at if entry.done else None,
         )
         waiting = _Waiting(row, asyncio.get_running_loop().create_future())
         self._batches.add(waiting)
@@ -99,14 +97,14 @@ class InboxWriter:
     async def _insert(self, batch: list[_Waiting]) -> None:
         try:
             async with asyncio.timeout(INSERT_TIMEOUT_SECONDS):
-                await insert_inbox_rows(connections.get("default"), [w.row for w in batch])
+                await insert_events([w.row for w in batch])
             self.inserts += 1
         except _UNAVAILABLE as error:
             _fail(batch, error)
             return
         except Exception:
             if len(batch) == 1:
-                log.exception("webhook %s could not be stored", batch[0].row[0])
+                log.exception("webhook %s could not be stored", batch[0].row.event_id)
                 _fail(batch, RuntimeError("not stored"))
                 return
             log.warning("storing %d webhooks together failed; one by one", len(batch))

@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator
 
 from quart import Quart
 
-from actors.room_protocol import EventsStored
+from actors.room.protocol import EventsStored
 from app.database import DATABASE_UNAVAILABLE, close_database, open_database
 from app.gating.recheck import recheck_forever
 from app.schema_check import SchemaNotCurrentError, check_schema
@@ -189,7 +189,7 @@ def install_lifecycle(app: Quart, services: Services) -> None:
                 await services.rooms.shutdown(settings.shutdown_drain_seconds)
                 # Seats the drained actors took are committed before the database closes.
                 await services.seat_writer.close()
-                await services.group_apply.close()
+                await services.committer.close(settings.database_timeout_seconds)
                 await services.gateway.close()
                 await services.chain.close()
                 services.database_open = False

@@ -23,32 +23,31 @@ from livekit.protocol.models import ParticipantPermission
 from livekit.protocol.room import RoomConfiguration
 from livekit.protocol.webhook import WebhookEvent
 
+from actors.room.protocol import (
+    LiveKitNotConfiguredError,
+    LiveKitRefusedError,
+    LiveKitUnreachableError,
+    RoomConfig,
+    TokenRequest,
+)
 from app.settings import Settings
+
+# The room actor's LiveKit port (its types live with the actor); re-exported here.
+__all__ = [
+    "LiveKitGateway",
+    "LiveKitNotConfiguredError",
+    "LiveKitRefusedError",
+    "LiveKitUnreachableError",
+    "RoomConfig",
+    "TokenRequest",
+    "WebhookPayloadError",
+    "WebhookSignatureError",
+]
 
 log = logging.getLogger(__name__)
 
 # HS256 keys shorter than this are weak (RFC 7518 section 3.2).
 MIN_SECRET_BYTES = 32
-
-
-class LiveKitUnreachableError(Exception):
-    """LiveKit could not be reached (connection refused, timeout)."""
-
-
-class LiveKitRefusedError(Exception):
-    """LiveKit answered with an error."""
-
-    def __init__(self, code: str, status: int) -> None:
-        super().__init__(f"LiveKit refused the call: {code} ({status})")
-        self.code = code
-        self.status = status
-
-
-class LiveKitNotConfiguredError(LiveKitUnreachableError):
-    """`LIVEKIT_URL` is empty: there is no LiveKit to call."""
-
-    def __init__(self) -> None:
-        super().__init__("LIVEKIT_URL is not set")
 
 
 class WebhookSignatureError(Exception):
@@ -73,29 +72,11 @@ ROLE_GRANTS: dict[str, RoleGrants] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class RoomConfig:
-    """The part of a room's configuration LiveKit applies when a join creates it."""
-
-    name: str
-    empty_timeout: int
-    departure_timeout: int
-    max_participants: int
-    metadata: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class TokenRequest:
-    identity: str
-    name: str | None
-    role: str
-    metadata: str | None
-    attributes: dict[str, str] | None
-    ttl_seconds: int
-
-
 class LiveKitGateway:
-    """Token minting and webhook verification (always), RoomService calls (when configured)."""
+    """Token minting and webhook verification (always), RoomService calls (when configured).
+
+    Implements the room actor's LiveKit port (actors/room/protocol.py).
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._key = settings.livekit_api_key

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from actors.room_protocol import RoomNotFoundError
+from actors.room.protocol import RoomNotFoundError
 from app.auth import current_caller, forbidden
 from models import Room
 

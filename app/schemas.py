@@ -15,7 +15,7 @@ from pydantic import (
 )
 from quart import request
 
-from actors.room_protocol import RoomNotFoundError
+from actors.room.protocol import RoomNotFoundError
 
 MAX_METADATA_LENGTH = 8192
 ROOM_NAME_PATTERN = r"^[A-Za-z0-9_-]{3,50}$"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
@@ -10,12 +11,11 @@ from dataclasses import dataclass, field
 
 from quart import current_app
 
-from actors.admission import AdmissionStats
-from actors.apply_slots import ApplySlots
-from actors.group_apply import GroupApplier
-from actors.room import RoomActor, RoomActorDeps
-from actors.room_protocol import EventsStored, RoomMessage
-from actors.runtime import ActorRegistry
+from actors.committer import Committed, Committer
+from actors.room.actor import RoomActor, RoomActorDeps
+from actors.room.admission import AdmissionStats
+from actors.room.protocol import CommitDone, RoomMessage
+from actors.runtime import ActorRegistry, RegistryClosedError
 from actors.seat_writer import SeatWriter
 from app.chain_rpc import ChainRPC
 from app.gating.cache import VerdictCache
@@ -41,8 +41,8 @@ class Services:
     settings: Settings
     gateway: LiveKitGateway
     rooms: ActorRegistry[str, RoomMessage]
-    # Where room actors apply webhook events together (for ops and tests).
-    group_apply: GroupApplier
+    # The one writer of webhook effects, for every room (for ops and tests).
+    committer: Committer
     # Stores verified webhooks, concurrent deliveries in one insert.
     inbox: InboxWriter
     # Stores seats before their tokens are returned, many per statement.
@@ -81,30 +81,38 @@ def build_services(
     gating_sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> Services:
     gateway = LiveKitGateway(settings)
-    slots = ApplySlots(settings.webhook_apply_concurrency, clock=clock)
     metrics = Metrics()
-    group_apply = GroupApplier(now, settings.webhook_max_attempts, observer=metrics)
+    rooms: ActorRegistry[str, RoomMessage]
+
+    def deliver(room: str, result: Committed) -> None:
+        # A round's outcome goes to its room's mailbox, so the actor adopts it on
+        # its own task. At shutdown it is dropped: what it wrote is committed, and
+        # the next activation loads it.
+        with contextlib.suppress(RegistryClosedError):
+            rooms.tell(room, CommitDone(result))
+
+    committer = Committer(
+        now=now, max_attempts=settings.webhook_max_attempts, deliver=deliver, observer=metrics
+    )
     seat_writer = SeatWriter()
     admission = AdmissionStats()
     deps = RoomActorDeps(
-        gateway=gateway,
+        livekit=gateway,
+        committer=committer,
         seat_hold_seconds=settings.seat_hold_seconds,
         webhook_max_attempts=settings.webhook_max_attempts,
         clock=clock,
         now=now,
-        apply_slots=slots,
-        group_apply=group_apply,
         seat_writer=seat_writer,
         admission=admission,
     )
-    rooms: ActorRegistry[str, RoomMessage] = ActorRegistry(
+    rooms = ActorRegistry(
         lambda name: RoomActor(name, deps),
         mailbox_size=settings.actor_mailbox_size,
         idle_timeout=settings.actor_idle_seconds,
         ask_timeout=settings.actor_ask_timeout_seconds,
         clock=clock,
     )
-    slots.wake = lambda name: rooms.tell(name, EventsStored(), coalesce=True)
     chain = ChainRPC(settings.rpc_urls, settings.chain_timeout_seconds)
     access = AccessChecker(chain, VerdictCache(clock, settings.gating_cache_seconds), GatingStats())
     metrics.watch(
@@ -118,7 +126,7 @@ def build_services(
         settings=settings,
         gateway=gateway,
         rooms=rooms,
-        group_apply=group_apply,
+        committer=committer,
         inbox=InboxWriter(now),
         seat_writer=seat_writer,
         admission=admission,

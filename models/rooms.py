@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
+
+from models.db import bounded, transaction
 
 
 class AccessType(StrEnum):
@@ -58,6 +61,48 @@ class Room(Model):
 
     class Meta:
         table = "rooms"
+
+
+# The longest name the rooms table holds: a LiveKit room with a longer name is
+# none of ours (its sessions are still kept, by sid).
+MAX_ROOM_NAME = 50
+
+
+@dataclass(frozen=True, slots=True)
+class RoomPresenceRow:
+    """The presence columns of a room row, as its webhooks leave them."""
+
+    room_id: int
+    status: str
+    num_participants: int
+    # None keeps the stored sid (an idle room remembers its last LiveKit sid).
+    livekit_sid: str | None
+
+
+async def get_room(name: str) -> Room | None:
+    """The room of this name; None for a name longer than any stored one."""
+    if len(name) > MAX_ROOM_NAME:
+        return None
+    async with bounded():
+        return await Room.get_or_none(name=name)
+
+
+async def create_room(name: str, fields_: dict[str, Any], presence: dict[str, Any]) -> Room:
+    async with bounded():
+        return await Room.create(name=name, **fields_, **presence)
+
+
+async def update_room(room_id: int, changes: dict[str, Any]) -> Room:
+    async with bounded():
+        room = await Room.get(id=room_id)
+        room.update_from_dict(changes)
+        await room.save()
+        return room
+
+
+async def delete_room(room_id: int) -> None:
+    async with transaction():
+        await Room.filter(id=room_id).delete()
 
 
 def access_rule_violation(

@@ -20,7 +20,7 @@ from pydantic import BaseModel, StringConstraints, field_validator
 from quart import Blueprint
 from quart_schema import document_request, validate_request, validate_response
 
-from actors.room_protocol import (
+from actors.room.protocol import (
     ChangeParticipant,
     EndMeeting,
     LiftBan,

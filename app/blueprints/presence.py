@@ -11,7 +11,7 @@ from quart_schema import validate_querystring, validate_response
 from tortoise.expressions import Q
 from tortoise.functions import Count
 
-from actors.room_protocol import ListParticipants, LiveParticipant, RoomNotFoundError
+from actors.room.protocol import ListParticipants, LiveParticipant, RoomNotFoundError
 from app.auth import wallet_allowed
 from app.errors import documents_errors
 from app.room_access import require_room_manager

@@ -10,7 +10,7 @@ from pydantic.json_schema import SkipJsonSchema
 from quart import Blueprint
 from quart_schema import validate_querystring, validate_request, validate_response
 
-from actors.room_protocol import (
+from actors.room.protocol import (
     CreateRoom,
     DeleteRoom,
     InvalidRoomConfigError,

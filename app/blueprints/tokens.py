@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 from quart import Blueprint, Response
 from quart_schema import document_request, document_response
 
-from actors.room_protocol import (
+from actors.room.protocol import (
     AccessCheckNeededError,
     IssuedToken,
     IssueToken,

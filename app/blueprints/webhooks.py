@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from quart import Blueprint, request
 from quart_schema import document_headers, document_response, security_scheme
 
-from actors.room_protocol import EventsStored
+from actors.room.protocol import EventsStored
 from actors.runtime import ActorError
 from app.auth import public
 from app.errors import APIError, documents_errors

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from livekit.protocol.models import ParticipantInfo
 
-from actors.admission import JoinFacts, Verdict, decide
+from actors.room.admission import JoinFacts, Verdict, decide
 
 AT = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 LATER = AT + dt.timedelta(minutes=5)
@@ -17,7 +17,7 @@ Kind = ParticipantInfo.Kind
 
 # A holder of its own seat, with a valid grant, in a room of 3 with 2 other places taken.
 BASE = JoinFacts(
-    kind=Kind.STANDARD,
+    kind="standard",
     granted_until=LATER,
     banned=False,
     seat_held=True,
@@ -55,10 +55,10 @@ BASE = JoinFacts(
         ("grant runs out exactly now", {"granted_until": AT}, Verdict.TOKEN_EXPIRED),
         ("banned, though holding a seat", {"banned": True}, Verdict.BANNED),
         ("banned, without a token", {"banned": True, "granted_until": None}, Verdict.BANNED),
-        ("an agent", {"kind": Kind.AGENT, "granted_until": None}, Verdict.NOT_SUBJECT),
-        ("egress", {"kind": Kind.EGRESS, "taken_by_others": 9}, Verdict.NOT_SUBJECT),
-        ("ingress", {"kind": Kind.INGRESS, "banned": True}, Verdict.NOT_SUBJECT),
-        ("SIP", {"kind": Kind.SIP, "granted_until": None}, Verdict.NOT_SUBJECT),
+        ("an agent", {"kind": "agent", "granted_until": None}, Verdict.NOT_SUBJECT),
+        ("egress", {"kind": "egress", "taken_by_others": 9}, Verdict.NOT_SUBJECT),
+        ("ingress", {"kind": "ingress", "banned": True}, Verdict.NOT_SUBJECT),
+        ("SIP", {"kind": "sip", "granted_until": None}, Verdict.NOT_SUBJECT),
     ],
 )
 def test_admission_rule(case: str, changes: dict[str, object], verdict: Verdict) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from livekit.protocol.models import ParticipantInfo
 from livekit.protocol.webhook import WebhookEvent
 
-from actors.room_protocol import EventsStored
 from models import ParticipantSession
 from tests.conftest import Client, Running
 from tests.fakes.livekit_server import FakeLiveKit
+from tests.support.applied import apply_pending
 from tests.support.clock import FakeClock
 from tests.support.settings import AUTH
 from tests.support.webhooks import event, participant, room_info, signed
@@ -30,7 +30,7 @@ async def deliver(client: Client, *messages: WebhookEvent) -> None:
 
 
 async def settle(running: Running) -> None:
-    await running.services.rooms.ask(ROOM, EventsStored(), timeout=10)
+    await apply_pending(running.services.rooms, ROOM)
 
 
 async def make_room(client: Client, **fields: object) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from actors.room_protocol import EventsStored
 from app.blueprints.presence import PARTICIPANTS_PER_SESSION
 from app.lifecycle import prune_webhook_payloads
 from models import ParticipantSession, RoomSession, WebhookInbox
 from tests.conftest import Client, Running
+from tests.support.applied import apply_pending
 from tests.support.clock import EPOCH, FakeClock
 from tests.support.settings import AUTH
 from tests.support.webhooks import event, room_info, signed
@@ -95,7 +95,7 @@ async def test_processed_payloads_are_blanked_after_retention_and_ids_still_dedu
     body, headers = signed(old)
     assert (await client.post("/v1/livekit/webhook", data=body, headers=headers)).status_code == 200
     # Let the room's actor apply it first, so nothing else writes these rows below.
-    await running.services.rooms.ask(ROOM, EventsStored(), timeout=10)
+    await apply_pending(running.services.rooms, ROOM)
     await WebhookInbox.filter(event_id=old.id).update(processed_at=clock.now())
     # Pending and claimed by no room, so no actor applies it while the test runs.
     pending = await WebhookInbox.create(
@@ -116,7 +116,7 @@ async def test_processed_payloads_are_blanked_after_retention_and_ids_still_dedu
     # LiveKit retrying the old event long after: still a duplicate, not applied again.
     sessions_before = await RoomSession.filter(sid="RM_old").count()
     assert (await client.post("/v1/livekit/webhook", data=body, headers=headers)).status_code == 200
-    await running.services.rooms.ask(ROOM, EventsStored(), timeout=10)
+    await apply_pending(running.services.rooms, ROOM)
     assert await WebhookInbox.filter(event_id=old.id).count() == 1
     assert (await WebhookInbox.get(event_id=old.id)).payload == ""
     assert await RoomSession.filter(sid="RM_old").count() == sessions_before

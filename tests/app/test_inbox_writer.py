@@ -7,11 +7,11 @@ import asyncio
 
 import pytest
 
-from actors.room_protocol import EventsStored
 from app.inbox_writer import InboxEntry
 from models import WebhookInbox
 from tests.app.test_webhooks import deliver, make_room
 from tests.conftest import Running, app_running
+from tests.support.applied import apply_pending
 from tests.support.clock import FakeClock
 from tests.support.postgres import truncate_tables
 from tests.support.settings import make_settings
@@ -38,7 +38,7 @@ async def test_concurrent_deliveries_share_inserts_and_all_land(running: Running
     assert writer.inserts - before < len(joins)  # shared, not one each
     stored = await WebhookInbox.filter(event_type="participant_joined").count()
     assert stored == len(joins)
-    await running.services.rooms.ask(ROOM, EventsStored(), timeout=10)
+    await apply_pending(running.services.rooms, ROOM)
     assert await WebhookInbox.filter(processed_at=None).count() == 0
 
 

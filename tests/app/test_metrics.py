@@ -6,10 +6,11 @@ import math
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from actors.room_protocol import EventsStored
 from app.metrics import CHAIN_OUTCOMES, Metrics
 from models import WebhookInbox
 from tests.conftest import Client, Running
+from tests.support.applied import apply_pending
+from tests.support.clock import EPOCH
 from tests.support.settings import AUTH
 from tests.support.webhooks import event, participant, room_info, serialise, signed
 
@@ -156,7 +157,7 @@ async def test_the_write_path_feeds_applied_failed_and_lag(running: Running) -> 
         body, headers = signed(message)
         response = await client.post("/v1/livekit/webhook", data=body, headers=headers)
         assert response.status_code == 200
-    await running.services.rooms.ask(ROOM, EventsStored(), timeout=10)
+    await apply_pending(running.services.rooms, ROOM)
     # A stored payload that no longer parses: its apply fails, and is counted.
     bad = event("room_finished", room_info(ROOM, "RM_fed"))
     await WebhookInbox.create(
@@ -166,8 +167,9 @@ async def test_the_write_path_feeds_applied_failed_and_lag(running: Running) -> 
         room_sid="RM_fed",
         livekit_created_at=bad.created_at,
         payload=serialise(bad).decode().replace("{", "[", 1),
+        received_at=EPOCH,  # by the app's (fake) clock
     )
-    await running.services.rooms.ask(ROOM, EventsStored(), timeout=10)
+    await apply_pending(running.services.rooms, ROOM)
 
     samples = await scrape(client)
 

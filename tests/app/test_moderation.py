@@ -8,9 +8,9 @@ import pytest
 from livekit.protocol.models import TrackInfo, TrackType
 from livekit.protocol.webhook import WebhookEvent
 
-from actors.room_protocol import EventsStored
 from tests.conftest import Client, Running, app_running
 from tests.fakes.livekit_server import FakeLiveKit
+from tests.support.applied import apply_pending
 from tests.support.clock import FakeClock
 from tests.support.settings import AUTH, make_settings
 from tests.support.webhooks import event, participant, room_info, signed
@@ -27,7 +27,7 @@ async def deliver(running: Running, *messages: WebhookEvent) -> None:
         body, headers = signed(message)
         response = await client.post("/v1/livekit/webhook", data=body, headers=headers)
         assert response.status_code == 200
-    await running.services.rooms.ask(ROOM, EventsStored(), timeout=10)
+    await apply_pending(running.services.rooms, ROOM)
 
 
 async def token(client: Client, identity: str, **fields: object) -> tuple[int, dict]:

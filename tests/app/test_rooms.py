@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import Client, Running, app_running
 from tests.fakes.livekit_server import FakeLiveKit
+from tests.support.applied import apply_pending
 from tests.support.clock import FakeClock
 from tests.support.settings import AUTH, make_settings
 
@@ -369,9 +370,8 @@ async def make_live(running: Running, name: str) -> None:
         body, headers = signed(message)
         response = await client.post("/v1/livekit/webhook", data=body, headers=headers)
         assert response.status_code == 200
-    from actors.room_protocol import EventsStored
 
-    await running.services.rooms.ask(name, EventsStored())
+    await apply_pending(running.services.rooms, name)
     state = await (await client.get(f"/v1/rooms/{name}", headers=AUTH)).get_json()
     assert state["status"] == "live"
 

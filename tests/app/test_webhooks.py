@@ -12,10 +12,11 @@ from livekit.protocol.ingress import IngressInfo
 from livekit.protocol.models import DisconnectReason
 from livekit.protocol.webhook import WebhookEvent
 
-from actors.room_protocol import EventsStored, ListParticipants
+from actors.room.protocol import ListParticipants
 from models import ParticipantSession, RoomSession, WebhookInbox
 from tests.conftest import Client, Running, app_running
-from tests.support.clock import FakeClock
+from tests.support.applied import apply_pending
+from tests.support.clock import EPOCH, FakeClock
 from tests.support.postgres import truncate_tables, unreachable
 from tests.support.settings import AUTH, LIVEKIT_KEY, make_settings
 from tests.support.webhooks import (
@@ -42,7 +43,7 @@ async def deliver(client: Client, message: WebhookEvent) -> int:
 
 async def settle(running: Running, room: str = ROOM) -> None:
     """Wait until the room's actor has applied everything stored so far."""
-    await running.services.rooms.ask(room, EventsStored(), timeout=10)
+    await apply_pending(running.services.rooms, room)
 
 
 async def store(message: WebhookEvent, payload: str | None = None) -> None:
@@ -54,6 +55,8 @@ async def store(message: WebhookEvent, payload: str | None = None) -> None:
         room_sid=message.room.sid or None,
         livekit_created_at=message.created_at,
         payload=serialise(message).decode() if payload is None else payload,
+        # By the app's clock (the fake one starts there and only goes forward).
+        received_at=EPOCH,
     )
 
 
@@ -599,6 +602,9 @@ async def test_the_periodic_sweep_applies_what_no_one_announced(running: Running
     assert (await WebhookInbox.get(event_id=message.id)).processed_at is None
     await running.sleep.tick()  # one sweep round
     await running.services.rooms.ask(ROOM, ListParticipants())  # after the sweep's nudge
+    round_out = running.services.committer.in_flight(ROOM)
+    assert round_out is not None  # the nudge handed the room to the committer
+    await asyncio.wait_for(round_out, 10)
     assert (await WebhookInbox.get(event_id=message.id)).processed_at is not None
     state = await (await client.get(f"/v1/rooms/{ROOM}", headers=AUTH)).get_json()
     assert state["status"] == "live"
@@ -618,7 +624,7 @@ async def test_a_database_blip_keeps_the_room_and_its_seats(
             )
             assert response.status_code == 200
         async with unreachable(postgres_url):
-            assert await running.services.rooms.ask(ROOM, EventsStored()) == 0
+            assert await apply_pending(running.services.rooms, ROOM) == 0
         response = await client.post(
             f"/v1/rooms/{ROOM}/token", json={"identity": "c"}, headers=AUTH
         )

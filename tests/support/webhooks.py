@@ -57,6 +57,7 @@ def participant(
     joined_at: int = 0,
     name: str = "",
     reason: int = DisconnectReason.CLIENT_INITIATED,
+    kind: int = ParticipantInfo.Kind.STANDARD,
 ) -> ParticipantInfo:
     return ParticipantInfo(
         identity=identity,
@@ -65,6 +66,7 @@ def participant(
         joined_at=joined_at,
         state=ParticipantInfo.State.ACTIVE,
         disconnect_reason=reason,
+        kind=kind,  # type: ignore[arg-type]
     )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from livekit.protocol.room import RoomParticipantIdentity
 
-from actors.room_protocol import EventsStored
 from tests.app.gating.conftest import Gated
 from tests.app.gating.helpers import ask_token, make_room
+from tests.support.applied import apply_pending
 from tests.support.webhooks import event, participant, room_info, signed
 
 ROOM = "holders-only"
@@ -29,7 +29,7 @@ async def meeting_with(gated: Gated, *identities: str) -> None:
         body, headers = signed(message)
         response = await client.post("/v1/livekit/webhook", data=body, headers=headers)
         assert response.status_code == 200
-    await gated.running.services.rooms.ask(ROOM, EventsStored(), timeout=10)
+    await apply_pending(gated.running.services.rooms, ROOM)
 
 
 def removed(gated: Gated) -> list[str]:

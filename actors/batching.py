@@ -1,8 +1,9 @@
 """Work queued during one turn of the event loop, run as one batch.
 
-The scheduling shared by the webhook inbox's inserts (app/inbox_writer.py) and
-the rooms' shared apply transactions (actors/group_apply.py): items added
-while the loop runs its current turn wait for the next one and go together,
+The scheduling shared by the webhook inbox's inserts (app/inbox_writer.py),
+the seats' upserts (actors/seat_writer.py) and the committer's rounds
+(actors/committer.py): items added while the loop runs its current turn wait
+for the next one and go together,
 at most `max_batch` per batch and `max_in_flight` batches at once; what comes
 while every batch is out waits for the next free one.
 """
@@ -38,10 +39,19 @@ class TurnBatches(Generic[T]):
         self._queue.append(item)
         self._schedule()
 
-    async def close(self) -> None:
-        """Wait for the batches in flight (at shutdown, before the database closes)."""
+    async def close(self, grace_seconds: float | None = None) -> None:
+        """Wait for the batches in flight (at shutdown, before the database closes);
+        past `grace_seconds` they are cancelled."""
+        loop = asyncio.get_running_loop()
+        deadline = None if grace_seconds is None else loop.time() + grace_seconds
         while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            timeout = None if deadline is None else max(0.0, deadline - loop.time())
+            _, late = await asyncio.wait(list(self._tasks), timeout=timeout)
+            if late and deadline is not None and loop.time() >= deadline:
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late)
+                self._queue.clear()
 
     def _schedule(self) -> None:
         # On the next turn of the loop, not now: whatever this turn adds shares it.

@@ -1,7 +1,9 @@
-"""The room actor's closed set of messages, its replies and its domain errors.
+"""The room actor's closed set of messages, its replies, its errors, and its LiveKit port.
 
-Routes `ask` with the request messages and `tell` EventsStored; nothing else
-reaches a RoomActor.
+Routes `ask` with the request messages and `tell` EventsStored; the committer
+tells CommitDone; nothing else reaches a RoomActor. What the actor needs from
+LiveKit is the `LiveKit` protocol below, implemented by app/livekit_gateway.py,
+so actors/ never imports app/.
 """
 
 from __future__ import annotations
@@ -9,10 +11,91 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from app.livekit_gateway import TokenRequest
 from models.rooms import AccessCondition
+from models.sessions import PublishedTrack
+
+if TYPE_CHECKING:
+    from actors.committer import Committed
+
+__all__ = ["PublishedTrack"]  # re-exported: a LiveParticipant's tracks
+
+# -- what the actor needs from LiveKit ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RoomConfig:
+    """The part of a room's configuration LiveKit applies when a join creates it."""
+
+    name: str
+    empty_timeout: int
+    departure_timeout: int
+    max_participants: int
+    metadata: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    identity: str
+    name: str | None
+    role: str
+    metadata: str | None
+    attributes: dict[str, str] | None
+    ttl_seconds: int
+
+
+class LiveKitUnreachableError(Exception):
+    """LiveKit could not be reached (connection refused, timeout)."""
+
+
+class LiveKitRefusedError(Exception):
+    """LiveKit answered with an error."""
+
+    def __init__(self, code: str, status: int) -> None:
+        super().__init__(f"LiveKit refused the call: {code} ({status})")
+        self.code = code
+        self.status = status
+
+
+class LiveKitNotConfiguredError(LiveKitUnreachableError):
+    """`LIVEKIT_URL` is empty: there is no LiveKit to call."""
+
+    def __init__(self) -> None:
+        super().__init__("LIVEKIT_URL is not set")
+
+
+class LiveKit(Protocol):
+    """Token minting (always) and RoomService calls, which raise LiveKitUnreachableError
+    or LiveKitRefusedError and nothing else. `url` is empty when there is no LiveKit."""
+
+    url: str
+
+    def mint_token(self, room: RoomConfig, request: TokenRequest) -> tuple[str, dt.datetime]: ...
+
+    async def create_room(self, room: RoomConfig) -> str | None: ...
+
+    async def update_room_metadata(self, name: str, metadata: str) -> None: ...
+
+    async def delete_room(self, name: str) -> None: ...
+
+    async def remove_participant(self, room: str, identity: str) -> None: ...
+
+    async def update_participant(
+        self,
+        room: str,
+        identity: str,
+        *,
+        role: str | None = None,
+        name: str | None = None,
+        metadata: str | None = None,
+        attributes: dict[str, str] | None = None,
+    ) -> None: ...
+
+    async def mute_published_track(
+        self, room: str, identity: str, track_sid: str, *, muted: bool
+    ) -> None: ...
+
 
 # -- messages ------------------------------------------------------------------
 
@@ -65,6 +148,19 @@ class ListParticipants:
 @dataclass(frozen=True, slots=True)
 class EventsStored:
     """Webhook events for this room are in the inbox: apply what is pending, in order."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyPending:
+    """Like EventsStored, but answered with a future that is done, with how many
+    events were applied, once everything stored so far is (for tests and ops)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommitDone:
+    """From the committer: the room's round is over (actors/committer.py)."""
+
+    result: Committed
 
 
 # -- moderation (actors/room_moderation.py) --------------------------------------
@@ -122,6 +218,8 @@ RoomMessage = (
     | ReadAccessCondition
     | ListParticipants
     | EventsStored
+    | ApplyPending
+    | CommitDone
     | RemoveParticipant
     | ListBans
     | LiftBan
@@ -146,24 +244,15 @@ class IssuedToken:
 
 
 @dataclass(frozen=True, slots=True)
-class PublishedTrack:
-    """A track a participant publishes, from track_published; muted as set through Qari."""
-
-    sid: str
-    kind: str  # audio, video, data
-    muted: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class LiveParticipant:
     identity: str
     name: str | None
     sid: str
     joined_at: dt.datetime | None
     state: str
-    # How many tracks it publishes (stored with its session)...
+    # How many tracks it publishes, and which (stored with its session, by sid);
+    # muted as LiveKit said, or as last set through Qari.
     tracks: int = 0
-    # ... and which, by sid (kept in memory: LiveKit sends no webhook for a mute).
     published: tuple[PublishedTrack, ...] = ()
     # The role its token was issued with, or last set through Qari (None: unknown).
     role: str | None = None

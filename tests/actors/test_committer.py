@@ -1,8 +1,9 @@
-"""Webhook events of many rooms applied in shared transactions (actors/group_apply.py).
+"""The committer (actors/committer.py): many rooms' webhook effects in one write.
 
 Each test stores events the way the route does and then nudges every room at
-once, so their actors ask for the same shared transaction; what each room
-ends up with must be what it would have applied on its own.
+once, so their actors ask for the same round; what each room ends up with
+must be what it would have applied on its own, and a failure of one event
+must cost that event alone.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import asyncio
 
 from livekit.protocol.webhook import WebhookEvent
 
-from actors.group_apply import MAX_EVENTS_PER_ROOM
-from actors.room_protocol import EventsStored, ListParticipants
+from actors.committer import MAX_EVENTS_PER_ROOM
+from actors.room.protocol import ApplyPending, ListParticipants
 from models import ParticipantSession, Room, WebhookInbox
+from models.db import connection, is_postgres
 from tests.app.test_webhooks import make_room, store
 from tests.conftest import Running
 from tests.support.webhooks import audio_track, event, participant, room_info
@@ -37,11 +39,8 @@ async def start_rooms(running: Running, rooms: list[str]) -> None:
 async def nudge_all(running: Running, rooms: list[str]) -> list[int]:
     """Tell every room at once that events are stored; what each applied."""
     registry = running.services.rooms
-    return list(
-        await asyncio.wait_for(
-            asyncio.gather(*(registry.ask(room, EventsStored()) for room in rooms)), 10
-        )
-    )
+    futures = await asyncio.gather(*(registry.ask(room, ApplyPending()) for room in rooms))
+    return list(await asyncio.wait_for(asyncio.gather(*futures), 10))
 
 
 async def pending() -> int:
@@ -53,7 +52,7 @@ async def identities(running: Running, room: str) -> list[str]:
     return sorted(p.identity for p in live)
 
 
-async def test_many_rooms_share_one_transaction(running: Running) -> None:
+async def test_many_rooms_share_one_write(running: Running) -> None:
     await start_rooms(running, ROOMS)
     for room in ROOMS:
         for who in ("ann", "bob"):
@@ -72,13 +71,13 @@ async def test_many_rooms_share_one_transaction(running: Running) -> None:
                 track=audio_track(f"TR_{room}"),
             )
         )
-    group = running.services.group_apply
-    before = group.transactions
+    committer = running.services.committer
+    before = committer.writes
 
     assert await nudge_all(running, ROOMS) == [3] * len(ROOMS)
 
-    # Two transactions may be in flight at once; twelve rooms alone would take twelve.
-    assert group.transactions - before <= 2
+    # Rounds may overlap; twelve rooms alone would take twelve writes.
+    assert committer.writes - before <= 2
     assert await pending() == 0
     for room in ROOMS:
         assert await identities(running, room) == ["ann", "bob"]
@@ -104,22 +103,22 @@ async def test_many_rooms_share_one_transaction(running: Running) -> None:
         assert bob.left_at is not None
 
 
-async def test_leave_then_late_join_in_separate_transactions(running: Running) -> None:
+async def test_leave_then_late_join_in_separate_rounds(running: Running) -> None:
     """Decided from memory: a join that comes after its own leave changes nothing."""
     room = ROOMS[0]
     await start_rooms(running, [room])
     info = room_info(room, sid_of(room))
     late_join = event("participant_joined", info, who=participant("ann", "PA_late"))
     leave = event("participant_left", info, who=participant("ann", "PA_late"))
-    group = running.services.group_apply
-    before = group.transactions
+    committer = running.services.committer
+    before = committer.writes
 
     await store(leave)
     await nudge_all(running, [room])
     await store(late_join)
     await nudge_all(running, [room])
 
-    assert group.transactions - before == 2
+    assert committer.writes - before == 2
     assert await identities(running, room) == []
     row = await ParticipantSession.get(sid="PA_late")
     assert row.left_at is not None
@@ -127,11 +126,14 @@ async def test_leave_then_late_join_in_separate_transactions(running: Running) -
     assert (await Room.get(name=room)).num_participants == 0
 
 
-async def test_a_failed_shared_transaction_falls_back_for_every_room(running: Running) -> None:
-    """One room's event breaks the shared insert: each room then applies on its own."""
+async def test_a_sid_another_room_holds_is_not_taken_over(running: Running) -> None:
+    """The same participant sid in two rooms: the rules cannot know, the unique index can.
+
+    The second room's join stores nothing and does not count there, the first
+    room's row stays as it was, and nothing is kept as failed.
+    """
     first, second, third = ROOMS[:3]
     await start_rooms(running, [first, second, third])
-    # The same participant sid in two rooms: memory cannot know, the unique index can.
     await store(
         event(
             "participant_joined", room_info(first, sid_of(first)), who=participant("ann", "PA_dup")
@@ -151,37 +153,84 @@ async def test_a_failed_shared_transaction_falls_back_for_every_room(running: Ru
         )
     )
 
-    group = running.services.group_apply
-    before = group.transactions
-
     assert await nudge_all(running, [second, third]) == [1, 1]
-
-    assert group.transactions == before  # the shared one rolled back; each room went alone
 
     assert await pending() == 0
     assert await identities(running, first) == ["ann"]
-    # On its own, the room sees the sid is taken, as a repeated join: nothing changes.
     assert await identities(running, second) == []
     assert await identities(running, third) == ["cat"]
+    assert (await Room.get(name=second)).num_participants == 0
     assert (await Room.get(name=third)).num_participants == 1
-    # Falling back is not a failure of the events: nothing kept with an error.
+    row = await ParticipantSession.get(sid="PA_dup")
+    assert (row.identity, row.left_at) == ("ann", None)
     assert await WebhookInbox.filter(last_error__not_isnull=True).count() == 0
-
-    # Having been through their own transactions, both rooms share again.
-    for room, who in ((second, "fay"), (third, "gus")):
-        await store(
-            event(
-                "participant_joined",
-                room_info(room, sid_of(room)),
-                who=participant(who, f"PA_{who}"),
-            )
+    # A leave of that sid in the second room closes nothing of the first's.
+    await store(
+        event(
+            "participant_left", room_info(second, sid_of(second)), who=participant("eve", "PA_dup")
         )
-    assert await nudge_all(running, [second, third]) == [1, 1]
-    assert group.transactions == before + 1
-    assert await identities(running, third) == ["cat", "gus"]
+    )
+    await nudge_all(running, [second])
+    assert (await ParticipantSession.get(sid="PA_dup")).left_at is None
+    assert await identities(running, first) == ["ann"]
 
 
-async def test_a_plan_that_fails_holds_back_only_its_room(running: Running) -> None:
+async def refuse_identity(identity: str) -> None:
+    """Make the database itself refuse a participant row with this identity."""
+    conn = connection()
+    if is_postgres(conn):
+        await conn.execute_script(
+            "ALTER TABLE participant_sessions ADD CONSTRAINT test_refused "
+            f"CHECK (identity <> '{identity}')"
+        )
+    else:
+        await conn.execute_script(
+            "CREATE TRIGGER test_refused BEFORE INSERT ON participant_sessions "
+            f"WHEN NEW.identity = '{identity}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+
+
+async def accept_everyone() -> None:
+    conn = connection()
+    if is_postgres(conn):
+        await conn.execute_script(
+            "ALTER TABLE participant_sessions DROP CONSTRAINT IF EXISTS test_refused"
+        )
+    else:
+        await conn.execute_script("DROP TRIGGER IF EXISTS test_refused")
+
+
+async def test_an_event_the_database_refuses_costs_that_event_alone(running: Running) -> None:
+    """The shared write fails: each room goes alone, the failing room event by event."""
+    bad_room, good_room = ROOMS[:2]
+    await start_rooms(running, [bad_room, good_room])
+    bad_info, good_info = (
+        room_info(bad_room, sid_of(bad_room)),
+        room_info(good_room, sid_of(good_room)),
+    )
+    refused = event("participant_joined", bad_info, who=participant("mallory", "PA_m"))
+    await store(event("participant_joined", bad_info, who=participant("amy", "PA_amy")))
+    await store(refused)
+    await store(event("participant_joined", bad_info, who=participant("ben", "PA_ben")))
+    await store(event("participant_joined", good_info, who=participant("gil", "PA_gil")))
+    await refuse_identity("mallory")
+    try:
+        assert await nudge_all(running, [bad_room, good_room]) == [2, 1]
+    finally:
+        await accept_everyone()
+
+    assert await identities(running, bad_room) == ["amy", "ben"]
+    assert await identities(running, good_room) == ["gil"]
+    assert (await Room.get(name=bad_room)).num_participants == 2
+    kept = await WebhookInbox.get(event_id=refused.id)
+    assert (kept.processed_at, kept.attempts) == (None, 1)
+    assert kept.last_error
+    # Retried later (once the database takes it), it applies: memory was not ahead.
+    assert await nudge_all(running, [bad_room]) == [1]
+    assert await identities(running, bad_room) == ["amy", "ben", "mallory"]
+
+
+async def test_an_event_that_cannot_be_decided_holds_back_only_itself(running: Running) -> None:
     broken_room, good_room = ROOMS[:2]
     await start_rooms(running, [broken_room, good_room])
     broken: WebhookEvent = event(
@@ -197,12 +246,12 @@ async def test_a_plan_that_fails_holds_back_only_its_room(running: Running) -> N
             who=participant("bo", "PA_bo"),
         )
     )
-    group = running.services.group_apply
-    before = group.transactions
+    committer = running.services.committer
+    before = committer.writes
 
     assert await nudge_all(running, [broken_room, good_room]) == [0, 1]
 
-    assert group.transactions - before == 1  # the good room's, shared, committed
+    assert committer.writes - before == 1  # one write: the good event and the bad one's attempt
     assert await identities(running, good_room) == ["bo"]
     kept = await WebhookInbox.get(event_id=broken.id)
     assert kept.processed_at is None

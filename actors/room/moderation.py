@@ -16,17 +16,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from actors.room_events import Presence
-from actors.room_protocol import (
+from actors.room.presence import Annotations, RoomState
+from actors.room.protocol import (
     BanNotFoundError,
+    LiveKit,
+    LiveKitNotConfiguredError,
+    LiveKitRefusedError,
     LiveParticipant,
     ParticipantNotFoundError,
     TrackNotFoundError,
 )
-from actors.room_seats import SeatBook
-from app.database import transaction
-from app.livekit_gateway import LiveKitGateway, LiveKitNotConfiguredError, LiveKitRefusedError
+from actors.room.seats import SeatBook
 from models.bans import BanRow, delete_ban, insert_ban, room_bans
+from models.db import transaction
 
 
 class BanList:
@@ -61,6 +63,9 @@ class BanList:
     def rows(self) -> list[BanRow]:
         return sorted(self._bans.values(), key=lambda row: row.created_at)
 
+    def identities(self) -> frozenset[str]:
+        return frozenset(self._bans)
+
 
 class Moderator:
     """The moderation actions of one room; called only by its actor."""
@@ -68,15 +73,18 @@ class Moderator:
     def __init__(
         self,
         room_name: str,
-        gateway: LiveKitGateway,
-        presence: Presence,
+        gateway: LiveKit,
+        state: Callable[[], RoomState],
+        annotations: Annotations,
         seats: SeatBook,
         bans: BanList,
         now: Callable[[], dt.datetime],
     ) -> None:
         self._room = room_name
         self._gateway = gateway
-        self._presence = presence
+        # The room's presence as its actor holds it now (replaced on every commit).
+        self._state = state
+        self._annotations = annotations
         self._seats = seats
         self._bans = bans
         self._now = now
@@ -87,7 +95,7 @@ class Moderator:
 
     async def remove(self, room_id: int, identity: str, *, ban: bool, reason: str | None) -> None:
         self._require_livekit()
-        present = bool(self._presence.connections(identity))
+        present = bool(self._state().connections(identity))
         if not present and not ban:
             raise ParticipantNotFoundError(identity)
         if ban:
@@ -102,21 +110,21 @@ class Moderator:
 
     async def mute(self, identity: str, track_sid: str | None, *, muted: bool) -> None:
         self._require_livekit()
-        connections = self._presence.connections(identity)
+        connections = self._state().connections(identity)
         if not connections:
             raise ParticipantNotFoundError(identity)
         targets = [
-            (p.sid, t.sid)
-            for p in connections
-            for t in p.published
+            t.sid
+            for c in connections
+            for t in c.tracks.live
             if track_sid is None or t.sid == track_sid
         ]
         if track_sid is not None and not targets:
             raise TrackNotFoundError(track_sid)
-        for participant_sid, sid in targets:
+        for sid in targets:
             await self._gateway.mute_published_track(self._room, identity, sid, muted=muted)
             # Set as each call succeeds: a later refusal leaves these as LiveKit has them.
-            self._presence.set_muted(participant_sid, sid, muted)
+            self._annotations.muted[sid] = muted
 
     async def change(
         self,
@@ -128,13 +136,16 @@ class Moderator:
         attributes: dict[str, str] | None,
     ) -> LiveParticipant:
         self._require_livekit()
-        if not self._presence.connections(identity):
+        if not self._state().connections(identity):
             raise ParticipantNotFoundError(identity)
         await self._gateway.update_participant(
             self._room, identity, role=role, name=name, metadata=metadata, attributes=attributes
         )
-        self._presence.describe(identity, role=role, name=name)
-        return self._presence.connections(identity)[-1]
+        if role is not None:
+            self._annotations.roles[identity] = role
+        if name is not None:
+            self._annotations.names[identity] = name
+        return self._annotations.view(self._state().connections(identity)[-1])
 
     async def end(self) -> None:
         self._require_livekit()

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 
-from actors.room_protocol import RoomFullError
+from actors.room.protocol import RoomFullError
 from actors.seat_writer import SeatWriter
-from app.database import transaction
+from models.db import transaction
 from models.seats import SeatRow, load_room_seats
 
 # Every so many new seats, grants that have lapsed are forgotten (O(grants), amortised).
@@ -102,6 +104,15 @@ class SeatBook:
             for other, until in self._held.items()
             if other != identity and other not in in_room and until > now
         )
+
+    def grants(self) -> Mapping[str, dt.datetime]:
+        """identity -> granted_until, as a copy (the admission rule reads it elsewhere)."""
+        return MappingProxyType({i: g.row.granted_until for i, g in self._grants.items()})
+
+    def held(self, now: dt.datetime) -> Mapping[str, dt.datetime]:
+        """identity -> held_until of the seats held now, as a copy."""
+        self.prune(now)
+        return MappingProxyType(dict(self._held))
 
     # -- token requests ------------------------------------------------------------
 

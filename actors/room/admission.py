@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 
-from livekit.protocol.models import ParticipantInfo
+# The kind of participant Qari admits (ParticipantInfo.Kind.STANDARD, LiveKit's default).
+STANDARD = "standard"
 
 
 class Verdict(StrEnum):
@@ -44,7 +47,7 @@ class Verdict(StrEnum):
 class JoinFacts:
     """What the rule looks at, gathered by the room actor from its memory."""
 
-    kind: int  # ParticipantInfo.Kind
+    kind: str  # ParticipantInfo.Kind's name, lower case: "standard", "agent", ...
     # Until when Qari's grant for this identity is valid, None if there is none.
     granted_until: dt.datetime | None
     banned: bool
@@ -61,7 +64,7 @@ class JoinFacts:
 
 def decide(facts: JoinFacts) -> Verdict:
     """The verdict on one join; pure, so the same facts always get the same answer."""
-    if facts.kind != ParticipantInfo.Kind.STANDARD:
+    if facts.kind != STANDARD:
         return Verdict.NOT_SUBJECT
     if facts.banned:
         return Verdict.BANNED
@@ -72,6 +75,58 @@ def decide(facts: JoinFacts) -> Verdict:
     if facts.seat_held or facts.already_in or facts.taken_by_others < facts.max_participants:
         return Verdict.ADMITTED
     return Verdict.NO_PLACE
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionView:
+    """What the rule knows of a room when a batch of its events is decided.
+
+    Taken by the actor when it hands its events over; only events received
+    before `now` are in that batch, and a token comes before its join, so
+    every grant a join in the batch can use is here.
+    """
+
+    # None when Qari has no such room.
+    max_participants: int | None
+    # identity -> until when Qari's grant is valid.
+    grants: Mapping[str, dt.datetime]
+    # identity -> until when its seat is held (never an identity in the room).
+    held: Mapping[str, dt.datetime]
+    banned: frozenset[str]
+    # A refused join is recorded closed and removed; False (LIVEKIT_URL empty):
+    # there is nobody to remove it, so it is counted and kept.
+    enforce: bool
+    now: dt.datetime
+
+    def facts(
+        self, kind: str, identity: str, in_room: set[str], consumed: set[str], at: dt.datetime
+    ) -> JoinFacts:
+        """The facts of one join, with `in_room` and the seats `consumed` by joins
+        decided before it in the same batch."""
+        now = self.now
+        held_until = self.held.get(identity)
+        others_held = sum(
+            1
+            for other, until in self.held.items()
+            if other != identity and other not in in_room and other not in consumed and until > now
+        )
+        return JoinFacts(
+            kind=kind,
+            granted_until=self.grants.get(identity),
+            banned=identity in self.banned,
+            seat_held=identity not in consumed and held_until is not None and held_until > now,
+            already_in=identity in in_room,
+            taken_by_others=len(in_room - {identity}) + others_held,
+            max_participants=self.max_participants,
+            # A join applied late (a backlog) is judged at when it happened.
+            at=min(at, now),
+        )
+
+
+def admit_everyone(now: dt.datetime) -> AdmissionView:
+    """A view that refuses nothing it could remove: for rules decided without a room."""
+    empty: Mapping[str, dt.datetime] = MappingProxyType({})
+    return AdmissionView(None, empty, empty, frozenset(), enforce=False, now=now)
 
 
 @dataclass

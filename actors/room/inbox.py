@@ -1,0 +1,122 @@
+"""What a stored webhook means to its room: the inbox row parsed into a checked event.
+
+Everything about an event that can fail (its JSON, a timestamp out of any
+calendar, a string a column cannot hold) fails here, as BadEventError, before
+any rule runs: such an event costs an attempt of its own and never counts as
+the database being away.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.json_format import Parse
+from livekit.protocol.models import DisconnectReason, ParticipantInfo, TrackInfo, TrackType
+from livekit.protocol.webhook import WebhookEvent
+
+from models.sessions import MAX_IDENTITY, MAX_KIND, MAX_NAME, MAX_SID, PublishedTrack
+from models.webhook_inbox import PendingEvent
+
+
+class BadEventError(ValueError):
+    """A stored event that cannot be applied as it is."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRef:
+    """The LiveKit room instance an event is about."""
+
+    sid: str
+    # LiveKit's creation time; None when it did not say.
+    created_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """The participant an event is about."""
+
+    sid: str
+    identity: str
+    name: str | None
+    kind: str
+    state: str
+    joined_at: dt.datetime | None
+    disconnect_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoomEvent:
+    id: int
+    kind: str
+    # LiveKit's timestamp, or when the event was received if it gave none.
+    at: dt.datetime
+    room: RoomRef
+    who: Who | None
+    # The track of a track event (None when it names none).
+    track: PublishedTrack | None
+
+
+def timestamp(seconds: int) -> dt.datetime | None:
+    """LiveKit's seconds as a UTC datetime; None for "not given" (0 or less)."""
+    if seconds <= 0:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        raise BadEventError(f"timestamp {seconds} is out of range") from None
+
+
+def _text(value: str, limit: int, what: str) -> str:
+    if len(value) > limit:
+        raise BadEventError(f"{what} is longer than {limit} characters")
+    if "\x00" in value:
+        raise BadEventError(f"{what} contains NUL")
+    return value
+
+
+def parse(row: PendingEvent) -> RoomEvent:
+    """The event a pending row holds; BadEventError if it cannot be applied."""
+    try:
+        event = Parse(row.payload, WebhookEvent(), ignore_unknown_fields=True)
+    except Exception as error:  # protobuf raises ParseError, and TypeError on odd JSON
+        raise BadEventError(f"not a LiveKit event: {type(error).__name__}") from None
+    at = timestamp(event.created_at) or row.received_at
+    room = RoomRef(_text(event.room.sid, MAX_SID, "room sid"), timestamp(event.room.creation_time))
+    who = _who(event.participant) if event.HasField("participant") else None
+    return RoomEvent(
+        id=row.id,
+        kind=row.event_type,
+        at=at,
+        room=room,
+        who=who,
+        track=_track(event.track) if event.track.sid else None,
+    )
+
+
+def _track(info: TrackInfo) -> PublishedTrack:
+    return PublishedTrack(
+        sid=_text(info.sid, MAX_SID, "track sid"),
+        kind=_enum_name(TrackType, info.type, "kind").lower(),
+        muted=bool(info.muted),
+    )
+
+
+def _who(info: ParticipantInfo) -> Who:
+    return Who(
+        sid=_text(info.sid, MAX_SID, "participant sid"),
+        identity=_text(info.identity, MAX_IDENTITY, "identity"),
+        name=_text(info.name, MAX_NAME, "participant name") or None,
+        kind=_enum_name(ParticipantInfo.Kind, info.kind, "kind").lower(),
+        state=_enum_name(ParticipantInfo.State, info.state, "state").lower(),
+        joined_at=timestamp(info.joined_at),
+        disconnect_reason=_enum_name(DisconnectReason, info.disconnect_reason, "REASON"),
+    )
+
+
+def _enum_name(enum: Any, value: int, unknown: str) -> str:
+    try:
+        return str(enum.Name(value))
+    except ValueError:
+        return f"{unknown}_{value}"[:MAX_KIND]  # a value this livekit-protocol does not know

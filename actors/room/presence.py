@@ -1,0 +1,138 @@
+"""A room's presence: its current LiveKit session and who is in it, as one immutable value.
+
+The room's rules (effects.py) turn one RoomState and a batch of events into
+the next; the actor swaps the value it holds only once the effects are
+committed, so its memory is never ahead of the database. What Qari sets and
+LiveKit sends no webhook for (a role, a name, a mute) is kept beside it, in
+Annotations, so a commit never undoes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from actors.room.protocol import LiveParticipant
+from models.rooms import RoomPresenceRow, RoomStatus
+from models.sessions import TrackSet, room_presence
+
+# Ended sessions a room remembers by sid, so a late event for one is known as late.
+RECENT_ENDED = 16
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentSession:
+    sid: str
+    started_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One open connection of the current session, as its webhooks left it."""
+
+    sid: str
+    identity: str
+    name: str | None
+    kind: str
+    state: str
+    joined_at: dt.datetime | None
+    tracks: TrackSet = field(default_factory=TrackSet)
+
+
+_NO_ONE: Mapping[str, Connection] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class RoomState:
+    """What the rules need to decide any event without asking the database."""
+
+    name: str
+    session: CurrentSession | None = None
+    # Open connections of the current session, by participant sid.
+    live: Mapping[str, Connection] = field(default_factory=lambda: _NO_ONE)
+    # Connections of the current session that have closed: a join for one is late.
+    closed: frozenset[str] = frozenset()
+    # The latest ended sessions' sids, newest last.
+    ended: tuple[str, ...] = ()
+    # When the newest session known started: an unknown sid older than that is a
+    # late event of an earlier instance of this room name.
+    latest_start: dt.datetime | None = None
+
+    def identities(self) -> set[str]:
+        return {c.identity for c in self.live.values()}
+
+    def connections(self, identity: str) -> list[Connection]:
+        return [c for c in self.live.values() if c.identity == identity]
+
+    def room_row(self, room_id: int) -> RoomPresenceRow:
+        """The room row's presence columns that this state implies."""
+        return RoomPresenceRow(
+            room_id=room_id,
+            status=(RoomStatus.LIVE if self.session else RoomStatus.IDLE).value,
+            num_participants=len(self.identities()),
+            livekit_sid=self.session.sid if self.session else None,
+        )
+
+
+async def load_state(room_name: str) -> RoomState:
+    """The room's presence as the database holds it (bounded reads)."""
+    rows = await room_presence(room_name, RECENT_ENDED)
+    if rows.session is None:
+        return RoomState(room_name, ended=tuple(rows.ended), latest_start=rows.latest_start)
+    live = {
+        p.sid: Connection(
+            sid=p.sid,
+            identity=p.identity,
+            name=p.name,
+            kind=p.kind,
+            state=p.state,
+            joined_at=p.joined_at,
+            tracks=p.tracks,
+        )
+        for p in rows.live
+    }
+    return RoomState(
+        room_name,
+        session=CurrentSession(rows.session.sid, rows.session.started_at),
+        live=MappingProxyType(live),
+        closed=frozenset(rows.closed),
+        ended=tuple(rows.ended),
+        latest_start=rows.latest_start,
+    )
+
+
+class Annotations:
+    """What Qari set on a room's participants in memory: roles, names, mutes.
+
+    LiveKit sends no webhook for these, so they are not the rules' to decide;
+    they are lost on restart (a role shows as unknown until set again).
+    """
+
+    def __init__(self) -> None:
+        # The role each identity's latest token was issued with, or set by a moderator.
+        self.roles: dict[str, str] = {}
+        self.names: dict[str, str] = {}
+        # Track sid -> muted, as last set through Qari.
+        self.muted: dict[str, bool] = {}
+
+    def clear(self) -> None:
+        self.roles.clear()
+        self.names.clear()
+        self.muted.clear()
+
+    def view(self, connection: Connection) -> LiveParticipant:
+        tracks = tuple(
+            replace(t, muted=self.muted.get(t.sid, t.muted)) for t in connection.tracks.live
+        )
+        return LiveParticipant(
+            identity=connection.identity,
+            name=self.names.get(connection.identity, connection.name),
+            sid=connection.sid,
+            joined_at=connection.joined_at,
+            state=connection.state,
+            tracks=len(tracks),
+            published=tracks,
+            role=self.roles.get(connection.identity),
+        )

@@ -1,0 +1,231 @@
+"""Webhook effects written together with the mark that makes their events processed.
+
+Decisions and the processed mark go in one atomic write: on PostgreSQL one
+statement of data-modifying CTEs (one round trip, no BEGIN or COMMIT: a
+statement is atomic by itself), on SQLite one transaction. Every write is
+keyed by sid and idempotent (inserts skip sids already stored; a close
+applies only to a session still open), so writing the effects of an event
+twice changes nothing. One statement text serves any batch, so it stays
+prepared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from models.db import bounded, columns, connection, is_postgres, transaction
+from models.rooms import RoomPresenceRow
+from models.sessions import ParticipantChange, ParticipantRow, SessionEnd, SessionRow
+from models.webhook_inbox import FailedAttempt
+
+
+@dataclass(slots=True)
+class EffectBatch:
+    """Everything one write stores: effects of any number of rooms and their events' marks.
+
+    At most one row per sid in each list (the rules fold a batch's changes to a
+    row they open into that row), so no statement touches a row twice.
+    """
+
+    sessions_opened: list[SessionRow] = field(default_factory=list)
+    sessions_ended: list[SessionEnd] = field(default_factory=list)
+    participants_opened: list[ParticipantRow] = field(default_factory=list)
+    participants_changed: list[ParticipantChange] = field(default_factory=list)
+    rooms: list[RoomPresenceRow] = field(default_factory=list)
+    applied: list[int] = field(default_factory=list)
+    failed: list[FailedAttempt] = field(default_factory=list)
+
+    def extend(self, other: EffectBatch) -> None:
+        self.sessions_opened += other.sessions_opened
+        self.sessions_ended += other.sessions_ended
+        self.participants_opened += other.participants_opened
+        self.participants_changed += other.participants_changed
+        self.rooms += other.rooms
+        self.applied += other.applied
+        self.failed += other.failed
+
+    def is_empty(self) -> bool:
+        return not (
+            self.sessions_opened
+            or self.sessions_ended
+            or self.participants_opened
+            or self.participants_changed
+            or self.rooms
+            or self.applied
+            or self.failed
+        )
+
+
+_CLOSE = (
+    # A close applies to a session still open, and keeps its first reason.
+    "left_at = COALESCE(p.left_at, u.left_at), "
+    "disconnect_reason = CASE WHEN p.left_at IS NULL AND u.left_at IS NOT NULL "
+    "THEN u.reason ELSE p.disconnect_reason END, "
+    "state = CASE WHEN p.left_at IS NULL AND u.left_at IS NOT NULL "
+    "THEN 'disconnected' ELSE p.state END, "
+    "track_count = COALESCE(u.track_count, p.track_count), "
+    "track_sids = COALESCE(u.track_sids, p.track_sids)"
+)
+
+_WRITE_AND_MARK_PG = (
+    "WITH new_sessions AS (INSERT INTO room_sessions (sid, room_name, started_at, ended_at) "  # noqa: S608
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) "
+    "ON CONFLICT (sid) DO NOTHING RETURNING id, sid), "
+    "ended_sessions AS (UPDATE room_sessions s SET ended_at = u.ended_at "
+    "FROM unnest($5::text[], $6::timestamptz[]) AS u(sid, ended_at) "
+    "WHERE s.sid = u.sid AND s.ended_at IS NULL), "
+    "new_participants AS (INSERT INTO participant_sessions (sid, room_session_id, identity, "
+    "name, kind, state, joined_at, left_at, disconnect_reason, track_count, track_sids) "
+    "SELECT u.sid, COALESCE(s.id, n.id), u.identity, u.name, u.kind, u.state, u.joined_at, "
+    "u.left_at, u.reason, u.track_count, u.track_sids "
+    "FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], "
+    "$13::timestamptz[], $14::timestamptz[], $15::text[], $16::int[], $17::text[]) "
+    "AS u(sid, session_sid, identity, name, kind, state, joined_at, left_at, reason, "
+    "track_count, track_sids) "
+    # A session stored before, or by this same statement (whose rows a join cannot see).
+    "LEFT JOIN room_sessions s ON s.sid = u.session_sid "
+    "LEFT JOIN new_sessions n ON n.sid = u.session_sid "
+    "ON CONFLICT (sid) DO NOTHING RETURNING sid), "
+    f"changed_participants AS (UPDATE participant_sessions p SET {_CLOSE} "
+    "FROM unnest($18::text[], $19::text[], $20::timestamptz[], $21::text[], $22::int[], "
+    "$23::text[]) AS u(sid, session_sid, left_at, reason, track_count, track_sids), "
+    "room_sessions s WHERE s.sid = u.session_sid AND p.sid = u.sid "
+    "AND p.room_session_id = s.id), "
+    "synced_rooms AS (UPDATE rooms r SET status = u.status, num_participants = u.count, "
+    "livekit_sid = COALESCE(u.sid, r.livekit_sid) "
+    "FROM unnest($24::int[], $25::text[], $26::int[], $27::text[]) "
+    "AS u(id, status, count, sid) WHERE r.id = u.id), "
+    "failed_events AS (UPDATE webhook_inbox w SET attempts = w.attempts + 1, "
+    "last_error = u.error FROM unnest($28::bigint[], $29::text[]) AS u(id, error) "
+    "WHERE w.id = u.id AND w.processed_at IS NULL), "
+    "applied_events AS (UPDATE webhook_inbox SET processed_at = $30, "
+    "attempts = attempts + 1 WHERE processed_at IS NULL AND id = ANY($31::bigint[])) "
+    "SELECT sid FROM new_participants"
+)
+
+
+async def write_and_mark(batch: EffectBatch, at: dt.datetime) -> set[str]:
+    """Write `batch` and mark its applied events processed at `at`, atomically.
+
+    Returns the sids of the participant sessions it stored: a sid it did not
+    store was already taken (by another room's session: LiveKit's sids are
+    unique, so never for a good reason).
+    """
+    if batch.is_empty():
+        return set()
+    conn = connection()
+    if is_postgres(conn):
+        async with bounded():
+            rows = await conn.execute_query_dict(_WRITE_AND_MARK_PG, _pg_args(batch, at))
+        return {row["sid"] for row in rows}
+    async with transaction() as conn:
+        return await _write_and_mark_sqlite(conn, batch, at)
+
+
+def _opened(p: ParticipantRow) -> list[object]:
+    return [
+        p.sid,
+        p.session_sid,
+        p.identity,
+        p.name,
+        p.kind,
+        p.state,
+        p.joined_at,
+        p.left_at,
+        p.disconnect_reason,
+        p.tracks.count,
+        p.tracks.to_json(),
+    ]
+
+
+def _changed(c: ParticipantChange) -> list[object]:
+    tracks = c.tracks
+    return [
+        c.sid,
+        c.session_sid,
+        c.left_at,
+        c.disconnect_reason,
+        None if tracks is None else tracks.count,
+        None if tracks is None else tracks.to_json(),
+    ]
+
+
+def _pg_args(batch: EffectBatch, at: dt.datetime) -> list[object]:
+    return [
+        *columns(
+            [[s.sid, s.room_name, s.started_at, s.ended_at] for s in batch.sessions_opened], 4
+        ),
+        *columns([[e.sid, e.ended_at] for e in batch.sessions_ended], 2),
+        *columns([_opened(p) for p in batch.participants_opened], 11),
+        *columns([_changed(c) for c in batch.participants_changed], 6),
+        *columns(
+            [[r.room_id, r.status, r.num_participants, r.livekit_sid] for r in batch.rooms], 4
+        ),
+        *columns([[f.id, f.error] for f in batch.failed], 2),
+        at,
+        batch.applied,
+    ]
+
+
+async def _write_and_mark_sqlite(
+    conn: BaseDBAsyncClient, batch: EffectBatch, at: dt.datetime
+) -> set[str]:
+    """The same writes, one statement per kind, in the order the CTEs mean."""
+    if batch.sessions_opened:
+        await conn.execute_many(
+            "INSERT INTO room_sessions (sid, room_name, started_at, ended_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING",
+            [[s.sid, s.room_name, s.started_at, s.ended_at] for s in batch.sessions_opened],
+        )
+    if batch.sessions_ended:
+        await conn.execute_many(
+            "UPDATE room_sessions SET ended_at = ? WHERE sid = ? AND ended_at IS NULL",
+            [[e.ended_at, e.sid] for e in batch.sessions_ended],
+        )
+    inserted: set[str] = set()
+    if batch.participants_opened:
+        sids = [p.sid for p in batch.participants_opened]
+        marks = ", ".join("?" for _ in sids)
+        taken = await conn.execute_query_dict(
+            f"SELECT sid FROM participant_sessions WHERE sid IN ({marks})",  # noqa: S608
+            sids,
+        )
+        inserted = set(sids) - {row["sid"] for row in taken}
+        await conn.execute_many(
+            "INSERT INTO participant_sessions (sid, room_session_id, identity, name, kind, "
+            "state, joined_at, left_at, disconnect_reason, track_count, track_sids) VALUES "
+            "(?, (SELECT id FROM room_sessions WHERE sid = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (sid) DO NOTHING",
+            [_opened(p) for p in batch.participants_opened],
+        )
+    if batch.participants_changed:
+        await conn.execute_many(
+            f"UPDATE participant_sessions AS p SET {_CLOSE} "  # noqa: S608
+            "FROM (SELECT ?1 AS sid, ?2 AS session_sid, ?3 AS left_at, ?4 AS reason, "
+            "?5 AS track_count, ?6 AS track_sids) AS u, room_sessions s "
+            "WHERE s.sid = u.session_sid AND p.sid = u.sid AND p.room_session_id = s.id",
+            [_changed(c) for c in batch.participants_changed],
+        )
+    if batch.rooms:
+        await conn.execute_many(
+            "UPDATE rooms SET status = ?, num_participants = ?, "
+            "livekit_sid = COALESCE(?, livekit_sid) WHERE id = ?",
+            [[r.status, r.num_participants, r.livekit_sid, r.room_id] for r in batch.rooms],
+        )
+    if batch.failed:
+        await conn.execute_many(
+            "UPDATE webhook_inbox SET attempts = attempts + 1, last_error = ? "
+            "WHERE id = ? AND processed_at IS NULL",
+            [[f.error, f.id] for f in batch.failed],
+        )
+    if batch.applied:
+        marks = ", ".join("?" for _ in batch.applied)
+        await conn.execute_query(
+            "UPDATE webhook_inbox SET processed_at = ?, attempts = attempts + 1 "  # noqa: S608
+            f"WHERE processed_at IS NULL AND id IN ({marks})",
+            [at, *batch.applied],
+        )
+    return inserted
