@@ -41,7 +41,6 @@ class Settings(BaseSettings):
     actor_ask_timeout_seconds: float = Field(default=10.0, gt=0)
     shutdown_drain_seconds: float = Field(default=10.0, ge=0)
     webhook_max_attempts: int = Field(default=5, ge=1)
-    webhook_apply_concurrency: int = Field(default=4, ge=1)
     webhook_concurrency: int = Field(default=16, ge=1)
     webhook_sweep_seconds: float = Field(default=5.0, gt=0)
     # Processed webhook payloads are blanked after this; their event ids stay for dedupe.

@@ -103,12 +103,15 @@ class TrackSet:
 
     @classmethod
     def from_json(cls, text: str | None, count: int = 0) -> TrackSet:
-        if not text:
-            # Stored before tracks were kept by sid: the count is all there is.
-            return cls(tuple(PublishedTrack(f"unknown-{i}", "unknown") for i in range(count)))
-        value = json.loads(text)
-        live = tuple(PublishedTrack(str(t[0]), str(t[1]), bool(t[2])) for t in value["live"])
-        return cls(live, tuple(str(sid) for sid in value["gone"]))
+        if text:
+            try:
+                value = json.loads(text)
+                live = tuple(PublishedTrack(str(t[0]), str(t[1]), bool(t[2])) for t in value["live"])
+                return cls(live, tuple(str(sid) for sid in value["gone"]))
+            except (ValueError, TypeError, KeyError, IndexError):
+                pass  # not ours to fail a room's load over: fall back to the count
+        # Stored before tracks were kept by sid: the count is all there is.
+        return cls(tuple(PublishedTrack(f"unknown-{i}", "unknown") for i in range(count)))
 
 
 @dataclass(frozen=True, slots=True)

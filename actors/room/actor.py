@@ -42,8 +42,6 @@ from actors.room.protocol import (
     ListBans,
     ListParticipants,
     LiveKit,
-    LiveKitRefusedError,
-    LiveKitUnreachableError,
     MuteTracks,
     NotRoomOwnerError,
     ReadAccessCondition,
@@ -53,6 +51,7 @@ from actors.room.protocol import (
     TokenRequest,
     UpdateRoom,
 )
+from actors.room.removals import Removals
 from actors.room.seats import SeatBook
 from actors.seat_writer import SeatWriter
 from models.db import DatabaseUnavailableError, bounded
@@ -111,7 +110,7 @@ class RoomActor(Actor[str, RoomMessage]):
         self._applied = 0
         self._waiters: list[asyncio.Future[int]] = []
         # RemoveParticipant calls for refused joins, made off the mailbox.
-        self._removals: set[asyncio.Task[None]] = set()
+        self._removals = Removals(name, deps.livekit, deps.admission)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -125,11 +124,12 @@ class RoomActor(Actor[str, RoomMessage]):
             log.warning("room %r waits for the database to load", self.key)
 
     async def _load(self) -> None:
-        # An earlier activation's round may still be out: load what it wrote.
-        earlier = self._deps.committer.in_flight(self.key)
-        if earlier is not None:
-            await asyncio.wait([earlier], timeout=1.0)
-        async with bounded():  # the whole load, not each query, within the deadline
+        # The whole load, not each query, within the deadline.
+        async with bounded():
+            # An earlier activation's round may still be out: load what it wrote.
+            earlier = self._deps.committer.in_flight(self.key)
+            if earlier is not None:
+                await asyncio.wait([earlier])
             room = await get_room(self.key)
             state = await load_state(self.key)
             if room is not None:
@@ -147,8 +147,7 @@ class RoomActor(Actor[str, RoomMessage]):
             self._nudge()  # crash recovery: events stored but not applied before
 
     async def on_stop(self) -> None:
-        for task in list(self._removals):
-            task.cancel()
+        self._removals.cancel()
 
     def can_passivate(self) -> bool:
         return not (
@@ -301,10 +300,10 @@ class RoomActor(Actor[str, RoomMessage]):
         self.state = result.state
         for identity in result.joined:
             self.seats.consume(identity)  # a joined participant's seat is a place now
-        self._count_refusals(result)
+        self._removals.count(result.refused, result.kept)
         # A ban set while the round was out: the join it decided is removed now.
         banned = [i for i in dict.fromkeys(result.joined) if i in self.bans]
-        self._remove([identity for identity, _ in result.refused] + banned)
+        self._removals.remove([identity for identity, _ in result.refused] + banned)
         self._applied += result.applied
         self._sync_room |= result.resync
         if result.more or self._dirty or result.resync:
@@ -316,53 +315,10 @@ class RoomActor(Actor[str, RoomMessage]):
         waiters, applied = self._waiters, self._applied
         self._waiters, self._applied = [], 0
 
-        def answer(_: object = None) -> None:
+        def answer() -> None:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(applied)
 
-        if not (waiters and self._removals):
-            answer()
-            return
         # Applied includes removing the joins it refused from LiveKit.
-        asyncio.ensure_future(asyncio.wait(list(self._removals))).add_done_callback(answer)
-
-    # -- admission -------------------------------------------------------------
-
-    def _count_refusals(self, result: Committed) -> None:
-        stats = self._deps.admission
-        for identity, verdict in result.refused:
-            stats.refused[verdict.value] += 1
-            log.warning("room %r: join of %r not admitted (%s)", self.key, identity, verdict.value)
-        for identity, verdict in result.kept:
-            stats.refused[verdict.value] += 1
-            stats.kept_without_livekit += 1
-            log.warning(
-                "room %r: join of %r not admitted (%s); LIVEKIT_URL is empty, so it stays",
-                self.key,
-                identity,
-                verdict.value,
-            )
-
-    def _remove(self, identities: list[str]) -> None:
-        """RemoveParticipant for each, after the commit that recorded them; off the
-        mailbox, so a slow LiveKit never holds the room's token requests."""
-        if identities:
-            task = asyncio.create_task(self._remove_all(list(dict.fromkeys(identities))))
-            self._removals.add(task)
-            task.add_done_callback(self._removals.discard)
-
-    async def _remove_all(self, identities: list[str]) -> None:
-        stats = self._deps.admission
-        for identity in identities:
-            try:
-                await self._deps.livekit.remove_participant(self.key, identity)
-                stats.removed += 1
-            except LiveKitRefusedError as error:
-                if error.code == "not_found":
-                    continue  # gone already
-                stats.removals_failed += 1
-                log.warning("room %r: removing %r refused: %s", self.key, identity, error)
-            except LiveKitUnreachableError as error:
-                stats.removals_failed += 1
-                log.warning("room %r: removing %r failed: %s", self.key, identity, error)
+        self._removals.then(answer)

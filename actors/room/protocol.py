@@ -2,8 +2,8 @@
 
 Routes `ask` with the request messages and `tell` EventsStored; the committer
 tells CommitDone; nothing else reaches a RoomActor. What the actor needs from
-LiveKit is the `LiveKit` protocol below, implemented by app/livekit_gateway.py,
-so actors/ never imports app/.
+LiveKit is the `LiveKit` protocol (actors/room/livekit.py), implemented by
+app/livekit_gateway.py, so actors/ never imports app/.
 """
 
 from __future__ import annotations
@@ -11,91 +11,32 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from actors.room.livekit import (
+    LiveKit,
+    LiveKitNotConfiguredError,
+    LiveKitRefusedError,
+    LiveKitUnreachableError,
+    RoomConfig,
+    TokenRequest,
+)
 from models.rooms import AccessCondition
 from models.sessions import PublishedTrack
 
 if TYPE_CHECKING:
     from actors.committer import Committed
 
-__all__ = ["PublishedTrack"]  # re-exported: a LiveParticipant's tracks
-
-# -- what the actor needs from LiveKit ----------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RoomConfig:
-    """The part of a room's configuration LiveKit applies when a join creates it."""
-
-    name: str
-    empty_timeout: int
-    departure_timeout: int
-    max_participants: int
-    metadata: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class TokenRequest:
-    identity: str
-    name: str | None
-    role: str
-    metadata: str | None
-    attributes: dict[str, str] | None
-    ttl_seconds: int
-
-
-class LiveKitUnreachableError(Exception):
-    """LiveKit could not be reached (connection refused, timeout)."""
-
-
-class LiveKitRefusedError(Exception):
-    """LiveKit answered with an error."""
-
-    def __init__(self, code: str, status: int) -> None:
-        super().__init__(f"LiveKit refused the call: {code} ({status})")
-        self.code = code
-        self.status = status
-
-
-class LiveKitNotConfiguredError(LiveKitUnreachableError):
-    """`LIVEKIT_URL` is empty: there is no LiveKit to call."""
-
-    def __init__(self) -> None:
-        super().__init__("LIVEKIT_URL is not set")
-
-
-class LiveKit(Protocol):
-    """Token minting (always) and RoomService calls, which raise LiveKitUnreachableError
-    or LiveKitRefusedError and nothing else. `url` is empty when there is no LiveKit."""
-
-    url: str
-
-    def mint_token(self, room: RoomConfig, request: TokenRequest) -> tuple[str, dt.datetime]: ...
-
-    async def create_room(self, room: RoomConfig) -> str | None: ...
-
-    async def update_room_metadata(self, name: str, metadata: str) -> None: ...
-
-    async def delete_room(self, name: str) -> None: ...
-
-    async def remove_participant(self, room: str, identity: str) -> None: ...
-
-    async def update_participant(
-        self,
-        room: str,
-        identity: str,
-        *,
-        role: str | None = None,
-        name: str | None = None,
-        metadata: str | None = None,
-        attributes: dict[str, str] | None = None,
-    ) -> None: ...
-
-    async def mute_published_track(
-        self, room: str, identity: str, track_sid: str, *, muted: bool
-    ) -> None: ...
-
+# Re-exported: a LiveParticipant's tracks, and the LiveKit port's names.
+__all__ = [
+    "LiveKit",
+    "LiveKitNotConfiguredError",
+    "LiveKitRefusedError",
+    "LiveKitUnreachableError",
+    "PublishedTrack",
+    "RoomConfig",
+    "TokenRequest",
+]
 
 # -- messages ------------------------------------------------------------------
 

@@ -1,0 +1,84 @@
+"""What the room actor needs from LiveKit: a Protocol, implemented in app/livekit_gateway.py.
+
+So actors/ never imports app/: the actor names what it calls, and the
+composition root (app/services.py) hands it the gateway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class RoomConfig:
+    """The part of a room's configuration LiveKit applies when a join creates it."""
+
+    name: str
+    empty_timeout: int
+    departure_timeout: int
+    max_participants: int
+    metadata: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    identity: str
+    name: str | None
+    role: str
+    metadata: str | None
+    attributes: dict[str, str] | None
+    ttl_seconds: int
+
+
+class LiveKitUnreachableError(Exception):
+    """LiveKit could not be reached (connection refused, timeout)."""
+
+
+class LiveKitRefusedError(Exception):
+    """LiveKit answered with an error."""
+
+    def __init__(self, code: str, status: int) -> None:
+        super().__init__(f"LiveKit refused the call: {code} ({status})")
+        self.code = code
+        self.status = status
+
+
+class LiveKitNotConfiguredError(LiveKitUnreachableError):
+    """`LIVEKIT_URL` is empty: there is no LiveKit to call."""
+
+    def __init__(self) -> None:
+        super().__init__("LIVEKIT_URL is not set")
+
+
+class LiveKit(Protocol):
+    """Token minting (always) and RoomService calls, which raise LiveKitUnreachableError
+    or LiveKitRefusedError and nothing else. `url` is empty when there is no LiveKit."""
+
+    url: str
+
+    def mint_token(self, room: RoomConfig, request: TokenRequest) -> tuple[str, dt.datetime]: ...
+
+    async def create_room(self, room: RoomConfig) -> str | None: ...
+
+    async def update_room_metadata(self, name: str, metadata: str) -> None: ...
+
+    async def delete_room(self, name: str) -> None: ...
+
+    async def remove_participant(self, room: str, identity: str) -> None: ...
+
+    async def update_participant(
+        self,
+        room: str,
+        identity: str,
+        *,
+        role: str | None = None,
+        name: str | None = None,
+        metadata: str | None = None,
+        attributes: dict[str, str] | None = None,
+    ) -> None: ...
+
+    async def mute_published_track(
+        self, room: str, identity: str, track_sid: str, *, muted: bool
+    ) -> None: ...
