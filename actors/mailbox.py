@@ -10,14 +10,20 @@ from actors.actor import Actor, K, M
 
 
 class Envelope:
-    __slots__ = ("begun", "coalesced", "message", "reply")
+    __slots__ = ("begun", "coalesced", "message", "reply", "unbounded")
 
     def __init__(
-        self, message: Any, reply: asyncio.Future[Any] | None, coalesced: bool = False
+        self,
+        message: Any,
+        reply: asyncio.Future[Any] | None,
+        coalesced: bool = False,
+        unbounded: bool = False,
     ) -> None:
         self.message = message
         self.reply = reply
         self.coalesced = coalesced
+        # Accepted past the mailbox bound (a coalesced nudge is too).
+        self.unbounded = unbounded or coalesced
         self.begun = False
 
 

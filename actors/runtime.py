@@ -81,18 +81,20 @@ class ActorRegistry(Generic[K, M]):
 
     # -- sending ---------------------------------------------------------------
 
-    def tell(self, key: K, message: M, *, coalesce: bool = False) -> None:
+    def tell(self, key: K, message: M, *, coalesce: bool = False, bounded: bool = True) -> None:
         """Send without waiting for a reply. Raises MailboxFullError or RegistryClosedError.
 
         With `coalesce`, a message equal to one already waiting in the mailbox is
         dropped: for "there is work for you" nudges, where one pending is enough.
+        `bounded=False` accepts it past the mailbox bound: for the answer to work
+        the actor itself started (a commit's outcome), which must never be lost.
         """
         if coalesce:
             cell = self._cells.get(key)
             if cell is not None and cell.waiting and message in cell.waiting:
                 cell.last_message_at = self._clock()
                 return
-        envelope = Envelope(message, None, coalesced=coalesce)
+        envelope = Envelope(message, None, coalesced=coalesce, unbounded=not bounded)
         cell = self._enqueue(key, envelope)
         if coalesce:
             if cell.waiting is None:
@@ -130,9 +132,10 @@ class ActorRegistry(Generic[K, M]):
         cell = self._cells.get(key)
         if cell is None:
             cell = self._activate(key)
-        # A coalesced nudge may exceed the bound: there is at most one per key, and
-        # dropping it could leave stored work unannounced.
-        if len(cell.mailbox) >= self._mailbox_size and not envelope.coalesced:
+        # A coalesced nudge may exceed the bound (there is at most one per key, and
+        # dropping it could leave stored work unannounced), and so may an unbounded
+        # tell (at most one round's outcome per actor is ever out).
+        if len(cell.mailbox) >= self._mailbox_size and not envelope.unbounded:
             raise MailboxFullError(f"mailbox of actor {key!r} is full")
         cell.mailbox.append(envelope)
         cell.last_message_at = self._clock()

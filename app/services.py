@@ -89,7 +89,7 @@ def build_services(
         # its own task. At shutdown it is dropped: what it wrote is committed, and
         # the next activation loads it.
         with contextlib.suppress(RegistryClosedError):
-            rooms.tell(room, CommitDone(result))
+            rooms.tell(room, CommitDone(result), bounded=False)
 
     committer = Committer(
         now=now, max_attempts=settings.webhook_max_attempts, deliver=deliver, observer=metrics

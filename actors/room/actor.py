@@ -198,7 +198,9 @@ class RoomActor(Actor[str, RoomMessage]):
                 return [self.annotations.view(c) for c in self.state.live.values()]
             case CreateRoom(fields):
                 room = await self._configuring.create(fields)
-                self._sync_room = True  # presence decided before the row existed
+                if self._in_flight:
+                    # The round out now decided without this row: one more writes it.
+                    self._sync_room = self._dirty = True
                 return room
             case UpdateRoom(changes):
                 return await self._configuring.update(changes)
