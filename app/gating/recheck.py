@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from app.gating.checker import AccessChecker, Pair
 from app.gating.rules import holder_address
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
+from models.db import bounded
 from models.rooms import gated_room_conditions
 from models.sessions import open_standard_participants
 
@@ -36,8 +37,9 @@ async def recheck_gated_rooms(
     access: AccessChecker, remove_participant: RemoveParticipant
 ) -> RecheckResult:
     """One round: check everyone in a gated room, remove who no longer qualifies."""
-    conditions = await gated_room_conditions()
-    participants = await open_standard_participants(list(conditions))
+    async with bounded():
+        conditions = await gated_room_conditions()
+        participants = await open_standard_participants(list(conditions))
     to_check: list[tuple[str, str, Pair | None]] = []
     for participant in participants:
         condition = conditions[participant.room_name]
