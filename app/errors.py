@@ -121,6 +121,10 @@ def database_unavailable_response() -> Response:
 def _cause(error: BaseException) -> str:
     """What went wrong, in one short line: the error's type and the driver's words,
     with any credentials of a URL taken out (the log's redaction also masks secrets)."""
+    if isinstance(error, DatabaseUnavailableError) and isinstance(error.__cause__, TimeoutError):
+        return "no answer within DATABASE_TIMEOUT_SECONDS"
+    if isinstance(error, TimeoutError):
+        return "no answer in time"
     text = str(error)
     if not isinstance(error, DatabaseUnavailableError):  # that one names its cause already
         text = f"{type(error).__name__}: {text}" if text else type(error).__name__

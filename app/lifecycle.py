@@ -36,6 +36,7 @@ from app.gating.recheck import recheck_forever
 from app.schema_check import SchemaNotCurrentError, check_schema
 from app.services import Services
 from models import WebhookInbox
+from models.db import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,11 @@ async def retain_webhook_payloads(services: Services) -> None:
             pruned = await prune_webhook_payloads(services)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.warning("webhook payload pruning failed; next try in an hour", exc_info=True)
+        except Exception as error:
+            log.warning(
+                "webhook payload pruning failed; next try in an hour",
+                exc_info=not is_unavailable(error),  # an outage needs no traceback
+            )
         else:
             if pruned:
                 log.info("blanked %d processed webhook payload(s) past retention", pruned)
@@ -146,11 +150,12 @@ async def sweep_pending_webhooks(services: Services) -> None:
             await recover_pending_webhooks(services)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as error:
             log.warning(
-                "webhook sweep failed; next one in %ss",
+                "webhook sweep failed (%s); next one in %ss",
+                type(error).__name__,
                 services.settings.webhook_sweep_seconds,
-                exc_info=True,
+                exc_info=not is_unavailable(error),  # an outage needs no traceback
             )
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from app.gating.checker import AccessChecker, Pair
 from app.gating.rules import holder_address
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
-from models.db import bounded
+from models.db import bounded, is_unavailable
 from models.rooms import gated_room_conditions
 from models.sessions import open_standard_participants
 
@@ -87,5 +87,10 @@ async def recheck_forever(
             await recheck_gated_rooms(access, remove_participant)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.warning("gating re-check failed; next one in %ss", every_seconds, exc_info=True)
+        except Exception as error:
+            log.warning(
+                "gating re-check failed (%s); next one in %ss",
+                type(error).__name__,
+                every_seconds,
+                exc_info=not is_unavailable(error),  # an outage needs no traceback
+            )
