@@ -45,12 +45,21 @@ async def main(settings: Settings) -> None:
     from hypercorn.asyncio import serve
 
     from app.factory import create_app
+    from app.lifecycle import note_shutdown_requested
 
     app = create_app(settings)
     shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def request_shutdown() -> None:
+        # Shutdown's bound (SHUTDOWN_DRAIN_SECONDS + DATABASE_TIMEOUT_SECONDS)
+        # counts from the signal.
+        if not shutdown.is_set():
+            note_shutdown_requested(app)
+        shutdown.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, shutdown.set)
+        loop.add_signal_handler(signum, request_shutdown)
     await serve(app, hypercorn_config(settings), shutdown_trigger=shutdown.wait)
 
 

@@ -45,7 +45,11 @@ MODEL_MODULES = ["models"]
 # Errors that mean "the database cannot be reached right now", as opposed to a
 # bad query or bad data (models/db.py): callers answer 503 (so clients and
 # LiveKit retry) and the webhook committer does not count them against an event.
-DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (DatabaseUnavailableError, *UNAVAILABLE)
+# (All of them are Exceptions, so `except DATABASE_UNAVAILABLE` may be mixed with others.)
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    DatabaseUnavailableError,
+    *(kind for kind in UNAVAILABLE if issubclass(kind, Exception)),
+)
 
 # Added to a PostgreSQL URL unless it sets them itself.
 POSTGRES_DEFAULTS = {
@@ -138,11 +142,12 @@ async def open_database(settings: Settings) -> None:
         await Tortoise.generate_schemas(safe=True)
 
 
-async def close_database() -> None:
-    """Close the pool; connections still out after the deadline are dropped, so
-    shutdown is bounded even while a statement waits on a lock."""
+async def close_database(grace_seconds: float | None = None) -> None:
+    """Close the pool; connections still out after `grace_seconds` (default
+    DATABASE_TIMEOUT_SECONDS) are dropped, so shutdown is bounded even while a
+    statement waits on a lock."""
     try:
-        async with asyncio.timeout(timeout_seconds()):
+        async with asyncio.timeout(timeout_seconds() if grace_seconds is None else grace_seconds):
             await Tortoise.close_connections()
     except TimeoutError:
         log.warning("database connections did not close in time; dropping them")

@@ -6,12 +6,14 @@ Every error the service returns is `{"detail": "<for people>", "code": "<stable>
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from quart import Quart, Response, current_app, jsonify
 from quart_schema import RequestSchemaValidationError, document_response
+from tortoise.exceptions import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from actors.room.protocol import (
@@ -28,11 +30,12 @@ from actors.room.protocol import (
 from actors.runtime import ActorDeadError, AskTimeoutError, MailboxFullError, RegistryClosedError
 from actors.seat_writer import SeatNotStoredError
 from app.chain_rpc import ChainError
-from app.database import DATABASE_UNAVAILABLE
+from app.database import DATABASE_UNAVAILABLE, DatabaseUnavailableError
 from app.gating.checker import AccessDeniedError, ChainUnavailableError
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
 from app.siwe_login import SignInRejectedError
 from app.siwe_message import MalformedMessageError
+from models.db import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,35 @@ def _validation_errors(error: RequestSchemaValidationError) -> list[dict[str, An
     return [{"loc": [], "msg": str(inner), "type": "value_error"}]
 
 
+# Seconds a client (or LiveKit) is told to wait before retrying a database outage.
+DATABASE_RETRY_AFTER = "2"
+_CREDENTIALS_IN_URL = re.compile(r"://[^/@\s]*@")
+_CAUSE_LENGTH = 200
+
+
+def database_unavailable_response() -> Response:
+    return error_response(
+        503,
+        "database_unavailable",
+        "The database is unavailable; retry shortly.",
+        headers={"Retry-After": DATABASE_RETRY_AFTER},
+    )
+
+
+def _cause(error: BaseException) -> str:
+    """What went wrong, in one short line: the error's type and the driver's words,
+    with any credentials of a URL taken out (the log's redaction also masks secrets)."""
+    if isinstance(error, DatabaseUnavailableError) and isinstance(error.__cause__, TimeoutError):
+        return "no answer within DATABASE_TIMEOUT_SECONDS"
+    if isinstance(error, TimeoutError):
+        return "no answer in time"
+    text = str(error)
+    if not isinstance(error, DatabaseUnavailableError):  # that one names its cause already
+        text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    text = _CREDENTIALS_IN_URL.sub("://***@", " ".join(text.split()))
+    return text[:_CAUSE_LENGTH]
+
+
 def register_error_handlers(app: Quart) -> None:
     """Map every exception the app can raise to the one JSON shape."""
 
@@ -126,18 +158,22 @@ def register_error_handlers(app: Quart) -> None:
         )
 
     async def handle_database_unavailable(error: Exception) -> Response:
-        # The database is down or unreachable: transient, and not the client's fault.
-        # One line per request, no traceback: an outage is not a bug in this code.
-        log.error("database unavailable: %s: %s", type(error).__name__, error)
-        return error_response(
-            503,
-            "database_unavailable",
-            "The database is unavailable; retry shortly.",
-            headers={"Retry-After": "2"},
-        )
+        # Down, unreachable, or too slow (a lock held elsewhere, past
+        # DATABASE_TIMEOUT_SECONDS): transient, and not the client's fault. One
+        # warning line, no traceback: under a stall there are many, all one cause.
+        log.warning("database unavailable, answered 503: %s", _cause(error))
+        return database_unavailable_response()
 
     for kind in (*DATABASE_UNAVAILABLE, SeatNotStoredError):
         app.register_error_handler(kind, handle_database_unavailable)
+
+    @app.errorhandler(OperationalError)
+    async def handle_operational_error(error: OperationalError) -> Response:
+        # SQLite says "database is locked" once its busy timeout passes: that is
+        # the database being away too. Any other OperationalError is a bug here.
+        if is_unavailable(error):
+            return await handle_database_unavailable(error)
+        return await handle_unexpected(error)
 
     @app.errorhandler(UnicodeDecodeError)
     async def handle_undecodable_body(error: UnicodeDecodeError) -> Response:
@@ -159,11 +195,12 @@ def register_error_handlers(app: Quart) -> None:
                     response.headers["Allow"] = value
         return response
 
-    @app.errorhandler(Exception)
     async def handle_unexpected(error: Exception) -> Response:
         # The exception text can hold anything (SQL, secrets): log it, never send it.
         log.error("unhandled error", exc_info=error)
         return error_response(500, "internal_error", "Internal server error.")
+
+    app.register_error_handler(Exception, handle_unexpected)
 
 
 # The room actor's refusals: (status, code, detail) each.
@@ -190,7 +227,7 @@ def code_of(error: BaseException) -> str:
         return "validation_error"
     if isinstance(error, _BUSY):
         return "busy"
-    if isinstance(error, (*DATABASE_UNAVAILABLE, SeatNotStoredError)):
+    if isinstance(error, (*DATABASE_UNAVAILABLE, SeatNotStoredError)) or is_unavailable(error):
         return "database_unavailable"
     if isinstance(error, LiveKitRefusedError | LiveKitUnreachableError):
         return "livekit_unavailable"

@@ -22,6 +22,7 @@ from app.blueprints import (
     webhooks,
 )
 from app.cors import install_cors
+from app.database_budget import install_database_budget
 from app.errors import register_domain_errors, register_error_handlers
 from app.lifecycle import StartupError, install_lifecycle
 from app.logs import configure_logging
@@ -88,6 +89,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_access_log(app, services.metrics)
     # CORS next: preflights are answered before anything asks for a credential.
     install_cors(app, settings.cors_allowed_origins)
+    # Before the guard, which may read a wallet session: every request's
+    # database work is bounded from here (app/database_budget.py).
+    install_database_budget(app, settings.database_timeout_seconds)
     install_caller_guard(app, settings.api_keys, services.wallet_sessions)
     register_error_handlers(app)
     register_domain_errors(app)

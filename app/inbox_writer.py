@@ -8,6 +8,12 @@ the database's work per event, so events are applied sooner after their ack.
 
 A batch that fails for its data (not for the database being away) is retried
 row by row, so one bad row answers 503 for itself alone.
+
+Every wait is bounded by DATABASE_TIMEOUT_SECONDS: an insert that has not
+committed by then counts as the database being away (503, LiveKit retries; if
+it did commit, the retry is a duplicate), and a delivery waits for its
+insert at most what is left of its request's budget. A delivery that gives up
+before its insert began is left out of it: it was answered 503.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from actors.batching import TurnBatches
-from models.db import DatabaseUnavailableError
+from models.db import DatabaseUnavailableError, timeout_seconds
 from models.webhook_inbox import StoredEvent, insert_events
 
 log = logging.getLogger(__name__)
@@ -27,11 +33,11 @@ log = logging.getLogger(__name__)
 # Inserts in flight at once (each holds one pooled connection), and rows per insert.
 MAX_IN_FLIGHT = 2
 MAX_ROWS = 500
-# An insert that has not answered by then counts as the database being away
-# (503, LiveKit retries; if it did commit, the retry is a duplicate): a dead
-# connection must not hold deliveries until TCP gives up on it.
-INSERT_TIMEOUT_SECONDS = 10.0
-_UNAVAILABLE: tuple[type[Exception], ...] = (DatabaseUnavailableError, TimeoutError)
+
+
+class NotStoredError(Exception):
+    """The event was not stored (the database is away, or refused this row, or
+    the service is shutting down)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +54,7 @@ class InboxEntry:
     done: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Waiting:
     row: StoredEvent
     stored: asyncio.Future[None]
@@ -61,10 +67,13 @@ class InboxWriter:
         self._now = now
         # Deliveries handled in one turn of the loop share the insert.
         self._batches = TurnBatches(self._write, max_in_flight=MAX_IN_FLIGHT, max_batch=MAX_ROWS)
+        # Deliveries not answered yet, so shutdown can answer every one of them.
+        self._waiting: set[_Waiting] = set()
         self.inserts = 0  # for ops and tests: insert statements that committed
 
-    async def store(self, entry: InboxEntry) -> None:
-        """Commit `entry` (a duplicate event id counts as stored); raises if it cannot be."""
+    async def store(self, entry: InboxEntry, within: float | None = None) -> None:
+        """Commit `entry` (a duplicate event id counts as stored) within `within` seconds
+        (default DATABASE_TIMEOUT_SECONDS); NotStoredError or TimeoutError if it is not."""
         received_at = self._now()
         row = StoredEvent(
             event_id=entry.event_id,
@@ -77,43 +86,72 @@ class InboxWriter:
             processed_at=received_at if entry.done else None,
         )
         waiting = _Waiting(row, asyncio.get_running_loop().create_future())
+        self._waiting.add(waiting)
+        waiting.stored.add_done_callback(lambda _: self._waiting.discard(waiting))
         self._batches.add(waiting)
-        # Shielded: a delivery whose client went away is still stored (LiveKit's
-        # retry then finds it), and the shared insert is not cut short for others.
-        await asyncio.shield(waiting.stored)
+        try:
+            # Shielded: a delivery whose client went away is still stored (LiveKit's
+            # retry then finds it), and the shared insert is not cut short for others.
+            await asyncio.wait_for(
+                asyncio.shield(waiting.stored), timeout_seconds() if within is None else within
+            )
+        except TimeoutError:
+            # Answered 503: if its insert has not begun, it is left out of it.
+            waiting.stored.cancel()
+            raise
 
-    async def close(self) -> None:
-        """Wait for inserts in flight (at shutdown, before the database closes)."""
-        await self._batches.close()
+    async def close(self, grace_seconds: float | None = None) -> None:
+        """Wait for inserts in flight (at shutdown, before the database closes), at most
+        `grace_seconds` (default DATABASE_TIMEOUT_SECONDS); then they are cancelled,
+        and every delivery still waiting is answered as not stored."""
+        grace = timeout_seconds() if grace_seconds is None else grace_seconds
+        try:
+            async with asyncio.timeout(grace):
+                await self._batches.close()
+        except TimeoutError:
+            log.warning("webhook inserts still running at shutdown were cancelled")
+        _fail(list(self._waiting), NotStoredError("shutting down"))
 
     async def _write(self, batch: list[_Waiting]) -> None:
+        # Deliveries that stopped waiting (answered 503 already) are left out.
+        batch = [w for w in batch if not w.stored.done()]
+        if not batch:
+            return
         try:
             await self._insert(batch)
         except BaseException as error:
             # Whatever went wrong, no delivery may wait forever for its answer.
-            _fail(batch, error if isinstance(error, Exception) else RuntimeError("not stored"))
+            _fail(batch, NotStoredError(repr(error)))
             raise
 
-    async def _insert(self, batch: list[_Waiting]) -> None:
+    async def _insert(self, batch: list[_Waiting]) -> bool:
+        """Insert `batch`, answering each of it; False when the database is away."""
         try:
-            async with asyncio.timeout(INSERT_TIMEOUT_SECONDS):
-                await insert_events([w.row for w in batch])
+            # Within DATABASE_TIMEOUT_SECONDS, pool acquire included (SQLite's
+            # "database is locked" counts as away, too).
+            await insert_events([w.row for w in batch])
             self.inserts += 1
-        except _UNAVAILABLE as error:
-            _fail(batch, error)
-            return
+        except DatabaseUnavailableError as error:
+            _fail(batch, NotStoredError(str(error)))
+            return False
         except Exception:
             if len(batch) == 1:
                 log.exception("webhook %s could not be stored", batch[0].row.event_id)
-                _fail(batch, RuntimeError("not stored"))
-                return
+                _fail(batch, NotStoredError("refused by the database"))
+                return True
             log.warning("storing %d webhooks together failed; one by one", len(batch))
-            for waiting in batch:
-                await self._insert([waiting])
-            return
+            for n, waiting in enumerate(batch):
+                if waiting.stored.done():
+                    continue  # gave up waiting meanwhile
+                if not await self._insert([waiting]):
+                    # Away now: the rest would each wait the whole timeout too.
+                    _fail(batch[n + 1 :], NotStoredError("the database is unavailable"))
+                    return False
+            return True
         for waiting in batch:
             if not waiting.stored.done():
                 waiting.stored.set_result(None)
+        return True
 
 
 def _fail(batch: list[_Waiting], error: Exception) -> None:

@@ -6,6 +6,16 @@ recovery of stored-but-unapplied webhooks and the periodic tasks (webhook
 sweep, payload retention, the re-check of gated rooms). Stop in reverse: stop
 accepting and drain every room actor, then close LiveKit and the chains, then
 the database, so no actor ever writes to a closed connection.
+
+Shutdown is bounded, also while a lock stalls every statement: it ends within
+SHUTDOWN_DRAIN_SECONDS + DATABASE_TIMEOUT_SECONDS of the signal. The mailboxes
+drain until SHUTDOWN_DRAIN_SECONDS after it (requests still in flight count:
+they are bounded by the database timeout, and the actors serve them
+meanwhile); the database work still out (inserts, seat writes, applies) then
+gets the rest, after which it is cancelled, and the pool is closed (or
+dropped) in a last slice. Nothing durable is lost by a cut: what was not
+committed was not acknowledged, and stored events are applied at the next
+start.
 """
 
 from __future__ import annotations
@@ -20,11 +30,12 @@ from collections.abc import AsyncGenerator
 from quart import Quart
 
 from actors.room.protocol import EventsStored
-from app.database import DATABASE_UNAVAILABLE, close_database, open_database
+from app.database import DATABASE_UNAVAILABLE, bounded, close_database, open_database
 from app.gating.recheck import recheck_forever
 from app.schema_check import SchemaNotCurrentError, check_schema
 from app.services import Services
 from models import WebhookInbox
+from models.db import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +43,10 @@ log = logging.getLogger(__name__)
 # many rows one statement blanks (a first run over a large inbox stays in steps).
 RETENTION_INTERVAL_SECONDS = 3600.0
 RETENTION_BATCH = 5000
+# The slice of DATABASE_TIMEOUT_SECONDS kept at shutdown for closing the pool
+# (and dropping connections that do not close), at most this long.
+CLOSE_RESERVE_SECONDS = 0.5
+_SHUTDOWN_REQUESTED_AT = "qari_shutdown_requested_at"
 
 
 class StartupError(Exception):
@@ -48,15 +63,18 @@ async def prune_webhook_payloads(services: Services) -> int:
     cutoff = services.now() - dt.timedelta(days=services.settings.webhook_retention_days)
     pruned = 0
     while True:
-        ids = (
-            await WebhookInbox.filter(processed_at__lt=cutoff)
-            .exclude(payload="")
-            .limit(RETENTION_BATCH)
-            .values_list("id", flat=True)
-        )
-        if not ids:
-            return pruned
-        pruned += await WebhookInbox.filter(id__in=list(ids)).update(payload="")
+        # Each step within DATABASE_TIMEOUT_SECONDS: a stalled database stops the
+        # run (tried again in an hour) instead of holding a connection.
+        async with bounded():
+            ids = (
+                await WebhookInbox.filter(processed_at__lt=cutoff)
+                .exclude(payload="")
+                .limit(RETENTION_BATCH)
+                .values_list("id", flat=True)
+            )
+            if not ids:
+                return pruned
+            pruned += await WebhookInbox.filter(id__in=list(ids)).update(payload="")
 
 
 async def retain_webhook_payloads(services: Services) -> None:
@@ -66,8 +84,11 @@ async def retain_webhook_payloads(services: Services) -> None:
             pruned = await prune_webhook_payloads(services)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.warning("webhook payload pruning failed; next try in an hour", exc_info=True)
+        except Exception as error:
+            log.warning(
+                "webhook payload pruning failed; next try in an hour",
+                exc_info=not is_unavailable(error),  # an outage needs no traceback
+            )
         else:
             if pruned:
                 log.info("blanked %d processed webhook payload(s) past retention", pruned)
@@ -106,14 +127,15 @@ async def recover_pending_webhooks(services: Services) -> int:
     apply failed or was cut short (database away, actor retired) is retried
     without waiting for its room's next webhook.
     """
-    names = (
-        await WebhookInbox.filter(
-            processed_at=None, attempts__lt=services.settings.webhook_max_attempts
+    async with bounded():
+        names = (
+            await WebhookInbox.filter(
+                processed_at=None, attempts__lt=services.settings.webhook_max_attempts
+            )
+            .exclude(room_name=None)
+            .distinct()
+            .values_list("room_name", flat=True)
         )
-        .exclude(room_name=None)
-        .distinct()
-        .values_list("room_name", flat=True)
-    )
     for name in names:
         services.rooms.tell(str(name), EventsStored(), coalesce=True)
     return len(names)
@@ -127,12 +149,46 @@ async def sweep_pending_webhooks(services: Services) -> None:
             await recover_pending_webhooks(services)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as error:
             log.warning(
-                "webhook sweep failed; next one in %ss",
+                "webhook sweep failed (%s); next one in %ss",
+                type(error).__name__,
                 services.settings.webhook_sweep_seconds,
-                exc_info=True,
+                exc_info=not is_unavailable(error),  # an outage needs no traceback
             )
+
+
+def note_shutdown_requested(app: Quart) -> None:
+    """At SIGTERM / SIGINT (`python -m app`): shutdown's deadline counts from now,
+    not from when Hypercorn, its requests in flight answered, runs the lifespan's end."""
+    app.extensions[_SHUTDOWN_REQUESTED_AT] = asyncio.get_running_loop().time()
+
+
+async def shut_down(services: Services, requested_at: float) -> None:
+    """Drain the actors, finish (or cancel) database work, close everything; within
+    SHUTDOWN_DRAIN_SECONDS + DATABASE_TIMEOUT_SECONDS of `requested_at` (loop time)."""
+    settings = services.settings
+    loop = asyncio.get_running_loop()
+    drain_until = requested_at + settings.shutdown_drain_seconds
+    done_by = drain_until + settings.database_timeout_seconds
+    close_reserve = min(CLOSE_RESERVE_SECONDS, settings.database_timeout_seconds / 4)
+
+    def left(until: float) -> float:
+        return max(0.0, until - loop.time())
+
+    await services.rooms.shutdown(left(drain_until))
+    # Inserts and seat writes in flight, and what the drained actors handed on,
+    # committed before the database closes; cut short at the deadline.
+    writes_by = done_by - close_reserve
+    await asyncio.gather(
+        services.inbox.close(left(writes_by)),
+        services.seat_writer.close(left(writes_by)),
+        services.committer.close(left(writes_by)),
+    )
+    await services.gateway.close()
+    await services.chain.close()
+    services.database_open = False
+    await close_database(left(done_by))
 
 
 def install_lifecycle(app: Quart, services: Services) -> None:
@@ -185,15 +241,8 @@ def install_lifecycle(app: Quart, services: Services) -> None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
             try:
-                await services.inbox.close()
-                await services.rooms.shutdown(settings.shutdown_drain_seconds)
-                # Seats the drained actors took are committed before the database closes.
-                await services.seat_writer.close()
-                await services.committer.close(settings.database_timeout_seconds)
-                await services.gateway.close()
-                await services.chain.close()
-                services.database_open = False
-                await close_database()
+                requested_at = app.extensions.get(_SHUTDOWN_REQUESTED_AT)
+                await shut_down(services, requested_at or asyncio.get_running_loop().time())
             finally:
                 if frozen:
                     gc.unfreeze()  # collectable again (tests start many apps in one process)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 from actors.room.protocol import RoomNotFoundError
 from app.auth import current_caller, forbidden
+from app.database_budget import database_work
 from models import Room
 
 
@@ -19,9 +20,10 @@ async def require_room_manager(name: str) -> None:
     caller = current_caller()
     if caller.is_service:
         return
-    owners: list[str | None] = await Room.filter(name=name).values_list(  # type: ignore[assignment]
-        "owner", flat=True
-    )
+    async with database_work():
+        owners: list[str | None] = await Room.filter(name=name).values_list(  # type: ignore[assignment]
+            "owner", flat=True
+        )
     if not owners:
         raise RoomNotFoundError(name)
     if owners[0] != caller.address:
@@ -29,7 +31,8 @@ async def require_room_manager(name: str) -> None:
 
 
 async def rooms_owned(owner: str) -> int:
-    return await Room.filter(owner=owner).count()
+    async with database_work():
+        return await Room.filter(owner=owner).count()
 
 
 class OwnerLocks:

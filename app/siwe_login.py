@@ -22,6 +22,7 @@ from eth_utils.exceptions import ValidationError as EthValidationError
 
 from app.chain_rpc import ChainRPC
 from app.contract_signatures import contract_wallet_signed
+from app.database_budget import database_work
 from app.settings import Settings
 from app.siwe_message import SignInMessage, parse_sign_in_message
 from app.wallet_sessions import WalletSessions
@@ -87,7 +88,8 @@ class SiweLogin:
     async def issue_nonce(self) -> IssuedNonce:
         await self._purge_now_and_then()
         issued = IssuedNonce(new_nonce(), self._now() + NONCE_TTL)
-        await wallet_auth.insert_nonce(issued.nonce, issued.expires_at)
+        async with database_work():
+            await wallet_auth.insert_nonce(issued.nonce, issued.expires_at)
         return issued
 
     async def sign_in(self, text: str, signature: bytes) -> SignedIn:
@@ -99,7 +101,8 @@ class SiweLogin:
         now = self._now()
         # The nonce is spent by this attempt whatever comes next, so a failed
         # attempt cannot be retried with it, and of concurrent ones only one wins.
-        nonce_ok = await wallet_auth.consume_nonce(message.nonce, now)
+        async with database_work():
+            nonce_ok = await wallet_auth.consume_nonce(message.nonce, now)
         self._check_domain(message)
         if message.chain_id not in self._chains:
             raise SignInRejectedError(
@@ -168,4 +171,5 @@ class SiweLogin:
         now = self._clock()
         if self._purged_at is None or now - self._purged_at >= PURGE_EVERY_SECONDS:
             self._purged_at = now
-            await wallet_auth.purge_expired(self._now())
+            async with database_work():
+                await wallet_auth.purge_expired(self._now())

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from app.database_budget import database_work
 from models import wallet_auth
 
 # A recognisable prefix lets secret scanners find leaked tokens, and lets the
@@ -62,7 +63,8 @@ class WalletSessions:
         """A new session for `address`; returns its bearer token (never stored as is)."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(_TOKEN_BYTES)
         digest = hash_token(token)
-        await wallet_auth.insert_session(digest, address, chain_id, self._now(), expires_at)
+        async with database_work():
+            await wallet_auth.insert_session(digest, address, chain_id, self._now(), expires_at)
         self._remember(digest, WalletIdentity(address, chain_id, expires_at))
         return token
 
@@ -79,7 +81,8 @@ class WalletSessions:
                 return None
             self._cache.move_to_end(digest)
             return cached
-        row = await wallet_auth.find_session(digest)
+        async with database_work():
+            row = await wallet_auth.find_session(digest)
         if row is None or row.expires_at <= now:
             return None
         identity = WalletIdentity(row.address, row.chain_id, row.expires_at)
@@ -90,7 +93,8 @@ class WalletSessions:
         """End the session: dropped here at once, and its row deleted."""
         digest = hash_token(token)
         self._cache.pop(digest, None)
-        await wallet_auth.delete_session(digest)
+        async with database_work():
+            await wallet_auth.delete_session(digest)
 
     def _remember(self, digest: str, identity: WalletIdentity) -> None:
         self._cache[digest] = identity

@@ -7,7 +7,8 @@
 
 Benchmarks: actors (the actor runtime, `bench/actors_bench.py`), tokens,
 gated (tokens of a gated room with a cached yes, `bench/gated_token_bench.py`),
-webhooks (PostgreSQL and SQLite), soak (PostgreSQL). Each row is a figure, its
+webhooks (PostgreSQL and SQLite), stall (held-seat tokens during a table lock,
+PostgreSQL, `bench/stall_bench.py`), soak (PostgreSQL). Each row is a figure, its
 same-run baseline, the ratio, and the target where there is one. The exit
 status is 0 unless a benchmark crashed, or, with `--strict`, a target was missed.
 """
@@ -22,7 +23,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-BENCHMARKS = ("actors", "tokens", "gated", "wallets", "webhooks", "soak")
+BENCHMARKS = ("actors", "tokens", "gated", "wallets", "webhooks", "stall", "soak")
 # The actor bench states its own target in its docstring (memory < 5 KB per idle actor).
 ACTOR_TARGETS: dict[str, tuple[str, str, float]] = {
     "memory per idle actor": ("value", "<", 5 * 1024),
@@ -71,6 +72,12 @@ def _webhooks(args: argparse.Namespace) -> list[dict[str, Any]]:
     return webhook_bench.run(quick=args.quick)
 
 
+def _stall(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from bench import stall_bench
+
+    return stall_bench.run(quick=args.quick)
+
+
 def _soak(args: argparse.Namespace) -> list[dict[str, Any]]:
     from bench import soak
 
@@ -84,6 +91,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], list[dict[str, Any]]]] = {
     "gated": _gated,
     "wallets": _wallets,
     "webhooks": _webhooks,
+    "stall": _stall,
     "soak": _soak,
 }
 

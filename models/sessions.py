@@ -106,7 +106,8 @@ class TrackSet:
         if text:
             try:
                 value = json.loads(text)
-                live = tuple(PublishedTrack(str(t[0]), str(t[1]), bool(t[2])) for t in value["live"])
+                tracks = value["live"]
+                live = tuple(PublishedTrack(str(t[0]), str(t[1]), bool(t[2])) for t in tracks)
                 return cls(live, tuple(str(sid) for sid in value["gone"]))
             except (ValueError, TypeError, KeyError, IndexError):
                 pass  # not ours to fail a room's load over: fall back to the count

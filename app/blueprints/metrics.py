@@ -8,11 +8,13 @@ import logging
 from quart import Blueprint, Response
 
 from app.auth import service_only
+from app.database_budget import database_budget
 from app.errors import documents_errors
 from app.metrics import CONTENT_TYPE
 from app.openapi import documents_plain_response
 from app.services import services
 from models import WebhookInbox
+from models.db import bounded
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +27,8 @@ BACKLOG_COUNT_TIMEOUT = 1.0
 
 async def _webhook_backlog(max_attempts: int) -> int | None:
     try:
-        return await asyncio.wait_for(
-            WebhookInbox.filter(processed_at=None, attempts__lt=max_attempts).count(),
-            BACKLOG_COUNT_TIMEOUT,
-        )
+        async with bounded(min(BACKLOG_COUNT_TIMEOUT, database_budget())):
+            return await WebhookInbox.filter(processed_at=None, attempts__lt=max_attempts).count()
     except asyncio.CancelledError:
         raise
     except Exception as error:  # any failure: the backlog is unknown this scrape

@@ -9,6 +9,7 @@ from quart import Blueprint
 from quart_schema import validate_response
 
 from app.auth import service_only
+from app.database_budget import database_work
 from app.errors import documents_errors
 from app.services import services
 from models import WebhookInbox
@@ -92,10 +93,13 @@ async def get_webhook_stats() -> WebhooksReport:
     limit = services().settings.webhook_max_attempts
     unapplied = WebhookInbox.filter(processed_at=None)
     failed = unapplied.filter(attempts__gte=limit)
-    rows = await failed.order_by("-id").limit(FAILED_SHOWN)
+    async with database_work():
+        rows = await failed.order_by("-id").limit(FAILED_SHOWN)
+        pending = await unapplied.filter(attempts__lt=limit).count()
+        failed_count = await failed.count()
     return WebhooksReport(
-        pending=await unapplied.filter(attempts__lt=limit).count(),
-        failed=await failed.count(),
+        pending=pending,
+        failed=failed_count,
         failed_events=[FailedEvent.model_validate(row, from_attributes=True) for row in rows],
     )
 

@@ -13,6 +13,7 @@ from tortoise.functions import Count
 
 from actors.room.protocol import ListParticipants, LiveParticipant, RoomNotFoundError
 from app.auth import wallet_allowed
+from app.database_budget import database_work
 from app.errors import documents_errors
 from app.room_access import require_room_manager
 from app.schemas import reject_impossible_room_names
@@ -96,7 +97,9 @@ def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None
 
 
 async def _require_room(name: str) -> None:
-    if not await Room.exists(name=name):
+    async with database_work():
+        found = await Room.exists(name=name)
+    if not found:
         raise RoomNotFoundError(name)
 
 
@@ -137,11 +140,23 @@ async def _page_of_sessions(name: str, limit: int, cursor: str | None) -> list[R
     return await sessions.order_by("-started_at", "-id").limit(limit + 1)
 
 
+async def _participant_totals(ids: list[int]) -> dict[int, int]:
+    if not ids:
+        return {}
+    counted = (
+        await ParticipantSession.filter(room_session_id__in=ids)
+        .annotate(total=Count("id"))
+        .group_by("room_session_id")
+        .values("room_session_id", "total")
+    )
+    return {int(row["room_session_id"]): int(row["total"]) for row in counted}
+
+
 @blueprint.get("/v1/rooms/<string:name>/sessions")
 @wallet_allowed
 @validate_querystring(SessionListQuery)
 @validate_response(SessionPage)
-@documents_errors(401, 403, 404, 422)
+@documents_errors(401, 403, 404, 422, 503)
 async def list_sessions(name: str, query_args: SessionListQuery) -> SessionPage:
     """The room's history.
 
@@ -152,27 +167,22 @@ async def list_sessions(name: str, query_args: SessionListQuery) -> SessionPage:
     """
     await require_room_manager(name)
     await _require_room(name)
-    fetched = await _page_of_sessions(name, query_args.limit, query_args.cursor)
-    sessions = fetched[: query_args.limit]
-    more = len(fetched) > query_args.limit
-    ids = [s.id for s in sessions]
-    totals: dict[int, int] = {}
-    if ids:
-        counted = (
-            await ParticipantSession.filter(room_session_id__in=ids)
-            .annotate(total=Count("id"))
-            .group_by("room_session_id")
-            .values("room_session_id", "total")
-        )
-        totals = {int(row["room_session_id"]): int(row["total"]) for row in counted}
-    items = []
-    for s in sessions:
+    # The whole page within what is left of the request's database budget.
+    async with database_work():
+        fetched = await _page_of_sessions(name, query_args.limit, query_args.cursor)
+        sessions = fetched[: query_args.limit]
+        more = len(fetched) > query_args.limit
+        totals = await _participant_totals([s.id for s in sessions])
         # One bounded query per session: a page costs at most `limit` of them.
-        participants = (
-            await ParticipantSession.filter(room_session_id=s.id)
+        participants_of = {
+            s.id: await ParticipantSession.filter(room_session_id=s.id)
             .order_by("joined_at", "id")
             .limit(PARTICIPANTS_PER_SESSION)
-        )
+            for s in sessions
+        }
+    items = []
+    for s in sessions:
+        participants = participants_of[s.id]
         items.append(
             SessionOut(
                 sid=s.sid,

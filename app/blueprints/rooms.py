@@ -18,6 +18,7 @@ from actors.room.protocol import (
     UpdateRoom,
 )
 from app.auth import current_caller, forbidden, wallet_allowed
+from app.database_budget import database_work
 from app.errors import APIError, documents_errors
 from app.openapi import documents_plain_response
 from app.room_access import require_room_manager, rooms_owned
@@ -228,7 +229,7 @@ async def create_room(data: RoomCreate) -> tuple[RoomOut, int]:
 @wallet_allowed
 @validate_querystring(RoomListQuery)
 @validate_response(RoomPage)
-@documents_errors(401, 422)
+@documents_errors(401, 422, 503)
 async def list_rooms(query_args: RoomListQuery) -> RoomPage:
     """List rooms.
 
@@ -236,7 +237,8 @@ async def list_rooms(query_args: RoomListQuery) -> RoomPage:
     """
     # Ids are 32-bit; a larger cursor is past the end.
     after = min(int(query_args.cursor), MAX_ROOM_ID) if query_args.cursor else 0
-    rooms = await Room.filter(id__gt=after).order_by("id").limit(query_args.limit + 1)
+    async with database_work():
+        rooms = await Room.filter(id__gt=after).order_by("id").limit(query_args.limit + 1)
     page = rooms[: query_args.limit]
     more = len(rooms) > query_args.limit
     return RoomPage(
@@ -248,13 +250,14 @@ async def list_rooms(query_args: RoomListQuery) -> RoomPage:
 @blueprint.get("/v1/rooms/<string:name>")
 @wallet_allowed
 @validate_response(RoomOut)
-@documents_errors(401, 404)
+@documents_errors(401, 404, 503)
 async def get_room(name: str) -> RoomOut:
     """Get a room.
 
     Its configuration, and its presence as the latest applied webhook left it.
     """
-    room = await Room.get_or_none(name=name)
+    async with database_work():
+        room = await Room.get_or_none(name=name)
     if room is None:
         raise RoomNotFoundError(name)
     return RoomOut.of(room)

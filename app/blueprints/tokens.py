@@ -19,6 +19,7 @@ from actors.room.protocol import (
 )
 from actors.seat_writer import SeatNotStoredError
 from app.auth import current_caller, wallet_allowed
+from app.database_budget import database_budget
 from app.errors import APIError, code_of, documents_errors
 from app.gating.checker import AccessDeniedError, ChainUnavailableError
 from app.livekit_gateway import TokenRequest
@@ -122,10 +123,12 @@ async def issue_token(name: str) -> Response:
         if issued.stored is not None:
             # Shielded: the write is shared with other requests (a whole burst's
             # seats, the same identity asking again) and must not be cut short.
+            # Waited for at most what is left of the request's database budget:
+            # then 503 `database_unavailable`, and the token is not returned.
             try:
-                await asyncio.shield(issued.stored)
+                await asyncio.wait_for(asyncio.shield(issued.stored), database_budget())
             except TimeoutError:
-                raise SeatNotStoredError("the seat write timed out") from None
+                raise SeatNotStoredError("the seat was not stored in time") from None
     except Exception as error:
         app_services.metrics.observe_token_refused(code_of(error))
         raise

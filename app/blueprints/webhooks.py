@@ -6,6 +6,7 @@ delivered, so a failure to store must be a 5xx, and a duplicate must be a 200.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from livekit.protocol.webhook import WebhookEvent
@@ -16,6 +17,7 @@ from quart_schema import document_headers, document_response, security_scheme
 from actors.room.protocol import EventsStored
 from actors.runtime import ActorError
 from app.auth import public
+from app.database_budget import database_deadline
 from app.errors import APIError, documents_errors
 from app.inbox_writer import InboxEntry
 from app.livekit_gateway import WebhookPayloadError, WebhookSignatureError
@@ -38,8 +40,24 @@ MAX_ROOM_NAME = 128
 MAX_SID = 64
 
 
+def _not_stored() -> APIError:
+    # 5xx, so LiveKit retries.
+    return APIError(
+        503,
+        "storage_unavailable",
+        "The event could not be stored; retry later.",
+        headers={"Retry-After": "2"},
+    )
+
+
 class WebhookHeaders(BaseModel):
     authorization: str
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, TimeoutError):
+        return "not committed within the database timeout"
+    return f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
 
 
 def room_name_of(event: WebhookEvent) -> str | None:
@@ -84,15 +102,28 @@ async def receive_livekit_webhook() -> dict[str, str]:
     # The app's body limit (MAX_BODY_BYTES) already bounds what is read here.
     body = await request.get_data(cache=False, as_text=False, parse_form_data=False)
     app_services = services()
-    # At most WEBHOOK_CONCURRENCY deliveries at once; the rest wait in arrival
-    # order. A flood of deliveries then cannot fill every turn of the event
-    # loop, and the room actors applying what was acknowledged keep up (at 64
-    # concurrent senders, 16 at once halved the ack-to-applied lag p99).
-    async with app_services.webhook_admission:
-        return await _store_and_tell(app_services, body)
+    # The wait to be admitted counts against the request's database budget:
+    # an ack is answered (200, or 503 so LiveKit retries) within
+    # DATABASE_TIMEOUT_SECONDS of arriving, however many deliveries queue.
+    deadline = database_deadline()
+    admission = app_services.webhook_admission
+    try:
+        # At most WEBHOOK_CONCURRENCY deliveries at once; the rest wait in arrival
+        # order. A flood of deliveries then cannot fill every turn of the event
+        # loop, and the room actors applying what was acknowledged keep up (at 64
+        # concurrent senders, 16 at once halved the ack-to-applied lag p99).
+        async with asyncio.timeout_at(deadline):
+            await admission.acquire()
+    except TimeoutError:
+        log.warning("webhook not admitted within the database timeout; answered 503")
+        raise _not_stored() from None
+    try:
+        return await _store_and_tell(app_services, body, deadline)
+    finally:
+        admission.release()
 
 
-async def _store_and_tell(app_services: Services, body: bytes) -> dict[str, str]:
+async def _store_and_tell(app_services: Services, body: bytes, deadline: float) -> dict[str, str]:
     try:
         event = app_services.gateway.verify_webhook(body, request.headers.get("Authorization"))
     except WebhookSignatureError:
@@ -113,16 +144,14 @@ async def _store_and_tell(app_services: Services, body: bytes) -> dict[str, str]
         # An event no room can claim has nothing to apply: it is kept, as done.
         done=room_name is None,
     )
+    budget = max(0.0, deadline - asyncio.get_running_loop().time())
     try:
-        await app_services.inbox.store(entry)  # a duplicate id is stored already: ours
-    except Exception:
-        log.warning("webhook %s could not be stored", event.id, exc_info=True)
-        raise APIError(
-            503,
-            "storage_unavailable",
-            "The event could not be stored; retry later.",
-            headers={"Retry-After": "2"},
-        ) from None
+        # A duplicate id is stored already: ours.
+        await app_services.inbox.store(entry, within=budget)
+    except Exception as error:
+        # One line: under a stalled database there are many, all one cause.
+        log.warning("webhook %s not stored, answered 503: %s", event.id, _reason(error))
+        raise _not_stored() from None
 
     if room_name is not None:
         try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from app.gating.checker import AccessChecker, Pair
 from app.gating.rules import holder_address
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
+from models.db import bounded, is_unavailable
 from models.rooms import gated_room_conditions
 from models.sessions import open_standard_participants
 
@@ -36,8 +37,9 @@ async def recheck_gated_rooms(
     access: AccessChecker, remove_participant: RemoveParticipant
 ) -> RecheckResult:
     """One round: check everyone in a gated room, remove who no longer qualifies."""
-    conditions = await gated_room_conditions()
-    participants = await open_standard_participants(list(conditions))
+    async with bounded():
+        conditions = await gated_room_conditions()
+        participants = await open_standard_participants(list(conditions))
     to_check: list[tuple[str, str, Pair | None]] = []
     for participant in participants:
         condition = conditions[participant.room_name]
@@ -85,5 +87,10 @@ async def recheck_forever(
             await recheck_gated_rooms(access, remove_participant)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.warning("gating re-check failed; next one in %ss", every_seconds, exc_info=True)
+        except Exception as error:
+            log.warning(
+                "gating re-check failed (%s); next one in %ss",
+                type(error).__name__,
+                every_seconds,
+                exc_info=not is_unavailable(error),  # an outage needs no traceback
+            )
