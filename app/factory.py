@@ -22,7 +22,6 @@ from app.blueprints import (
     webhooks,
 )
 from app.cors import install_cors
-from app.database_budget import install_database_budget
 from app.errors import register_domain_errors, register_error_handlers
 from app.lifecycle import StartupError, install_lifecycle
 from app.logs import configure_logging
@@ -85,13 +84,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for module in (health, auth, rooms, tokens, presence, moderation, webhooks, ops, metrics, docs):
         app.register_blueprint(module.blueprint)
     # First of the before_request hooks, so the access log and metrics time
-    # (and see) every request, a refused one included.
+    # (and see) every request, a refused one included; its arrival stamp also
+    # starts the request's database budget (app/database_budget.py).
     install_access_log(app, services.metrics)
     # CORS next: preflights are answered before anything asks for a credential.
     install_cors(app, settings.cors_allowed_origins)
-    # Before the guard, which may read a wallet session: every request's
-    # database work is bounded from here (app/database_budget.py).
-    install_database_budget(app, settings.database_timeout_seconds)
     install_caller_guard(app, settings.api_keys, services.wallet_sessions)
     register_error_handlers(app)
     register_domain_errors(app)
