@@ -17,7 +17,9 @@ round splits: each room is written alone, and a room that still fails goes
 one event at a time, each failing event counting an attempt with its error.
 So one bad event costs one event. If the database is away, nothing counts
 against any event: the rooms keep their state and their events stay pending
-for the next nudge or the periodic sweep.
+for the next nudge or the periodic sweep. A write that timed out may still
+have committed: its rooms read their presence again in their next round, and
+the periodic sweep wakes them for it (`uncertain_rooms`).
 """
 
 from __future__ import annotations
@@ -27,15 +29,15 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import replace
 
 from actors.batching import TurnBatches
-from actors.room.admission import AdmissionView, Verdict
+from actors.room.admission import Verdict
 from actors.room.effects import Outcome, decide, without_taken
-from actors.room.presence import RoomState
+from actors.room.presence import RoomState, load_state
+from actors.rounds import ApplyObserver, ApplyRequest, Committed, Unobserved
 from models.db import DatabaseUnavailableError
-from models.webhook_effects import EffectBatch, write_and_mark
+from models.webhook_effects import EffectBatch, Stored, write_and_mark
 from models.webhook_inbox import (
     MAX_ERROR,
     FailedAttempt,
@@ -53,60 +55,10 @@ MAX_IN_FLIGHT = 4
 # Bounds on one round, so a backlog after an outage goes in slices.
 MAX_ROOMS = 128
 MAX_EVENTS_PER_ROOM = 100
+# Recorded for an event whose own error text the database would not take.
+UNRECORDABLE = "the error of this event could not be stored"
 
-
-class ApplyObserver(Protocol):
-    """Told what each round did (for metrics; app/metrics.py implements it)."""
-
-    def observe_applied(self, lags_seconds: Sequence[float]) -> None:
-        """Events applied, each as seconds from being received to being committed."""
-
-    def observe_failed(self, event_type: str) -> None:
-        """An event failed to apply (one attempt counted)."""
-
-
-class Unobserved:
-    """The observer when nothing watches (tests of the write path alone)."""
-
-    def observe_applied(self, lags_seconds: Sequence[float]) -> None:
-        pass
-
-    def observe_failed(self, event_type: str) -> None:
-        pass
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class ApplyRequest:
-    """A room's pending events to apply, decided from `state`."""
-
-    room: str
-    state: RoomState
-    # What the admission rule knows; its `now` is also the latest receipt read.
-    admission: AdmissionView
-    # The room of ours (None: a LiveKit room Qari did not create).
-    room_id: int | None
-    # Write the room row even if the events leave it unchanged.
-    sync_room: bool
-    # The activation asking: a result meant for another one is stale to it.
-    token: object
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Committed:
-    """The outcome of a room's round, for its actor."""
-
-    token: object
-    # The state once the effects are written; None: nothing was (database away).
-    state: RoomState | None
-    applied: int = 0
-    failed: int = 0
-    joined: tuple[str, ...] = ()
-    refused: tuple[tuple[str, Verdict], ...] = ()
-    kept: tuple[tuple[str, Verdict], ...] = ()
-    # The round took MAX_EVENTS_PER_ROOM events: more may be pending.
-    more: bool = False
-    # The room row may not match the state (a sid was taken): write it next round.
-    resync: bool = False
+__all__ = ["ApplyObserver", "ApplyRequest", "Committed", "Committer", "Unobserved"]
 
 
 class Committer:
@@ -129,6 +81,9 @@ class Committer:
         # A room is in at most one round at a time; what it asks meanwhile waits here.
         self._busy: dict[str, asyncio.Future[None]] = {}
         self._held: dict[str, ApplyRequest] = {}
+        # Rooms whose last write's outcome is unknown (with the activation it was
+        # for), until a round reads their presence again.
+        self._uncertain: dict[str, object] = {}
         self._closed = False
         self.writes = 0  # for ops and tests: write-and-mark statements that committed
 
@@ -145,6 +100,10 @@ class Committer:
         """Done when the room's current round is over (a new activation waits for it)."""
         return self._busy.get(room)
 
+    def uncertain_rooms(self) -> list[str]:
+        """Rooms to wake so their next round reads their presence again."""
+        return list(self._uncertain)
+
     async def close(self, grace_seconds: float) -> None:
         """Stop taking requests; wait for rounds in flight at most `grace_seconds`."""
         self._closed = True
@@ -156,7 +115,7 @@ class Committer:
     async def _round(self, batch: list[ApplyRequest]) -> None:
         results: dict[str, Committed] = {}
         try:
-            results = await self._commit(batch)
+            await self._commit(batch, results)
         except DatabaseUnavailableError as error:
             log.warning("database unavailable; events of %d room(s) wait: %s", len(batch), error)
         except Exception:
@@ -164,6 +123,14 @@ class Committer:
         finally:
             for request in batch:
                 outcome = results.get(request.room) or Committed(request.token, None)
+                if outcome.uncertain:
+                    self._uncertain[request.room] = request.token
+                elif outcome.state is not None and (
+                    request.reload
+                    or self._uncertain.get(request.room, request.token) is not request.token
+                ):
+                    # Read again: by this round, or by a new activation's load.
+                    self._uncertain.pop(request.room, None)
                 try:
                     self._deliver(request.room, outcome)
                 except Exception:
@@ -175,7 +142,14 @@ class Committer:
                 if held is not None:
                     self.submit(held)
 
-    async def _commit(self, batch: list[ApplyRequest]) -> dict[str, Committed]:
+    async def _commit(self, batch: list[ApplyRequest], results: dict[str, Committed]) -> None:
+        """Fill `results` as each room's outcome becomes known (a failure later in the
+        round cannot take back what is committed)."""
+        # A room whose state may be behind decides from what the database holds.
+        batch = [
+            replace(r, state=await load_state(r.room), sync_room=True) if r.reload else r
+            for r in batch
+        ]
         rows = await read_pending(
             [PendingQuery(r.room, r.admission.now) for r in batch],
             max_attempts=self._max_attempts,
@@ -184,7 +158,6 @@ class Committer:
         by_room: dict[str, list[PendingEvent]] = defaultdict(list)
         for row in rows:
             by_room[row.room_name].append(row)
-        results: dict[str, Committed] = {}
         plans: list[tuple[ApplyRequest, Outcome]] = []
         alone: list[ApplyRequest] = []
         for request in batch:
@@ -204,8 +177,11 @@ class Committer:
                 merged.extend(outcome.effects)
             try:
                 stored = await write_and_mark(merged, now)
-            except DatabaseUnavailableError:
-                raise
+            except DatabaseUnavailableError as error:
+                log.warning("a write of %d room(s) timed out or failed: %s", len(plans), error)
+                for request, _ in plans:
+                    results[request.room] = Committed(request.token, None, uncertain=True)
+                return
             except Exception as error:
                 log.warning("a write of %d room(s) failed (%r); room by room", len(plans), error)
                 alone += await self._room_by_room(plans, by_room, now, results)
@@ -214,8 +190,8 @@ class Committer:
                 for request, outcome in plans:
                     results[request.room] = self._committed(request, outcome, stored, by_room, now)
         for request in alone:
-            results[request.room] = await self._one_by_one(request, by_room[request.room], now)
-        return results
+            if request.room not in results:
+                results[request.room] = await self._one_by_one(request, by_room[request.room], now)
 
     async def _room_by_room(
         self,
@@ -230,7 +206,9 @@ class Committer:
             try:
                 stored = await write_and_mark(outcome.effects, now)
             except DatabaseUnavailableError:
-                break  # the rooms not written yet keep their events pending
+                # This write may have committed; the rooms after it keep theirs pending.
+                results[request.room] = Committed(request.token, None, uncertain=True)
+                break
             except Exception:
                 failing.append(request)
                 continue
@@ -248,46 +226,68 @@ class Committer:
         joined: list[str] = []
         refused: list[tuple[str, Verdict]] = []
         kept: list[tuple[str, Verdict]] = []
+        resync = False
         for row in rows:
             error: Exception
             try:
                 outcome = _decide(request, state, [row], sync_room)
-                stored = await write_and_mark(outcome.effects, now)
-            except DatabaseUnavailableError:
-                break
             except Exception as caught:
                 error = caught
             else:
-                self.writes += 1
-                outcome = without_taken(outcome, stored)
-                self._observe(outcome.effects, [row], now)
-                state, sync_room = outcome.state, False
-                applied += len(outcome.effects.applied)
-                failed += len(outcome.effects.failed)
-                joined += outcome.joined
-                refused += outcome.refused
-                kept += outcome.kept
-                continue
+                try:
+                    stored = await write_and_mark(outcome.effects, now)
+                except DatabaseUnavailableError:
+                    return Committed(request.token, None, uncertain=True)
+                except Exception as caught:
+                    error = caught
+                else:
+                    self.writes += 1
+                    checked = without_taken(outcome, stored)
+                    resync |= checked is not outcome
+                    self._observe(checked.effects, [row], now)
+                    state, sync_room = checked.state, False
+                    applied += len(checked.effects.applied)
+                    failed += len(checked.effects.failed)
+                    joined += checked.joined
+                    refused += checked.refused
+                    kept += checked.kept
+                    continue
             log.warning("event %d (%s) failed to apply: %r", row.id, row.event_type, error)
-            attempt = FailedAttempt(row.id, f"{type(error).__name__}: {error}"[:MAX_ERROR])
             try:
-                await write_and_mark(EffectBatch(failed=[attempt]), now)
+                await self._count_attempt(row, error, now)
             except DatabaseUnavailableError:
-                break
-            except Exception:
-                log.exception("the failed attempt of event %d could not be counted", row.id)
-                continue
+                break  # the event stays pending, its attempt not counted: the database is away
             failed += 1
             self.observer.observe_failed(row.event_type)
         return Committed(
-            request.token, state, applied, failed, tuple(joined), tuple(refused), tuple(kept)
+            request.token,
+            state,
+            applied,
+            failed,
+            tuple(joined),
+            tuple(refused),
+            tuple(kept),
+            more=len(rows) >= MAX_EVENTS_PER_ROOM,
+            resync=resync or sync_room,
         )
+
+    async def _count_attempt(self, row: PendingEvent, error: Exception, now: dt.datetime) -> None:
+        """One attempt more against `row`, with its error (or a fixed text the database
+        is sure to take), so no event can fail uncounted forever."""
+        for text in (_error_text(error), UNRECORDABLE):
+            try:
+                await write_and_mark(EffectBatch(failed=[FailedAttempt(row.id, text)]), now)
+                return
+            except DatabaseUnavailableError:
+                raise
+            except Exception:
+                log.exception("the failed attempt of event %d could not be counted", row.id)
 
     def _committed(
         self,
         request: ApplyRequest,
         outcome: Outcome,
-        stored: set[str],
+        stored: Stored,
         by_room: dict[str, list[PendingEvent]],
         now: dt.datetime,
     ) -> Committed:
@@ -309,17 +309,27 @@ class Committer:
     def _observe(
         self, effects: EffectBatch, rows: Sequence[PendingEvent], now: dt.datetime
     ) -> None:
-        applied = set(effects.applied)
-        failed = {f.id for f in effects.failed}
-        lags = [(now - row.received_at).total_seconds() for row in rows if row.id in applied]
-        if lags:
-            self.observer.observe_applied(lags)
-        for row in rows:
-            if row.id in failed:
-                self.observer.observe_failed(row.event_type)
+        # Metrics must never cost a room what was committed for it.
+        try:
+            applied = set(effects.applied)
+            failed = {f.id for f in effects.failed}
+            lags = [(now - row.received_at).total_seconds() for row in rows if row.id in applied]
+            if lags:
+                self.observer.observe_applied(lags)
+            for row in rows:
+                if row.id in failed:
+                    self.observer.observe_failed(row.event_type)
+        except Exception:
+            log.exception("observing a round failed")
 
 
 def _decide(
     request: ApplyRequest, state: RoomState, rows: Sequence[PendingEvent], sync_room: bool
 ) -> Outcome:
     return decide(state, rows, request.admission, room_id=request.room_id, sync_room=sync_room)
+
+
+def _error_text(error: Exception) -> str:
+    """An error as text any column holds: no NUL, no lone surrogate, bounded."""
+    text = f"{type(error).__name__}: {error}".replace("\x00", "\\x00")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:MAX_ERROR]

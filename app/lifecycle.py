@@ -36,6 +36,7 @@ from app.schema_check import SchemaNotCurrentError, check_schema
 from app.services import Services
 from models import WebhookInbox
 from models.db import is_unavailable
+from models.webhook_inbox import rooms_with_pending
 
 log = logging.getLogger(__name__)
 
@@ -127,18 +128,12 @@ async def recover_pending_webhooks(services: Services) -> int:
     apply failed or was cut short (database away, actor retired) is retried
     without waiting for its room's next webhook.
     """
-    async with bounded():
-        names = (
-            await WebhookInbox.filter(
-                processed_at=None, attempts__lt=services.settings.webhook_max_attempts
-            )
-            .exclude(room_name=None)
-            .distinct()
-            .values_list("room_name", flat=True)
-        )
-    for name in names:
-        services.rooms.tell(str(name), EventsStored(), coalesce=True)
-    return len(names)
+    names = await rooms_with_pending(services.settings.webhook_max_attempts)
+    # And rooms whose last write timed out: their next round reads their presence again.
+    rooms = list(dict.fromkeys(names + services.committer.uncertain_rooms()))
+    for room in rooms:
+        services.rooms.tell(room, EventsStored(), coalesce=True)
+    return len(rooms)
 
 
 async def sweep_pending_webhooks(services: Services) -> None:

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 
 from quart import current_app
 
-from actors.committer import Committed, Committer
+from actors.committer import Committer
 from actors.room.actor import RoomActor, RoomActorDeps
 from actors.room.admission import AdmissionStats
 from actors.room.protocol import CommitDone, RoomMessage
+from actors.rounds import Committed
 from actors.runtime import ActorRegistry, RegistryClosedError
 from actors.seat_writer import SeatWriter
 from app.chain_rpc import ChainRPC

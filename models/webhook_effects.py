@@ -88,7 +88,7 @@ _WRITE_AND_MARK_PG = (
     # A session stored before, or by this same statement (whose rows a join cannot see).
     "LEFT JOIN room_sessions s ON s.sid = u.session_sid "
     "LEFT JOIN new_sessions n ON n.sid = u.session_sid "
-    "ON CONFLICT (sid) DO NOTHING RETURNING sid), "
+    "ON CONFLICT (sid) DO NOTHING RETURNING sid, room_session_id), "
     f"changed_participants AS (UPDATE participant_sessions p SET {_CLOSE} "
     "FROM unnest($18::text[], $19::text[], $20::timestamptz[], $21::text[], $22::int[], "
     "$23::text[]) AS u(sid, session_sid, left_at, reason, track_count, track_sids), "
@@ -103,16 +103,21 @@ _WRITE_AND_MARK_PG = (
     "WHERE w.id = u.id AND w.processed_at IS NULL), "
     "applied_events AS (UPDATE webhook_inbox SET processed_at = $30, "
     "attempts = attempts + 1 WHERE processed_at IS NULL AND id = ANY($31::bigint[])) "
-    "SELECT sid FROM new_participants"
+    "SELECT p.sid, COALESCE(s.sid, n.sid) AS session_sid FROM new_participants p "
+    "LEFT JOIN room_sessions s ON s.id = p.room_session_id "
+    "LEFT JOIN new_sessions n ON n.id = p.room_session_id"
 )
 
+# (participant sid, its room session's sid) of a participant session stored.
+Stored = set[tuple[str, str]]
 
-async def write_and_mark(batch: EffectBatch, at: dt.datetime) -> set[str]:
+
+async def write_and_mark(batch: EffectBatch, at: dt.datetime) -> Stored:
     """Write `batch` and mark its applied events processed at `at`, atomically.
 
-    Returns the sids of the participant sessions it stored: a sid it did not
-    store was already taken (by another room's session: LiveKit's sids are
-    unique, so never for a good reason).
+    Returns the participant sessions it stored, as (sid, session sid): one it
+    did not store was already taken (by another room's session, or by another
+    room of the same batch: LiveKit's sids are unique, so never for a good reason).
     """
     if batch.is_empty():
         return set()
@@ -120,7 +125,7 @@ async def write_and_mark(batch: EffectBatch, at: dt.datetime) -> set[str]:
     if is_postgres(conn):
         async with bounded():
             rows = await conn.execute_query_dict(_WRITE_AND_MARK_PG, _pg_args(batch, at))
-        return {row["sid"] for row in rows}
+        return {(row["sid"], row["session_sid"]) for row in rows}
     async with transaction() as conn:
         return await _write_and_mark_sqlite(conn, batch, at)
 
@@ -172,7 +177,7 @@ def _pg_args(batch: EffectBatch, at: dt.datetime) -> list[object]:
 
 async def _write_and_mark_sqlite(
     conn: BaseDBAsyncClient, batch: EffectBatch, at: dt.datetime
-) -> set[str]:
+) -> Stored:
     """The same writes, one statement per kind, in the order the CTEs mean."""
     if batch.sessions_opened:
         await conn.execute_many(
@@ -185,7 +190,7 @@ async def _write_and_mark_sqlite(
             "UPDATE room_sessions SET ended_at = ? WHERE sid = ? AND ended_at IS NULL",
             [[e.ended_at, e.sid] for e in batch.sessions_ended],
         )
-    inserted: set[str] = set()
+    inserted: Stored = set()
     if batch.participants_opened:
         sids = [p.sid for p in batch.participants_opened]
         marks = ", ".join("?" for _ in sids)
@@ -193,7 +198,7 @@ async def _write_and_mark_sqlite(
             f"SELECT sid FROM participant_sessions WHERE sid IN ({marks})",  # noqa: S608
             sids,
         )
-        inserted = set(sids) - {row["sid"] for row in taken}
+        before = {row["sid"] for row in taken}
         await conn.execute_many(
             "INSERT INTO participant_sessions (sid, room_session_id, identity, name, kind, "
             "state, joined_at, left_at, disconnect_reason, track_count, track_sids) VALUES "
@@ -201,6 +206,13 @@ async def _write_and_mark_sqlite(
             "ON CONFLICT (sid) DO NOTHING",
             [_opened(p) for p in batch.participants_opened],
         )
+        # Which room's row each new sid became (two rooms of a batch may name one sid).
+        rows = await conn.execute_query_dict(
+            "SELECT p.sid, s.sid AS session_sid FROM participant_sessions p "  # noqa: S608
+            f"JOIN room_sessions s ON s.id = p.room_session_id WHERE p.sid IN ({marks})",
+            sids,
+        )
+        inserted = {(r["sid"], r["session_sid"]) for r in rows if r["sid"] not in before}
     if batch.participants_changed:
         await conn.execute_many(
             f"UPDATE participant_sessions AS p SET {_CLOSE} "  # noqa: S608

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.actor import Actor
-from actors.committer import ApplyRequest, Committed, Committer
+from actors.committer import Committer
 from actors.room.admission import AdmissionStats, AdmissionView
 from actors.room.config import Config
 from actors.room.configuring import Configuring
@@ -53,6 +53,7 @@ from actors.room.protocol import (
 )
 from actors.room.removals import Removals
 from actors.room.seats import SeatBook
+from actors.rounds import ApplyRequest, Committed
 from actors.seat_writer import SeatWriter
 from models.db import DatabaseUnavailableError, bounded
 from models.rooms import AccessCondition, get_room
@@ -107,6 +108,10 @@ class RoomActor(Actor[str, RoomMessage]):
         self._dirty = False
         self._sync_room = False
         self._asked_sync = False
+        # The state may be behind the database (a write whose outcome is unknown):
+        # the next round reads it again.
+        self._reload = False
+        self._asked_reload = False
         self._applied = 0
         self._waiters: list[asyncio.Future[int]] = []
         # RemoveParticipant calls for refused joins, made off the mailbox.
@@ -126,9 +131,8 @@ class RoomActor(Actor[str, RoomMessage]):
     async def _load(self) -> None:
         # The whole load, not each query, within the deadline.
         async with bounded():
-            # An earlier activation's round may still be out: load what it wrote.
-            earlier = self._deps.committer.in_flight(self.key)
-            if earlier is not None:
+            # An earlier activation's rounds may still be out: load what they wrote.
+            while (earlier := self._deps.committer.in_flight(self.key)) is not None:
                 await asyncio.wait([earlier])
             room = await get_room(self.key)
             state = await load_state(self.key)
@@ -273,6 +277,7 @@ class RoomActor(Actor[str, RoomMessage]):
     def _submit(self) -> None:
         self._in_flight, self._dirty = True, False
         self._asked_sync, self._sync_room = self._sync_room, False
+        self._asked_reload = self._reload
         now = self._deps.now()
         config = self.config
         admission = AdmissionView(
@@ -285,7 +290,9 @@ class RoomActor(Actor[str, RoomMessage]):
         )
         room_id = None if config is None else config.id
         self._deps.committer.submit(
-            ApplyRequest(self.key, self.state, admission, room_id, self._asked_sync, self)
+            ApplyRequest(
+                self.key, self.state, admission, room_id, self._asked_sync, self, self._reload
+            )
         )
 
     def _committed(self, result: Committed) -> None:
@@ -293,12 +300,17 @@ class RoomActor(Actor[str, RoomMessage]):
             return  # an earlier activation's round: this one loaded after it
         self._in_flight = False
         if result.state is None:
-            # Nothing written (the database is away): keep what memory has; the
-            # next nudge, or the periodic sweep, asks again.
+            # Nothing known written (the database is away): keep what memory has
+            # (behind the database at worst, if a write that timed out did commit:
+            # then the next round reads it again); the next nudge, or the
+            # periodic sweep, asks again.
             self._sync_room |= self._asked_sync
+            self._reload |= result.uncertain
             self._dirty = True
             self._answer_waiters()
             return
+        if self._asked_reload:
+            self._reload = False
         self.state = result.state
         for identity in result.joined:
             self.seats.consume(identity)  # a joined participant's seat is a place now

@@ -26,7 +26,7 @@ from actors.room.admission import decide as admit
 from actors.room.inbox import RoomEvent, RoomRef, Who, parse
 from actors.room.presence import RECENT_ENDED, Connection, CurrentSession, RoomState
 from models.sessions import ParticipantChange, ParticipantRow, SessionEnd, SessionRow
-from models.webhook_effects import EffectBatch
+from models.webhook_effects import EffectBatch, Stored
 from models.webhook_inbox import MAX_ERROR, FailedAttempt, PendingEvent
 
 ROOM_CLOSED = "ROOM_CLOSED"
@@ -77,7 +77,7 @@ def decide(
     )
 
 
-def without_taken(outcome: Outcome, stored: set[str]) -> Outcome:
+def without_taken(outcome: Outcome, stored: Stored) -> Outcome:
     """The outcome once the database kept a participant sid for another room's session.
 
     Such a join was not stored, so it does not count here (as a repeated join
@@ -87,7 +87,9 @@ def without_taken(outcome: Outcome, stored: set[str]) -> Outcome:
     taken = {
         p.sid
         for p in outcome.effects.participants_opened
-        if p.sid not in stored and state.session is not None and p.session_sid == state.session.sid
+        if (p.sid, p.session_sid) not in stored
+        and state.session is not None
+        and p.session_sid == state.session.sid
     }
     if not taken:
         return outcome

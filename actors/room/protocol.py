@@ -25,7 +25,7 @@ from models.rooms import AccessCondition
 from models.sessions import PublishedTrack
 
 if TYPE_CHECKING:
-    from actors.committer import Committed
+    from actors.rounds import Committed
 
 # Re-exported: a LiveParticipant's tracks, and the LiveKit port's names.
 __all__ = [

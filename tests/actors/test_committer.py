@@ -17,7 +17,11 @@ from actors.room.protocol import ApplyPending, ListParticipants
 from models import ParticipantSession, Room, WebhookInbox
 from models.db import connection, is_postgres
 from tests.app.test_webhooks import make_room, store
-from tests.conftest import Running
+from tests.conftest import Running, app_running
+from tests.support.clock import FakeClock
+from tests.support.pg_proxy import PostgresProxy
+from tests.support.postgres import truncate_tables
+from tests.support.settings import make_settings
 from tests.support.webhooks import audio_track, event, participant, room_info
 
 ROOMS = [f"group-{n:02d}" for n in range(12)]
@@ -284,3 +288,56 @@ async def test_a_long_backlog_goes_in_slices_without_crowding_out_others(
     assert len(await identities(running, busy)) == backlog - 1
     assert (await ParticipantSession.get(sid="PA_b0")).left_at is not None
     assert await identities(running, quiet) == ["solo"]
+
+
+async def test_one_sid_named_by_two_rooms_in_one_round_counts_in_one_room_only(
+    running: Running,
+) -> None:
+    first, second = ROOMS[:2]
+    await start_rooms(running, [first, second])
+    for room, who in ((first, "ann"), (second, "eve")):
+        await store(
+            event("participant_joined", room_info(room, sid_of(room)), who=participant(who, "PA_x"))
+        )
+
+    await nudge_all(running, [first, second])  # one round, one write: one row for PA_x
+
+    row = await ParticipantSession.get(sid="PA_x").prefetch_related("room_session")
+    owner = first if row.identity == "ann" else second
+    other = second if owner == first else first
+    assert row.room_session.room_name == owner
+    assert await identities(running, owner) == [row.identity]
+    assert await identities(running, other) == []  # memory is never ahead of the database
+    rows = {r.name: r.num_participants for r in await Room.filter(name__in=[first, second])}
+    assert rows == {owner: 1, other: 0}
+
+
+async def test_a_write_whose_answer_came_too_late_is_read_again(
+    postgres_url: str, clock: FakeClock
+) -> None:
+    """The write committed, but its answer missed DATABASE_TIMEOUT_SECONDS: the
+    committer cannot know, so the room's next round reads its presence again."""
+    await truncate_tables(postgres_url)
+    room = ROOMS[0]
+    info = room_info(room, sid_of(room))
+    async with PostgresProxy(postgres_url) as proxy:
+        settings = make_settings(proxy.url, database_timeout_seconds=1.0)
+        async with app_running(settings, clock) as running:
+            await start_rooms(running, [room])
+            await store(event("participant_joined", info, who=participant("ann", "PA_ann")))
+            proxy.hold_after(b"SET processed_at", 2.0)  # the write-and-mark statement
+
+            assert await nudge_all(running, [room]) == [0]
+
+            assert proxy.held == 1
+            committer = running.services.committer
+            assert committer.uncertain_rooms() == [room]
+            assert (await ParticipantSession.get(sid="PA_ann")).left_at is None  # committed
+            assert await identities(running, room) == []  # behind the database, not ahead
+            # Her leave: the round reads the room again first, so it closes her row.
+            await store(event("participant_left", info, who=participant("ann", "PA_ann")))
+            await nudge_all(running, [room])
+            assert (await ParticipantSession.get(sid="PA_ann")).left_at is not None
+            assert await identities(running, room) == []
+            assert committer.uncertain_rooms() == []
+            assert await pending() == 0
