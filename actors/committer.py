@@ -151,7 +151,7 @@ class Committer:
             for r in batch
         ]
         rows = await read_pending(
-            [PendingQuery(r.room, r.admission.now) for r in batch],
+            [PendingQuery(r.room, r.as_of) for r in batch],
             max_attempts=self._max_attempts,
             per_room=MAX_EVENTS_PER_ROOM,
         )

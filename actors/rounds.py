@@ -7,6 +7,7 @@ state and what admission knows, an outcome the state after its commit.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -41,8 +42,11 @@ class ApplyRequest:
 
     room: str
     state: RoomState
-    # What the admission rule knows; its `now` is also the latest receipt read.
+    # What the admission rule knows, as of when the request was made.
     admission: AdmissionView
+    # The round reads the events received up to this moment: all of them came
+    # after the grants their joins use, which are in `admission`.
+    as_of: dt.datetime
     # The room of ours (None: a LiveKit room Qari did not create).
     room_id: int | None
     # Write the room row even if the events leave it unchanged.

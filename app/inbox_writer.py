@@ -70,11 +70,16 @@ class InboxWriter:
         # Deliveries not answered yet, so shutdown can answer every one of them.
         self._waiting: set[_Waiting] = set()
         self.inserts = 0  # for ops and tests: insert statements that committed
+        # The latest receipt stamped: a moment that has truly passed, even if the
+        # wall clock has since stepped back (see RoomActorDeps.received_until).
+        self.latest_received: dt.datetime | None = None
 
     async def store(self, entry: InboxEntry, within: float | None = None) -> None:
         """Commit `entry` (a duplicate event id counts as stored) within `within` seconds
         (default DATABASE_TIMEOUT_SECONDS); NotStoredError or TimeoutError if it is not."""
         received_at = self._now()
+        if self.latest_received is None or received_at > self.latest_received:
+            self.latest_received = received_at
         row = StoredEvent(
             event_id=entry.event_id,
             event_type=entry.event_type,

@@ -97,6 +97,7 @@ def build_services(
     )
     seat_writer = SeatWriter()
     admission = AdmissionStats()
+    inbox = InboxWriter(now)
     deps = RoomActorDeps(
         livekit=gateway,
         committer=committer,
@@ -106,6 +107,7 @@ def build_services(
         now=now,
         seat_writer=seat_writer,
         admission=admission,
+        received_until=lambda: inbox.latest_received,
     )
     rooms = ActorRegistry(
         lambda name: RoomActor(name, deps),
@@ -128,7 +130,7 @@ def build_services(
         gateway=gateway,
         rooms=rooms,
         committer=committer,
-        inbox=InboxWriter(now),
+        inbox=inbox,
         seat_writer=seat_writer,
         admission=admission,
         webhook_admission=asyncio.Semaphore(settings.webhook_concurrency),

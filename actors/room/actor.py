@@ -77,6 +77,10 @@ class RoomActorDeps:
     seat_writer: SeatWriter
     # Joins refused and removals made, across rooms (for ops).
     admission: AdmissionStats
+    # The latest webhook receipt stamped (None: none yet). A round reads events
+    # received up to the later of it and now, so a wall clock that steps back
+    # does not hold back events it stamped before the step.
+    received_until: Callable[[], dt.datetime | None] = lambda: None
 
 
 class RoomActor(Actor[str, RoomMessage]):
@@ -289,9 +293,17 @@ class RoomActor(Actor[str, RoomMessage]):
             now=now,
         )
         room_id = None if config is None else config.id
+        latest = self._deps.received_until()
         self._deps.committer.submit(
             ApplyRequest(
-                self.key, self.state, admission, room_id, self._asked_sync, self, self._reload
+                room=self.key,
+                state=self.state,
+                admission=admission,
+                as_of=now if latest is None else max(now, latest),
+                room_id=room_id,
+                sync_room=self._asked_sync,
+                token=self,
+                reload=self._reload,
             )
         )
 

@@ -13,6 +13,7 @@ from livekit.protocol.models import DisconnectReason
 from livekit.protocol.webhook import WebhookEvent
 
 from actors.room.protocol import ListParticipants
+from app.inbox_writer import InboxEntry
 from models import ParticipantSession, RoomSession, WebhookInbox
 from tests.conftest import Client, Running, app_running
 from tests.support.applied import apply_pending
@@ -323,6 +324,29 @@ async def test_events_stored_together_apply_in_livekit_order(running: Running) -
     assert row.joined_at is not None
     assert row.left_at is not None
     assert row.left_at > row.joined_at
+
+
+async def test_a_wall_clock_that_steps_back_holds_no_event_back(
+    running: Running, clock: FakeClock
+) -> None:
+    """A round reads the events received up to its snapshot; one stamped before an
+    NTP step back is still in the past, and is applied."""
+    client = running.client()
+    await make_room(client)
+    room = room_info(ROOM, SID)
+    assert await deliver(client, event("room_started", room)) == 200
+    await settle(running)
+    joined = event("participant_joined", room, who=participant("ann", "PA_a"))
+    # Stored (stamped now) as the route would, its room not told yet...
+    await running.services.inbox.store(
+        InboxEntry(
+            joined.id, joined.event, ROOM, SID, joined.created_at, serialise(joined).decode()
+        )
+    )
+    clock.advance(-3600)  # ... when the wall clock steps back an hour.
+    await settle(running)
+    assert await live_identities(client) == ["ann"]
+    assert await WebhookInbox.filter(processed_at=None).count() == 0
 
 
 async def test_reused_room_name_starts_a_new_session(running: Running) -> None:
