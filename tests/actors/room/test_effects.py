@@ -13,11 +13,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 import pytest
+from google.protobuf.json_format import Parse
 from livekit.protocol.models import DisconnectReason, ParticipantInfo
 from livekit.protocol.webhook import WebhookEvent
 
+import actors.room.inbox as inbox_module
 from actors.room.admission import AdmissionView, Verdict
 from actors.room.effects import NOT_ADMITTED, ROOM_CLOSED, Outcome, decide
+from actors.room.inbox import PARSED_KEPT, remember_parsed
 from actors.room.presence import RoomState
 from models.sessions import ParticipantChange, ParticipantRow
 from models.webhook_inbox import PendingEvent
@@ -449,3 +452,17 @@ def test_text_no_column_holds_fails_the_event(who: object) -> None:
     outcome = decide(state, [pending(joined(who, T0 + 1))], OPEN)
     assert len(outcome.effects.failed) == 1
     assert outcome.state.live == {}
+
+
+def test_a_payload_the_route_parsed_decides_as_a_fresh_parse_does() -> None:
+    """The route's parse is remembered by payload text (a memo, bounded); deciding
+    from it or from a fresh parse is the same."""
+    message = joined(ANN, T0 + 1)
+    state = run([started()]).state
+    fresh = decide(state, [pending(message)], OPEN).state
+    row = pending(message)
+    remember_parsed(row.payload, Parse(row.payload, WebhookEvent(), ignore_unknown_fields=True))
+    assert decide(state, [row], OPEN).state == fresh
+    for n in range(PARSED_KEPT + 10):
+        remember_parsed(f"payload-{n}", WebhookEvent())
+    assert len(inbox_module._PARSED) == PARSED_KEPT
