@@ -32,11 +32,16 @@ class RoomStatus(StrEnum):
     LIVE = "live"
 
 
+# The longest name the rooms table holds: a LiveKit room with a longer name is
+# none of ours (its sessions are still kept, by sid).
+MAX_ROOM_NAME = 50
+
+
 class Room(Model):
     """A room clients created; `status` and `num_participants` follow the webhooks."""
 
     id = fields.IntField(primary_key=True)
-    name = fields.CharField(max_length=50, unique=True)
+    name = fields.CharField(max_length=MAX_ROOM_NAME, unique=True)
     access_type = fields.CharEnumField(AccessType, max_length=16, default=AccessType.PUBLIC)
     token_address = fields.CharField(max_length=42, null=True)
     # Base units of an ERC-20 amount can exceed 64 bits: kept as a decimal string.
@@ -61,11 +66,6 @@ class Room(Model):
 
     class Meta:
         table = "rooms"
-
-
-# The longest name the rooms table holds: a LiveKit room with a longer name is
-# none of ours (its sessions are still kept, by sid).
-MAX_ROOM_NAME = 50
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,6 @@ MAX_SID = 64
 MAX_IDENTITY = 256
 MAX_NAME = 256
 MAX_KIND = 16
-MAX_REASON = 64
 
 
 class RoomSession(Model):
@@ -164,8 +163,8 @@ class ParticipantChange:
 
 
 @dataclass(frozen=True, slots=True)
-class OpenParticipant:
-    """An open participant session, as a room actor reloads it."""
+class Connection:
+    """An open participant session: as a room actor reloads it, and keeps it."""
 
     sid: str
     identity: str
@@ -173,7 +172,7 @@ class OpenParticipant:
     kind: str
     state: str
     joined_at: dt.datetime | None
-    tracks: TrackSet
+    tracks: TrackSet = field(default_factory=TrackSet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +180,7 @@ class RoomPresence:
     """What a room actor reloads: its newest open session and who is in it."""
 
     session: SessionRow | None
-    live: list[OpenParticipant]
+    live: list[Connection]
     closed: list[str]
     # Sids of the room's latest ended sessions, newest last.
     ended: list[str]
@@ -197,7 +196,7 @@ async def room_presence(room_name: str, recent: int) -> RoomPresence:
             .limit(recent + 1)
         )
         current = next((s for s in sessions if s.ended_at is None), None)
-        live: list[OpenParticipant] = []
+        live: list[Connection] = []
         closed: list[str] = []
         if current is not None:
             for row in await ParticipantSession.filter(room_session_id=current.id):
@@ -205,7 +204,7 @@ async def room_presence(room_name: str, recent: int) -> RoomPresence:
                     closed.append(row.sid)
                     continue
                 live.append(
-                    OpenParticipant(
+                    Connection(
                         sid=row.sid,
                         identity=row.identity,
                         name=row.name,

@@ -130,6 +130,23 @@ async def write_and_mark(batch: EffectBatch, at: dt.datetime) -> Stored:
         return await _write_and_mark_sqlite(conn, batch, at)
 
 
+# Each row type's values, in the one order both dialects' statements take them.
+def _session(s: SessionRow) -> list[object]:
+    return [s.sid, s.room_name, s.started_at, s.ended_at]
+
+
+def _ended(e: SessionEnd) -> list[object]:
+    return [e.sid, e.ended_at]
+
+
+def _room(r: RoomPresenceRow) -> list[object]:
+    return [r.room_id, r.status, r.num_participants, r.livekit_sid]
+
+
+def _failed(f: FailedAttempt) -> list[object]:
+    return [f.id, f.error]
+
+
 def _opened(p: ParticipantRow) -> list[object]:
     return [
         p.sid,
@@ -160,16 +177,12 @@ def _changed(c: ParticipantChange) -> list[object]:
 
 def _pg_args(batch: EffectBatch, at: dt.datetime) -> list[object]:
     return [
-        *columns(
-            [[s.sid, s.room_name, s.started_at, s.ended_at] for s in batch.sessions_opened], 4
-        ),
-        *columns([[e.sid, e.ended_at] for e in batch.sessions_ended], 2),
+        *columns([_session(s) for s in batch.sessions_opened], 4),
+        *columns([_ended(e) for e in batch.sessions_ended], 2),
         *columns([_opened(p) for p in batch.participants_opened], 11),
         *columns([_changed(c) for c in batch.participants_changed], 6),
-        *columns(
-            [[r.room_id, r.status, r.num_participants, r.livekit_sid] for r in batch.rooms], 4
-        ),
-        *columns([[f.id, f.error] for f in batch.failed], 2),
+        *columns([_room(r) for r in batch.rooms], 4),
+        *columns([_failed(f) for f in batch.failed], 2),
         at,
         batch.applied,
     ]
@@ -183,12 +196,12 @@ async def _write_and_mark_sqlite(
         await conn.execute_many(
             "INSERT INTO room_sessions (sid, room_name, started_at, ended_at) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING",
-            [[s.sid, s.room_name, s.started_at, s.ended_at] for s in batch.sessions_opened],
+            [_session(s) for s in batch.sessions_opened],
         )
     if batch.sessions_ended:
         await conn.execute_many(
-            "UPDATE room_sessions SET ended_at = ? WHERE sid = ? AND ended_at IS NULL",
-            [[e.ended_at, e.sid] for e in batch.sessions_ended],
+            "UPDATE room_sessions SET ended_at = ?2 WHERE sid = ?1 AND ended_at IS NULL",
+            [_ended(e) for e in batch.sessions_ended],
         )
     inserted: Stored = set()
     if batch.participants_opened:
@@ -223,15 +236,15 @@ async def _write_and_mark_sqlite(
         )
     if batch.rooms:
         await conn.execute_many(
-            "UPDATE rooms SET status = ?, num_participants = ?, "
-            "livekit_sid = COALESCE(?, livekit_sid) WHERE id = ?",
-            [[r.status, r.num_participants, r.livekit_sid, r.room_id] for r in batch.rooms],
+            "UPDATE rooms SET status = ?2, num_participants = ?3, "
+            "livekit_sid = COALESCE(?4, livekit_sid) WHERE id = ?1",
+            [_room(r) for r in batch.rooms],
         )
     if batch.failed:
         await conn.execute_many(
-            "UPDATE webhook_inbox SET attempts = attempts + 1, last_error = ? "
-            "WHERE id = ? AND processed_at IS NULL",
-            [[f.error, f.id] for f in batch.failed],
+            "UPDATE webhook_inbox SET attempts = attempts + 1, last_error = ?2 "
+            "WHERE id = ?1 AND processed_at IS NULL",
+            [_failed(f) for f in batch.failed],
         )
     if batch.applied:
         marks = ", ".join("?" for _ in batch.applied)

@@ -45,8 +45,6 @@ MAX_EVENT_TYPE = 64
 MAX_ROOM_NAME = 128
 MAX_SID = 64
 MAX_ERROR = 2000
-# livekit_created_at is a BIGINT.
-MAX_CREATED_AT = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,16 +106,15 @@ class RoomActor(Actor[str, RoomMessage]):
         )
         self._configuring = Configuring(self)
         self._loaded = False
-        # The webhook round: at most one out at a time; `_dirty` when events may
+        # The webhook round out now, if any (at most one); `_dirty` when events may
         # have been stored since it read them.
-        self._in_flight = False
+        self._out: ApplyRequest | None = None
         self._dirty = False
+        # What the next round must also do: write the room row, and read the
+        # state again (it may be behind the database: a write whose outcome is
+        # unknown).
         self._sync_room = False
-        self._asked_sync = False
-        # The state may be behind the database (a write whose outcome is unknown):
-        # the next round reads it again.
         self._reload = False
-        self._asked_reload = False
         self._applied = 0
         self._waiters: list[asyncio.Future[int]] = []
         # RemoveParticipant calls for refused joins, made off the mailbox.
@@ -159,7 +158,7 @@ class RoomActor(Actor[str, RoomMessage]):
 
     def can_passivate(self) -> bool:
         return not (
-            self._in_flight or self._waiters or self._removals or self.state.live
+            self._out is not None or self._waiters or self._removals or self.state.live
         ) and self.seats.can_passivate(self._deps.now())
 
     def stop_when_idle(self) -> bool:
@@ -206,7 +205,7 @@ class RoomActor(Actor[str, RoomMessage]):
                 return [self.annotations.view(c) for c in self.state.live.values()]
             case CreateRoom(fields):
                 room = await self._configuring.create(fields)
-                if self._in_flight:
+                if self._out is not None:
                     # The round out now decided without this row: one more writes it.
                     self._sync_room = self._dirty = True
                 return room
@@ -275,13 +274,10 @@ class RoomActor(Actor[str, RoomMessage]):
 
     def _nudge(self) -> None:
         self._dirty = True
-        if not self._in_flight:
+        if self._out is None:
             self._submit()
 
     def _submit(self) -> None:
-        self._in_flight, self._dirty = True, False
-        self._asked_sync, self._sync_room = self._sync_room, False
-        self._asked_reload = self._reload
         now = self._deps.now()
         config = self.config
         admission = AdmissionView(
@@ -294,34 +290,35 @@ class RoomActor(Actor[str, RoomMessage]):
         )
         room_id = None if config is None else config.id
         latest = self._deps.received_until()
-        self._deps.committer.submit(
-            ApplyRequest(
-                room=self.key,
-                state=self.state,
-                admission=admission,
-                as_of=now if latest is None else max(now, latest),
-                room_id=room_id,
-                sync_room=self._asked_sync,
-                token=self,
-                reload=self._reload,
-            )
+        self._out = ApplyRequest(
+            room=self.key,
+            state=self.state,
+            admission=admission,
+            as_of=now if latest is None else max(now, latest),
+            room_id=room_id,
+            sync_room=self._sync_room,
+            token=self,
+            reload=self._reload,
         )
+        self._dirty = self._sync_room = False
+        self._deps.committer.submit(self._out)
 
     def _committed(self, result: Committed) -> None:
-        if result.token is not self:
+        asked = self._out
+        if result.token is not self or asked is None:
             return  # an earlier activation's round: this one loaded after it
-        self._in_flight = False
+        self._out = None
         if result.state is None:
             # Nothing known written (the database is away): keep what memory has
             # (behind the database at worst, if a write that timed out did commit:
             # then the next round reads it again); the next nudge, or the
             # periodic sweep, asks again.
-            self._sync_room |= self._asked_sync
+            self._sync_room |= asked.sync_room
             self._reload |= result.uncertain
             self._dirty = True
             self._answer_waiters()
             return
-        if self._asked_reload:
+        if asked.reload:
             self._reload = False
         self.state = result.state
         for identity in result.joined:

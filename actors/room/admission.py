@@ -21,7 +21,6 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from types import MappingProxyType
 
 # The kind of participant Qari admits (ParticipantInfo.Kind.STANDARD, LiveKit's default).
 STANDARD = "standard"
@@ -121,12 +120,6 @@ class AdmissionView:
             # A join applied late (a backlog) is judged at when it happened.
             at=min(at, now),
         )
-
-
-def admit_everyone(now: dt.datetime) -> AdmissionView:
-    """A view that refuses nothing it could remove: for rules decided without a room."""
-    empty: Mapping[str, dt.datetime] = MappingProxyType({})
-    return AdmissionView(None, empty, empty, frozenset(), enforce=False, now=now)
 
 
 @dataclass

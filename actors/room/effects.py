@@ -24,8 +24,8 @@ from types import MappingProxyType
 from actors.room.admission import AdmissionView, Verdict
 from actors.room.admission import decide as admit
 from actors.room.inbox import RoomEvent, RoomRef, Who, parse
-from actors.room.presence import RECENT_ENDED, Connection, CurrentSession, RoomState
-from models.sessions import ParticipantChange, ParticipantRow, SessionEnd, SessionRow
+from actors.room.presence import RECENT_ENDED, CurrentSession, RoomState
+from models.sessions import Connection, ParticipantChange, ParticipantRow, SessionEnd, SessionRow
 from models.webhook_effects import EffectBatch, Stored
 from models.webhook_inbox import MAX_ERROR, FailedAttempt, PendingEvent
 
@@ -167,43 +167,34 @@ class _Draft:
             return  # no room sid, or a join to an instance that has already finished
         if who.sid in self.live or who.sid in self.closed:
             return  # repeated, or late after its leave: an older join never undoes a leave
-        joined_at = who.joined_at or at
-        in_room = {c.identity for c in self.live.values()}
-        facts = self.admission.facts(who.kind, who.identity, in_room, self.consumed, at)
-        verdict = admit(facts)
-        if not verdict.admitted:
-            if self.admission.enforce:
-                self.refused.append((who.identity, verdict))
-                self.opened[who.sid] = ParticipantRow(
-                    sid=who.sid,
-                    session_sid=found[0],
-                    identity=who.identity,
-                    name=who.name,
-                    kind=who.kind,
-                    state="disconnected",
-                    joined_at=joined_at,
-                    left_at=at,
-                    disconnect_reason=NOT_ADMITTED,
-                )
-                self.closed.add(who.sid)
-                return
-            self.kept.append((who.identity, verdict))
-        self.opened[who.sid] = ParticipantRow(
+        row = ParticipantRow(
             sid=who.sid,
             session_sid=found[0],
             identity=who.identity,
             name=who.name,
             kind=who.kind,
             state=who.state,
-            joined_at=joined_at,
+            joined_at=who.joined_at or at,
         )
+        in_room = {c.identity for c in self.live.values()}
+        verdict = admit(self.admission.facts(who.kind, who.identity, in_room, self.consumed, at))
+        if not verdict.admitted:
+            if self.admission.enforce:
+                self.refused.append((who.identity, verdict))
+                self.opened[who.sid] = replace(
+                    row, state="disconnected", left_at=at, disconnect_reason=NOT_ADMITTED
+                )
+                self.closed.add(who.sid)
+                return
+            self.kept.append((who.identity, verdict))
+        self.opened[who.sid] = row
         self.live[who.sid] = Connection(
-            sid=who.sid,
-            identity=who.identity,
-            name=who.name,
-            kind=who.kind,
-            state=who.state,
-            joined_at=joined_at,
+            sid=row.sid,
+            identity=row.identity,
+            name=row.name,
+            kind=row.kind,
+            state=row.state,
+            joined_at=row.joined_at,
         )
         self.consumed.add(who.identity)
         self.joined.append(who.identity)

@@ -16,7 +16,7 @@ from types import MappingProxyType
 
 from actors.room.protocol import LiveParticipant
 from models.rooms import RoomPresenceRow, RoomStatus
-from models.sessions import TrackSet, room_presence
+from models.sessions import Connection, room_presence
 
 # Ended sessions a room remembers by sid, so a late event for one is known as late.
 RECENT_ENDED = 16
@@ -26,19 +26,6 @@ RECENT_ENDED = 16
 class CurrentSession:
     sid: str
     started_at: dt.datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Connection:
-    """One open connection of the current session, as its webhooks left it."""
-
-    sid: str
-    identity: str
-    name: str | None
-    kind: str
-    state: str
-    joined_at: dt.datetime | None
-    tracks: TrackSet = field(default_factory=TrackSet)
 
 
 _NO_ONE: Mapping[str, Connection] = MappingProxyType({})
@@ -81,18 +68,7 @@ async def load_state(room_name: str) -> RoomState:
     rows = await room_presence(room_name, RECENT_ENDED)
     if rows.session is None:
         return RoomState(room_name, ended=tuple(rows.ended), latest_start=rows.latest_start)
-    live = {
-        p.sid: Connection(
-            sid=p.sid,
-            identity=p.identity,
-            name=p.name,
-            kind=p.kind,
-            state=p.state,
-            joined_at=p.joined_at,
-            tracks=p.tracks,
-        )
-        for p in rows.live
-    }
+    live = {c.sid: c for c in rows.live}
     return RoomState(
         room_name,
         session=CurrentSession(rows.session.sid, rows.session.started_at),

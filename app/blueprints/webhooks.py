@@ -23,6 +23,7 @@ from app.errors import APIError, documents_errors
 from app.inbox_writer import InboxEntry
 from app.livekit_gateway import WebhookPayloadError, WebhookSignatureError
 from app.services import Services, services
+from models.webhook_inbox import MAX_EVENT_ID, MAX_EVENT_TYPE, MAX_ROOM_NAME, MAX_SID
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,6 @@ class WebhookAck(BaseModel):
 
 
 ACK = {"status": "ok"}
-# Column sizes of the inbox (models/webhook_inbox.py).
-MAX_EVENT_ID = 128
-MAX_EVENT_TYPE = 64
-MAX_ROOM_NAME = 128
-MAX_SID = 64
 
 
 def _not_stored() -> APIError:
