@@ -34,6 +34,12 @@ class AskTimeoutError(ActorError, TimeoutError):
     """No reply came within the ask timeout."""
 
 
+class AskBudgetSpentError(AskTimeoutError):
+    """The asker's own budget (ask_budget: a request's database budget) ran out
+    before the actor began the message: the actor was busy with work of the
+    same budget's kind (a load waiting on the database), not overloaded."""
+
+
 class Actor(Generic[K, M]):
     """Base class: override `receive`, and the hooks as needed.
 
@@ -43,6 +49,10 @@ class Actor(Generic[K, M]):
 
     def __init__(self, key: K) -> None:
         self.key = key
+        # While `receive` runs: the loop time by which its asker needed it begun,
+        # so work the handler does before its real work (a lazy load) can keep
+        # within the asker's budget; None for a tell. Set by the runtime.
+        self.deadline: float | None = None
 
     async def on_start(self) -> None:
         """Load state; runs before the first message of each activation."""

@@ -10,7 +10,7 @@ from actors.actor import Actor, K, M
 
 
 class Envelope:
-    __slots__ = ("begun", "coalesced", "message", "reply", "unbounded")
+    __slots__ = ("begun", "coalesced", "deadline", "message", "reply", "unbounded")
 
     def __init__(
         self,
@@ -18,9 +18,13 @@ class Envelope:
         reply: asyncio.Future[Any] | None,
         coalesced: bool = False,
         unbounded: bool = False,
+        deadline: float | None = None,
     ) -> None:
         self.message = message
         self.reply = reply
+        # The loop time by which the asker stops waiting for the actor to begin
+        # (None: a tell, nobody waits).
+        self.deadline = deadline
         self.coalesced = coalesced
         # Accepted past the mailbox bound (a coalesced nudge is too).
         self.unbounded = unbounded or coalesced

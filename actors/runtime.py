@@ -23,6 +23,7 @@ from actors.actor import (  # re-exported: the runtime's public names
     ActorDeadError,
     ActorError,
     ActorInfo,
+    AskBudgetSpentError,
     AskTimeoutError,
     K,
     M,
@@ -41,6 +42,7 @@ __all__ = [
     "ActorError",
     "ActorInfo",
     "ActorRegistry",
+    "AskBudgetSpentError",
     "AskTimeoutError",
     "MailboxFullError",
     "RegistryClosedError",
@@ -61,6 +63,7 @@ class ActorRegistry(Passivation[K, M]):
         mailbox_size: int = 1024,
         idle_timeout: float = 60.0,
         ask_timeout: float = 10.0,
+        ask_budget: Callable[[], float] | None = None,
         max_restarts: int = 3,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -69,6 +72,9 @@ class ActorRegistry(Passivation[K, M]):
         self._mailbox_size = mailbox_size
         self.idle_timeout = idle_timeout
         self._ask_timeout = ask_timeout
+        # What is left of the asker's own budget (a request's, from its arrival):
+        # an ask without a timeout waits at most the smaller of the two.
+        self._ask_budget = ask_budget
         self._max_restarts = max_restarts
         self._clock = clock
         self._sleep = sleep
@@ -109,13 +115,20 @@ class ActorRegistry(Passivation[K, M]):
         has begun, the asker waits for the outcome: answering "timed out" for a
         change that then completes would be a lie (handlers bound their own I/O).
         """
-        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        envelope = Envelope(message, reply)
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[Any] = loop.create_future()
+        wait = timeout
+        by_budget = False
+        if wait is None:
+            wait = self._ask_timeout
+            if self._ask_budget is not None:
+                budget = self._ask_budget()
+                by_budget = budget < wait
+                wait = min(wait, budget)
+        envelope = Envelope(message, reply, deadline=loop.time() + wait)
         self._enqueue(key, envelope)
         try:
-            done, _ = await asyncio.wait(
-                (reply,), timeout=self._ask_timeout if timeout is None else timeout
-            )
+            done, _ = await asyncio.wait((reply,), timeout=wait)
             if not done and envelope.begun:
                 await asyncio.wait((reply,))
         finally:
@@ -124,6 +137,8 @@ class ActorRegistry(Passivation[K, M]):
             if not reply.done():
                 reply.cancel()
         if reply.cancelled():
+            if by_budget:
+                raise AskBudgetSpentError(f"the asker's budget ran out waiting for {key!r}")
             raise AskTimeoutError(f"no reply from actor {key!r} in time")
         return reply.result()
 
@@ -203,6 +218,7 @@ class ActorRegistry(Passivation[K, M]):
             return True
 
     async def _handle(self, cell: Cell[K, M], envelope: Envelope) -> None:
+        cell.actor.deadline = envelope.deadline
         try:
             result = await cell.actor.receive(envelope.message)
         except asyncio.CancelledError as cancelled:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
 from eth_utils.address import to_checksum_address
 from pydantic import (
@@ -12,6 +12,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
 )
 from quart import request
 
@@ -34,6 +36,17 @@ class RequestBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # JSON's true is no number: pydantic's lax mode would read it as 1 (a room
+        # of one participant for `"max_participants": true`).
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if annotation is not bool and bool not in get_args(annotation):
+                raise ValueError("a JSON boolean is not accepted here")
+        return value
+
 
 async def reject_impossible_room_names() -> None:
     """Before a room route runs: a name no room can have is 404 without a query.
@@ -48,12 +61,13 @@ async def reject_impossible_room_names() -> None:
         raise RoomNotFoundError(name)
 
 
+# A contract's address (a gated room's token): any spelling in, stored EIP-55
+# checksummed like every other address, so comparisons and lookups agree.
 Address = Annotated[
     str,
     StringConstraints(strip_whitespace=True, pattern=r"^0x[0-9a-fA-F]{40}$"),
-    # One spelling per address, so comparisons and lookups agree.
-    AfterValidator(str.lower),
-    Field(examples=["0x52908400098527886e0f7030069857d2e4169ee7"]),
+    AfterValidator(to_checksum_address),
+    Field(examples=["0x52908400098527886E0F7030069857D2E4169EE7"]),
 ]
 
 

@@ -37,8 +37,13 @@ class Seat(Model):
     issued_at = fields.DatetimeField()
     # The seat counts toward capacity until then; null once used or freed.
     held_until = fields.DatetimeField(null=True)
-    # Joins of this identity are Qari's until then (see actors/room_seats.py).
+    # Joins of this identity are Qari's until then (see actors/room/seats.py).
     granted_until = fields.DatetimeField()
+    # Which of Qari's tokens for this identity a join may use: a token carries its
+    # grant's key (attribute `qari.grant`, absent while the key is empty), and a
+    # revocation (a removal, the meeting ended, a no from the access condition)
+    # draws a new one, so the tokens issued before it stop admitting.
+    grant_key = fields.CharField(max_length=32, default="")
 
     class Meta:
         table = "seats"
@@ -54,10 +59,11 @@ class SeatRow:
     issued_at: dt.datetime
     held_until: dt.datetime | None
     granted_until: dt.datetime
+    grant_key: str = ""
 
 
-SEAT_COLUMNS = ("room_id", "identity", "issued_at", "held_until", "granted_until")
-_PG_TYPES = ("int", "text", "timestamptz", "timestamptz", "timestamptz")
+SEAT_COLUMNS = ("room_id", "identity", "issued_at", "held_until", "granted_until", "grant_key")
+_PG_TYPES = ("int", "text", "timestamptz", "timestamptz", "timestamptz", "text")
 
 
 async def upsert_seats(conn: BaseDBAsyncClient, rows: Sequence[SeatRow]) -> None:
@@ -106,6 +112,7 @@ async def load_room_seats(conn: BaseDBAsyncClient, room_id: int, now: dt.datetim
             issued_at=timestamp(row["issued_at"]),
             held_until=None if row["held_until"] is None else timestamp(row["held_until"]),
             granted_until=timestamp(row["granted_until"]),
+            grant_key=str(row["grant_key"] or ""),
         )
         for row in rows
     ]

@@ -16,12 +16,12 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from actors.actor import Actor
 from actors.committer import Committer
-from actors.room.admission import AdmissionStats, AdmissionView
+from actors.room.admission import GRANT_ATTRIBUTE, AdmissionStats, AdmissionView
 from actors.room.config import Config
 from actors.room.configuring import Configuring
 from actors.room.moderation import BanList, Moderator
@@ -46,6 +46,7 @@ from actors.room.protocol import (
     NotRoomOwnerError,
     ReadAccessCondition,
     RemoveParticipant,
+    RevokeAccess,
     RoomMessage,
     RoomNotFoundError,
     TokenRequest,
@@ -122,18 +123,22 @@ class RoomActor(Actor[str, RoomMessage]):
 
     # -- lifecycle ---------------------------------------------------------------
 
-    async def on_start(self) -> None:
-        try:
-            await self._load()
-        except DatabaseUnavailableError:
-            # Not a failure of this actor: restarting it in a loop would only log
-            # tracebacks. Its next message loads it again, and an asker gets the
-            # database's error (503 database_unavailable).
-            log.warning("room %r waits for the database to load", self.key)
+    # The room is loaded by its first message (not in on_start), within that
+    # message's asker's budget: a request answers within DATABASE_TIMEOUT_SECONDS
+    # of its arrival however activation goes, and a message whose asker has
+    # given up costs no load at all (the runtime skips it).
+
+    def remaining(self) -> float | None:
+        """Seconds left of the current asker's budget (None: a tell, the database's
+        own timeout applies)."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - asyncio.get_running_loop().time())
 
     async def _load(self) -> None:
-        # The whole load, not each query, within the deadline.
-        async with bounded():
+        # The whole load, not each query, within the deadline: the asker's, or
+        # DATABASE_TIMEOUT_SECONDS for a tell.
+        async with bounded(self.remaining()):
             # An earlier activation's rounds may still be out: load what they wrote.
             while (earlier := self._deps.committer.in_flight(self.key)) is not None:
                 await asyncio.wait([earlier])
@@ -180,6 +185,10 @@ class RoomActor(Actor[str, RoomMessage]):
             try:
                 await self._load()
             except DatabaseUnavailableError:
+                # Not a failure of this actor: restarting it would only log
+                # tracebacks. The next message loads it again; an asker gets the
+                # database's error (503 database_unavailable).
+                log.warning("room %r waits for the database to load", self.key)
                 if isinstance(message, EventsStored):
                     return None  # the events stay stored; the periodic sweep comes back
                 if isinstance(message, ApplyPending):
@@ -217,6 +226,12 @@ class RoomActor(Actor[str, RoomMessage]):
                 return await self._moderator.remove(
                     self._config().id, identity, ban=ban, reason=reason
                 )
+            case RevokeAccess(identity, disconnect):
+                if self.config is None:
+                    if disconnect:
+                        raise RoomNotFoundError(self.key)
+                    return None  # told: nothing granted in a room that is not ours
+                return await self._moderator.revoke_access(identity, disconnect=disconnect)
             case ListBans():
                 self._config()
                 return self.bans.rows()
@@ -260,6 +275,12 @@ class RoomActor(Actor[str, RoomMessage]):
             ttl_seconds=request.ttl_seconds,
             now=self._deps.now(),
         )
+        key = self.seats.grant_key(request.identity)
+        if key:
+            # The grant was revoked once: only tokens carrying its new key admit.
+            request = replace(
+                request, attributes={**(request.attributes or {}), GRANT_ATTRIBUTE: key}
+            )
         token, expires_at = self._deps.livekit.mint_token(config.livekit(), request)
         self.annotations.roles[request.identity] = request.role
         return IssuedToken(

@@ -8,10 +8,12 @@ join refused is removed from LiveKit and does not count (actors/room.py).
 The rule (docs/architecture.md, "Admission"): a join of a STANDARD participant
 (LiveKit's default kind) is admitted when Qari issued that identity a token
 for this room since it was last created, that grant is still valid, the
-identity is not banned, and the room has a place for it: its own seat, a
-connection of the same identity already in the room (a reconnect), or a free
-place. Agents, egress, ingress and SIP participants are Qari's own machinery
-or LiveKit's, and are left alone.
+identity is not banned, the token carries the grant's current key (a removal
+draws a new one: tokens issued before it are revoked), and the room has a
+place for it: its own seat, a connection of the same identity already in the
+room (a reconnect), or a free place. Agents, egress, ingress, SIP, connector
+and bridge participants are LiveKit's own machinery (or Qari's) and are left
+alone; every other kind, one this code does not know included, is judged.
 """
 
 from __future__ import annotations
@@ -22,18 +24,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from actors.room.seats import Grant
+
 # The kind of participant Qari admits (ParticipantInfo.Kind.STANDARD, LiveKit's default).
 STANDARD = "standard"
+# LiveKit's own machinery (ParticipantInfo.Kind): not people, so not admitted by
+# Qari's grants. Anything else, a kind added after this list included, is.
+MACHINERY = frozenset({"agent", "egress", "ingress", "sip", "connector", "bridge"})
+# Attributes Qari sets in tokens; a request may not set them.
+RESERVED_ATTRIBUTE_PREFIX = "qari."
+# The participant attribute that names the grant a token was issued under.
+GRANT_ATTRIBUTE = "qari.grant"
 
 
 class Verdict(StrEnum):
     ADMITTED = "admitted"
-    # Not a kind Qari admits (agent, egress, ingress, SIP): left alone.
+    # LiveKit's machinery (agent, egress, ingress, SIP, ...): left alone.
     NOT_SUBJECT = "not_subject"
     BANNED = "banned"
     # No token from Qari for this identity since the room was last created
     # (or there is no such room at all).
     NOT_ISSUED = "not_issued"
+    # A token of a grant that was revoked since (a removal, the meeting ended, a
+    # no from the access condition): coming back takes a new token.
+    REVOKED = "revoked"
     TOKEN_EXPIRED = "token_expired"  # noqa: S105 - a verdict, not a credential
     NO_PLACE = "no_place"
 
@@ -49,6 +63,8 @@ class JoinFacts:
     kind: str  # ParticipantInfo.Kind's name, lower case: "standard", "agent", ...
     # Until when Qari's grant for this identity is valid, None if there is none.
     granted_until: dt.datetime | None
+    # The token's grant is the current one (its key was not revoked since).
+    current_grant: bool
     banned: bool
     # The identity still holds the seat its token reserved.
     seat_held: bool
@@ -63,12 +79,14 @@ class JoinFacts:
 
 def decide(facts: JoinFacts) -> Verdict:
     """The verdict on one join; pure, so the same facts always get the same answer."""
-    if facts.kind != STANDARD:
+    if facts.kind in MACHINERY:
         return Verdict.NOT_SUBJECT
     if facts.banned:
         return Verdict.BANNED
     if facts.granted_until is None or facts.max_participants is None:
         return Verdict.NOT_ISSUED
+    if not facts.current_grant:
+        return Verdict.REVOKED
     if facts.granted_until <= facts.at:
         return Verdict.TOKEN_EXPIRED
     if facts.seat_held or facts.already_in or facts.taken_by_others < facts.max_participants:
@@ -87,8 +105,8 @@ class AdmissionView:
 
     # None when Qari has no such room.
     max_participants: int | None
-    # identity -> until when Qari's grant is valid.
-    grants: Mapping[str, dt.datetime]
+    # identity -> Qari's grant: until when, and the key its tokens carry.
+    grants: Mapping[str, Grant]
     # identity -> until when its seat is held (never an identity in the room).
     held: Mapping[str, dt.datetime]
     banned: frozenset[str]
@@ -98,11 +116,18 @@ class AdmissionView:
     now: dt.datetime
 
     def facts(
-        self, kind: str, identity: str, in_room: set[str], consumed: set[str], at: dt.datetime
+        self,
+        kind: str,
+        identity: str,
+        in_room: set[str],
+        consumed: set[str],
+        at: dt.datetime,
+        grant_key: str = "",
     ) -> JoinFacts:
-        """The facts of one join, with `in_room` and the seats `consumed` by joins
-        decided before it in the same batch."""
+        """The facts of one join (`grant_key`: its token's), with `in_room` and the
+        seats `consumed` by joins decided before it in the same batch."""
         now = self.now
+        grant = self.grants.get(identity)
         held_until = self.held.get(identity)
         others_held = sum(
             1
@@ -111,7 +136,8 @@ class AdmissionView:
         )
         return JoinFacts(
             kind=kind,
-            granted_until=self.grants.get(identity),
+            granted_until=None if grant is None else grant.until,
+            current_grant=grant is not None and grant.key == grant_key,
             banned=identity in self.banned,
             seat_held=identity not in consumed and held_until is not None and held_until > now,
             already_in=identity in in_room,

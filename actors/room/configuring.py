@@ -23,6 +23,7 @@ from actors.room.protocol import (
     RoomExistsError,
     RoomNotFoundError,
 )
+from models.db import bounded
 from models.rooms import (
     Room,
     RoomStatus,
@@ -72,7 +73,9 @@ class Configuring:
             "num_participants": len(actor.state.identities()),
         }
         try:
-            room = await create_room(actor.key, fields, presence)
+            # Within what is left of the asker's budget (its load came out of it too).
+            async with bounded(actor.remaining()):
+                room = await create_room(actor.key, fields, presence)
         except Exception as error:
             if isinstance(error, IntegrityError) and name_taken(error):
                 # Another process created it (any other constraint is not the client's conflict).
@@ -114,7 +117,8 @@ class Configuring:
             # A live room must see its new metadata; if LiveKit says no, nothing changes.
             await actor.livekit.update_room_metadata(actor.key, merged.metadata or "")
         try:
-            room = await update_room(config.id, changes)
+            async with bounded(actor.remaining()):
+                room = await update_room(config.id, changes)
         except Exception:
             if push_metadata:
                 # Not stored: put LiveKit back, so the two still agree.

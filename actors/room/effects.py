@@ -177,7 +177,11 @@ class _Draft:
             joined_at=who.joined_at or at,
         )
         in_room = {c.identity for c in self.live.values()}
-        verdict = admit(self.admission.facts(who.kind, who.identity, in_room, self.consumed, at))
+        verdict = admit(
+            self.admission.facts(
+                who.kind, who.identity, in_room, self.consumed, at, grant_key=who.grant_key
+            )
+        )
         if not verdict.admitted:
             if self.admission.enforce:
                 self.refused.append((who.identity, verdict))

@@ -17,6 +17,8 @@ from google.protobuf.json_format import Parse
 from livekit.protocol.models import DisconnectReason, ParticipantInfo, TrackInfo, TrackType
 from livekit.protocol.webhook import WebhookEvent
 
+from actors.room.admission import GRANT_ATTRIBUTE
+from actors.room.identity import canonical_identity
 from models.sessions import MAX_IDENTITY, MAX_KIND, MAX_NAME, MAX_SID, PublishedTrack
 from models.webhook_inbox import PendingEvent
 
@@ -45,6 +47,8 @@ class Who:
     state: str
     joined_at: dt.datetime | None
     disconnect_reason: str
+    # The `qari.grant` attribute its token carried ("" when none).
+    grant_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,12 +134,13 @@ def _track(info: TrackInfo) -> PublishedTrack:
 def _who(info: ParticipantInfo) -> Who:
     return Who(
         sid=_text(info.sid, MAX_SID, "participant sid"),
-        identity=_text(info.identity, MAX_IDENTITY, "identity"),
+        identity=canonical_identity(_text(info.identity, MAX_IDENTITY, "identity")),
         name=_text(info.name, MAX_NAME, "participant name") or None,
         kind=_enum_name(ParticipantInfo.Kind, info.kind, "kind").lower(),
         state=_enum_name(ParticipantInfo.State, info.state, "state").lower(),
         joined_at=timestamp(info.joined_at),
         disconnect_reason=_enum_name(DisconnectReason, info.disconnect_reason, "REASON"),
+        grant_key=_text(info.attributes.get(GRANT_ATTRIBUTE, ""), MAX_SID, "grant key"),
     )
 
 

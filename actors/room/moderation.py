@@ -7,13 +7,21 @@ while the identity was not banned yet.
 
 Each of these needs LiveKit: with LIVEKIT_URL empty, LiveKitNotConfiguredError
 (503) before anything changes. A LiveKit that refuses or cannot be reached is
-503 too, and nothing changes but a ban, which is stored first and kept: a
-moderator who asked for it wants that identity out even if LiveKit is away.
+503 too, and nothing changes, except what a removal does in the database
+alone, first: a requested ban is stored and the identity's grant revoked
+(RemovalNotMadeError says so), since a moderator who asked for it wants that
+identity out even if LiveKit is away, and both are enforced on tokens and joins.
+
+A removal (and ending the meeting) revokes: the tokens the identity holds for
+this room stop admitting it, so coming back takes a new token, which checks
+the ban, the access condition and capacity again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 from collections.abc import Callable
 
 from actors.room.presence import Annotations, RoomState
@@ -22,13 +30,22 @@ from actors.room.protocol import (
     LiveKit,
     LiveKitNotConfiguredError,
     LiveKitRefusedError,
+    LiveKitUnreachableError,
     LiveParticipant,
     ParticipantNotFoundError,
+    RemovalNotMadeError,
     TrackNotFoundError,
 )
 from actors.room.seats import SeatBook
 from models.bans import BanRow, delete_ban, insert_ban, room_bans
 from models.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def _log_unstored_revocation(written: asyncio.Future[None]) -> None:
+    if not written.cancelled() and written.exception() is not None:
+        log.warning("a revocation was not stored: %s", written.exception())
 
 
 class BanList:
@@ -94,19 +111,55 @@ class Moderator:
             raise LiveKitNotConfiguredError
 
     async def remove(self, room_id: int, identity: str, *, ban: bool, reason: str | None) -> None:
-        self._require_livekit()
         present = bool(self._state().connections(identity))
         if not present and not ban:
+            if not self._gateway.url:
+                raise LiveKitNotConfiguredError
             raise ParticipantNotFoundError(identity)
         if ban:
             await self._bans.add(room_id, BanRow(identity, reason, self._now()))
-        if present:
-            try:
-                await self._gateway.remove_participant(self._room, identity)
-            except LiveKitRefusedError as error:
-                if error.code != "not_found":
-                    raise  # 503; the ban (if any) stays
-        self._seats.release(identity)
+        await self._revoke(identity)
+        kept = "the ban was kept" if ban else "its tokens for this room were revoked"
+        if not self._gateway.url:
+            raise RemovalNotMadeError(LiveKitNotConfiguredError(), kept)
+        if not present:
+            return
+        try:
+            await self.disconnect(identity)
+        except LiveKitUnreachableError as error:  # not configured, or away
+            raise RemovalNotMadeError(error, kept) from error
+        except LiveKitRefusedError as error:
+            raise RemovalNotMadeError(error, kept) from error
+
+    async def revoke_access(self, identity: str, *, disconnect: bool) -> None:
+        """The identity no longer qualifies: revoke, and disconnect it if it is here.
+
+        Without `disconnect` (told by a token request that found a no) nothing is
+        awaited: the mailbox goes on, and a write that fails is only logged (the
+        re-check finds the same no again)."""
+        if not disconnect:
+            written = self._seats.revoke(identity, self._now())
+            if written is not None:
+                written.add_done_callback(_log_unstored_revocation)
+            return
+        await self._revoke(identity)
+        if self._state().connections(identity) and self._gateway.url:
+            await self.disconnect(identity)
+
+    async def disconnect(self, identity: str) -> None:
+        """RemoveParticipant in LiveKit; already gone is done."""
+        try:
+            await self._gateway.remove_participant(self._room, identity)
+        except LiveKitRefusedError as error:
+            if error.code != "not_found":
+                raise
+
+    async def _revoke(self, identity: str) -> None:
+        written = self._seats.revoke(identity, self._now())
+        if written is not None:
+            # Durable before the answer: a revocation lost in a restart would let
+            # the old token in again. The seat writer bounds its own wait.
+            await asyncio.shield(written)
 
     async def mute(self, identity: str, track_sid: str | None, *, muted: bool) -> None:
         self._require_livekit()
@@ -149,10 +202,21 @@ class Moderator:
 
     async def end(self) -> None:
         self._require_livekit()
+        # Every grant revoked first (seat holders who never joined too), so nobody
+        # comes back on a token of the ended meeting, even if LiveKit refuses now.
+        written = self._seats.revoke_all(self._now())
+        if written:
+            await asyncio.shield(asyncio.gather(*written))
         try:
             await self._gateway.delete_room(self._room)
         except LiveKitRefusedError as error:
-            if error.code != "not_found":
-                raise  # no meeting running in LiveKit is an ended meeting
+            if error.code != "not_found":  # no meeting running in LiveKit is an ended meeting
+                raise RemovalNotMadeError(
+                    error, "every token for it was revoked", what="The meeting was not ended"
+                ) from error
+        except LiveKitUnreachableError as error:
+            raise RemovalNotMadeError(
+                error, "every token for it was revoked", what="The meeting was not ended"
+            ) from error
         # Everyone leaves (LiveKit's room_finished closes the session); seats go too.
         self._seats.release_all()

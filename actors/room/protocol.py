@@ -117,6 +117,16 @@ class RemoveParticipant:
 
 
 @dataclass(frozen=True, slots=True)
+class RevokeAccess:
+    """The identity no longer meets the room's access condition (the re-check, or a
+    token request, found a no): its grant is revoked, its seat freed, and with
+    `disconnect` it is removed from LiveKit if it is in the room."""
+
+    identity: str
+    disconnect: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class ListBans:
     """The room's bans, oldest first."""
 
@@ -162,6 +172,7 @@ RoomMessage = (
     | ApplyPending
     | CommitDone
     | RemoveParticipant
+    | RevokeAccess
     | ListBans
     | LiftBan
     | MuteTracks
@@ -232,6 +243,20 @@ class TrackNotFoundError(RoomError):
 
 class BanNotFoundError(RoomError):
     pass
+
+
+class RemovalNotMadeError(RoomError):
+    """LiveKit did not disconnect the participant, or end the meeting (not
+    configured, refused, away), but what needs only the database was done:
+    `what` says what was not done and `kept` what was, for people."""
+
+    def __init__(
+        self, cause: Exception, kept: str, what: str = "The participant was not disconnected"
+    ) -> None:
+        super().__init__(f"{what} ({cause}); {kept}")
+        self.cause = cause
+        self.kept = kept
+        self.what = what
 
 
 class AccessCheckNeededError(RoomError):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -32,6 +33,20 @@ from models.seats import SeatRow, load_room_seats
 
 # Every so many new seats, grants that have lapsed are forgotten (O(grants), amortised).
 GRANT_SWEEP_EVERY = 1024
+
+
+def new_grant_key() -> str:
+    """A key no earlier token of the identity carries (64 random bits)."""
+    return secrets.token_hex(8)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What the admission rule checks of a join: until when, and which tokens."""
+
+    until: dt.datetime
+    # The `qari.grant` attribute a token must carry to use this grant.
+    key: str
 
 
 @dataclass(slots=True)
@@ -96,6 +111,11 @@ class SeatBook:
         grant = self._grants.get(identity)
         return None if grant is None else grant.row.granted_until
 
+    def grant_key(self, identity: str) -> str:
+        """The key the identity's tokens carry now (after `reserve`, it has one)."""
+        grant = self._grants.get(identity)
+        return "" if grant is None else grant.row.grant_key
+
     def held_by_others(self, identity: str, in_room: set[str], now: dt.datetime) -> int:
         """Seats held by identities other than `identity` and not in the room."""
         self.prune(now)
@@ -105,9 +125,11 @@ class SeatBook:
             if other != identity and other not in in_room and until > now
         )
 
-    def grants(self) -> Mapping[str, dt.datetime]:
-        """identity -> granted_until, as a copy (the admission rule reads it elsewhere)."""
-        return MappingProxyType({i: g.row.granted_until for i, g in self._grants.items()})
+    def grants(self) -> Mapping[str, Grant]:
+        """identity -> its grant, as a copy (the admission rule reads it elsewhere)."""
+        return MappingProxyType(
+            {i: Grant(g.row.granted_until, g.row.grant_key) for i, g in self._grants.items()}
+        )
 
     def held(self, now: dt.datetime) -> Mapping[str, dt.datetime]:
         """identity -> held_until of the seats held now, as a copy."""
@@ -148,7 +170,11 @@ class SeatBook:
             self._held.pop(identity, None)
             self._held[identity] = held_until
             previous = grant.row.granted_until if grant is not None else granted_until
-            row = SeatRow(self.room_id, identity, now, held_until, max(previous, granted_until))
+            # A grant keeps its key: a revoked one's tokens stay revoked.
+            key = grant.row.grant_key if grant is not None else ""
+            row = SeatRow(
+                self.room_id, identity, now, held_until, max(previous, granted_until), key
+            )
             return self._write(identity, row)
         if grant is None:
             # In the room without a grant of ours (kept while LIVEKIT_URL is empty).
@@ -184,12 +210,36 @@ class SeatBook:
         for identity in list(self._held):
             self.consume(identity)
 
+    def revoke(self, identity: str, now: dt.datetime) -> asyncio.Future[None] | None:
+        """The identity's tokens stop admitting it here: its seat is freed and its grant
+        takes a new key, so a join on any token issued before is refused and coming
+        back takes a new token (which checks everything again).
+
+        The grant keeps its `granted_until`: the row (and its key) must outlive every
+        token issued before, or a fresh grant (key "") would let them in again.
+        Returns the write to wait for (None: nothing was granted, nothing to revoke).
+        """
+        self._held.pop(identity, None)
+        grant = self._grants.get(identity)
+        if grant is None or self.room_id is None or grant.row.granted_until <= now:
+            return None  # no token of a lapsed grant can be used any more
+        row = replace(grant.row, held_until=None, grant_key=new_grant_key())
+        return self._write(identity, row)
+
+    def revoke_all(self, now: dt.datetime) -> list[asyncio.Future[None]]:
+        """Every grant of the room revoked (the meeting was ended): holders who never
+        joined included."""
+        writes = [self.revoke(identity, now) for identity in list(self._grants)]
+        return [write for write in writes if write is not None]
+
     def can_passivate(self, now: dt.datetime) -> bool:
         # Grants alone reload from the database; held seats keep the actor in memory.
         return self.held_count(now) == 0
 
     def _forget_lapsed_grants(self, now: dt.datetime) -> None:
         """A room that stays in use never reloads: drop the grants no join can use."""
+        # A lapsed grant's tokens have all expired (granted_until is past their
+        # expiry), revoked or not, so a fresh grant lets none of them back in.
         for identity in [i for i, g in self._grants.items() if g.row.granted_until <= now]:
             if identity not in self._held:
                 del self._grants[identity]

@@ -3,8 +3,11 @@
 Every action goes through the room's actor (actors/room_moderation.py), so a
 removal with a ban and a token request for the same identity cannot cross.
 The actions that call LiveKit need it: 503 `livekit_unavailable` when
-`LIVEKIT_URL` is empty, or when LiveKit refuses or cannot be reached (then
-nothing changes, except that a requested ban is kept).
+`LIVEKIT_URL` is empty, or when LiveKit refuses or cannot be reached. Then
+nothing changes, except what a removal does in the database alone: a
+requested ban is stored and the identity's tokens for the room revoked, and
+the 503's detail says so. An identity that is an address may be written in
+any case: it is the same identity.
 
 Who may moderate: a service key (the API-key guard, before any of these). The
 room's owner may too once wallet sessions exist: that check belongs in
@@ -20,6 +23,7 @@ from pydantic import BaseModel, StringConstraints, field_validator
 from quart import Blueprint
 from quart_schema import document_request, validate_request, validate_response
 
+from actors.room.identity import canonical_identity
 from actors.room.protocol import (
     ChangeParticipant,
     EndMeeting,
@@ -90,14 +94,18 @@ class ParticipantPatch(RequestBody):
 async def post_remove_participant(name: str, identity: str) -> tuple[str, int]:
     """Remove a participant.
 
-    Disconnects it (LiveKit RemoveParticipant) and frees its seat. With
-    `ban`, the identity is also refused tokens (403 `banned`) and removed
-    again if it joins with a token it still has. 404 `participant_not_found`
-    when it is not in the room and no ban is asked for.
+    Disconnects it (LiveKit RemoveParticipant), frees its seat and revokes
+    the tokens it holds for this room: joining again takes a new token. With
+    `ban`, the identity is also refused tokens (403 `banned`). 404
+    `participant_not_found` when it is not in the room and no ban is asked
+    for. Without LiveKit (or LiveKit refusing), 503 `livekit_unavailable`,
+    with the ban and the revocation kept.
     """
     await require_moderator(name)
     data = await optional_json_body(RemoveBody)  # no body: remove, no ban
-    await services().rooms.ask(name, RemoveParticipant(identity, data.ban, data.reason))
+    await services().rooms.ask(
+        name, RemoveParticipant(canonical_identity(identity), data.ban, data.reason)
+    )
     return "", 204
 
 
@@ -126,7 +134,7 @@ async def delete_ban(name: str, identity: str) -> tuple[str, int]:
     The identity may get tokens again. 404 `ban_not_found` if it was not banned.
     """
     await require_moderator(name)
-    await services().rooms.ask(name, LiftBan(identity))
+    await services().rooms.ask(name, LiftBan(canonical_identity(identity)))
     return "", 204
 
 
@@ -142,7 +150,9 @@ async def post_mute(name: str, identity: str) -> tuple[str, int]:
     """
     await require_moderator(name)
     data = await optional_json_body(MuteBody)  # no body: mute every track
-    await services().rooms.ask(name, MuteTracks(identity, data.track_sid, data.muted))
+    await services().rooms.ask(
+        name, MuteTracks(canonical_identity(identity), data.track_sid, data.muted)
+    )
     return "", 204
 
 
@@ -160,7 +170,9 @@ async def patch_participant(name: str, identity: str, data: ParticipantPatch) ->
     await require_moderator(name)
     changed: LiveParticipant = await services().rooms.ask(
         name,
-        ChangeParticipant(identity, data.role, data.name, data.metadata, data.attributes),
+        ChangeParticipant(
+            canonical_identity(identity), data.role, data.name, data.metadata, data.attributes
+        ),
     )
     return ParticipantOut.of(changed)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from typing import Annotated, Literal
 
@@ -10,17 +11,21 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 from quart import Blueprint, Response
 from quart_schema import document_request, document_response
 
+from actors.room.admission import RESERVED_ATTRIBUTE_PREFIX
+from actors.room.identity import canonical_identity
 from actors.room.protocol import (
     AccessCheckNeededError,
     IssuedToken,
     IssueToken,
     ReadAccessCondition,
+    RevokeAccess,
     RoomNotFoundError,
 )
+from actors.runtime import MailboxFullError, RegistryClosedError
 from actors.seat_writer import SeatNotStoredError
 from app.auth import current_caller, wallet_allowed
 from app.database_budget import database_budget
-from app.errors import APIError, code_of, documents_errors
+from app.errors import BODY, APIError, code_of, documents_errors, field_error, invalid_request
 from app.gating.checker import AccessDeniedError, ChainUnavailableError
 from app.livekit_gateway import TokenRequest
 from app.schemas import Metadata, RequestBody, reject_impossible_room_names
@@ -40,14 +45,32 @@ MAX_CONDITION_CHANGES = 3
 
 
 def bounded_attributes(cls: type, value: dict[str, str] | None) -> dict[str, str] | None:
-    """Attributes within LiveKit's sensible bounds (a token's, and a moderator's change)."""
+    """Attributes within LiveKit's sensible bounds (a token's, and a moderator's change),
+    none of them Qari's own (`qari.` keys: the grant a token was issued under)."""
     if value is not None:
         size = sum(len(k) + len(v) for k, v in value.items())
         if len(value) > MAX_ATTRIBUTES or size > MAX_ATTRIBUTES_SIZE:
             raise ValueError(
                 f"at most {MAX_ATTRIBUTES} entries and {MAX_ATTRIBUTES_SIZE} characters in all"
             )
+        reserved = sorted(key for key in value if key.startswith(RESERVED_ATTRIBUTE_PREFIX))
+        if reserved:
+            raise ValueError(
+                f"attribute keys starting with {RESERVED_ATTRIBUTE_PREFIX!r} are Qari's: "
+                + ", ".join(reserved)
+            )
     return value
+
+
+def checked_identity(value: str | None) -> str | None:
+    """An identity every route can name (a path segment), in its one spelling."""
+    if value is None:
+        return None
+    if "/" in value or value in (".", ".."):
+        # Moderation routes name the identity in their path: these could never be
+        # removed, banned or muted there.
+        raise ValueError("an identity may not contain '/' nor be '.' or '..'")
+    return canonical_identity(value)
 
 
 class TokenRequestBody(RequestBody):
@@ -60,6 +83,7 @@ class TokenRequestBody(RequestBody):
     ttl_seconds: Annotated[int, Field(ge=MIN_TTL_SECONDS, le=MAX_TTL_SECONDS)] = 600
 
     _bounded_attributes = field_validator("attributes")(bounded_attributes)
+    _checked_identity = field_validator("identity")(lambda cls, value: checked_identity(value))
 
 
 class TokenOut(BaseModel):
@@ -73,15 +97,11 @@ class TokenOut(BaseModel):
 def _identity_for(data: TokenRequestBody, wallet: str | None) -> str:
     if wallet is None:
         if data.identity is None:
-            raise APIError(
-                422,
-                "validation_error",
-                "Invalid request: identity",
-                extra={"errors": [{"loc": ["identity"], "msg": "required", "type": "missing"}]},
-            )
+            raise invalid_request(field_error([BODY, "identity"], "Field required", "missing"))
         return data.identity
-    # Any spelling of the wallet's own address is the wallet; the token says it EIP-55.
-    if data.identity is not None and data.identity.lower() != wallet.lower():
+    # Any spelling of the wallet's own address is the wallet (the body's identity
+    # is in its EIP-55 spelling already); the token says it EIP-55.
+    if data.identity is not None and data.identity != wallet:
         raise APIError(
             403, "identity_mismatch", "A wallet joins as its own address: identity must be it."
         )
@@ -136,12 +156,19 @@ async def issue_token(name: str) -> Response:
     return json_response(
         TokenOut(
             token=issued.token,
-            url=app_services.settings.livekit_url,
+            url=app_services.settings.livekit_client_url,
             identity=issued.identity,
             room=issued.room,
             expires_at=issued.expires_at,
         )
     )
+
+
+def _revoke_on_no(app_services: Services, name: str, identity: str) -> None:
+    """The room's condition says no to this identity now: a token it got before
+    must not admit it either (the actor revokes its grant, if it has one)."""
+    with contextlib.suppress(MailboxFullError, RegistryClosedError):
+        app_services.rooms.tell(name, RevokeAccess(identity, disconnect=False))
 
 
 async def _issue(
@@ -161,11 +188,13 @@ async def _issue(
             if condition is not None:
                 try:
                     await access.require(condition, request.identity)
-                except (AccessDeniedError, ChainUnavailableError):
+                except (AccessDeniedError, ChainUnavailableError) as refused:
                     current = await app_services.rooms.ask(name, ReadAccessCondition())
-                    if current == condition:
-                        raise
-                    raise AccessCheckNeededError(current) from None
+                    if current != condition:
+                        raise AccessCheckNeededError(current) from None
+                    if isinstance(refused, AccessDeniedError):
+                        _revoke_on_no(app_services, name, request.identity)
+                    raise
             issued: IssuedToken = await app_services.rooms.ask(
                 name, IssueToken(request, passed=condition, wallet=wallet)
             )

@@ -2,9 +2,13 @@
 
 Checking only at entry would let someone sell the token and stay. Every
 GATING_RECHECK_SECONDS the live participants of gated rooms are checked
-afresh (one JSON-RPC batch per chain, no Multicall3 assumed); whoever no longer
-qualifies is removed from LiveKit, and the no now in the cache refuses their
-token requests until they qualify again. An unknown answer removes nobody.
+afresh (one JSON-RPC batch per contract, no Multicall3 assumed); whoever no
+longer qualifies is removed through its room's actor (RevokeAccess: the
+tokens it holds for the room are revoked, its place is freed by the room's
+rules, and LiveKit disconnects it), and the no now in the cache refuses
+their token requests until they qualify again. An unknown answer removes
+nobody, and a contract without answers (failing, slow, out of gas) leaves only
+its own rooms undecided (AccessChecker.verdicts).
 """
 
 from __future__ import annotations
@@ -14,15 +18,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from actors.runtime import ActorError
 from app.gating.checker import AccessChecker, Pair
 from app.gating.rules import holder_address
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
-from models.db import bounded, is_unavailable
+from models.db import DatabaseUnavailableError, bounded, is_unavailable
 from models.rooms import gated_room_conditions
 from models.sessions import open_standard_participants
 
 log = logging.getLogger(__name__)
 
+# (room, identity): revoke and remove, through the room's actor (app/lifecycle.py).
 RemoveParticipant = Callable[[str, str], Awaitable[None]]
 
 
@@ -60,12 +66,12 @@ async def recheck_gated_rooms(
             continue
         try:
             await remove_participant(room, identity)
-        except LiveKitRefusedError as error:
-            if error.code != "not_found":  # already gone: nothing to do
-                log.warning("re-check could not remove %r from %r: %s", identity, room, error)
-                continue
-        except LiveKitUnreachableError as error:
+        except (LiveKitRefusedError, LiveKitUnreachableError, ActorError) as error:
+            # One room's trouble (LiveKit refusing, its actor busy) stops no other.
             log.warning("re-check could not remove %r from %r: %s", identity, room, error)
+            continue
+        except DatabaseUnavailableError as error:
+            log.warning("re-check could not revoke %r in %r: %s", identity, room, error)
             continue
         removed.append((room, identity))
     access.stats.recheck_removals += len(removed)

@@ -19,6 +19,7 @@ Kind = ParticipantInfo.Kind
 BASE = JoinFacts(
     kind="standard",
     granted_until=LATER,
+    current_grant=True,
     banned=False,
     seat_held=True,
     already_in=False,
@@ -59,6 +60,24 @@ BASE = JoinFacts(
         ("egress", {"kind": "egress", "taken_by_others": 9}, Verdict.NOT_SUBJECT),
         ("ingress", {"kind": "ingress", "banned": True}, Verdict.NOT_SUBJECT),
         ("SIP", {"kind": "sip", "granted_until": None}, Verdict.NOT_SUBJECT),
+        ("a connector", {"kind": "connector", "granted_until": None}, Verdict.NOT_SUBJECT),
+        ("a bridge", {"kind": "bridge", "granted_until": None}, Verdict.NOT_SUBJECT),
+        (
+            "a kind this code does not know is judged like a person",
+            {"kind": "kind_99", "granted_until": None},
+            Verdict.NOT_ISSUED,
+        ),
+        (
+            "a token of a grant revoked since (removed, meeting ended, access no)",
+            {"current_grant": False},
+            Verdict.REVOKED,
+        ),
+        (
+            "revoked, and the seat still held",
+            {"current_grant": False, "taken_by_others": 0},
+            Verdict.REVOKED,
+        ),
+        ("banned and revoked: banned", {"current_grant": False, "banned": True}, Verdict.BANNED),
     ],
 )
 def test_admission_rule(case: str, changes: dict[str, object], verdict: Verdict) -> None:

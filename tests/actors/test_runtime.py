@@ -22,6 +22,8 @@ from actors.runtime import (
     ActorError,
     ActorInfo,
     ActorRegistry,
+    AskBudgetSpentError,
+    AskTimeoutError,
     MailboxFullError,
     RegistryClosedError,
 )
@@ -904,3 +906,58 @@ async def test_an_actor_that_keeps_nothing_stops_as_soon_as_its_mailbox_is_empty
     assert "nobody" in registry
     assert [e[2] for e in world.events("start")] == [1, 2]
     await within(registry.shutdown())
+
+
+# -- the asker's budget ----------------------------------------------------------
+
+
+class _Gate(Actor[str, object]):
+    """Holds its first message until the test opens the gate; tells each handler's deadline."""
+
+    def __init__(self, key: str, gate: asyncio.Event, seen: list[float | None]) -> None:
+        super().__init__(key)
+        self._gate = gate
+        self._seen = seen
+
+    async def receive(self, message: object) -> Any:
+        self._seen.append(self.deadline)
+        await self._gate.wait()
+        return message
+
+
+async def test_an_ask_waits_at_most_the_askers_budget_and_says_so() -> None:
+    gate, seen = asyncio.Event(), []
+    budget = [0.05]
+    registry: ActorRegistry[str, object] = ActorRegistry(
+        lambda key: _Gate(key, gate, seen), ask_timeout=10, ask_budget=lambda: budget[0]
+    )
+    first = asyncio.ensure_future(registry.ask("room", "first"))
+    await until(lambda: len(seen) == 1)
+    # Queued behind a message that holds the actor: the budget, not the 10 s, bounds it.
+    with pytest.raises(AskBudgetSpentError):
+        await within(registry.ask("room", "second"), 2)
+    gate.set()
+    assert await within(first) == "first"
+    # The handler saw its asker's deadline (loop time); a tell has none.
+    loop_now = asyncio.get_running_loop().time()
+    assert seen[0] is not None
+    assert seen[0] <= loop_now
+    registry.tell("room", "told")
+    await until(lambda: len(seen) == 2)
+    assert seen[1] is None
+    await registry.shutdown(timeout=1)
+
+
+async def test_an_explicit_timeout_is_not_the_budget() -> None:
+    gate, seen = asyncio.Event(), []
+    registry: ActorRegistry[str, object] = ActorRegistry(
+        lambda key: _Gate(key, gate, seen), ask_timeout=10, ask_budget=lambda: 0.01
+    )
+    first = asyncio.ensure_future(registry.ask("room", "first", timeout=5))
+    await until(lambda: len(seen) == 1)
+    with pytest.raises(AskTimeoutError) as raised:
+        await within(registry.ask("room", "second", timeout=0.05), 2)
+    assert not isinstance(raised.value, AskBudgetSpentError)
+    gate.set()
+    assert await within(first) == "first"
+    await registry.shutdown(timeout=1)

@@ -322,3 +322,66 @@ async def test_a_restart_keeps_wallet_sessions(database_url: str, clock: FakeClo
     async with app_running(settings, clock) as second:
         response = await second.client().get("/v1/auth/session", headers=wallet.auth)
         assert response.status_code == 200
+
+
+# -- the grammar and the signature's one form ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["Sign in\r to Qari.", 'Say "hello".', "Tab\there", "Ünïcode"],
+)
+async def test_a_statement_outside_eip_4361s_grammar_is_422(
+    app: Running, clock: FakeClock, statement: str
+) -> None:
+    client = app.client()
+    account = new_account()
+    text = siwe_text(account.address, await get_nonce(client), clock.now(), statement=statement)
+    status, body = await post_siwe(client, text, sign_text(account, text))
+    assert (status, body["code"]) == (422, "validation_error")
+
+
+async def test_a_cr_anywhere_in_the_message_is_422(app: Running, clock: FakeClock) -> None:
+    client = app.client()
+    account = new_account()
+    text = siwe_text(account.address, await get_nonce(client), clock.now()).replace("\n", "\r\n")
+    status, body = await post_siwe(client, text, sign_text(account, text))
+    assert (status, body["code"]) == (422, "validation_error")
+
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+async def test_the_high_s_twin_of_a_good_signature_is_refused(
+    app: Running, clock: FakeClock
+) -> None:
+    client = app.client()
+    account = new_account()
+    text = siwe_text(account.address, await get_nonce(client), clock.now())
+    good = bytes.fromhex(sign_text(account, text)[2:])
+    # (r, n - s) with the other parity recovers the same key: the malleable twin (EIP-2).
+    s = int.from_bytes(good[32:64], "big")
+    twin = good[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - good[64]])
+    status, body = await post_siwe(client, text, "0x" + twin.hex())
+    assert (status, body["code"]) == (401, "siwe_bad_signature")
+
+
+async def test_v_as_the_bare_recovery_id_is_read_as_27_or_28(
+    app: Running, clock: FakeClock
+) -> None:
+    client = app.client()
+    account = new_account()
+    text = siwe_text(account.address, await get_nonce(client), clock.now())
+    good = bytes.fromhex(sign_text(account, text)[2:])
+    bare = good[:64] + bytes([good[64] - 27])
+    status, body = await post_siwe(client, text, "0x" + bare.hex())
+    assert (status, body["address"]) == (200, account.address)
+
+
+async def test_any_other_v_is_refused(app: Running, clock: FakeClock) -> None:
+    client = app.client()
+    account = new_account()
+    text = siwe_text(account.address, await get_nonce(client), clock.now())
+    good = bytes.fromhex(sign_text(account, text)[2:])
+    status, body = await post_siwe(client, text, "0x" + (good[:64] + bytes([good[64] + 8])).hex())
+    assert (status, body["code"]) == (401, "siwe_bad_signature")

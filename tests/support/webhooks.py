@@ -58,7 +58,10 @@ def participant(
     name: str = "",
     reason: int = DisconnectReason.CLIENT_INITIATED,
     kind: int = ParticipantInfo.Kind.STANDARD,
+    attributes: dict[str, str] | None = None,
 ) -> ParticipantInfo:
+    """A participant as LiveKit reports it; `attributes` are its token's (LiveKit
+    copies a token's attributes onto the participant it admits)."""
     return ParticipantInfo(
         identity=identity,
         sid=sid,
@@ -67,6 +70,7 @@ def participant(
         state=ParticipantInfo.State.ACTIVE,
         disconnect_reason=reason,
         kind=kind,  # type: ignore[arg-type]
+        attributes=attributes or {},
     )
 
 

@@ -22,6 +22,7 @@ from actors.room.admission import AdmissionView, Verdict
 from actors.room.effects import NOT_ADMITTED, ROOM_CLOSED, Outcome, decide
 from actors.room.inbox import PARSED_KEPT, remember_parsed
 from actors.room.presence import RoomState
+from actors.room.seats import Grant
 from models.sessions import ParticipantChange, ParticipantRow
 from models.webhook_inbox import PendingEvent
 from tests.support.webhooks import audio_track, event, participant, room_info, serialise
@@ -34,11 +35,11 @@ FAR = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 _ids = itertools.count(1)
 
 
-class _EveryoneGranted(Mapping[str, dt.datetime]):
+class _EveryoneGranted(Mapping[str, Grant]):
     """Grants valid for every identity (the rules below are not about admission)."""
 
-    def __getitem__(self, identity: str) -> dt.datetime:
-        return FAR
+    def __getitem__(self, identity: str) -> Grant:
+        return Grant(FAR, "")
 
     def __iter__(self) -> Iterator[str]:
         return iter(())
@@ -251,6 +252,16 @@ def _expired(r: Run) -> None:
     assert r.outcomes[0].refused == (("ann", Verdict.TOKEN_EXPIRED),)
 
 
+def _revoked(r: Run) -> None:
+    assert r.live() == {"PA_new": "ann"}
+    assert r.outcomes[0].refused == (("ann", Verdict.REVOKED),)
+
+
+def _unknown_kind(r: Run) -> None:
+    assert r.live() == {}
+    assert r.outcomes[0].refused == (("x", Verdict.NOT_ISSUED),)
+
+
 def _agent(r: Run) -> None:
     assert r.live() == {"PA_bot": "bot"}
     assert r.outcomes[0].refused == ()
@@ -294,7 +305,25 @@ RULES = [
         "a join after its grant lapsed is refused",
         lambda: [[started(), joined(ANN, T0 + 1)]],
         _expired,
-        replace(OPEN, grants={"ann": at(T0)}),
+        replace(OPEN, grants={"ann": Grant(at(T0), "")}),
+    ),
+    Rule(
+        "a join on a token of a revoked grant is refused; one with the new key is admitted",
+        lambda: [
+            [
+                started(),
+                joined(participant("ann", "PA_old"), T0 + 1),
+                joined(participant("ann", "PA_new", attributes={"qari.grant": "k2"}), T0 + 2),
+            ]
+        ],
+        _revoked,
+        replace(OPEN, grants={"ann": Grant(FAR, "k2")}),
+    ),
+    Rule(
+        "a participant kind LiveKit added later is judged like a person",
+        lambda: [[started(), joined(participant("x", "PA_x", kind=99), T0 + 1)]],
+        _unknown_kind,
+        NOBODY_GRANTED,
     ),
     Rule(
         "agents, egress, ingress and SIP are not Qari's to admit",

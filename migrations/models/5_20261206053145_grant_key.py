@@ -1,0 +1,65 @@
+from tortoise import BaseDBAsyncClient
+
+RUN_IN_TRANSACTION = True
+
+
+async def upgrade(db: BaseDBAsyncClient) -> str:
+    return """
+        ALTER TABLE "seats" ADD "grant_key" VARCHAR(32) NOT NULL DEFAULT '';"""
+
+
+async def downgrade(db: BaseDBAsyncClient) -> str:
+    return """
+        ALTER TABLE "seats" DROP COLUMN "grant_key";"""
+
+
+MODELS_STATE = (
+    "eJztXG1z2rgW/isavjSdSVsgkOSmn0hKt9ym0Anc3Z3ddhxhC9CNkVhbhDB789+vJNv43b"
+    "Ed4hivPyVIOrL8HPm86ujvxpJqSDffX0LSuAB/NwhcIv6Pt/kYNOBq5TaKBganuhw3hUQ2"
+    "wKnJDKgy3jaDuol4k4ZM1cArhqmYujEiCGANEYbZFnAygjQwM+gSUN5hUP7P0XTLR7w9Bh"
+    "vMFmCz2AJINP4XkffiERpV+TMwme9ltjXBf62RwugcsQUy+Jx//tkQhKLTmbnx86f4RTT0"
+    "gEwxRPxc3SkzjHTNhxfWBJ1sV9h2Jdsu8XxA2Gc5Vqx/qqhUXy+JO361ZQtKdgSYMNE6Rw"
+    "QZkCHxBGasBZZkres25A681gu4Q6xVemg0NINrXXBEUFsLcNsaijIcTZRxf6IojRC3HAoP"
+    "5HaTSongNF+qKQGYiyW8+1e7fXJy1m6enJ53O2dn3fPmOR8r1xvuOnu0FuOiZU0lMRv8Mh"
+    "hOxIIo307WHhMNj5IGMmhRSWZ40bf5FeLB1QIacRxwaQJ84C8Y5IODehIjnAaXE+6nUAQr"
+    "lvBB0RGZswX/2e6eJsD8a+/m6kvv5oiPeusHe2h3ta0+gbuLs4GgSUkWlF2KXBjbW7mcEH"
+    "db7RQQ81GxEMs+P8QqR4zDoUAWhvkT72F4iaKh9lMG4NZs0vfOPwe4wRPAngy+9ceT3rfv"
+    "Yvqlaf6lS7x6k77oacvWbaD1KLj1d5OA3waTL0D8BH+Mhn0JJzXZ3JBPdMdN/miINcE1ow"
+    "qhGwVqXkycZqfJ/yVxTaNEKY1YjeGheFptHAA3bc3RbnXOOucnp52dwti1JOkJSycIdTy7"
+    "i1QJjir3o/uZGgjPyVe0lSAP+IogUVEEqLYBdGNPc2DgPjq7x2l1ZakBNzv7xbup+LvzN0"
+    "bMEui98VXvU78hEZ5C9W4DDU3xQS16aJsGWnZjw13L9jLYAgmcS3DEW4g126h/hwbDKl5B"
+    "wsbINK2XDxmnEaMSbdWVO14xLYIMtivHkiBVtAA6k2amZ75jy/j8L8UEHFEDYGaCGTZMBk"
+    "y+3d4CRoGO4D2KNmT3N3WEVRuwYC0j13l/m/c6mjGhN35msm//Kcbts0RUktlqRqEab0uZ"
+    "kbjmNFZfF1ifHXXaSWFGnXZirSjR5Teian+gGH9A/s2AsTO+er7Ai8B7x18tC7zO+OK2b0"
+    "PYTxrX941CUG6lAbkVj3ErBDFfP8u0hXcEBYIsdD86WIit1edwaH2Ee/BnSyZAquTOOgZk"
+    "Rg57yGr+lpm/GjZtJ0XJHgOMJK6eCbB/M1Z4pXccyDWJ+LJiva8AVXHBouZLwbwXNywIK/"
+    "emzDCqE/SQCKtDVYXtmySg+r9PfLLJ2aZH33q/v/XJp+vR8BdnuGdbX12PLoPZg3DgIUvs"
+    "009Zx0DTxUAd2PYUC/UE2g4M60whUf9eK1NoVAakI4KhTqA6PvwpXixlvLNnpdBVHSOOHr"
+    "AzSx/BrfB+1uatTKXfkvVS8QQqefOM6jrdALZAYIOmC0rvzHDEc9+TPx3zrKOaRUY1Cw0K"
+    "lQxaf364mSY93IzPDjeDBiFUVS6YLIgiEe7zzyYkzX1oB6YoMIqxWk91rGaMYjS+/+fyen"
+    "B1ASzqH2Qy+tofcq7SO0R+kOHnCefFjAWFzOtEOuSihFvFPa8I2zL+EwgRVsG89KPdSXNW"
+    "ohN/VKITOilhg7aMdo+eBHsZ4yBVAOvzNILnPF7wnIcEDxFxmuz7OkBWPaT3v6vVBX9UpH"
+    "eUdJzQS1WcZ9R6WQulkEOF/j3uTWfk0a7BOQpUr8hQz9qtrOq1f3PFqS6ARf2D8N+tVrcr"
+    "G8Q/eRTreRrpEy98omSPJbOzpcuDdNWTPvuX8zq+R3eYKRlPJgTIXgjpKp1QoBsORhaIdw"
+    "SVA3f/OhQtV2yriKwRXWeJnIfoilOlp81DiZ5rSIRl1gbKAXAkbXEgtw8FY/F9eINfGSCO"
+    "Ii0O4e7BIIwYFBGsLBkgL00VjImi8z9WfDevae1SF2hUY013VpLapB58uu5fAEH5g1wPfu"
+    "X/C/OoDIZ0IKSeQapEkdaJ5aBQqWt34qHmL6iNiL61xeCBHI6xJXbi2Zj1SsvJdT9lzfWy"
+    "cD3iSJRcfSjV/nop4ISymECaPjkhnKMQ5pprs6+YWVlcbKtru0rFmpJxTYE0UZkif88wwe"
+    "YCadHFL8+bLnXBi5NltGerq13qapfCgH3hWJJvf6eF10dUwXqXVjuN9cxHxed32yEL2iM8"
+    "Mqp6P2UFVf3hqvawRYc4hHmY7KWrz7OXjcMZrDd3KyT7y5c29eevN0iHDEcebU+sVj7Mrz"
+    "x0iPLxJe3dMfeNowxd2Z5o4Zp8RI7rid6YYG5wPnFzNHSf0IUswBYTgwXVNXlYUbTITKP5"
+    "BtxDHWt8juQri/b2hPoao4M7cVBfY/TadbXYNNe5FLyPsDbiSqfivUxeiHdY829Dz8plP2"
+    "VtyJWZy1KLopyMDhHXn3T5ma3coUwK0kdUYOowY9owp348SXN45iT+8MxJ6PBMfTNZfTNZ"
+    "Wcrwyld+N8YbNKSCMVEO6a7zONEr5cO4jOPjUpfjydFgAUWACdA1A9xVvP0+Gk/Ah/vWBy"
+    "40Fx/kkNuPwIJKEyNEqZx7Vdg77mvyBXPmcHcyqizvZR7yjPI84mCZ+sgvjf5k6qyBkzWI"
+    "dz7RwwpzXZ0n7OmjLMaGKpITh25ClSRt/RvUudBISFz7BySK0I0cmjF53ZMSCmlCRlkTvA"
+    "ficIIUYeMvvXft7qm4gFEE26YIGsiwYm4Am8BkXD9HZLD3NGddw1yuXLVVN7KA5iKL+vFT"
+    "1Troycx1jpLC55YTlky31OWElYvv1+dB/wE2le+4QG05V5TLZbGcretuBmRKHyINZ29/st"
+    "1sjVTwbmimI5/oHokLya3dJZx/YdZi7SPgT9SxFQ8QTSJ488YEfF5qHAPhlCef/XzmvJkP"
+    "ga4MKm5ByXMMtM6GF5UNl5siY823l6Zy9veLHGm0EIu/USgJ5+IvETpgX+eVTumWLPdcwI"
+    "62igayyQ0vTfVg3v9mdi58SPJwkjRlNH1lKgoL9jMNpCIOaB5HM0BaQU/zQGvQ0lQeruBW"
+    "pzBC0MXXsHtIKqG1i65h93kOGb+1IG19sqxs/r4vNs2YuA8mS5W8l6Qyumxv1fE6NJmCDI"
+    "NG3HsUL7D8VFWwzYoQWSUJXPWQgdVFIyJkZfccJwWroDvmqShVPPh1ZrVcmdV7ZERfRx/v"
+    "nHlIKmGzBCscuqkqHLoJFQ7dUGKVf1QZELaHVxDdVjPNHYl8VHyEoRm6JZE/kaGoS4f/PR"
+    "4NYxJ6LknQ7MMqA/8DOjYPMbGaAK4AI1mZBfVWwIoTE7y6Mnv8P/VGQzU="
+)
