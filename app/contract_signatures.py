@@ -7,13 +7,17 @@ inside that call only, asks the wallet's `isValidSignature`, and returns one
 byte. The same call covers deployed wallets (plain EIP-1271), so a sign-in
 costs one RPC round trip either way. tests/app/test_contract_signatures.py
 recompiles the source and checks it against the bytes below.
+
+The call carries SIWE_CALL_GAS: sign-in needs no credential, so a wallet
+whose check loops must not cost the node a block's worth of gas per attempt.
+A check that does not finish within it (reverted, out of gas) is a no.
 """
 
 from __future__ import annotations
 
 from eth_abi.abi import encode
 
-from app.chain_rpc import ChainRPC
+from app.chain_rpc import ChainRPC, ExecutionRevertedError, OutOfGasError
 
 # Creation code of Erc6492Validator (solc 0.8.37, optimizer on, 200 runs).
 VALIDATOR_INIT_CODE = bytes.fromhex(
@@ -49,13 +53,24 @@ VALIDATOR_INIT_CODE = bytes.fromhex(
 
 
 async def contract_wallet_signed(
-    chain: ChainRPC, chain_id: int, wallet: str, message_hash: bytes, signature: bytes
+    chain: ChainRPC,
+    chain_id: int,
+    wallet: str,
+    message_hash: bytes,
+    signature: bytes,
+    *,
+    gas: int,
 ) -> bool:
     """Whether the contract wallet at `wallet` accepts `signature` over `message_hash`.
 
-    False for an address without code (and no EIP-6492 deployment); chain
-    failures raise their `ChainError`, so no one is admitted on an unknown answer.
+    False for an address without code (and no EIP-6492 deployment), and for a
+    check that does not finish within `gas`; chain failures raise their
+    `ChainError`, so no one is admitted on an unknown answer.
     """
     arguments = encode(["address", "bytes32", "bytes"], [wallet, message_hash, signature])
-    result = await chain.call(chain_id, None, VALIDATOR_INIT_CODE + arguments)
+    try:
+        result = await chain.call(chain_id, None, VALIDATOR_INIT_CODE + arguments, gas=gas)
+    except (ExecutionRevertedError, OutOfGasError):
+        # The node ran the check and it did not say yes: that is an answer.
+        return False
     return result == b"\x01"

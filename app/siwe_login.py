@@ -24,7 +24,7 @@ from app.chain_rpc import ChainRPC
 from app.contract_signatures import contract_wallet_signed
 from app.database_budget import database_work
 from app.settings import Settings
-from app.siwe_message import SignInMessage, parse_sign_in_message
+from app.siwe_message import SignInMessage, canonical_ecdsa_signature, parse_sign_in_message
 from app.wallet_sessions import WalletSessions
 from models import wallet_auth
 
@@ -35,7 +35,6 @@ MAX_ISSUED_AGE = dt.timedelta(minutes=10)
 MAX_CLOCK_AHEAD = dt.timedelta(seconds=60)
 # Expired nonces and sessions are purged on the nonce path, at most this often.
 PURGE_EVERY_SECONDS = 60.0
-ECDSA_SIGNATURE_LENGTH = 65
 
 
 class SignInRejectedError(Exception):
@@ -79,6 +78,7 @@ class SiweLogin:
         self._domain = settings.siwe_authority
         self._chains = settings.siwe_chains
         self._session_length = dt.timedelta(seconds=settings.wallet_session_seconds)
+        self._call_gas = settings.siwe_call_gas
         self._chain = chain
         self._sessions = sessions
         self._now = now
@@ -146,9 +146,11 @@ class SiweLogin:
 
     async def _check_signature(self, message: SignInMessage, signature: bytes) -> None:
         signable = encode_defunct(text=message.text)
-        if len(signature) == ECDSA_SIGNATURE_LENGTH:
+        # An ordinary account's signature in its one form (low s, v 27/28).
+        ecdsa = canonical_ecdsa_signature(signature)
+        if ecdsa is not None:
             try:
-                signer = Account.recover_message(signable, signature=signature)
+                signer = Account.recover_message(signable, signature=ecdsa)
             except (ValueError, EthValidationError, BadSignature):
                 signer = None
             if signer == message.address:
@@ -161,6 +163,7 @@ class SiweLogin:
             message.address,
             defunct_hash_message(text=message.text),
             signature,
+            gas=self._call_gas,
         ):
             return
         raise SignInRejectedError(

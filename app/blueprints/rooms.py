@@ -20,6 +20,7 @@ from actors.room.protocol import (
 from app.auth import current_caller, forbidden, wallet_allowed
 from app.database_budget import database_work
 from app.errors import APIError, documents_errors
+from app.gating.creation import refuse_unusable_gate
 from app.openapi import documents_plain_response
 from app.room_access import require_room_manager, rooms_owned
 from app.schemas import (
@@ -210,6 +211,7 @@ async def create_room(data: RoomCreate) -> tuple[RoomOut, int]:
     app_services = services()
     if fields["chain_id"] is None:
         fields["chain_id"] = app_services.settings.default_chain_id
+    await refuse_unusable_gate(app_services.chain, fields)
     wallet = current_caller().address
     if wallet is None:
         room: Room = await app_services.rooms.ask(data.name, CreateRoom(fields))

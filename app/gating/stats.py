@@ -17,7 +17,9 @@ class GatingStats:
     denied: int = 0
     unavailable: int = 0
     # JSON-RPC exchanges (one HTTP request each, a batch counting once) by outcome:
-    # ok, timeout, unreachable, not_configured, bad_response, rpc_error.
+    # ok, timeout, unreachable, not_configured, bad_response, rpc_error. Every
+    # exchange the service makes is counted here (gating, contract-wallet
+    # sign-in, a room's creation): the ChainRPC reports them through observe_rpc.
     rpc_requests: Counter[str] = field(default_factory=Counter)
     # Seconds spent in exchanges that got an answer or failed (a latency sum and count).
     rpc_seconds_total: float = 0.0

@@ -17,6 +17,7 @@ from app.chain_rpc import (
     ChainTimeoutError,
     ChainUnreachableError,
     ExecutionRevertedError,
+    OutOfGasError,
     RPCRequest,
     decode_result,
     encode_call,
@@ -195,3 +196,22 @@ def test_chain_rpc_urls_parse_and_malformed_ones_are_refused() -> None:
     settings = Settings(_env_file=None, chain_rpc_urls="1=https://node.example/secret-key")  # type: ignore[call-arg]
     assert settings.rpc_urls == {1: "https://node.example/secret-key"}
     assert "https://node.example/secret-key" in settings.secrets()
+
+
+async def test_a_call_that_burns_its_gas_cap_stops_there_as_out_of_gas(chain: Chain) -> None:
+    burner = chain.deploy("BurnerToken")
+    chain.transact(burner, "arm()")
+    data = encode_call("balanceOf(address)", chain.accounts[1])
+    outcomes: list[str] = []
+    rpc = ChainRPC({chain.chain_id: chain.url}, 5.0, observe=lambda o, _: outcomes.append(o))
+    await rpc.open()
+    try:
+        with pytest.raises(OutOfGasError):
+            await rpc.call(chain.chain_id, burner, data, gas=100_000)
+        # In a batch, the error is that call's answer alone.
+        [answer] = await rpc.batch(chain.chain_id, [eth_call_request(burner, data, gas=100_000)])
+    finally:
+        await rpc.close()
+    assert isinstance(answer, OutOfGasError)
+    # The node answered both times: a contract's failure is not the chain's.
+    assert outcomes == ["ok", "ok"]

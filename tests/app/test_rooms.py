@@ -5,14 +5,25 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from eth_utils.address import to_checksum_address
 
+from app.settings import Settings
 from tests.conftest import Client, Running, app_running
 from tests.fakes.livekit_server import FakeLiveKit
 from tests.support.applied import apply_pending
 from tests.support.clock import FakeClock
+from tests.support.server import free_port
 from tests.support.settings import AUTH, make_settings
 
 ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    # Gated rooms need a configured chain (else 422). These tests are about the
+    # rooms API, not chains: one that does not answer lets creation through unchecked.
+    silent = f"http://127.0.0.1:{free_port()}"
+    return make_settings(database_url, chain_rpc_urls=f"1={silent},137={silent}")
 
 
 async def create(client: Client, name: str = "team-sync", **fields: object) -> dict[str, object]:
@@ -127,10 +138,11 @@ async def test_token_and_nft_rooms_normalise_addresses(client: Client) -> None:
         token_address=ADDRESS,
         token_amount="1000000000000000000000",
     )
-    assert token_room["token_address"] == ADDRESS.lower()
+    # Stored EIP-55 checksummed, like every address (owners, identities).
+    assert token_room["token_address"] == to_checksum_address(ADDRESS)
     assert token_room["token_amount"] == "1000000000000000000000"
     nft_room = await create(client, "nft-room", access_type="nft", nft_address=ADDRESS)
-    assert nft_room["nft_address"] == ADDRESS.lower()
+    assert nft_room["nft_address"] == to_checksum_address(ADDRESS)
 
 
 async def test_gating_fields_default_and_round_trip(client: Client) -> None:

@@ -1,8 +1,9 @@
 """A loopback JSON-RPC proxy in front of anvil: counts what the app asks, and can answer late.
 
 Tests point CHAIN_RPC_URLS at it to count RPC exchanges (single-flight, the
-re-check's batches), to make one holder's reads slow while others' flow, or
-to make every answer later than CHAIN_TIMEOUT_SECONDS.
+re-check's batches), to make one holder's reads slow while others' flow, to
+make every answer later than CHAIN_TIMEOUT_SECONDS, or to play a hostile node
+that answers some exchanges with bytes of its choosing.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -33,6 +35,9 @@ class RPCProxy:
         # Set to release slow exchanges early (a test's way to end a hold).
         self.release = asyncio.Event()
         self.down = False
+        # A hostile node: given each parsed request body, the raw bytes to answer
+        # instead of the upstream's, or None to forward it as usual.
+        self.hostile: Callable[[Any], bytes | None] | None = None
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -60,6 +65,9 @@ class RPCProxy:
                 await asyncio.wait_for(self.release.wait(), self.slow_seconds)
         if self.down:
             return web.Response(status=502, text="upstream down")
+        forged = None if self.hostile is None else self.hostile(self.exchanges[-1])
+        if forged is not None:
+            return web.Response(body=forged, content_type="application/json")
         assert self._session is not None
         async with self._session.post(
             self.upstream, data=raw, headers={"Content-Type": "application/json"}

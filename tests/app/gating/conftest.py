@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -55,6 +56,29 @@ class Gated:
     clock: FakeClock
 
 
+@contextlib.asynccontextmanager
+async def gated_app(
+    database_url: str,
+    clock: FakeClock,
+    chain: Chain,
+    tokens: Tokens,
+    rpc: RPCProxy,
+    fake_livekit: FakeLiveKit,
+    **overrides: object,
+) -> AsyncIterator[Gated]:
+    """The app as `gated` runs it, with some settings changed."""
+    values: dict[str, object] = {
+        "chain_rpc_urls": f"{chain.chain_id}={rpc.url}",
+        "chain_timeout_seconds": CHAIN_TIMEOUT_SECONDS,
+        "default_chain_id": chain.chain_id,
+        "livekit_url": fake_livekit.url,
+        "livekit_timeout_seconds": 2,
+        **overrides,
+    }
+    async with app_running(make_settings(database_url, **values), clock) as running:
+        yield Gated(running, chain, tokens, rpc, fake_livekit, clock)
+
+
 @pytest.fixture
 async def gated(
     database_url: str,
@@ -64,13 +88,5 @@ async def gated(
     rpc: RPCProxy,
     fake_livekit: FakeLiveKit,
 ) -> AsyncIterator[Gated]:
-    settings = make_settings(
-        database_url,
-        chain_rpc_urls=f"{chain.chain_id}={rpc.url}",
-        chain_timeout_seconds=CHAIN_TIMEOUT_SECONDS,
-        default_chain_id=chain.chain_id,
-        livekit_url=fake_livekit.url,
-        livekit_timeout_seconds=2,
-    )
-    async with app_running(settings, clock) as running:
-        yield Gated(running, chain, tokens, rpc, fake_livekit, clock)
+    async with gated_app(database_url, clock, chain, tokens, rpc, fake_livekit) as app:
+        yield app

@@ -13,11 +13,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.settings import Settings
-from tests.app.gating.conftest import Gated
+from tests.app.gating.conftest import Gated, Tokens
 from tests.app.gating.helpers import ask_token, make_room
 from tests.conftest import app_running
 from tests.support.chain import Chain
 from tests.support.clock import FakeClock
+from tests.support.rpc_proxy import RPCProxy
 from tests.support.server import free_port
 from tests.support.settings import AUTH, make_settings
 
@@ -123,21 +124,43 @@ def assert_unavailable(status: int, body: dict[str, object], retry_after: str) -
     assert "token" not in body
 
 
-async def test_an_address_without_code_fails_closed(gated: Gated) -> None:
+async def test_an_address_without_code_fails_closed_and_says_why(gated: Gated) -> None:
     client = gated.running.client()
     holder = holders(gated.chain)[0]
-    # An ordinary account: eth_call there returns nothing.
+    # Created while the chain did not answer (a chain that answers refuses it:
+    # test_room_creation.py); an ordinary account: eth_call there returns nothing.
+    gated.rpc.down = True
     await make_room(client, "no-code", access_type="token", token_address=holder, token_amount="1")
-    assert_unavailable(*await ask_token(client, "no-code", holder))
+    gated.rpc.down = False
+    status, body, retry_after = await ask_token(client, "no-code", holder)
+    assert_unavailable(status, body, retry_after)
+    # Retrying will not fix it: the detail says the cause instead of "retry".
+    assert "no such contract" in str(body["detail"])
+    assert "retry" not in str(body["detail"])
 
 
-async def test_a_chain_not_configured_fails_closed(gated: Gated) -> None:
-    client = gated.running.client()
-    await make_room(
-        client, "elsewhere", access_type="nft", nft_address=gated.tokens.erc721, chain_id=999
-    )
-    assert_unavailable(*await ask_token(client, "elsewhere", holders(gated.chain)[0]))
-    assert gated.rpc.exchanges == []
+async def test_a_chain_not_configured_fails_closed_and_says_why(
+    database_url: str, clock: FakeClock, chain: Chain, tokens: Tokens, rpc: RPCProxy
+) -> None:
+    # A room made while chain 999 was configured, then the setting changed.
+    before = make_settings(database_url, chain_rpc_urls=f"999={rpc.url}")
+    async with app_running(before, clock) as running:
+        await make_room(
+            running.client(),
+            "elsewhere",
+            access_type="nft",
+            nft_address=tokens.erc721,
+            chain_id=999,
+        )
+    rpc.exchanges.clear()
+    after = make_settings(database_url, chain_rpc_urls=f"{chain.chain_id}={rpc.url}")
+    async with app_running(after, clock) as running:
+        status, body, retry_after = await ask_token(
+            running.client(), "elsewhere", holders(chain)[0]
+        )
+    assert_unavailable(status, body, retry_after)
+    assert "CHAIN_RPC_URLS" in str(body["detail"])
+    assert rpc.exchanges == []
 
 
 async def test_an_rpc_slower_than_the_timeout_fails_closed_and_is_not_cached(
@@ -173,7 +196,8 @@ async def test_a_closed_rpc_port_fails_closed(
             token_amount="1",
         )
         assert_unavailable(*await ask_token(client, "closed-port", chain.accounts[1]))
-        assert running.services.access.stats.rpc_requests["unreachable"] == 1
+        # One at the room's creation (which a silent chain does not stop), one for the token.
+        assert running.services.access.stats.rpc_requests["unreachable"] == 2
         scraped = await client.get("/metrics", headers=AUTH)
         exported = {
             (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -181,7 +205,7 @@ async def test_a_closed_rpc_port_fails_closed(
             for sample in family.samples
         }
         unreachable = (("outcome", "unreachable"),)
-        assert exported[("qari_chain_requests_total", unreachable)] == 1
+        assert exported[("qari_chain_requests_total", unreachable)] == 2
         assert exported[("qari_gating_checks_total", (("result", "unavailable"),))] == 1
 
 
