@@ -119,11 +119,16 @@ def install_caller_guard(app: Quart, keys: tuple[str, ...], sessions: WalletSess
         if access is None:
             guarded = request.path.startswith(GUARDED_PREFIXES)
             access = Access.SERVICE_ONLY if guarded else Access.PUBLIC
-        if access is Access.PUBLIC:
-            return
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         presented = presented.strip()
-        if scheme.lower() != "bearer" or not presented:
+        is_bearer = scheme.lower() == "bearer" and bool(presented)
+        if access is Access.PUBLIC:
+            # Nothing is asked for, but a service's key is still recognised, so
+            # the rate limits spare services on public routes too (sign-in).
+            if is_bearer and _key_matches(presented, keys):
+                g.qari_caller = SERVICE
+            return
+        if not is_bearer:
             raise _unauthorized()
         if _key_matches(presented, keys):
             g.qari_caller = SERVICE

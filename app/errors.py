@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
-from quart import Quart, Response, current_app, jsonify
+from pydantic import BaseModel, ValidationError
+from quart import Quart, Response, current_app, jsonify, request
 from quart_schema import RequestSchemaValidationError, document_response
+from quart_schema.validation import QuerystringValidationError, RequestHeadersValidationError
 from tortoise.exceptions import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -20,14 +21,22 @@ from actors.room.protocol import (
     BannedError,
     BanNotFoundError,
     InvalidRoomConfigError,
+    LiveKitNotConfiguredError,
     NotRoomOwnerError,
     ParticipantNotFoundError,
+    RemovalNotMadeError,
     RoomExistsError,
     RoomFullError,
     RoomNotFoundError,
     TrackNotFoundError,
 )
-from actors.runtime import ActorDeadError, AskTimeoutError, MailboxFullError, RegistryClosedError
+from actors.runtime import (
+    ActorDeadError,
+    AskBudgetSpentError,
+    AskTimeoutError,
+    MailboxFullError,
+    RegistryClosedError,
+)
 from actors.seat_writer import SeatNotStoredError
 from app.chain_rpc import ChainError
 from app.database import DATABASE_UNAVAILABLE, DatabaseUnavailableError
@@ -90,17 +99,106 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    # Over a rate limit (app/rate_limits.py), always with Retry-After.
+    429: "rate_limited",
 }
 
 
-def _validation_errors(error: RequestSchemaValidationError) -> list[dict[str, Any]]:
+# Every 422 `validation_error` has one shape, whoever finds the fault: `errors`
+# lists each failure as {"loc", "msg", "type"}, worded as pydantic words them
+# ("Field required"), and `loc` starts with the part of the request, as the
+# earlier (FastAPI) service put it: ["body", "name"], ["body", "attributes",
+# "k"], ["query", "limit"], or ["body"] for the body as a whole. `detail` says
+# the same for people: "Invalid request: name: Field required".
+BODY = "body"
+QUERY = "query"
+_DETAIL_ITEMS = 3
+
+
+def field_error(loc: Sequence[str | int], msg: str, kind: str = "value_error") -> dict[str, Any]:
+    """One failure: `loc` with its part of the request first (`["body", "name"]`)."""
+    return {"loc": [str(part) for part in loc], "msg": msg, "type": kind}
+
+
+def invalid_request_detail(errors: list[dict[str, Any]]) -> str:
+    # A field is named by its path; a fault of the whole body needs no name.
+    shown = [
+        f"{'.'.join(e['loc'][1:])}: {e['msg']}" if e["loc"][1:] else e["msg"]
+        for e in errors[:_DETAIL_ITEMS]
+    ]
+    if len(errors) == 1 and not errors[0]["loc"][1:]:
+        return str(errors[0]["msg"])  # a sentence about the body already
+    more = len(errors) - _DETAIL_ITEMS
+    return "Invalid request: " + "; ".join(shown) + (f" (and {more} more)" if more > 0 else "")
+
+
+def invalid_request(*errors: dict[str, Any], detail: str | None = None) -> APIError:
+    """A 422 `validation_error` for the failures made with `field_error`."""
+    listed = list(errors)
+    return APIError(
+        422,
+        "validation_error",
+        detail or invalid_request_detail(listed),
+        extra={"errors": listed},
+    )
+
+
+def _source_of(error: RequestSchemaValidationError) -> str:
+    if isinstance(error, QuerystringValidationError):
+        return QUERY
+    if isinstance(error, RequestHeadersValidationError):
+        return "header"
+    return BODY
+
+
+def _input_path(loc: Sequence[str | int], data: Any) -> list[str | int]:
+    """`loc` without the tags pydantic puts in it for a union's members.
+
+    (`int | None` given "x" fails as ("max_participants", "constrained-int") and
+    ("max_participants", "none").) Walked against the input: a part that is not
+    in it is a tag, unless it is the last, which names a missing field.
+    """
+    path: list[str | int] = []
+    value = data
+    for index, part in enumerate(loc):
+        in_list = isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
+        if in_list or (isinstance(value, dict) and part in value):
+            value = value[part]
+        elif isinstance(value, dict) and index == len(loc) - 1:
+            pass  # a field that is missing
+        elif isinstance(value, dict | list):
+            continue  # a union's tag, between fields
+        else:
+            break  # inside a scalar: only tags follow
+        path.append(part)
+    return path
+
+
+def _validation_errors(error: RequestSchemaValidationError, data: Any) -> list[dict[str, Any]]:
+    source = _source_of(error)
     inner = error.validation_error
-    if hasattr(inner, "errors"):
-        return [
-            {"loc": [str(part) for part in item["loc"]], "msg": item["msg"], "type": item["type"]}
-            for item in inner.errors(include_url=False, include_context=False, include_input=False)
-        ]
-    return [{"loc": [], "msg": str(inner), "type": "value_error"}]
+    if not isinstance(inner, ValidationError):
+        return [field_error([source], str(inner))]
+    errors: list[dict[str, Any]] = []
+    for item in inner.errors(include_url=False, include_context=False, include_input=False):
+        path = _input_path(item["loc"], data)
+        if not path and item["type"] in ("model_type", "dict_type", "model_attributes_type"):
+            # The whole body is not an object (or not JSON at all): pydantic's
+            # words would name our model's class instead.
+            errors.append(field_error([source], "The body must be a JSON object.", "model_type"))
+            continue
+        errors.append(field_error([source, *path], item["msg"], item["type"]))
+    # A union's members each fail at the same place: `None` is never the
+    # interesting alternative, and one failure per place and message is enough.
+    kept: list[dict[str, Any]] = []
+    for entry in errors:
+        others = [e for e in errors if e["loc"] == entry["loc"] and e is not entry]
+        if entry["type"] == "none_required" and others:
+            continue
+        if any(e["loc"] == entry["loc"] and e["msg"] == entry["msg"] for e in kept):
+            continue
+        kept.append(entry)
+    return kept
 
 
 # Seconds a client (or LiveKit) is told to wait before retrying a database outage.
@@ -141,10 +239,13 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(RequestSchemaValidationError)
     async def handle_validation_error(error: RequestSchemaValidationError) -> Response:
-        errors = _validation_errors(error)
-        fields = ", ".join(".".join(e["loc"]) or "body" for e in errors)
+        if isinstance(error, QuerystringValidationError):
+            data: Any = request.args.to_dict()
+        else:
+            data = await request.get_json(silent=True)
+        errors = _validation_errors(error, data)
         return error_response(
-            422, "validation_error", f"Invalid request: {fields}", extra={"errors": errors}
+            422, "validation_error", invalid_request_detail(errors), extra={"errors": errors}
         )
 
     @app.errorhandler(MailboxFullError)
@@ -164,7 +265,9 @@ def register_error_handlers(app: Quart) -> None:
         log.warning("database unavailable, answered 503: %s", _cause(error))
         return database_unavailable_response()
 
-    for kind in (*DATABASE_UNAVAILABLE, SeatNotStoredError):
+    # A room waiting on the database (a cold room's load) outlasted the request's
+    # database budget: the database's delay, not the room's load.
+    for kind in (*DATABASE_UNAVAILABLE, SeatNotStoredError, AskBudgetSpentError):
         app.register_error_handler(kind, handle_database_unavailable)
 
     @app.errorhandler(OperationalError)
@@ -225,11 +328,13 @@ def code_of(error: BaseException) -> str:
             return code
     if isinstance(error, InvalidRoomConfigError | RequestSchemaValidationError):
         return "validation_error"
+    if isinstance(error, AskBudgetSpentError):
+        return "database_unavailable"
     if isinstance(error, _BUSY):
         return "busy"
     if isinstance(error, (*DATABASE_UNAVAILABLE, SeatNotStoredError)) or is_unavailable(error):
         return "database_unavailable"
-    if isinstance(error, LiveKitRefusedError | LiveKitUnreachableError):
+    if isinstance(error, LiveKitRefusedError | LiveKitUnreachableError | RemovalNotMadeError):
         return "livekit_unavailable"
     if isinstance(error, AccessDeniedError):
         return "access_denied"
@@ -259,9 +364,9 @@ def register_domain_errors(app: Quart) -> None:
 
     @app.errorhandler(MalformedMessageError)
     async def handle_malformed_message(error: MalformedMessageError) -> Response:
-        errors = [{"loc": ["body", "message"], "msg": str(error), "type": "value_error"}]
+        errors = [field_error([BODY, "message"], str(error))]
         return error_response(
-            422, "validation_error", f"Invalid request: message: {error}", extra={"errors": errors}
+            422, "validation_error", invalid_request_detail(errors), extra={"errors": errors}
         )
 
     @app.errorhandler(ChainError)
@@ -277,9 +382,9 @@ def register_domain_errors(app: Quart) -> None:
 
     @app.errorhandler(InvalidRoomConfigError)
     async def handle_invalid_config(error: InvalidRoomConfigError) -> Response:
-        errors = [{"loc": ["body", error.field], "msg": error.message, "type": "value_error"}]
+        errors = [field_error([BODY, error.field], error.message)]
         return error_response(
-            422, "validation_error", f"Invalid request: {error.field}", extra={"errors": errors}
+            422, "validation_error", invalid_request_detail(errors), extra={"errors": errors}
         )
 
     @app.errorhandler(AccessDeniedError)
@@ -294,11 +399,28 @@ def register_domain_errors(app: Quart) -> None:
     async def handle_chain_unavailable(error: ChainUnavailableError) -> Response:
         # Never admit on an unknown answer: the client retries once the chain answers.
         log.warning("gating check without an answer: %s", error.reason)
+        # A cause retrying will not fix is named, so nobody retries in vain.
+        outlook = f"{error.reason}." if error.lasting else "retry shortly."
         return error_response(
             503,
             "chain_unavailable",
             f"Could not check on chain {error.condition.chain_id} whether the identity may "
-            f"join ({error.condition.describe()}); retry shortly.",
+            f"join ({error.condition.describe()}); {outlook}",
+            headers={"Retry-After": "5"},
+        )
+
+    @app.errorhandler(RemovalNotMadeError)
+    async def handle_removal_not_made(error: RemovalNotMadeError) -> Response:
+        log.warning("LiveKit call failed: %s", error.cause)
+        why = (
+            "LIVEKIT_URL is not set"
+            if isinstance(error.cause, LiveKitNotConfiguredError)
+            else "LiveKit did not accept the call"
+        )
+        return error_response(
+            503,
+            "livekit_unavailable",
+            f"{error.what} ({why}); {error.kept}.",
             headers={"Retry-After": "5"},
         )
 

@@ -26,6 +26,7 @@ from app.errors import register_domain_errors, register_error_handlers
 from app.lifecycle import StartupError, install_lifecycle
 from app.logs import configure_logging
 from app.openapi import QariOpenAPIProvider
+from app.rate_limits import install_rate_limits
 from app.request_body import ApiRequest
 from app.services import Services, build_services
 from app.settings import Settings
@@ -90,6 +91,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # CORS next: preflights are answered before anything asks for a credential.
     install_cors(app, settings.cors_allowed_origins)
     install_caller_guard(app, settings.api_keys, services.wallet_sessions)
+    # After the guard: who the caller is decides who is spared and which wallet counts.
+    install_rate_limits(app, services.rate_limiter, services.metrics)
     register_error_handlers(app)
     register_domain_errors(app)
     install_lifecycle(app, services)

@@ -184,6 +184,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.rate_limited = Counter(
+            "qari_rate_limited",
+            "Requests refused with 429 rate_limited, by budget (signin, rooms, tokens).",
+            ["budget"],
+            registry=r,
+        )
         self.webhooks_received = Counter(
             "qari_webhooks_received",
             "Webhook deliveries with a valid signature, by event type (retries included).",
@@ -237,6 +243,10 @@ class Metrics:
     def observe_token_refused(self, reason: str) -> None:
         """`reason` is the error code answered (`room_full`, `room_not_found`, ...)."""
         self.tokens_refused.labels(reason).inc()
+
+    def observe_rate_limited(self, budget: str) -> None:
+        """`budget` is one of app/rate_limits.py's few names, never a client's value."""
+        self.rate_limited.labels(budget).inc()
 
     def observe_webhook_received(self, event_type: str) -> None:
         self.webhooks_received.labels(event_label(event_type)).inc()

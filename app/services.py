@@ -19,12 +19,14 @@ from actors.rounds import Committed
 from actors.runtime import ActorRegistry, RegistryClosedError
 from actors.seat_writer import SeatWriter
 from app.chain_rpc import ChainRPC
+from app.database_budget import database_budget
 from app.gating.cache import VerdictCache
 from app.gating.checker import AccessChecker
 from app.gating.stats import GatingStats
 from app.inbox_writer import InboxWriter
 from app.livekit_gateway import LiveKitGateway
 from app.metrics import Metrics, tortoise_pool
+from app.rate_limits import RateLimiter
 from app.room_access import OwnerLocks
 from app.settings import Settings
 from app.siwe_login import SiweLogin
@@ -63,6 +65,8 @@ class Services:
     siwe: SiweLogin
     # One room creation at a time per wallet owner, so WALLET_MAX_ROOMS is exact.
     owner_locks: OwnerLocks
+    # Per-node budgets of sign-in, room creation and token requests (DESIGN.md section 12).
+    rate_limiter: RateLimiter
     # Injectable, so tests drive periodic work (the webhook sweep) exactly.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # The gating re-check's own sleep (None: `sleep`), so a test can drive it alone.
@@ -114,10 +118,22 @@ def build_services(
         mailbox_size=settings.actor_mailbox_size,
         idle_timeout=settings.actor_idle_seconds,
         ask_timeout=settings.actor_ask_timeout_seconds,
+        # A route's ask keeps within its request's database budget: a cold room
+        # whose load stalls answers 503 within DATABASE_TIMEOUT_SECONDS of arrival.
+        ask_budget=database_budget,
         clock=clock,
     )
-    chain = ChainRPC(settings.rpc_urls, settings.chain_timeout_seconds)
-    access = AccessChecker(chain, VerdictCache(clock, settings.gating_cache_seconds), GatingStats())
+    # One count of chain exchanges for all who read (gating, sign-in, room creation).
+    chain_stats = GatingStats()
+    chain = ChainRPC(
+        settings.rpc_urls, settings.chain_timeout_seconds, observe=chain_stats.observe_rpc
+    )
+    access = AccessChecker(
+        chain,
+        VerdictCache(clock, settings.gating_cache_seconds),
+        chain_stats,
+        call_gas=settings.chain_call_gas,
+    )
     metrics.watch(
         actors_alive=lambda: len(rooms),
         actor_restarts=lambda: rooms.total_restarts,
@@ -139,6 +155,7 @@ def build_services(
         wallet_sessions=wallet_sessions,
         siwe=SiweLogin(settings, chain, wallet_sessions, now, clock),
         owner_locks=OwnerLocks(),
+        rate_limiter=RateLimiter.from_settings(settings),
         sleep=sleep,
         gating_sleep=gating_sleep,
         metrics=metrics,

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple, cast
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
 DEFAULT_DATABASE_URL = "sqlite://data/qari.sqlite3"
 DATABASE_SCHEMES = ("sqlite://", "postgres://", "postgresql://")
+LIVEKIT_SCHEMES = ("ws", "wss", "http", "https")
+# HOST values that listen on every interface (an empty host does too).
+ALL_INTERFACES = ("0.0.0.0", "::", "[::]", "")  # noqa: S104 - recognised, not bound
 
 
 class Settings(BaseSettings):
@@ -21,7 +26,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    # The server's RoomService calls use LIVEKIT_URL; browsers get LIVEKIT_PUBLIC_URL
+    # with each token (empty: LIVEKIT_URL), as the two are often different addresses.
     livekit_url: str = ""
+    livekit_public_url: str = ""
     livekit_api_key: str = "devkey"
     livekit_api_secret: SecretStr = SecretStr("secret")
     # LiveKit calls sit on the request path, so they get a short budget of their own.
@@ -62,6 +70,11 @@ class Settings(BaseSettings):
     # they get a short budget of their own (one try, no retries).
     chain_rpc_urls: SecretStr = SecretStr("")
     chain_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Gas caps of every eth_call (a node otherwise allows ~30M, which a contract
+    # that loops spends in full): access reads (a balanceOf needs under 50k) and
+    # contract-wallet sign-in checks. Below 21,000 no call can run at all.
+    chain_call_gas: int = Field(default=1_000_000, ge=21_000, le=1_000_000_000)
+    siwe_call_gas: int = Field(default=3_000_000, ge=21_000, le=1_000_000_000)
     # The chain of a gated room created without `chain_id`. Bounded like a room's
     # chain_id: past 2**53 JavaScript clients could not tell two apart.
     default_chain_id: int = Field(default=1, ge=1, le=2**53 - 1)
@@ -72,14 +85,38 @@ class Settings(BaseSettings):
     gating_cache_seconds: float = Field(default=60.0, ge=0)
     gating_recheck_seconds: float = Field(default=120.0, gt=0)
 
-    # Wallet sign-in (SIWE). Empty SIWE_DOMAIN means HOST:PORT; empty
-    # SIWE_CHAIN_IDS means the chains of CHAIN_RPC_URLS, else 1.
+    # Wallet sign-in (SIWE). Empty SIWE_DOMAIN means HOST:PORT (refused when
+    # HOST is every interface); empty SIWE_CHAIN_IDS means the chains of
+    # CHAIN_RPC_URLS, else 1.
     siwe_domain: str = ""
     siwe_chain_ids: str = Field(default="", pattern=r"^\s*([0-9]+\s*(,\s*[0-9]+\s*)*)?$")
     wallet_session_seconds: int = Field(default=43_200, ge=60, le=30 * 86_400)
     wallet_max_rooms: int = Field(default=20, ge=0)
     # Origins of the dApp, comma-separated (`https://app.example`); empty: no CORS headers.
     cors_origins: str = ""
+
+    # Rate limits (DESIGN.md section 12; app/rate_limits.py), each `N/second`,
+    # `N/minute`, `N/hour` or `N/day`: sign-in (nonce and SIWE, one budget) per
+    # client address; room creation and token requests per wallet and per client
+    # address. Services are not limited. The client address is the peer's, or the
+    # last X-Forwarded-For hop added by a peer in TRUSTED_PROXIES (IPs or CIDRs,
+    # comma-separated; none by default, as anyone can write that header).
+    rate_limit_signin: str = "20/minute"
+    rate_limit_rooms: str = "10/hour"
+    rate_limit_tokens: str = "120/minute"
+    trusted_proxies: str = ""
+
+    @field_validator("rate_limit_signin", "rate_limit_rooms", "rate_limit_tokens")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        parse_rate_limit(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        parse_networks(value)
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -93,6 +130,46 @@ class Settings(BaseSettings):
         if value.startswith("postgresql://"):
             return "postgres://" + value.removeprefix("postgresql://")
         return value
+
+    @field_validator("livekit_url", "livekit_public_url")
+    @classmethod
+    def _check_livekit_url(cls, value: str) -> str:
+        value = value.strip()
+        parts = urlsplit(value)
+        if value and (parts.scheme not in LIVEKIT_SCHEMES or not parts.netloc):
+            raise ValueError("use ws(s)://HOST:PORT or http(s)://HOST:PORT, or leave it empty")
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_cors_origins(cls, value: str) -> str:
+        # A browser's Origin is scheme://host[:port]; anything else can never match.
+        for origin in (o.strip().rstrip("/") for o in value.split(",")):
+            parts = urlsplit(origin)
+            if origin and (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path
+                or parts.query
+                or parts.fragment
+            ):
+                raise ValueError(
+                    "each origin must be scheme://host[:port], e.g. http://localhost:3000"
+                    f" ({origin[:60]!r} is not)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _require_siwe_domain_on_every_interface(self) -> Settings:
+        # Listening on every interface, HOST:PORT (0.0.0.0:8000) is no host a
+        # dApp is served from: every sign-in would fail with siwe_wrong_domain.
+        if self.host.strip() in ALL_INTERFACES and not self.siwe_domain.strip():
+            raise ValueError(
+                f"SIWE_DOMAIN must be set when HOST is {self.host.strip() or 'empty'}:"
+                " set it to the host (and port) your dApp is served from,"
+                " e.g. SIWE_DOMAIN=app.example.com"
+            )
+        return self
 
     @field_validator("chain_rpc_urls")
     @classmethod
@@ -145,6 +222,11 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite://")
 
     @property
+    def livekit_client_url(self) -> str:
+        """The LiveKit URL handed to clients with their tokens."""
+        return self.livekit_public_url or self.livekit_url
+
+    @property
     def livekit_enabled(self) -> bool:
         """With `LIVEKIT_URL` empty nothing is mirrored to LiveKit."""
         return bool(self.livekit_url)
@@ -178,9 +260,41 @@ def parse_chain_rpc_urls(raw: str) -> dict[int, str]:
     return urls
 
 
+class RateLimit(NamedTuple):
+    """A rate limit setting: at most `amount` per one `unit`."""
+
+    amount: int
+    unit: Literal["second", "minute", "hour", "day"]
+
+
+_RATE_LIMIT = re.compile(r"\s*([0-9]{1,9})\s*/\s*(second|minute|hour|day)\s*", re.IGNORECASE)
+
+
+def parse_rate_limit(raw: str) -> RateLimit:
+    """`20/minute` -> RateLimit(20, "minute"); ValueError naming what is accepted."""
+    match = _RATE_LIMIT.fullmatch(raw)
+    if match is None or int(match[1]) < 1:
+        raise ValueError("write N/second, N/minute, N/hour or N/day, with N at least 1")
+    unit = cast(Literal["second", "minute", "hour", "day"], match[2].lower())
+    return RateLimit(int(match[1]), unit)
+
+
+def parse_networks(raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """`10.0.0.1, 192.168.0.0/16, ::1` -> networks; ValueError naming a bad entry."""
+    networks = []
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry[:60]!r} is not an IP address or CIDR network") from None
+    return tuple(networks)
+
+
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Values never echoed in a start-up error.
-_SECRET_FIELDS = {"livekit_api_secret", "app_secret_key", "app_api_keys"}
+_SECRET_FIELDS = {"livekit_api_secret", "app_secret_key", "app_api_keys", "chain_rpc_urls"}
 
 
 class SettingsError(Exception):
@@ -205,10 +319,16 @@ def _shown(field: str, value: object) -> str:
 def _describe(error: ValidationError) -> list[str]:
     lines = []
     for item in error.errors(include_url=False):
-        field = str(item["loc"][0]) if item["loc"] else ""
         message = item["msg"].removeprefix("Value error, ")
-        name = field.upper() or "settings"
-        lines.append(f"{name}{_shown(field, item.get('input', ''))} is not valid: {message}")
+        if not item["loc"]:
+            # A check across settings: its message names them (and echoes no input,
+            # which here would be every setting).
+            lines.append(message)
+            continue
+        field = str(item["loc"][0])
+        lines.append(
+            f"{field.upper()}{_shown(field, item.get('input', ''))} is not valid: {message}"
+        )
     return lines
 
 
