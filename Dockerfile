@@ -1,5 +1,8 @@
 # Qari backend image: `docker build -t qari-backend .`
-#   serve:    docker run -p 8000:8000 -e DATABASE_URL=... -e APP_API_KEYS=... qari-backend
+#   serve:    docker run -p 8000:8000 -e DATABASE_URL=... -e APP_API_KEYS=... \
+#               -e SIWE_DOMAIN=app.example.com qari-backend
+#             (HOST is 0.0.0.0 here, so the app refuses to start without SIWE_DOMAIN:
+#             the host the dApp is served from, which wallet sign-in messages name)
 #   migrate:  docker run -e DATABASE_URL=... qari-backend aerich upgrade
 # docker-compose.yml wires both up against PostgreSQL. Without DATABASE_URL the
 # embedded SQLite file lives in the /app/data volume.

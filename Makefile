@@ -56,9 +56,9 @@ bench: install
 	$(BIN)/python -m bench
 
 # Ops: write a migration for model changes, apply migrations (PostgreSQL only:
-# on SQLite it says so and changes nothing).
+# on SQLite each says so in one line; `upgrade` then changes nothing).
 migration: install
-	$(BIN)/aerich migrate --name $(name)
+	@$(BIN)/python -m app.migration "$(name)"
 
 upgrade: install
 	$(BIN)/python -m app.upgrade

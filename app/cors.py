@@ -11,9 +11,11 @@ from __future__ import annotations
 from quart import Quart, Response, request
 
 ALLOWED_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
-ALLOWED_HEADERS = "Authorization, Content-Type"
-# What a browser script may read besides the simple headers.
-EXPOSED_HEADERS = "Retry-After, WWW-Authenticate"
+# X-Request-ID: a dApp may send its own, to find its request in the service's log.
+ALLOWED_HEADERS = "Authorization, Content-Type, X-Request-ID"
+# What a browser script may read besides the simple headers (X-Request-ID: to
+# quote the request when reporting a problem).
+EXPOSED_HEADERS = "Retry-After, WWW-Authenticate, X-Request-ID"
 PREFLIGHT_MAX_AGE = "600"
 
 

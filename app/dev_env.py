@@ -14,6 +14,8 @@ from pathlib import Path
 from app.settings import SettingsError, load_settings, report_settings_error
 
 ENV_FILE = Path(".env")
+# The shell line that sets KEY (the README's examples use it) from `.env`.
+KEY_FROM_ENV_FILE = "KEY=$(sed -n 's/^APP_API_KEYS=//p' .env | cut -d, -f1)"
 
 
 def ensure_api_key(env_file: Path = ENV_FILE) -> str | None:
@@ -37,13 +39,18 @@ def main() -> int:
     except SettingsError as error:
         return report_settings_error(error)
     key = ensure_api_key()
+    base = f"http://{settings.host}:{settings.port}"
     if key is not None:
-        base = f"http://{settings.host}:{settings.port}"
         print(f"Generated an API key and saved it in {ENV_FILE} (APP_API_KEYS).")
         print(f'Use it as:  curl -H "Authorization: Bearer {key}" {base}/v1/rooms')
-        print(f"API docs:   {base}/docs")
+        print(f"For the README's examples:  KEY={key}")
+    elif os.environ.get("APP_API_KEYS"):
+        print("Using APP_API_KEYS from the environment.")
     else:
-        print("Using APP_API_KEYS from the environment or .env.")
+        # Every start, not only the first: the README's examples need $KEY.
+        print(f"Using APP_API_KEYS from {ENV_FILE}.")
+        print(f"For the README's examples:  {KEY_FROM_ENV_FILE}")
+    print(f"API docs:   {base}/docs")
     return 0
 
 

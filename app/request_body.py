@@ -2,8 +2,10 @@
 
 Quart answers Werkzeug's bare 400 for JSON it cannot parse, and a 500 for JSON
 nested deeper than the parser's recursion limit; the contract (and the earlier
-FastAPI service) says 422 for both. And no text in a body may hold NUL, checked
-here once for every route: PostgreSQL cannot store it, and a token must not carry it.
+FastAPI service) says 422 for both. A body sent without `Content-Type:
+application/json` is not read as JSON at all: that is said too, instead of
+"not an object". And no text in a body may hold NUL, checked here once for
+every route: PostgreSQL cannot store it, and a token must not carry it.
 """
 
 from __future__ import annotations
@@ -12,16 +14,11 @@ from typing import Any
 
 from quart.wrappers import Request
 
-from app.errors import APIError
+from app.errors import BODY, APIError, field_error, invalid_request
 
 
-def _not_json(detail: str, kind: str, loc: list[str] | None = None) -> APIError:
-    return APIError(
-        422,
-        "validation_error",
-        detail,
-        extra={"errors": [{"loc": loc or ["body"], "msg": detail, "type": kind}]},
-    )
+def _not_json(detail: str, kind: str) -> APIError:
+    return invalid_request(field_error([BODY], detail, kind))
 
 
 def nul_at(value: Any) -> list[str] | None:
@@ -49,6 +46,11 @@ class ApiRequest(Request):
     """Quart's request, with a body that fails to parse as JSON reported as the client's error."""
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        if not (force or silent or self.is_json) and await self.get_data(cache=True):
+            raise _not_json(
+                "The body must be JSON, sent with Content-Type: application/json.",
+                "content_type",
+            )
         try:
             data = await super().get_json(force=force, silent=silent, cache=cache)
         except RecursionError:
@@ -57,11 +59,8 @@ class ApiRequest(Request):
             raise _not_json("The body is not UTF-8 JSON.", "json_invalid") from None
         where = nul_at(data)
         if where is not None and not silent:
-            field = ".".join(where) or "body"
-            raise _not_json(
-                f"Invalid request: {field} (NUL, \\u0000, is not allowed in text)",
-                "string_nul",
-                where or ["body"],
+            raise invalid_request(
+                field_error([BODY, *where], "NUL (\\u0000) is not allowed in text", "string_nul")
             )
         return data
 

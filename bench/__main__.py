@@ -24,6 +24,22 @@ from collections.abc import Callable
 from typing import Any
 
 BENCHMARKS = ("actors", "tokens", "gated", "wallets", "webhooks", "stall", "soak")
+# What each needs besides this checkout, for `--help`.
+NEEDS: dict[str, str] = {
+    "actors": "nothing (in-process)",
+    "tokens": "PostgreSQL (its rows compare SQLite and PostgreSQL)",
+    "gated": "a chain: anvil, from npm (`make npm-install`)",
+    "wallets": "nothing (SQLite)",
+    "webhooks": "PostgreSQL (its rows compare PostgreSQL and SQLite)",
+    "stall": "PostgreSQL (it locks tables with LOCK TABLE)",
+    "soak": "PostgreSQL",
+}
+POSTGRES_HELP = (
+    "PostgreSQL: the server of BENCH_DATABASE_URL, else TEST_DATABASE_URL (default"
+    " postgres://postgres:postgres@127.0.0.1:5432/postgres), where each run makes and"
+    " drops a throwaway database. A benchmark whose PostgreSQL or chain is missing is"
+    " reported CRASHED and the others still run; `--only actors,wallets` needs neither."
+)
 # The actor bench states its own target in its docstring (memory < 5 KB per idle actor).
 ACTOR_TARGETS: dict[str, tuple[str, str, float]] = {
     "memory per idle actor": ("value", "<", 5 * 1024),
@@ -145,7 +161,13 @@ def print_table(rows: list[dict[str, Any]]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    needs = "\n".join(f"  {name:<9} {NEEDS[name]}" for name in BENCHMARKS)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__.split("\n")[0],
+        epilog=f"What each benchmark needs:\n{needs}\n\n{POSTGRES_HELP}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="shorter runs (soak of 10 s)")
     parser.add_argument(
         "--only",

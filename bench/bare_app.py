@@ -51,7 +51,7 @@ def create_bare_app() -> Quart:
         token, expires_at = gateway.mint_token(BARE_ROOM, token_request)
         return {
             "token": token,
-            "url": settings.livekit_url,
+            "url": settings.livekit_client_url,
             "identity": token_request.identity,
             "room": BARE_ROOM.name,
             "expires_at": expires_at.isoformat(),

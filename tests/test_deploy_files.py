@@ -8,6 +8,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import shlex
 import subprocess
 import tomllib
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from app.settings import DEFAULT_DATABASE_URL
+from app.settings import DEFAULT_DATABASE_URL, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
@@ -25,6 +26,7 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 HYPERCORN_TOML = ROOT / "hypercorn.toml"
 CI_RUN = ROOT / ".ci" / "run"
+ENV_EXAMPLE = ROOT / ".env.example"
 
 
 # --- Dockerfile ---------------------------------------------------------------
@@ -292,6 +294,56 @@ def test_compose_app_waits_for_healthy_postgres_and_finished_migrations(
     assert "8000:8000" in [str(port) for port in app["ports"]]
 
 
+def env_files_of(service: dict[str, Any]) -> list[tuple[str, bool]]:
+    """(path, required) of each env_file entry, in either of Compose's forms."""
+    entries = service.get("env_file", [])
+    result = []
+    for entry in [entries] if isinstance(entries, str | dict) else entries:
+        if isinstance(entry, str):
+            result.append((entry, True))
+        else:
+            result.append((str(entry["path"]), bool(entry.get("required", True))))
+    return result
+
+
+def test_compose_app_passes_every_setting_through_an_optional_env_file(
+    compose: dict[str, Any],
+) -> None:
+    """Wallet sign-in, CORS, gated rooms and logs need settings the stack does not set."""
+    app = services_of(compose)["app"]
+    # Optional: `docker compose up` still works on a fresh clone without .env.
+    assert (".env", False) in env_files_of(app)
+    environment = environment_of(app)
+    # The stack's own: the app listens on every interface, on the mapped port.
+    assert environment["HOST"] == "0.0.0.0"
+    assert environment["PORT"] == "8000"
+    # Settings also taken from the shell. SIWE_DOMAIN has no default here: with
+    # HOST=0.0.0.0 the app refuses to start until it names the dApp's host.
+    for name in ("SIWE_DOMAIN", "CORS_ORIGINS", "CHAIN_RPC_URLS", "LIVEKIT_PUBLIC_URL"):
+        assert environment[name] == f"${{{name}:-}}", (name, environment.get(name))
+    # Every variable set here is one the app reads (no typo passes silently).
+    known = {name.upper() for name in Settings.model_fields}
+    assert set(environment) <= known, set(environment) - known
+
+
+def test_env_example_names_every_setting_and_only_settings() -> None:
+    """.env.example is what compose users copy: every setting is there (commented: its default)."""
+    names = set()
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        match = re.fullmatch(r"#?\s*([A-Z][A-Z0-9_]*)=.*", line.strip())
+        if match:
+            names.add(match[1])
+    known = {name.upper() for name in Settings.model_fields}
+    assert known - names == set(), "missing from .env.example"
+    assert names - known == set(), "not settings"
+
+
+def test_readme_documents_every_setting() -> None:
+    text = (ROOT / "README.md").read_text()
+    undocumented = [n.upper() for n in Settings.model_fields if f"`{n.upper()}`" not in text]
+    assert undocumented == []
+
+
 def test_compose_references_only_files_that_exist(compose: dict[str, Any]) -> None:
     for name, service in services_of(compose).items():
         build = service.get("build")
@@ -300,10 +352,7 @@ def test_compose_references_only_files_that_exist(compose: dict[str, Any]) -> No
             dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile")
             assert (ROOT / context).is_dir(), f"{name}: build context {context} is missing"
             assert (ROOT / context / (dockerfile or "Dockerfile")).is_file()
-        env_files = service.get("env_file", [])
-        for entry in [env_files] if isinstance(env_files, str | dict) else env_files:
-            path = entry if isinstance(entry, str) else entry["path"]
-            required = True if isinstance(entry, str) else entry.get("required", True)
+        for path, required in env_files_of(service):
             if required:
                 assert (ROOT / path).is_file(), f"{name}: env_file {path} is missing"
 

@@ -56,6 +56,10 @@ def lines_of(result: subprocess.CompletedProcess[str]) -> list[str]:
     [
         ({"PORT": "abc"}, ["PORT"]),
         ({"DATABASE_URL": "mysql://x"}, ["DATABASE_URL"]),
+        ({"LIVEKIT_URL": "not-a-url"}, ["LIVEKIT_URL"]),
+        ({"LIVEKIT_PUBLIC_URL": "livekit.example.com"}, ["LIVEKIT_PUBLIC_URL"]),
+        # No scheme: a browser's Origin never matches it, so CORS would silently never apply.
+        ({"CORS_ORIGINS": "localhost:3000"}, ["CORS_ORIGINS"]),
         (
             {"PORT": "99999", "LOG_FORMAT": "xml", "WEBHOOK_RETENTION_DAYS": "0"},
             ["PORT", "LOG_FORMAT", "WEBHOOK_RETENTION_DAYS"],
@@ -74,6 +78,21 @@ def test_a_wrong_setting_is_one_line_naming_it_and_exit_status_2(
         assert name in line
         assert "valid" in line or "use " in line  # what it accepts
     assert not (tmp_path / "data").exists()  # nothing was created
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::"])
+def test_every_interface_without_siwe_domain_is_one_line_saying_to_set_it(
+    tmp_path: Path, host: str
+) -> None:
+    """HOST:PORT (0.0.0.0:8000) is no host a dApp is served from: every sign-in would fail."""
+    result = run_app(tmp_path, HOST=host)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = lines_of(result)
+    assert "SIWE_DOMAIN" in line
+    assert f"HOST is {host}" in line
+    assert "set it" in line
+    assert not (tmp_path / "data").exists()
 
 
 def test_a_secret_in_a_wrong_setting_is_not_echoed(tmp_path: Path) -> None:
@@ -125,6 +144,77 @@ def test_make_upgrade_on_sqlite_says_not_needed_and_changes_nothing(tmp_path: Pa
     assert result.returncode == 0, result.stdout + result.stderr
     assert "not needed" in result.stdout
     assert not database.parent.exists()
+
+
+def test_make_run_says_how_to_set_key_on_every_start(tmp_path: Path) -> None:
+    """The README's examples use $KEY: the first start prints it, later ones how to read it."""
+
+    def dev_env() -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "app.dev_env"],
+            cwd=tmp_path,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=True,
+        )
+        return [
+            line.split("examples:", 1)[1].strip() for line in lines_of(result) if "KEY=" in line
+        ]
+
+    [first] = dev_env()
+    key = first.removeprefix("KEY=")
+    assert f"APP_API_KEYS={key}" in (tmp_path / ".env").read_text()
+    [later] = dev_env()
+    shown = subprocess.run(
+        ["bash", "-c", f'{later}; printf %s "$KEY"'],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=True,
+    )
+    assert shown.stdout == key
+
+
+def make_migration(tmp_path: Path, *args: str, **values: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "migration", *args],
+        env={**clean_env(**values), "MAKEFLAGS": ""},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def qari_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """What the command said (make adds its own `Error 2` line after it)."""
+    return [line for line in lines_of(result) if line.startswith("qari:")]
+
+
+def test_make_migration_on_sqlite_is_one_line_saying_to_use_postgresql(tmp_path: Path) -> None:
+    database = tmp_path / "data" / "qari.sqlite3"
+    before = sorted((ROOT / "migrations").rglob("*"))
+    result = make_migration(tmp_path, "name=add_x", DATABASE_URL=f"sqlite://{database}")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    [line] = qari_lines(result)
+    assert "PostgreSQL" in line
+    assert "DATABASE_URL=postgres://" in line
+    assert "make migration name=add_x" in line
+    assert sorted((ROOT / "migrations").rglob("*")) == before  # nothing written
+    assert not database.parent.exists()
+
+
+@pytest.mark.parametrize("args", [[], ["name="], ["name=add x"], ["name=../x"]])
+def test_make_migration_without_a_usable_name_says_so(tmp_path: Path, args: list[str]) -> None:
+    result = make_migration(tmp_path, *args, DATABASE_URL="postgres://nobody@127.0.0.1:1/none")
+    assert result.returncode == 2, result.stdout + result.stderr
+    [line] = qari_lines(result)
+    assert "name" in line
+    assert "make migration name=" in line
 
 
 def test_json_logs_one_access_line_per_request_redacted_and_a_warning_without_api_keys(

@@ -74,6 +74,124 @@ async def test_a_body_that_is_not_json_is_422_validation_error_and_stores_nothin
     assert room.metadata is None  # the PATCH changed nothing
 
 
+# Every route that reads a JSON body, with a body it accepts.
+JSON_ROUTES = [
+    ("POST", "/v1/rooms", {"name": "json-room"}),
+    ("PATCH", f"/v1/rooms/{ROOM}", {"max_participants": 3}),
+    ("POST", f"/v1/rooms/{ROOM}/token", {"identity": "ann"}),
+    ("POST", f"/v1/rooms/{ROOM}/participants/ann/remove", {"ban": True}),
+    ("POST", f"/v1/rooms/{ROOM}/participants/ann/mute", {"muted": True}),
+    ("PATCH", f"/v1/rooms/{ROOM}/participants/ann", {"name": "Ann"}),
+    ("POST", "/v1/auth/siwe", {"message": "m", "signature": "0x00"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), JSON_ROUTES)
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+async def test_a_body_sent_without_the_json_content_type_is_422_saying_it_must_be_json(
+    running: Running,
+    method: str,
+    path: str,
+    body: dict[str, object],
+    content_type: str | None,
+) -> None:
+    """Quart reads such a body as no JSON at all: say why, not "not a valid dictionary"."""
+    client = running.client()
+    await make_room(client)
+    headers = {**AUTH, **({"Content-Type": content_type} if content_type else {})}
+    response = await client.open(path, method=method, data=json.dumps(body), headers=headers)
+    assert response.status_code == 422
+    payload = await response.get_json()
+    assert_error(payload, "validation_error")
+    assert "must be JSON" in payload["detail"]
+    assert "application/json" in payload["detail"]
+    assert payload["errors"] == [
+        {"loc": ["body"], "msg": payload["detail"], "type": "content_type"}
+    ]
+    assert await stored_rooms() == [ROOM]
+    assert tokens_issued(running) == 0
+
+
+# One failure of each kind, on each route that finds it: the app's own checks,
+# pydantic's through quart-schema and through the hot routes' own parse,
+# the gating checks, the query strings. (loc, type) each.
+ONE_SHAPE = [
+    ("POST", "/v1/rooms", {}, ["body", "name"], "missing"),
+    ("POST", f"/v1/rooms/{ROOM}/token", {}, ["body", "identity"], "missing"),
+    ("POST", "/v1/auth/siwe", {"message": "m"}, ["body", "signature"], "missing"),
+    ("POST", "/v1/rooms", {"name": "x"}, ["body", "name"], "string_pattern_mismatch"),
+    (
+        "POST",
+        f"/v1/rooms/{ROOM}/token",
+        {"identity": "a", "ttl_seconds": "x"},
+        ["body", "ttl_seconds"],
+        "int_parsing",
+    ),
+    (
+        "PATCH",
+        f"/v1/rooms/{ROOM}",
+        {"max_participants": "x"},
+        ["body", "max_participants"],
+        "int_parsing",
+    ),
+    (
+        "POST",
+        f"/v1/rooms/{ROOM}/participants/ann/mute",
+        {"muted": "x"},
+        ["body", "muted"],
+        "bool_parsing",
+    ),
+    (
+        "POST",
+        "/v1/rooms",
+        {"name": "gated-room", "access_type": "token"},
+        ["body", "token_address"],
+        "value_error",
+    ),
+    (
+        "POST",
+        "/v1/rooms",
+        {"name": "nul-room", "metadata": "\u0000"},
+        ["body", "metadata"],
+        "string_nul",
+    ),
+    ("POST", "/v1/rooms", [], ["body"], "model_type"),
+    ("GET", "/v1/rooms?limit=x", None, ["query", "limit"], "int_parsing"),
+    ("GET", f"/v1/rooms/{ROOM}/sessions?limit=0", None, ["query", "limit"], "greater_than_equal"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "loc", "kind"), ONE_SHAPE)
+async def test_validation_errors_have_one_shape_on_every_route(
+    running: Running,
+    method: str,
+    path: str,
+    body: object,
+    loc: list[str],
+    kind: str,
+) -> None:
+    """`loc` starts with the part of the request (as the earlier FastAPI service's
+    did); pydantic's wording; one failure per place (no union members' echoes)."""
+    client = running.client()
+    await make_room(client)
+    if body is None:
+        response = await client.open(path, method=method, headers=AUTH)
+    else:
+        response = await client.open(path, method=method, json=body, headers=AUTH)
+    assert response.status_code == 422
+    payload = await response.get_json()
+    assert_error(payload, "validation_error")
+    [error] = payload["errors"]
+    assert set(error) == {"loc", "msg", "type"}
+    assert (error["loc"], error["type"]) == (loc, kind)
+    if kind == "missing":
+        assert error["msg"] == "Field required"
+    # `detail` names the field (its path in the body or query) and says what is wrong.
+    field = ".".join(loc[1:])
+    expected = f"Invalid request: {field}: {error['msg']}" if field else error["msg"]
+    assert payload["detail"] == expected
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [

@@ -9,9 +9,10 @@ import jwt
 import pytest
 from livekit import api
 
-from tests.conftest import Client, Running
+from tests.conftest import Client, Running, app_running
+from tests.fakes.livekit_server import FakeLiveKit
 from tests.support.clock import FakeClock
-from tests.support.settings import AUTH, LIVEKIT_KEY, LIVEKIT_SECRET
+from tests.support.settings import AUTH, LIVEKIT_KEY, LIVEKIT_SECRET, make_settings
 
 
 async def make_room(client: Client, name: str, **fields: object) -> None:
@@ -241,3 +242,31 @@ async def test_requests_for_rooms_that_do_not_exist_leave_no_actor(running: Runn
     token = await client.post("/v1/rooms/real-room/token", json={"identity": "a"}, headers=AUTH)
     assert token.status_code == 200
     assert "real-room" in running.services.rooms
+
+
+@pytest.mark.parametrize(
+    ("livekit_url", "public_url", "answered"),
+    [
+        ("", "", ""),
+        ("", "wss://lk.example.com", "wss://lk.example.com"),
+        # The server's own RoomService calls go to an internal name; browsers get the other.
+        ("UNUSED", "wss://lk.example.com", "wss://lk.example.com"),
+        ("UNUSED", "", "UNUSED"),
+    ],
+)
+async def test_the_token_carries_the_public_livekit_url(
+    database_url: str, clock: FakeClock, livekit_url: str, public_url: str, answered: str
+) -> None:
+    unused = FakeLiveKit.unused_url()  # nothing listens: room creation is not blocked
+    settings = make_settings(
+        database_url,
+        livekit_url=unused if livekit_url == "UNUSED" else livekit_url,
+        livekit_public_url=public_url,
+        livekit_timeout_seconds=0.5,
+    )
+    async with app_running(settings, clock) as running:
+        client = running.client()
+        await make_room(client, "public-url")
+        status, body = await token(client, "public-url", "alice")
+    assert status == 200
+    assert body["url"] == (unused if answered == "UNUSED" else answered)

@@ -230,6 +230,21 @@ async def test_responses_to_the_dapp_carry_its_origin(app: Running, clock: FakeC
     assert "Access-Control-Allow-Origin" not in other.headers
 
 
+async def test_the_dapp_may_send_and_read_the_request_id(app: Running) -> None:
+    """A script can quote the id of a failed request, and may send its own."""
+    client = app.client()
+    headers = {**preflight(DAPP), "Access-Control-Request-Headers": "x-request-id"}
+    preflight_answer = await client.options("/v1/auth/nonce", headers=headers)
+    allowed = preflight_answer.headers["Access-Control-Allow-Headers"].lower()
+    assert "x-request-id" in {h.strip() for h in allowed.split(",")}
+    response = await client.post("/v1/auth/nonce", headers={"Origin": DAPP, "X-Request-ID": "r-1"})
+    assert response.headers["X-Request-ID"] == "r-1"
+    exposed = response.headers["Access-Control-Expose-Headers"].lower()
+    assert {"x-request-id", "retry-after", "www-authenticate"} <= {
+        h.strip() for h in exposed.split(",")
+    }
+
+
 async def test_without_cors_origins_there_are_no_cors_headers(client: Client) -> None:
     response = await client.options("/v1/rooms", headers=preflight(DAPP))
     assert "Access-Control-Allow-Origin" not in response.headers
