@@ -12,6 +12,14 @@ from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 M = TypeVar("M")
+R = TypeVar("R", covariant=True)
+
+
+class Ask(Generic[R]):
+    """A message answered with an R: `ActorRegistry.ask` returns what its type says
+    (Akka Typed's reply type in the message), so callers need no casts."""
+
+    __slots__ = ()
 
 
 class ActorError(Exception):

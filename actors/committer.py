@@ -25,7 +25,6 @@ the periodic sweep wakes them for it (`uncertain_rooms`).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -34,10 +33,11 @@ from dataclasses import replace
 from actors.batching import TurnBatches
 from actors.room.admission import Verdict
 from actors.room.effects import Outcome, decide, without_taken
+from actors.room.inbox import ParsedEvents
 from actors.room.presence import RoomState, load_state
 from actors.rounds import ApplyObserver, ApplyRequest, Committed, Unobserved
 from models.db import DatabaseUnavailableError
-from models.webhook_effects import EffectBatch, Stored, write_and_mark
+from models.webhook_effects import EffectBatch, Written, write_and_mark
 from models.webhook_inbox import (
     MAX_ERROR,
     FailedAttempt,
@@ -67,13 +67,14 @@ class Committer:
     def __init__(
         self,
         *,
-        now: Callable[[], dt.datetime],
         max_attempts: int,
         deliver: Callable[[str, Committed], None],
         observer: ApplyObserver | None = None,
+        parsed: ParsedEvents | None = None,
     ) -> None:
-        self._now = now
         self._max_attempts = max_attempts
+        # What the webhook route parsed already, so a round need not parse it again.
+        self._parsed = parsed
         self._deliver = deliver
         self.observer: ApplyObserver = observer or Unobserved()
         # Requests made in one turn of the loop share the next round.
@@ -166,17 +167,21 @@ class Committer:
                 results[request.room] = Committed(request.token, request.state)
                 continue
             try:
-                plans.append((request, _decide(request, request.state, mine, request.sync_room)))
+                plans.append(
+                    (
+                        request,
+                        _decide(request, request.state, mine, request.sync_room, self._parsed),
+                    )
+                )
             except Exception:
                 log.exception("deciding the events of room %r failed", request.room)
                 alone.append(request)  # event by event, so the one that breaks is found
-        now = self._now()
         if plans:
             merged = EffectBatch()
             for _, outcome in plans:
                 merged.extend(outcome.effects)
             try:
-                stored = await write_and_mark(merged, now)
+                written = await write_and_mark(merged)
             except DatabaseUnavailableError as error:
                 log.warning("a write of %d room(s) timed out or failed: %s", len(plans), error)
                 for request, _ in plans:
@@ -184,27 +189,26 @@ class Committer:
                 return
             except Exception as error:
                 log.warning("a write of %d room(s) failed (%r); room by room", len(plans), error)
-                alone += await self._room_by_room(plans, by_room, now, results)
+                alone += await self._room_by_room(plans, by_room, results)
             else:
                 self.writes += 1
                 for request, outcome in plans:
-                    results[request.room] = self._committed(request, outcome, stored, by_room, now)
+                    results[request.room] = self._committed(request, outcome, written, by_room)
         for request in alone:
             if request.room not in results:
-                results[request.room] = await self._one_by_one(request, by_room[request.room], now)
+                results[request.room] = await self._one_by_one(request, by_room[request.room])
 
     async def _room_by_room(
         self,
         plans: list[tuple[ApplyRequest, Outcome]],
         by_room: dict[str, list[PendingEvent]],
-        now: dt.datetime,
         results: dict[str, Committed],
     ) -> list[ApplyRequest]:
         """Each room's effects written alone; returns the rooms whose write still fails."""
         failing: list[ApplyRequest] = []
         for request, outcome in plans:
             try:
-                stored = await write_and_mark(outcome.effects, now)
+                written = await write_and_mark(outcome.effects)
             except DatabaseUnavailableError:
                 # This write may have committed; the rooms after it keep theirs pending.
                 results[request.room] = Committed(request.token, None, uncertain=True)
@@ -213,12 +217,10 @@ class Committer:
                 failing.append(request)
                 continue
             self.writes += 1
-            results[request.room] = self._committed(request, outcome, stored, by_room, now)
+            results[request.room] = self._committed(request, outcome, written, by_room)
         return failing
 
-    async def _one_by_one(
-        self, request: ApplyRequest, rows: Sequence[PendingEvent], now: dt.datetime
-    ) -> Committed:
+    async def _one_by_one(self, request: ApplyRequest, rows: Sequence[PendingEvent]) -> Committed:
         """A room's events one at a time, each in its own write: one that fails to
         decide or to write counts an attempt with its error, and the rest go on."""
         state, sync_room = request.state, request.sync_room
@@ -230,21 +232,21 @@ class Committer:
         for row in rows:
             error: Exception
             try:
-                outcome = _decide(request, state, [row], sync_room)
+                outcome = _decide(request, state, [row], sync_room, self._parsed)
             except Exception as caught:
                 error = caught
             else:
                 try:
-                    stored = await write_and_mark(outcome.effects, now)
+                    written = await write_and_mark(outcome.effects)
                 except DatabaseUnavailableError:
                     return Committed(request.token, None, uncertain=True)
                 except Exception as caught:
                     error = caught
                 else:
                     self.writes += 1
-                    checked = without_taken(outcome, stored)
+                    checked = without_taken(outcome, written.stored)
                     resync |= checked is not outcome
-                    self._observe(checked.effects, [row], now)
+                    self._observe(checked.effects, [row], written)
                     state, sync_room = checked.state, False
                     applied += len(checked.effects.applied)
                     failed += len(checked.effects.failed)
@@ -254,7 +256,7 @@ class Committer:
                     continue
             log.warning("event %d (%s) failed to apply: %r", row.id, row.event_type, error)
             try:
-                await self._count_attempt(row, error, now)
+                await self._count_attempt(row, error)
             except DatabaseUnavailableError:
                 break  # the event stays pending, its attempt not counted: the database is away
             failed += 1
@@ -271,12 +273,12 @@ class Committer:
             resync=resync or sync_room,
         )
 
-    async def _count_attempt(self, row: PendingEvent, error: Exception, now: dt.datetime) -> None:
+    async def _count_attempt(self, row: PendingEvent, error: Exception) -> None:
         """One attempt more against `row`, with its error (or a fixed text the database
         is sure to take), so no event can fail uncounted forever."""
         for text in (_error_text(error), UNRECORDABLE):
             try:
-                await write_and_mark(EffectBatch(failed=[FailedAttempt(row.id, text)]), now)
+                await write_and_mark(EffectBatch(failed=[FailedAttempt(row.id, text)]))
                 return
             except DatabaseUnavailableError:
                 raise
@@ -287,13 +289,12 @@ class Committer:
         self,
         request: ApplyRequest,
         outcome: Outcome,
-        stored: Stored,
+        written: Written,
         by_room: dict[str, list[PendingEvent]],
-        now: dt.datetime,
     ) -> Committed:
         rows = by_room.get(request.room, [])
-        self._observe(outcome.effects, rows, now)
-        checked = without_taken(outcome, stored)
+        self._observe(outcome.effects, rows, written)
+        checked = without_taken(outcome, written.stored)
         return Committed(
             request.token,
             checked.state,
@@ -307,13 +308,19 @@ class Committer:
         )
 
     def _observe(
-        self, effects: EffectBatch, rows: Sequence[PendingEvent], now: dt.datetime
+        self, effects: EffectBatch, rows: Sequence[PendingEvent], written: Written
     ) -> None:
         # Metrics must never cost a room what was committed for it.
         try:
             applied = set(effects.applied)
             failed = {f.id for f in effects.failed}
-            lags = [(now - row.received_at).total_seconds() for row in rows if row.id in applied]
+            # Each lag to the processed_at the write gave the event (the database's clock).
+            processed = written.processed
+            lags = [
+                (processed[row.id] - row.received_at).total_seconds()
+                for row in rows
+                if row.id in applied and row.id in processed
+            ]
             if lags:
                 self.observer.observe_applied(lags)
             for row in rows:
@@ -324,9 +331,20 @@ class Committer:
 
 
 def _decide(
-    request: ApplyRequest, state: RoomState, rows: Sequence[PendingEvent], sync_room: bool
+    request: ApplyRequest,
+    state: RoomState,
+    rows: Sequence[PendingEvent],
+    sync_room: bool,
+    parsed: ParsedEvents | None,
 ) -> Outcome:
-    return decide(state, rows, request.admission, room_id=request.room_id, sync_room=sync_room)
+    return decide(
+        state,
+        rows,
+        request.admission,
+        room_id=request.room_id,
+        sync_room=sync_room,
+        parsed=parsed,
+    )
 
 
 def _error_text(error: Exception) -> str:

@@ -23,11 +23,13 @@ from actors.actor import (  # re-exported: the runtime's public names
     ActorDeadError,
     ActorError,
     ActorInfo,
+    Ask,
     AskBudgetSpentError,
     AskTimeoutError,
     K,
     M,
     MailboxFullError,
+    R,
     RegistryClosedError,
 )
 from actors.mailbox import Cell, Envelope
@@ -42,6 +44,7 @@ __all__ = [
     "ActorError",
     "ActorInfo",
     "ActorRegistry",
+    "Ask",
     "AskBudgetSpentError",
     "AskTimeoutError",
     "MailboxFullError",
@@ -108,7 +111,7 @@ class ActorRegistry(Passivation[K, M]):
                 cell.waiting = set()
             cell.waiting.add(message)
 
-    async def ask(self, key: K, message: M, timeout: float | None = None) -> Any:
+    async def ask(self, key: K, message: Ask[R], timeout: float | None = None) -> R:
         """Send and wait for the reply; the handler's exception is raised here.
 
         `timeout` bounds the wait for the actor to *begin* the message. Once it
@@ -140,7 +143,8 @@ class ActorRegistry(Passivation[K, M]):
             if by_budget:
                 raise AskBudgetSpentError(f"the asker's budget ran out waiting for {key!r}")
             raise AskTimeoutError(f"no reply from actor {key!r} in time")
-        return reply.result()
+        result: R = reply.result()
+        return result
 
     def _enqueue(self, key: K, envelope: Envelope) -> Cell[K, M]:
         if self._closed:

@@ -71,8 +71,12 @@ class InboxWriter:
         self._waiting: set[_Waiting] = set()
         self.inserts = 0  # for ops and tests: insert statements that committed
         # The latest receipt stamped: a moment that has truly passed, even if the
-        # wall clock has since stepped back (see RoomActorDeps.received_until).
+        # wall clock has since stepped back (see RoundPorts.received_until).
         self.latest_received: dt.datetime | None = None
+
+    def received_until(self) -> dt.datetime | None:
+        """The latest receipt stamped (None: none yet): a round reads up to it."""
+        return self.latest_received
 
     async def store(self, entry: InboxEntry, within: float | None = None) -> None:
         """Commit `entry` (a duplicate event id counts as stored) within `within` seconds

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
@@ -14,9 +13,11 @@ from quart import current_app
 from actors.committer import Committer
 from actors.room.actor import RoomActor, RoomActorDeps
 from actors.room.admission import AdmissionStats
-from actors.room.protocol import CommitDone, RoomMessage
-from actors.rounds import Committed
-from actors.runtime import ActorRegistry, RegistryClosedError
+from actors.room.directory import RoomDirectory
+from actors.room.inbox import ParsedEvents
+from actors.room.postbox import RoomPostbox
+from actors.room.protocol import RoomMessage
+from actors.runtime import ActorRegistry
 from actors.seat_writer import SeatWriter
 from app.chain_rpc import ChainRPC
 from app.database_budget import database_budget
@@ -26,8 +27,8 @@ from app.gating.stats import GatingStats
 from app.inbox_writer import InboxWriter
 from app.livekit_gateway import LiveKitGateway
 from app.metrics import Metrics, tortoise_pool
+from app.owner_locks import OwnerLocks
 from app.rate_limits import RateLimiter
-from app.room_access import OwnerLocks
 from app.settings import Settings
 from app.siwe_login import SiweLogin
 from app.wallet_sessions import WalletSessions
@@ -44,6 +45,10 @@ class Services:
     settings: Settings
     gateway: LiveKitGateway
     rooms: ActorRegistry[str, RoomMessage]
+    # What routes read of each loaded room (owner, access condition) without asking.
+    directory: RoomDirectory
+    # Webhook events the route parsed, remembered for their round (a memo).
+    parsed: ParsedEvents
     # The one writer of webhook effects, for every room (for ops and tests).
     committer: Committer
     # Stores verified webhooks, concurrent deliveries in one insert.
@@ -87,21 +92,18 @@ def build_services(
 ) -> Services:
     gateway = LiveKitGateway(settings)
     metrics = Metrics()
-    rooms: ActorRegistry[str, RoomMessage]
-
-    def deliver(room: str, result: Committed) -> None:
-        # A round's outcome goes to its room's mailbox, so the actor adopts it on
-        # its own task. At shutdown it is dropped: what it wrote is committed, and
-        # the next activation loads it.
-        with contextlib.suppress(RegistryClosedError):
-            rooms.tell(room, CommitDone(result), bounded=False)
-
+    postbox = RoomPostbox()
+    parsed = ParsedEvents()
     committer = Committer(
-        now=now, max_attempts=settings.webhook_max_attempts, deliver=deliver, observer=metrics
+        max_attempts=settings.webhook_max_attempts,
+        deliver=postbox.deliver,
+        observer=metrics,
+        parsed=parsed,
     )
     seat_writer = SeatWriter()
     admission = AdmissionStats()
     inbox = InboxWriter(now)
+    directory = RoomDirectory()
     deps = RoomActorDeps(
         livekit=gateway,
         committer=committer,
@@ -111,9 +113,10 @@ def build_services(
         now=now,
         seat_writer=seat_writer,
         admission=admission,
-        received_until=lambda: inbox.latest_received,
+        directory=directory,
+        received_until=inbox.received_until,
     )
-    rooms = ActorRegistry(
+    rooms: ActorRegistry[str, RoomMessage] = ActorRegistry(
         lambda name: RoomActor(name, deps),
         mailbox_size=settings.actor_mailbox_size,
         idle_timeout=settings.actor_idle_seconds,
@@ -123,6 +126,7 @@ def build_services(
         ask_budget=database_budget,
         clock=clock,
     )
+    postbox.attach(rooms)
     # One count of chain exchanges for all who read (gating, sign-in, room creation).
     chain_stats = GatingStats()
     chain = ChainRPC(
@@ -145,6 +149,8 @@ def build_services(
         settings=settings,
         gateway=gateway,
         rooms=rooms,
+        directory=directory,
+        parsed=parsed,
         committer=committer,
         inbox=inbox,
         seat_writer=seat_writer,

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-
-from actors.room.seats import Grant
 
 # The kind of participant Qari admits (ParticipantInfo.Kind.STANDARD, LiveKit's default).
 STANDARD = "standard"
@@ -35,6 +33,28 @@ MACHINERY = frozenset({"agent", "egress", "ingress", "sip", "connector", "bridge
 RESERVED_ATTRIBUTE_PREFIX = "qari."
 # The participant attribute that names the grant a token was issued under.
 GRANT_ATTRIBUTE = "qari.grant"
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What the admission rule checks of a join: until when, and which tokens."""
+
+    until: dt.datetime
+    # The `qari.grant` attribute a token must carry to use this grant.
+    key: str
+
+
+def places_taken(in_room: Collection[str], held: Iterable[str], *, besides: str) -> int:
+    """Places that others than `besides` take: identities in the room, and seats
+    held by identities not in it. The one count of capacity: the token route's
+    seats (seats.py) and the join's admission (below) both call it."""
+    others_in = len(in_room) - (besides in in_room)
+    others_held = sum(1 for other in held if other != besides and other not in in_room)
+    return others_in + others_held
+
+
+def has_place(taken: int, max_participants: int) -> bool:
+    return taken < max_participants
 
 
 class Verdict(StrEnum):
@@ -89,7 +109,11 @@ def decide(facts: JoinFacts) -> Verdict:
         return Verdict.REVOKED
     if facts.granted_until <= facts.at:
         return Verdict.TOKEN_EXPIRED
-    if facts.seat_held or facts.already_in or facts.taken_by_others < facts.max_participants:
+    if (
+        facts.seat_held
+        or facts.already_in
+        or has_place(facts.taken_by_others, facts.max_participants)
+    ):
         return Verdict.ADMITTED
     return Verdict.NO_PLACE
 
@@ -129,11 +153,8 @@ class AdmissionView:
         now = self.now
         grant = self.grants.get(identity)
         held_until = self.held.get(identity)
-        others_held = sum(
-            1
-            for other, until in self.held.items()
-            if other != identity and other not in in_room and other not in consumed and until > now
-        )
+        # Seats still held: a join of this batch has turned its holder's into a place.
+        held = [o for o, until in self.held.items() if o not in consumed and until > now]
         return JoinFacts(
             kind=kind,
             granted_until=None if grant is None else grant.until,
@@ -141,7 +162,7 @@ class AdmissionView:
             banned=identity in self.banned,
             seat_held=identity not in consumed and held_until is not None and held_until > now,
             already_in=identity in in_room,
-            taken_by_others=len(in_room - {identity}) + others_held,
+            taken_by_others=places_taken(in_room, held, besides=identity),
             max_participants=self.max_participants,
             # A join applied late (a backlog) is judged at when it happened.
             at=min(at, now),

@@ -1,26 +1,76 @@
-"""A room's configuration as its actor keeps it: the rooms row, immutable, replaced on change."""
+"""A room's configuration as its actor keeps it, and the typed values that change it.
+
+`RoomSettings` is what a create carries, `RoomChanges` what a PATCH carries
+(each field given or not: a nullable field may be given as null), `Config`
+the rooms row as the actor holds it (immutable, replaced on change), and
+`RoomView` what an asker gets back: plain values, never an ORM object.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
+from enum import Enum
 
-from actors.room.protocol import RoomConfig
-from models.rooms import AccessCondition, Room, access_condition
+from actors.room.livekit import RoomConfig
+from models.rooms import AccessCondition, Room, RoomRow, access_condition
 
-CONFIG_FIELDS = (
-    "access_type",
-    "token_address",
-    "token_amount",
-    "nft_address",
-    "chain_id",
-    "nft_standard",
-    "nft_token_id",
-    "empty_timeout",
-    "departure_timeout",
-    "max_participants",
-    "metadata",
-    "owner",
-)
+
+class Unset(Enum):
+    """A PATCH field not given (None is a value: "set it to null")."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSettings:
+    """Every configuration field of a room, validated (the rooms row's names)."""
+
+    access_type: str
+    token_address: str | None
+    token_amount: str | None
+    nft_address: str | None
+    chain_id: int
+    nft_standard: str
+    nft_token_id: str | None
+    empty_timeout: int
+    departure_timeout: int
+    max_participants: int
+    metadata: str | None
+    owner: str | None
+
+    def as_row(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class RoomChanges:
+    """The configuration fields a PATCH gives; the others stay as they are."""
+
+    access_type: str | Unset = UNSET
+    token_address: str | Unset | None = UNSET
+    token_amount: str | Unset | None = UNSET
+    nft_address: str | Unset | None = UNSET
+    chain_id: int | Unset = UNSET
+    nft_standard: str | Unset = UNSET
+    nft_token_id: str | Unset | None = UNSET
+    empty_timeout: int | Unset = UNSET
+    departure_timeout: int | Unset = UNSET
+    max_participants: int | Unset = UNSET
+    metadata: str | Unset | None = UNSET
+
+    def given(self) -> dict[str, object]:
+        """The fields given, by the rooms row's names."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) is not UNSET
+        }
+
+
+CONFIG_FIELDS = tuple(f.name for f in fields(RoomSettings))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +111,9 @@ class Config:
         )
         object.__setattr__(self, "access", condition)
 
+    def changed(self, changes: RoomChanges) -> Config:
+        return replace(self, **changes.given())  # type: ignore[arg-type]
+
     def livekit(self) -> RoomConfig:
         return RoomConfig(
             name=self.name,
@@ -69,3 +122,7 @@ class Config:
             max_participants=self.max_participants,
             metadata=self.metadata,
         )
+
+
+# What an asker gets back of a room: its row, as plain values.
+RoomView = RoomRow

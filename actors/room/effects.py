@@ -23,7 +23,7 @@ from types import MappingProxyType
 
 from actors.room.admission import AdmissionView, Verdict
 from actors.room.admission import decide as admit
-from actors.room.inbox import RoomEvent, RoomRef, Who, parse
+from actors.room.inbox import ParsedEvents, RoomEvent, RoomRef, Who, parse
 from actors.room.presence import RECENT_ENDED, CurrentSession, RoomState
 from models.sessions import Connection, ParticipantChange, ParticipantRow, SessionEnd, SessionRow
 from models.webhook_effects import EffectBatch, Stored
@@ -56,13 +56,15 @@ def decide(
     *,
     room_id: int | None = None,
     sync_room: bool = False,
+    parsed: ParsedEvents | None = None,
 ) -> Outcome:
     """Apply `events` (oldest first) to `state`. With `room_id` (a room of ours), the
-    room row follows the presence; `sync_room` writes it even if it did not change."""
+    room row follows the presence; `sync_room` writes it even if it did not change.
+    `parsed` holds events the webhook route parsed already (a memo: same result)."""
     draft = _Draft(state, admission)
     for row in events:
         try:
-            event = parse(row)
+            event = parse(row, parsed)
         except Exception as error:
             message = f"{type(error).__name__}: {error}"[:MAX_ERROR]
             draft.effects.failed.append(FailedAttempt(row.id, message))

@@ -81,24 +81,37 @@ def _text(value: str, limit: int, what: str) -> str:
     return value
 
 
-# Events the webhook route has parsed already, by their exact payload text, so
-# a round does not parse them again (protobuf's JSON parser was about 6% of the
-# server's samples under load, py-spy). A memo of a pure function: the same
-# text always parses to the same event, so a miss only costs the parse.
-_PARSED: OrderedDict[str, WebhookEvent] = OrderedDict()
 PARSED_KEPT = 4096
 
 
-def remember_parsed(payload: str, event: WebhookEvent) -> None:
-    """`event` is what `payload` parses to (the route verified and parsed it);
-    neither may change afterwards."""
-    _PARSED[payload] = event
-    if len(_PARSED) > PARSED_KEPT:
-        _PARSED.popitem(last=False)
+class ParsedEvents:
+    """Events the webhook route has parsed already, by their exact payload text, so
+    a round does not parse them again (protobuf's JSON parser was about 6% of the
+    server's samples under load, py-spy). A bounded memo of a pure function: the
+    same text always parses to the same event, so a miss only costs the parse.
+    One per app, built in the composition root and handed to the route and the
+    committer."""
+
+    def __init__(self, kept: int = PARSED_KEPT) -> None:
+        self._events: OrderedDict[str, WebhookEvent] = OrderedDict()
+        self._kept = kept
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def remember(self, payload: str, event: WebhookEvent) -> None:
+        """`event` is what `payload` parses to (the route verified and parsed it);
+        neither may change afterwards."""
+        self._events[payload] = event
+        if len(self._events) > self._kept:
+            self._events.popitem(last=False)
+
+    def take(self, payload: str) -> WebhookEvent | None:
+        return self._events.pop(payload, None)
 
 
-def _event_of(payload: str) -> WebhookEvent:
-    event = _PARSED.pop(payload, None)
+def _event_of(payload: str, parsed: ParsedEvents | None) -> WebhookEvent:
+    event = None if parsed is None else parsed.take(payload)
     if event is not None:
         return event
     try:
@@ -107,9 +120,10 @@ def _event_of(payload: str) -> WebhookEvent:
         raise BadEventError(f"not a LiveKit event: {type(error).__name__}") from None
 
 
-def parse(row: PendingEvent) -> RoomEvent:
-    """The event a pending row holds; BadEventError if it cannot be applied."""
-    event = _event_of(row.payload)
+def parse(row: PendingEvent, parsed: ParsedEvents | None = None) -> RoomEvent:
+    """The event a pending row holds; BadEventError if it cannot be applied.
+    `parsed`: what the webhook route parsed already."""
+    event = _event_of(row.payload, parsed)
     at = timestamp(event.created_at) or row.received_at
     room = RoomRef(_text(event.room.sid, MAX_SID, "room sid"), timestamp(event.room.creation_time))
     who = _who(event.participant) if event.HasField("participant") else None

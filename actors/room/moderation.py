@@ -1,9 +1,9 @@
-"""Moderation of one room: remove (and ban), mute, change a participant, end the meeting.
+"""Moderation of one room: remove (and ban), revoke, mute, change a participant, end the meeting.
 
-Everything here runs inside the room's actor, one message at a time, so a
-removal with a ban and a token request for the same identity can never cross:
-a request handled after the ban is refused, one handled before it was issued
-while the identity was not banned yet.
+Functions of the room's memory and the message, called only by the room's
+actor, one message at a time, so a removal with a ban and a token request for
+the same identity can never cross: a request handled after the ban is
+refused, one handled before it was issued while the identity was not banned.
 
 Each of these needs LiveKit: with LIVEKIT_URL empty, LiveKitNotConfiguredError
 (503) before anything changes. A LiveKit that refuses or cannot be reached is
@@ -23,200 +23,161 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from actors.room.presence import Annotations, RoomState
-from actors.room.protocol import (
-    BanNotFoundError,
-    LiveKit,
-    LiveKitNotConfiguredError,
-    LiveKitRefusedError,
-    LiveKitUnreachableError,
-    LiveParticipant,
+from actors.room.errors import (
     ParticipantNotFoundError,
     RemovalNotMadeError,
     TrackNotFoundError,
 )
-from actors.room.seats import SeatBook
-from models.bans import BanRow, delete_ban, insert_ban, room_bans
-from models.db import transaction
+from actors.room.livekit import (
+    LiveKit,
+    LiveKitNotConfiguredError,
+    LiveKitRefusedError,
+    LiveKitUnreachableError,
+)
+from actors.room.memory import RoomMemory
+from actors.room.views import LiveParticipant
+from models.bans import BanRow
 
 log = logging.getLogger(__name__)
+
+ENDED_KEPT = "every token for it was revoked"
+NOT_ENDED = "The meeting was not ended"
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    """What moderation reaches outside the room's memory."""
+
+    livekit: LiveKit
+    now: Callable[[], dt.datetime]
+
+
+def _require_livekit(ports: Ports) -> None:
+    if not ports.livekit.url:
+        raise LiveKitNotConfiguredError
+
+
+async def remove(
+    memory: RoomMemory, ports: Ports, identity: str, *, ban: bool, reason: str | None
+) -> None:
+    config = memory.require_config()
+    present = bool(memory.state.connections(identity))
+    if not present and not ban:
+        _require_livekit(ports)
+        raise ParticipantNotFoundError(identity)
+    if ban:
+        await memory.bans.add(config.id, BanRow(identity, reason, ports.now()))
+    await _revoke(memory, ports, identity)
+    kept = "the ban was kept" if ban else "its tokens for this room were revoked"
+    if not ports.livekit.url:
+        raise RemovalNotMadeError(LiveKitNotConfiguredError(), kept)
+    if not present:
+        return
+    try:
+        await disconnect(memory, ports, identity)
+    except (LiveKitUnreachableError, LiveKitRefusedError) as error:
+        raise RemovalNotMadeError(error, kept) from error
+
+
+async def revoke_access(
+    memory: RoomMemory, ports: Ports, identity: str, *, disconnect_now: bool
+) -> None:
+    """The identity no longer qualifies: revoke, and disconnect it if it is here.
+
+    Without `disconnect_now` (told by a token request that found a no) nothing
+    is awaited: the mailbox goes on, and a write that fails is only logged (the
+    re-check finds the same no again)."""
+    if not disconnect_now:
+        written = memory.seats.revoke(identity, ports.now())
+        if written is not None:
+            written.add_done_callback(_log_unstored_revocation)
+        return
+    await _revoke(memory, ports, identity)
+    if memory.state.connections(identity) and ports.livekit.url:
+        await disconnect(memory, ports, identity)
+
+
+async def disconnect(memory: RoomMemory, ports: Ports, identity: str) -> None:
+    """RemoveParticipant in LiveKit; already gone is done."""
+    try:
+        await ports.livekit.remove_participant(memory.name, identity)
+    except LiveKitRefusedError as error:
+        if error.code != "not_found":
+            raise
+
+
+async def mute(
+    memory: RoomMemory, ports: Ports, identity: str, track_sid: str | None, *, muted: bool
+) -> None:
+    memory.require_config()
+    _require_livekit(ports)
+    connections = memory.state.connections(identity)
+    if not connections:
+        raise ParticipantNotFoundError(identity)
+    targets = [
+        t.sid for c in connections for t in c.tracks.live if track_sid is None or t.sid == track_sid
+    ]
+    if track_sid is not None and not targets:
+        raise TrackNotFoundError(track_sid)
+    for sid in targets:
+        await ports.livekit.mute_published_track(memory.name, identity, sid, muted=muted)
+        # Set as each call succeeds: a later refusal leaves these as LiveKit has them.
+        memory.annotations.muted[sid] = muted
+
+
+async def change(
+    memory: RoomMemory,
+    ports: Ports,
+    identity: str,
+    *,
+    role: str | None,
+    name: str | None,
+    metadata: str | None,
+    attributes: dict[str, str] | None,
+) -> LiveParticipant:
+    memory.require_config()
+    _require_livekit(ports)
+    if not memory.state.connections(identity):
+        raise ParticipantNotFoundError(identity)
+    await ports.livekit.update_participant(
+        memory.name, identity, role=role, name=name, metadata=metadata, attributes=attributes
+    )
+    if role is not None:
+        memory.annotations.roles[identity] = role
+    if name is not None:
+        memory.annotations.names[identity] = name
+    return memory.annotations.view(memory.state.connections(identity)[-1])
+
+
+async def end(memory: RoomMemory, ports: Ports) -> None:
+    memory.require_config()
+    _require_livekit(ports)
+    # Every grant revoked first (seat holders who never joined too), so nobody
+    # comes back on a token of the ended meeting, even if LiveKit refuses now.
+    written = memory.seats.revoke_all(ports.now())
+    if written:
+        await asyncio.shield(asyncio.gather(*written))
+    try:
+        await ports.livekit.delete_room(memory.name)
+    except LiveKitRefusedError as error:
+        if error.code != "not_found":  # no meeting running in LiveKit is an ended meeting
+            raise RemovalNotMadeError(error, ENDED_KEPT, what=NOT_ENDED) from error
+    except LiveKitUnreachableError as error:
+        raise RemovalNotMadeError(error, ENDED_KEPT, what=NOT_ENDED) from error
+    # Everyone leaves (LiveKit's room_finished closes the session); seats go too.
+    memory.seats.release_all()
+
+
+async def _revoke(memory: RoomMemory, ports: Ports, identity: str) -> None:
+    written = memory.seats.revoke(identity, ports.now())
+    if written is not None:
+        # Durable before the answer: a revocation lost in a restart would let the
+        # old token in again. The seat writer bounds its own wait.
+        await asyncio.shield(written)
 
 
 def _log_unstored_revocation(written: asyncio.Future[None]) -> None:
     if not written.cancelled() and written.exception() is not None:
         log.warning("a revocation was not stored: %s", written.exception())
-
-
-class BanList:
-    """A room's bans, as its actor keeps them (stored in `bans`)."""
-
-    def __init__(self) -> None:
-        self._bans: dict[str, BanRow] = {}
-
-    def __contains__(self, identity: object) -> bool:
-        return identity in self._bans
-
-    def reset(self) -> None:
-        self._bans = {}
-
-    async def load(self, room_id: int) -> None:
-        async with transaction() as conn:
-            rows = await room_bans(conn, room_id)
-        self._bans = {row.identity: row for row in rows}
-
-    async def add(self, room_id: int, row: BanRow) -> None:
-        async with transaction() as conn:
-            stored = await insert_ban(conn, room_id, row)
-        self._bans[stored.identity] = stored
-
-    async def lift(self, room_id: int, identity: str) -> None:
-        async with transaction() as conn:
-            lifted = await delete_ban(conn, room_id, identity)
-        self._bans.pop(identity, None)
-        if not lifted:
-            raise BanNotFoundError(identity)
-
-    def rows(self) -> list[BanRow]:
-        return sorted(self._bans.values(), key=lambda row: row.created_at)
-
-    def identities(self) -> frozenset[str]:
-        return frozenset(self._bans)
-
-
-class Moderator:
-    """The moderation actions of one room; called only by its actor."""
-
-    def __init__(
-        self,
-        room_name: str,
-        gateway: LiveKit,
-        state: Callable[[], RoomState],
-        annotations: Annotations,
-        seats: SeatBook,
-        bans: BanList,
-        now: Callable[[], dt.datetime],
-    ) -> None:
-        self._room = room_name
-        self._gateway = gateway
-        # The room's presence as its actor holds it now (replaced on every commit).
-        self._state = state
-        self._annotations = annotations
-        self._seats = seats
-        self._bans = bans
-        self._now = now
-
-    def _require_livekit(self) -> None:
-        if not self._gateway.url:
-            raise LiveKitNotConfiguredError
-
-    async def remove(self, room_id: int, identity: str, *, ban: bool, reason: str | None) -> None:
-        present = bool(self._state().connections(identity))
-        if not present and not ban:
-            if not self._gateway.url:
-                raise LiveKitNotConfiguredError
-            raise ParticipantNotFoundError(identity)
-        if ban:
-            await self._bans.add(room_id, BanRow(identity, reason, self._now()))
-        await self._revoke(identity)
-        kept = "the ban was kept" if ban else "its tokens for this room were revoked"
-        if not self._gateway.url:
-            raise RemovalNotMadeError(LiveKitNotConfiguredError(), kept)
-        if not present:
-            return
-        try:
-            await self.disconnect(identity)
-        except LiveKitUnreachableError as error:  # not configured, or away
-            raise RemovalNotMadeError(error, kept) from error
-        except LiveKitRefusedError as error:
-            raise RemovalNotMadeError(error, kept) from error
-
-    async def revoke_access(self, identity: str, *, disconnect: bool) -> None:
-        """The identity no longer qualifies: revoke, and disconnect it if it is here.
-
-        Without `disconnect` (told by a token request that found a no) nothing is
-        awaited: the mailbox goes on, and a write that fails is only logged (the
-        re-check finds the same no again)."""
-        if not disconnect:
-            written = self._seats.revoke(identity, self._now())
-            if written is not None:
-                written.add_done_callback(_log_unstored_revocation)
-            return
-        await self._revoke(identity)
-        if self._state().connections(identity) and self._gateway.url:
-            await self.disconnect(identity)
-
-    async def disconnect(self, identity: str) -> None:
-        """RemoveParticipant in LiveKit; already gone is done."""
-        try:
-            await self._gateway.remove_participant(self._room, identity)
-        except LiveKitRefusedError as error:
-            if error.code != "not_found":
-                raise
-
-    async def _revoke(self, identity: str) -> None:
-        written = self._seats.revoke(identity, self._now())
-        if written is not None:
-            # Durable before the answer: a revocation lost in a restart would let
-            # the old token in again. The seat writer bounds its own wait.
-            await asyncio.shield(written)
-
-    async def mute(self, identity: str, track_sid: str | None, *, muted: bool) -> None:
-        self._require_livekit()
-        connections = self._state().connections(identity)
-        if not connections:
-            raise ParticipantNotFoundError(identity)
-        targets = [
-            t.sid
-            for c in connections
-            for t in c.tracks.live
-            if track_sid is None or t.sid == track_sid
-        ]
-        if track_sid is not None and not targets:
-            raise TrackNotFoundError(track_sid)
-        for sid in targets:
-            await self._gateway.mute_published_track(self._room, identity, sid, muted=muted)
-            # Set as each call succeeds: a later refusal leaves these as LiveKit has them.
-            self._annotations.muted[sid] = muted
-
-    async def change(
-        self,
-        identity: str,
-        *,
-        role: str | None,
-        name: str | None,
-        metadata: str | None,
-        attributes: dict[str, str] | None,
-    ) -> LiveParticipant:
-        self._require_livekit()
-        if not self._state().connections(identity):
-            raise ParticipantNotFoundError(identity)
-        await self._gateway.update_participant(
-            self._room, identity, role=role, name=name, metadata=metadata, attributes=attributes
-        )
-        if role is not None:
-            self._annotations.roles[identity] = role
-        if name is not None:
-            self._annotations.names[identity] = name
-        return self._annotations.view(self._state().connections(identity)[-1])
-
-    async def end(self) -> None:
-        self._require_livekit()
-        # Every grant revoked first (seat holders who never joined too), so nobody
-        # comes back on a token of the ended meeting, even if LiveKit refuses now.
-        written = self._seats.revoke_all(self._now())
-        if written:
-            await asyncio.shield(asyncio.gather(*written))
-        try:
-            await self._gateway.delete_room(self._room)
-        except LiveKitRefusedError as error:
-            if error.code != "not_found":  # no meeting running in LiveKit is an ended meeting
-                raise RemovalNotMadeError(
-                    error, "every token for it was revoked", what="The meeting was not ended"
-                ) from error
-        except LiveKitUnreachableError as error:
-            raise RemovalNotMadeError(
-                error, "every token for it was revoked", what="The meeting was not ended"
-            ) from error
-        # Everyone leaves (LiveKit's room_finished closes the session); seats go too.
-        self._seats.release_all()

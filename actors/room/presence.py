@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from actors.room.protocol import LiveParticipant
+from actors.room.views import LiveParticipant
 from models.rooms import RoomPresenceRow, RoomStatus
 from models.sessions import Connection, room_presence
 

@@ -1,18 +1,36 @@
-"""The room actor's closed set of messages, its replies, its errors, and its LiveKit port.
+"""The room actor's closed set of messages, each naming the reply an `ask` gets.
 
-Routes `ask` with the request messages and `tell` EventsStored; the committer
-tells CommitDone; nothing else reaches a RoomActor. What the actor needs from
-LiveKit is the `LiveKit` protocol (actors/room/livekit.py), implemented by
+Routes `ask` with the request messages (`Ask[R]`: `ActorRegistry.ask`
+returns an R), and `tell` EventsStored; the committer tells CommitDone;
+nothing else reaches a RoomActor. Messages carry typed values (no ORM field
+dicts), replies are plain values (no ORM objects). What the actor needs from
+LiveKit is the `LiveKit` port (actors/room/livekit.py), implemented by
 app/livekit_gateway.py, so actors/ never imports app/.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from actors.actor import Ask
+from actors.room.config import RoomChanges, RoomSettings, RoomView
+from actors.room.directory import RoomEntry
+from actors.room.errors import (
+    AccessCheckNeededError,
+    BannedError,
+    BanNotFoundError,
+    InvalidRoomConfigError,
+    NotRoomOwnerError,
+    ParticipantNotFoundError,
+    RemovalNotMadeError,
+    RoomError,
+    RoomExistsError,
+    RoomFullError,
+    RoomNotFoundError,
+    TrackNotFoundError,
+)
 from actors.room.livekit import (
     LiveKit,
     LiveKitNotConfiguredError,
@@ -21,68 +39,102 @@ from actors.room.livekit import (
     RoomConfig,
     TokenRequest,
 )
-from models.rooms import AccessCondition
+from actors.room.views import IssuedToken, LiveParticipant
+from models.bans import BanRow
 from models.sessions import PublishedTrack
 
 if TYPE_CHECKING:
     from actors.rounds import Committed
 
-# Re-exported: a LiveParticipant's tracks, and the LiveKit port's names.
+# Re-exported: what routes name along with the messages.
 __all__ = [
+    "AccessCheckNeededError",
+    "BanNotFoundError",
+    "BannedError",
+    "InvalidRoomConfigError",
+    "IssuedToken",
     "LiveKit",
     "LiveKitNotConfiguredError",
     "LiveKitRefusedError",
     "LiveKitUnreachableError",
+    "LiveParticipant",
+    "NotRoomOwnerError",
+    "ParticipantNotFoundError",
     "PublishedTrack",
+    "RemovalNotMadeError",
+    "RoomChanges",
     "RoomConfig",
+    "RoomEntry",
+    "RoomError",
+    "RoomExistsError",
+    "RoomFullError",
+    "RoomNotFoundError",
+    "RoomSettings",
+    "RoomView",
     "TokenRequest",
+    "TrackNotFoundError",
 ]
 
-# -- messages ------------------------------------------------------------------
+# -- configuration -------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class CreateRoom:
-    """Create the room with these validated fields (model field names)."""
+class CreateRoom(Ask[RoomView]):
+    """Create the room with these validated settings."""
 
-    fields: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateRoom:
-    """Change these configuration fields; the actor checks them merged with the rest."""
-
-    changes: dict[str, Any]
+    settings: RoomSettings
 
 
 @dataclass(frozen=True, slots=True)
-class DeleteRoom:
+class UpdateRoom(Ask[RoomView]):
+    """Change these fields; the actor checks them merged with the rest."""
+
+    changes: RoomChanges
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteRoom(Ask[None]):
     """Delete the room (and the LiveKit room, which disconnects everyone)."""
 
 
 @dataclass(frozen=True, slots=True)
-class IssueToken:
+class ReadEntry(Ask[RoomEntry]):
+    """The room's entry (owner, access condition and its version), as the actor
+    publishes it for routes to read without the mailbox; asked when none is
+    published yet (the room's actor was not in memory)."""
+
+
+# -- tokens ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccessVerdict:
+    """The identity meets the room's condition as it was at `version` (checked on
+    chain outside the actor, so a slow chain never holds the mailbox)."""
+
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class IssueToken(Ask[IssuedToken]):
     """Reserve a seat for the identity and mint its join token.
 
-    `passed` is the access condition the identity was found to meet on chain
-    (checked outside the actor, so a slow chain never holds the mailbox); the
-    actor issues only when it is the room's current condition.
+    In a gated room the actor issues only on a verdict for the room's current
+    condition; else AccessCheckNeededError names it (and its version).
     """
 
     request: TokenRequest
-    passed: AccessCondition | None = None
+    verdict: AccessVerdict | None = None
     # The caller's address when a wallet asks (None: a service): a wallet may
     # ask for `host` only in a room it owns.
     wallet: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ReadAccessCondition:
-    """The room's current access condition (None: public)."""
+# -- presence and webhooks -------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class ListParticipants:
+class ListParticipants(Ask[list[LiveParticipant]]):
     """Who is in the room now."""
 
 
@@ -92,9 +144,9 @@ class EventsStored:
 
 
 @dataclass(frozen=True, slots=True)
-class ApplyPending:
+class ApplyPending(Ask[asyncio.Future[int]]):
     """Like EventsStored, but answered with a future that is done, with how many
-    events were applied, once everything stored so far is (for tests and ops)."""
+    events were applied, once everything stored so far is (ops and tests wait on it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +156,12 @@ class CommitDone:
     result: Committed
 
 
-# -- moderation (actors/room_moderation.py) --------------------------------------
+# -- moderation (actors/room/moderation.py) ------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class RemoveParticipant:
-    """Disconnect `identity` (RemoveParticipant) and free its seat; with `ban`, for good."""
+class RemoveParticipant(Ask[None]):
+    """Disconnect `identity`, revoke its tokens and free its seat; with `ban`, for good."""
 
     identity: str
     ban: bool = False
@@ -117,7 +169,7 @@ class RemoveParticipant:
 
 
 @dataclass(frozen=True, slots=True)
-class RevokeAccess:
+class RevokeAccess(Ask[None]):
     """The identity no longer meets the room's access condition (the re-check, or a
     token request, found a no): its grant is revoked, its seat freed, and with
     `disconnect` it is removed from LiveKit if it is in the room."""
@@ -127,17 +179,17 @@ class RevokeAccess:
 
 
 @dataclass(frozen=True, slots=True)
-class ListBans:
+class ListBans(Ask[list[BanRow]]):
     """The room's bans, oldest first."""
 
 
 @dataclass(frozen=True, slots=True)
-class LiftBan:
+class LiftBan(Ask[None]):
     identity: str
 
 
 @dataclass(frozen=True, slots=True)
-class MuteTracks:
+class MuteTracks(Ask[None]):
     """Mute (or unmute) one of `identity`'s tracks, or all of them when `track_sid` is None."""
 
     identity: str
@@ -146,7 +198,7 @@ class MuteTracks:
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeParticipant:
+class ChangeParticipant(Ask[LiveParticipant]):
     """UpdateParticipant: only the fields given change; a role becomes its permissions."""
 
     identity: str
@@ -157,16 +209,16 @@ class ChangeParticipant:
 
 
 @dataclass(frozen=True, slots=True)
-class EndMeeting:
-    """DeleteRoom in LiveKit (everyone leaves); the room stays, its seats are freed."""
+class EndMeeting(Ask[None]):
+    """DeleteRoom in LiveKit (everyone leaves); the room stays, its grants are revoked."""
 
 
 RoomMessage = (
     CreateRoom
     | UpdateRoom
     | DeleteRoom
+    | ReadEntry
     | IssueToken
-    | ReadAccessCondition
     | ListParticipants
     | EventsStored
     | ApplyPending
@@ -179,103 +231,3 @@ RoomMessage = (
     | ChangeParticipant
     | EndMeeting
 )
-
-
-# -- replies ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    token: str
-    identity: str
-    room: str
-    expires_at: dt.datetime
-    # The seat's write, which must commit before the token is returned; None when
-    # what is stored already covers this token (the same identity asking again).
-    stored: asyncio.Future[None] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LiveParticipant:
-    identity: str
-    name: str | None
-    sid: str
-    joined_at: dt.datetime | None
-    state: str
-    # How many tracks it publishes, and which (stored with its session, by sid);
-    # muted as LiveKit said, or as last set through Qari.
-    tracks: int = 0
-    published: tuple[PublishedTrack, ...] = ()
-    # The role its token was issued with, or last set through Qari (None: unknown).
-    role: str | None = None
-
-
-# -- domain errors -------------------------------------------------------------
-
-
-class RoomError(Exception):
-    """A request the room refuses; routes map each kind to a status and code."""
-
-
-class RoomNotFoundError(RoomError):
-    pass
-
-
-class RoomExistsError(RoomError):
-    pass
-
-
-class RoomFullError(RoomError):
-    pass
-
-
-class BannedError(RoomError):
-    pass
-
-
-class ParticipantNotFoundError(RoomError):
-    pass
-
-
-class TrackNotFoundError(RoomError):
-    pass
-
-
-class BanNotFoundError(RoomError):
-    pass
-
-
-class RemovalNotMadeError(RoomError):
-    """LiveKit did not disconnect the participant, or end the meeting (not
-    configured, refused, away), but what needs only the database was done:
-    `what` says what was not done and `kept` what was, for people."""
-
-    def __init__(
-        self, cause: Exception, kept: str, what: str = "The participant was not disconnected"
-    ) -> None:
-        super().__init__(f"{what} ({cause}); {kept}")
-        self.cause = cause
-        self.kept = kept
-        self.what = what
-
-
-class AccessCheckNeededError(RoomError):
-    """The token request named another condition than the room's: check this one first.
-
-    `condition` is the room's current one (None: the room is public now).
-    """
-
-    def __init__(self, condition: AccessCondition | None) -> None:
-        super().__init__("access condition changed")
-        self.condition = condition
-
-
-class NotRoomOwnerError(RoomError):
-    """A wallet asked for what only the room's owner may have (the host role)."""
-
-
-class InvalidRoomConfigError(RoomError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message

@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
-from actors.room.protocol import RoomFullError
+from actors.room.admission import Grant, has_place, places_taken
+from actors.room.errors import RoomFullError
 from actors.seat_writer import SeatWriter
 from models.db import transaction
 from models.seats import SeatRow, load_room_seats
@@ -38,15 +39,6 @@ GRANT_SWEEP_EVERY = 1024
 def new_grant_key() -> str:
     """A key no earlier token of the identity carries (64 random bits)."""
     return secrets.token_hex(8)
-
-
-@dataclass(frozen=True, slots=True)
-class Grant:
-    """What the admission rule checks of a join: until when, and which tokens."""
-
-    until: dt.datetime
-    # The `qari.grant` attribute a token must carry to use this grant.
-    key: str
 
 
 @dataclass(slots=True)
@@ -116,15 +108,6 @@ class SeatBook:
         grant = self._grants.get(identity)
         return "" if grant is None else grant.row.grant_key
 
-    def held_by_others(self, identity: str, in_room: set[str], now: dt.datetime) -> int:
-        """Seats held by identities other than `identity` and not in the room."""
-        self.prune(now)
-        return sum(
-            1
-            for other, until in self._held.items()
-            if other != identity and other not in in_room and until > now
-        )
-
     def grants(self) -> Mapping[str, Grant]:
         """identity -> its grant, as a copy (the admission rule reads it elsewhere)."""
         return MappingProxyType(
@@ -161,7 +144,8 @@ class SeatBook:
         granted_until = now + dt.timedelta(seconds=ttl_seconds) + self._hold
         present = identity in in_room
         if not present and not self.holds(identity, now):
-            if len(in_room) + len(self._held) >= max_participants:
+            taken = places_taken(in_room, self._held, besides=identity)
+            if not has_place(taken, max_participants):
                 raise RoomFullError(self._room_name)
             held_until = now + self._hold
             self._new_seats += 1

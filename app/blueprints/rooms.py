@@ -14,7 +14,9 @@ from actors.room.protocol import (
     CreateRoom,
     DeleteRoom,
     InvalidRoomConfigError,
+    RoomChanges,
     RoomNotFoundError,
+    RoomSettings,
     UpdateRoom,
 )
 from app.auth import current_caller, forbidden, wallet_allowed
@@ -35,8 +37,8 @@ from app.schemas import (
     reject_impossible_room_names,
 )
 from app.services import services
-from models import AccessType, NftStandard, Room, RoomStatus
-from models.rooms import access_rule_violation
+from models import AccessType, NftStandard, RoomStatus
+from models.rooms import RoomRow, access_rule_violation, room_by_name, rooms_after
 
 blueprint = Blueprint("rooms", __name__)
 blueprint.before_request(reject_impossible_room_names)
@@ -71,7 +73,7 @@ class RoomOut(BaseModel):
     num_participants: int
 
     @classmethod
-    def of(cls, room: Room) -> RoomOut:
+    def of(cls, room: RoomRow) -> RoomOut:
         return cls.model_validate(room, from_attributes=True)
 
 
@@ -207,14 +209,14 @@ async def create_room(data: RoomCreate) -> tuple[RoomOut, int]:
     )
     if violation is not None:
         raise InvalidRoomConfigError(*violation)
-    fields = data.model_dump(exclude={"name"})
+    fields = data.model_dump(exclude={"name"}, mode="json")
     app_services = services()
     if fields["chain_id"] is None:
         fields["chain_id"] = app_services.settings.default_chain_id
     await refuse_unusable_gate(app_services.chain, fields)
     wallet = current_caller().address
     if wallet is None:
-        room: Room = await app_services.rooms.ask(data.name, CreateRoom(fields))
+        room = await app_services.rooms.ask(data.name, CreateRoom(RoomSettings(**fields)))
         return RoomOut.of(room), 201
     if data.owner is not None and data.owner != wallet:
         raise forbidden("A wallet creates rooms it owns itself: leave out `owner` or name yours.")
@@ -223,7 +225,7 @@ async def create_room(data: RoomCreate) -> tuple[RoomOut, int]:
     async with app_services.owner_locks.hold(wallet):
         if await rooms_owned(wallet) >= limit:
             raise APIError(409, "room_limit", f"A wallet may own at most {limit} rooms.")
-        room = await app_services.rooms.ask(data.name, CreateRoom(fields))
+        room = await app_services.rooms.ask(data.name, CreateRoom(RoomSettings(**fields)))
     return RoomOut.of(room), 201
 
 
@@ -240,7 +242,7 @@ async def list_rooms(query_args: RoomListQuery) -> RoomPage:
     # Ids are 32-bit; a larger cursor is past the end.
     after = min(int(query_args.cursor), MAX_ROOM_ID) if query_args.cursor else 0
     async with database_work():
-        rooms = await Room.filter(id__gt=after).order_by("id").limit(query_args.limit + 1)
+        rooms = await rooms_after(after, query_args.limit + 1)
     page = rooms[: query_args.limit]
     more = len(rooms) > query_args.limit
     return RoomPage(
@@ -259,7 +261,7 @@ async def get_room(name: str) -> RoomOut:
     Its configuration, and its presence as the latest applied webhook left it.
     """
     async with database_work():
-        room = await Room.get_or_none(name=name)
+        room = await room_by_name(name)
     if room is None:
         raise RoomNotFoundError(name)
     return RoomOut.of(room)
@@ -278,9 +280,8 @@ async def update_room(name: str, data: RoomPatch) -> RoomOut:
     change only rooms it owns.
     """
     await require_room_manager(name)
-    changes = data.model_dump(exclude_unset=True)
-    room: Room = await services().rooms.ask(name, UpdateRoom(changes))
-    return RoomOut.of(room)
+    changes = RoomChanges(**data.model_dump(exclude_unset=True, mode="json"))
+    return RoomOut.of(await services().rooms.ask(name, UpdateRoom(changes)))
 
 
 @blueprint.delete("/v1/rooms/<string:name>")

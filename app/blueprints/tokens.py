@@ -15,11 +15,12 @@ from actors.room.admission import RESERVED_ATTRIBUTE_PREFIX
 from actors.room.identity import canonical_identity
 from actors.room.protocol import (
     AccessCheckNeededError,
+    AccessVerdict,
     IssuedToken,
     IssueToken,
-    ReadAccessCondition,
+    ReadEntry,
     RevokeAccess,
-    RoomNotFoundError,
+    RoomEntry,
 )
 from actors.runtime import MailboxFullError, RegistryClosedError
 from actors.seat_writer import SeatNotStoredError
@@ -174,44 +175,52 @@ def _revoke_on_no(app_services: Services, name: str, identity: str) -> None:
 async def _issue(
     app_services: Services, name: str, request: TokenRequest, wallet: str | None
 ) -> IssuedToken:
-    """Check the room's condition on chain (outside the actor), then ask the actor.
+    """One ask: the room's condition read without its mailbox, checked on chain, and
+    the actor asked once with a verdict for that condition's version.
 
-    The condition checked first is the one the room last had (a hint kept by
-    the route). The actor issues only if it is the room's current one; if
-    not, it says which one is, and that one is checked. A refusal is given
-    only for the room's current condition, never for a stale hint.
+    The condition and its version come from the entry the room's actor
+    publishes (the directory). A room whose actor is not in memory has none
+    yet: the first ask loads it and, if it is gated, names its condition. A
+    verdict for a version that is no longer current is refused by the actor,
+    and a refusal is given only for the room's current condition, never for
+    one it had before.
     """
-    access = app_services.access
-    condition = access.room_conditions.get(name)
+    entry = app_services.directory.get(name)
     for _ in range(MAX_CONDITION_CHANGES):
+        verdict = None
+        if entry is not None and entry.access is not None:
+            checked = await _check_access(app_services, name, entry, request.identity)
+            if checked is not entry:
+                entry = checked  # the condition changed while it was read: check that one
+                continue
+            verdict = AccessVerdict(entry.version)
         try:
-            if condition is not None:
-                try:
-                    await access.require(condition, request.identity)
-                except (AccessDeniedError, ChainUnavailableError) as refused:
-                    current = await app_services.rooms.ask(name, ReadAccessCondition())
-                    if current != condition:
-                        raise AccessCheckNeededError(current) from None
-                    if isinstance(refused, AccessDeniedError):
-                        _revoke_on_no(app_services, name, request.identity)
-                    raise
-            issued: IssuedToken = await app_services.rooms.ask(
-                name, IssueToken(request, passed=condition, wallet=wallet)
-            )
+            return await app_services.rooms.ask(name, IssueToken(request, verdict, wallet))
         except AccessCheckNeededError as needed:
-            condition = needed.condition
-            if condition is None:
-                access.room_conditions.pop(name, None)
-            else:
-                access.room_conditions[name] = condition
-            continue
-        except RoomNotFoundError:
-            access.room_conditions.pop(name, None)
-            raise
-        return issued
+            entry = RoomEntry(needed.version, needed.condition, None)
     raise APIError(
         503,
         "busy",
         "The room's access settings keep changing; retry.",
         headers={"Retry-After": "1"},
     )
+
+
+async def _check_access(
+    app_services: Services, name: str, entry: RoomEntry, identity: str
+) -> RoomEntry:
+    """`entry` when the identity meets its condition; the room's newer entry when the
+    condition changed meanwhile; else the refusal (for the current condition)."""
+    assert entry.access is not None
+    try:
+        await app_services.access.require(entry.access, identity)
+    except (AccessDeniedError, ChainUnavailableError) as refused:
+        current = app_services.directory.get(name)
+        if current is None:  # its actor stopped meanwhile: ask it
+            current = await app_services.rooms.ask(name, ReadEntry())
+        if current.version != entry.version:
+            return current
+        if isinstance(refused, AccessDeniedError):
+            _revoke_on_no(app_services, name, identity)
+        raise
+    return entry

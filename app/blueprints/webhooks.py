@@ -14,7 +14,6 @@ from pydantic import BaseModel
 from quart import Blueprint, request
 from quart_schema import document_headers, document_response, security_scheme
 
-from actors.room.inbox import remember_parsed
 from actors.room.protocol import EventsStored
 from actors.runtime import ActorError
 from app.auth import public
@@ -151,7 +150,7 @@ async def _store_and_tell(app_services: Services, body: bytes, deadline: float) 
         raise _not_stored() from None
 
     if room_name is not None:
-        remember_parsed(entry.payload, event)  # its round need not parse it again
+        app_services.parsed.remember(entry.payload, event)  # its round need not parse it
         try:
             app_services.rooms.tell(room_name, EventsStored(), coalesce=True)
         except ActorError:

@@ -105,10 +105,6 @@ class AccessChecker:
         # Counts checks; the ChainRPC reports its exchanges into it too.
         self.stats = stats
         self._call_gas = call_gas
-        # The condition each gated room had when its actor last said so: a hint,
-        # so a token request checks first and asks the actor once. The actor
-        # refuses a token checked against anything but its current condition.
-        self.room_conditions: dict[str, AccessCondition] = {}
 
     async def require(self, condition: AccessCondition, identity: str) -> None:
         """Return if `identity` meets `condition`, else raise why not.

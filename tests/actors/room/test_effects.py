@@ -17,12 +17,10 @@ from google.protobuf.json_format import Parse
 from livekit.protocol.models import DisconnectReason, ParticipantInfo
 from livekit.protocol.webhook import WebhookEvent
 
-import actors.room.inbox as inbox_module
-from actors.room.admission import AdmissionView, Verdict
+from actors.room.admission import AdmissionView, Grant, Verdict
 from actors.room.effects import NOT_ADMITTED, ROOM_CLOSED, Outcome, decide
-from actors.room.inbox import PARSED_KEPT, remember_parsed
+from actors.room.inbox import PARSED_KEPT, ParsedEvents
 from actors.room.presence import RoomState
-from actors.room.seats import Grant
 from models.sessions import ParticipantChange, ParticipantRow
 from models.webhook_inbox import PendingEvent
 from tests.support.webhooks import audio_track, event, participant, room_info, serialise
@@ -490,8 +488,10 @@ def test_a_payload_the_route_parsed_decides_as_a_fresh_parse_does() -> None:
     state = run([started()]).state
     fresh = decide(state, [pending(message)], OPEN).state
     row = pending(message)
-    remember_parsed(row.payload, Parse(row.payload, WebhookEvent(), ignore_unknown_fields=True))
-    assert decide(state, [row], OPEN).state == fresh
+    parsed = ParsedEvents()
+    parsed.remember(row.payload, Parse(row.payload, WebhookEvent(), ignore_unknown_fields=True))
+    assert decide(state, [row], OPEN, parsed=parsed).state == fresh
+    assert len(parsed) == 0  # taken by its round
     for n in range(PARSED_KEPT + 10):
-        remember_parsed(f"payload-{n}", WebhookEvent())
-    assert len(inbox_module._PARSED) == PARSED_KEPT
+        parsed.remember(f"payload-{n}", WebhookEvent())
+    assert len(parsed) == PARSED_KEPT

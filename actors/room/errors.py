@@ -1,0 +1,75 @@
+"""The room's refusals: domain errors that know nothing of HTTP (app/errors.py maps them)."""
+
+from __future__ import annotations
+
+from models.rooms import AccessCondition
+
+
+class RoomError(Exception):
+    """A request the room refuses; routes map each kind to a status and code."""
+
+
+class RoomNotFoundError(RoomError):
+    pass
+
+
+class RoomExistsError(RoomError):
+    pass
+
+
+class RoomFullError(RoomError):
+    pass
+
+
+class BannedError(RoomError):
+    pass
+
+
+class ParticipantNotFoundError(RoomError):
+    pass
+
+
+class TrackNotFoundError(RoomError):
+    pass
+
+
+class BanNotFoundError(RoomError):
+    pass
+
+
+class RemovalNotMadeError(RoomError):
+    """LiveKit did not disconnect the participant, or end the meeting (not
+    configured, refused, away), but what needs only the database was done:
+    `what` says what was not done and `kept` what was, for people."""
+
+    def __init__(
+        self, cause: Exception, kept: str, what: str = "The participant was not disconnected"
+    ) -> None:
+        super().__init__(f"{what} ({cause}); {kept}")
+        self.cause = cause
+        self.kept = kept
+        self.what = what
+
+
+class AccessCheckNeededError(RoomError):
+    """The token request carried no verdict for the room's condition as it is now:
+    check this one (at this version) first.
+
+    `condition` is the room's current one (None: the room is public now).
+    """
+
+    def __init__(self, condition: AccessCondition | None, version: int) -> None:
+        super().__init__("access condition to check")
+        self.condition = condition
+        self.version = version
+
+
+class NotRoomOwnerError(RoomError):
+    """A wallet asked for what only the room's owner may have (the host role)."""
+
+
+class InvalidRoomConfigError(RoomError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message

@@ -1,0 +1,82 @@
+"""RoomMemory: everything a room actor knows of its room, in one object it alone holds.
+
+Configuration, presence, seats and grants, bans, and what Qari set on
+participants (roles, names, mutes). The actor passes it to the functions that
+handle its messages (configuring.py, moderation.py, tokens.py) and to its
+webhook round (webhook_round.py); nothing else holds a reference to it, so
+nothing else can change it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from actors.room.bans import BanList
+from actors.room.config import Config
+from actors.room.directory import RoomDirectory, RoomEntry
+from actors.room.errors import RoomNotFoundError
+from actors.room.presence import Annotations, RoomState, load_state
+from actors.room.seats import SeatBook
+from models.rooms import get_room
+from models.webhook_inbox import has_pending
+
+
+@dataclass
+class RoomMemory:
+    """One room's state, owned by its actor."""
+
+    name: str
+    seats: SeatBook
+    directory: RoomDirectory
+    config: Config | None = None
+    state: RoomState = field(init=False)
+    bans: BanList = field(default_factory=BanList)
+    annotations: Annotations = field(default_factory=Annotations)
+    # The entry routes read (None until published: not loaded, or no such room).
+    entry: RoomEntry | None = None
+    loaded: bool = False
+
+    def __post_init__(self) -> None:
+        self.state = RoomState(self.name)
+
+    def require_config(self) -> Config:
+        """The room's configuration; RoomNotFoundError when Qari has no such room."""
+        if self.config is None:
+            raise RoomNotFoundError(self.name)
+        return self.config
+
+    async def load(self, now: dt.datetime, max_attempts: int) -> bool:
+        """Load everything from the database (the caller bounds it); True when
+        stored webhook events wait to be applied."""
+        room = await get_room(self.name)
+        state = await load_state(self.name)
+        if room is not None:
+            # The seats held before a restart count again, until they expire.
+            await self.seats.load(room.id, now, state.identities())
+            await self.bans.load(room.id)
+        pending = await has_pending(self.name, max_attempts)
+        self.state = state
+        self.adopt(None if room is None else Config.of(room), new_creation=False)
+        self.loaded = True
+        return pending
+
+    def adopt(self, config: Config | None, *, new_creation: bool) -> None:
+        """Take `config` as the room's, and publish it for routes. A new creation
+        (or a deletion) starts over: nothing granted, banned or set before counts."""
+        self.config = config
+        if new_creation:
+            self.seats.reset(None if config is None else config.id)
+            self.bans.reset()
+            self.annotations.clear()
+        if config is None:
+            self.entry = None
+            self.directory.withdraw(self.name)
+        else:
+            self.entry = self.directory.publish(self.name, config.access, config.owner)
+
+    def published(self) -> RoomEntry:
+        """The room's entry; RoomNotFoundError when there is no such room."""
+        self.require_config()
+        assert self.entry is not None  # published with every configuration
+        return self.entry
