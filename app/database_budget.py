@@ -48,7 +48,9 @@ def database_budget() -> float:
 
 
 @contextlib.asynccontextmanager
-async def database_work() -> AsyncIterator[None]:
-    """Database work within what is left of the budget, else DatabaseUnavailableError."""
-    async with bounded(database_budget()):
+async def database_work(at_most: float | None = None) -> AsyncIterator[None]:
+    """Database work within what is left of the budget (and within `at_most` seconds,
+    for work that must not take all of it), else DatabaseUnavailableError."""
+    budget = database_budget()
+    async with bounded(budget if at_most is None else min(at_most, budget)):
         yield

@@ -35,9 +35,9 @@ from app.database import DATABASE_UNAVAILABLE, bounded, close_database, open_dat
 from app.gating.recheck import recheck_forever
 from app.schema_check import SchemaNotCurrentError, check_schema
 from app.services import Services
-from models import WebhookInbox
 from models.db import is_unavailable
 from models.webhook_inbox import rooms_with_pending
+from models.webhook_inbox_ops import blank_payloads_processed_before
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +68,10 @@ async def prune_webhook_payloads(services: Services) -> int:
         # Each step within DATABASE_TIMEOUT_SECONDS: a stalled database stops the
         # run (tried again in an hour) instead of holding a connection.
         async with bounded():
-            ids = (
-                await WebhookInbox.filter(processed_at__lt=cutoff)
-                .exclude(payload="")
-                .limit(RETENTION_BATCH)
-                .values_list("id", flat=True)
-            )
-            if not ids:
-                return pruned
-            pruned += await WebhookInbox.filter(id__in=list(ids)).update(payload="")
+            blanked = await blank_payloads_processed_before(cutoff, RETENTION_BATCH)
+        if not blanked:
+            return pruned
+        pruned += blanked
 
 
 async def retain_webhook_payloads(services: Services) -> None:
@@ -129,7 +124,8 @@ async def recover_pending_webhooks(services: Services) -> int:
     apply failed or was cut short (database away, actor retired) is retried
     without waiting for its room's next webhook.
     """
-    names = await rooms_with_pending(services.settings.webhook_max_attempts)
+    async with bounded():
+        names = await rooms_with_pending(services.settings.webhook_max_attempts)
     # And rooms whose last write timed out: their next round reads their presence again.
     rooms = list(dict.fromkeys(names + services.committer.uncertain_rooms()))
     for room in rooms:
@@ -232,7 +228,7 @@ def install_lifecycle(app: Quart, services: Services) -> None:
                 log.info("recovering stored webhooks for %d room(s)", recovered)
             sweepers.append(asyncio.create_task(sweep_pending_webhooks(services)))
             sweepers.append(asyncio.create_task(retain_webhook_payloads(services)))
-            if settings.livekit_enabled:
+            if services.gateway.configured:
                 # Without LiveKit nobody can be removed, so there is nothing to re-check for.
                 sweepers.append(
                     asyncio.create_task(

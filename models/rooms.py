@@ -1,15 +1,21 @@
-"""The rooms table: configuration set by clients, presence kept by the room actor."""
+"""The rooms table: configuration set by clients, presence kept by the room actor.
+
+Its queries run within their caller's deadline (models.db.bounded, or a route's
+database_work); a deletion, a transaction of its own, is bounded by it.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from enum import StrEnum
 from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
 
-from models.db import bounded, transaction
+from models.db import transaction
 
 
 class AccessType(StrEnum):
@@ -79,25 +85,74 @@ class RoomPresenceRow:
     livekit_sid: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class RoomRow:
+    """A rooms row as plain values: its configuration and its presence."""
+
+    id: int
+    name: str
+    access_type: str
+    token_address: str | None
+    token_amount: str | None
+    nft_address: str | None
+    chain_id: int
+    nft_standard: str
+    nft_token_id: str | None
+    livekit_sid: str | None
+    owner: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    empty_timeout: int
+    departure_timeout: int
+    max_participants: int
+    metadata: str | None
+    status: str
+    num_participants: int
+
+    @classmethod
+    def of(cls, room: Room) -> RoomRow:
+        values = {f.name: getattr(room, f.name) for f in dataclass_fields(cls)}
+        # The enum columns as their values (str() of a StrEnum is its value).
+        for name in ("access_type", "nft_standard", "status"):
+            values[name] = str(values[name])
+        return cls(**values)
+
+
 async def get_room(name: str) -> Room | None:
     """The room of this name; None for a name longer than any stored one."""
     if len(name) > MAX_ROOM_NAME:
         return None
-    async with bounded():
-        return await Room.get_or_none(name=name)
+    return await Room.get_or_none(name=name)
 
 
 async def create_room(name: str, fields_: dict[str, Any], presence: dict[str, Any]) -> Room:
-    async with bounded():
-        return await Room.create(name=name, **fields_, **presence)
+    return await Room.create(name=name, **fields_, **presence)
 
 
 async def update_room(room_id: int, changes: dict[str, Any]) -> Room:
-    async with bounded():
-        room = await Room.get(id=room_id)
-        room.update_from_dict(changes)
-        await room.save()
-        return room
+    room = await Room.get(id=room_id)
+    room.update_from_dict(changes)
+    await room.save()
+    return room
+
+
+async def room_by_name(name: str) -> RoomRow | None:
+    room = await get_room(name)
+    return None if room is None else RoomRow.of(room)
+
+
+async def rooms_after(after_id: int, limit: int) -> list[RoomRow]:
+    """At most `limit` rooms whose ids follow `after_id`, by id (oldest first)."""
+    rooms = await Room.filter(id__gt=after_id).order_by("id").limit(limit)
+    return [RoomRow.of(room) for room in rooms]
+
+
+async def room_exists(name: str) -> bool:
+    return await Room.exists(name=name)
+
+
+async def count_rooms_owned(wallet: str) -> int:
+    return await Room.filter(owner=wallet).count()
 
 
 async def delete_room(room_id: int) -> None:

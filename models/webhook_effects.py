@@ -7,6 +7,10 @@ keyed by sid and idempotent (inserts skip sids already stored; a close
 applies only to a session still open), so writing the effects of an event
 twice changes nothing. One statement text serves any batch, so it stays
 prepared.
+
+An applied event's `processed_at` is the database's clock in the statement
+that marks it, so it is when its effects committed (not when a round began,
+however many tries that took); `attempts` counts failures only.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from models.db import bounded, columns, connection, is_postgres, transaction
+from models.db import bounded, columns, connection, is_postgres, timestamp, transaction
 from models.rooms import RoomPresenceRow
 from models.sessions import ParticipantChange, ParticipantRow, SessionEnd, SessionRow
 from models.webhook_inbox import FailedAttempt
@@ -57,6 +61,25 @@ class EffectBatch:
             or self.applied
             or self.failed
         )
+
+
+# The database's clock as processed_at: PostgreSQL's time as the statement runs
+# (not its start), SQLite's in the text form Tortoise stores a timestamp in
+# (SQLite's clock has milliseconds: padded to the microseconds of that form).
+PROCESSED_NOW_PG = "clock_timestamp()"
+PROCESSED_NOW_SQLITE = "strftime('%Y-%m-%d %H:%M:%f000+00:00', 'now')"
+
+# (participant sid, its room session's sid) of a participant session stored.
+Stored = set[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a write stored: the participant sessions it inserted, and the events it
+    marked processed (by id) with their processed_at."""
+
+    stored: Stored
+    processed: dict[int, dt.datetime]
 
 
 _CLOSE = (
@@ -101,33 +124,41 @@ _WRITE_AND_MARK_PG = (
     "failed_events AS (UPDATE webhook_inbox w SET attempts = w.attempts + 1, "
     "last_error = u.error FROM unnest($28::bigint[], $29::text[]) AS u(id, error) "
     "WHERE w.id = u.id AND w.processed_at IS NULL), "
-    "applied_events AS (UPDATE webhook_inbox SET processed_at = $30, "
-    "attempts = attempts + 1 WHERE processed_at IS NULL AND id = ANY($31::bigint[])) "
-    "SELECT p.sid, COALESCE(s.sid, n.sid) AS session_sid FROM new_participants p "
+    f"applied_events AS (UPDATE webhook_inbox SET processed_at = {PROCESSED_NOW_PG} "
+    "WHERE processed_at IS NULL AND id = ANY($30::bigint[]) RETURNING id, processed_at) "
+    # Both answers in one result: the participant sessions stored, the events marked.
+    "SELECT p.sid, COALESCE(s.sid, n.sid) AS session_sid, NULL::bigint AS event_id, "
+    "NULL::timestamptz AS processed_at FROM new_participants p "
     "LEFT JOIN room_sessions s ON s.id = p.room_session_id "
-    "LEFT JOIN new_sessions n ON n.id = p.room_session_id"
+    "LEFT JOIN new_sessions n ON n.id = p.room_session_id "
+    "UNION ALL SELECT NULL, NULL, id, processed_at FROM applied_events"
 )
 
-# (participant sid, its room session's sid) of a participant session stored.
-Stored = set[tuple[str, str]]
 
-
-async def write_and_mark(batch: EffectBatch, at: dt.datetime) -> Stored:
-    """Write `batch` and mark its applied events processed at `at`, atomically.
+async def write_and_mark(batch: EffectBatch) -> Written:
+    """Write `batch` and mark its applied events processed, atomically.
 
     Returns the participant sessions it stored, as (sid, session sid): one it
     did not store was already taken (by another room's session, or by another
-    room of the same batch: LiveKit's sids are unique, so never for a good reason).
+    room of the same batch: LiveKit's sids are unique, so never for a good reason);
+    and the events it marked, with the processed_at the database gave them.
     """
     if batch.is_empty():
-        return set()
+        return Written(set(), {})
     conn = connection()
     if is_postgres(conn):
         async with bounded():
-            rows = await conn.execute_query_dict(_WRITE_AND_MARK_PG, _pg_args(batch, at))
-        return {(row["sid"], row["session_sid"]) for row in rows}
+            rows = await conn.execute_query_dict(_WRITE_AND_MARK_PG, _pg_args(batch))
+        return Written(
+            stored={(row["sid"], row["session_sid"]) for row in rows if row["event_id"] is None},
+            processed={
+                int(row["event_id"]): timestamp(row["processed_at"])
+                for row in rows
+                if row["event_id"] is not None
+            },
+        )
     async with transaction() as conn:
-        return await _write_and_mark_sqlite(conn, batch, at)
+        return await _write_and_mark_sqlite(conn, batch)
 
 
 # Each row type's values, in the one order both dialects' statements take them.
@@ -175,7 +206,7 @@ def _changed(c: ParticipantChange) -> list[object]:
     ]
 
 
-def _pg_args(batch: EffectBatch, at: dt.datetime) -> list[object]:
+def _pg_args(batch: EffectBatch) -> list[object]:
     return [
         *columns([_session(s) for s in batch.sessions_opened], 4),
         *columns([_ended(e) for e in batch.sessions_ended], 2),
@@ -183,14 +214,11 @@ def _pg_args(batch: EffectBatch, at: dt.datetime) -> list[object]:
         *columns([_changed(c) for c in batch.participants_changed], 6),
         *columns([_room(r) for r in batch.rooms], 4),
         *columns([_failed(f) for f in batch.failed], 2),
-        at,
         batch.applied,
     ]
 
 
-async def _write_and_mark_sqlite(
-    conn: BaseDBAsyncClient, batch: EffectBatch, at: dt.datetime
-) -> Stored:
+async def _write_and_mark_sqlite(conn: BaseDBAsyncClient, batch: EffectBatch) -> Written:
     """The same writes, one statement per kind, in the order the CTEs mean."""
     if batch.sessions_opened:
         await conn.execute_many(
@@ -246,11 +274,13 @@ async def _write_and_mark_sqlite(
             "WHERE id = ?1 AND processed_at IS NULL",
             [_failed(f) for f in batch.failed],
         )
+    processed: dict[int, dt.datetime] = {}
     if batch.applied:
         marks = ", ".join("?" for _ in batch.applied)
-        await conn.execute_query(
-            "UPDATE webhook_inbox SET processed_at = ?, attempts = attempts + 1 "  # noqa: S608
-            f"WHERE processed_at IS NULL AND id IN ({marks})",
-            [at, *batch.applied],
+        marked = await conn.execute_query_dict(
+            f"UPDATE webhook_inbox SET processed_at = {PROCESSED_NOW_SQLITE} "  # noqa: S608
+            f"WHERE processed_at IS NULL AND id IN ({marks}) RETURNING id, processed_at",
+            batch.applied,
         )
-    return inserted
+        processed = {int(row["id"]): timestamp(row["processed_at"]) for row in marked}
+    return Written(inserted, processed)

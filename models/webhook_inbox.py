@@ -4,6 +4,11 @@ Its statements take lists, so one costs the same round trip for one row or
 five hundred: concurrent deliveries share one insert, and many rooms share
 one read of what is pending. One statement text serves any number of rows on
 PostgreSQL (arrays through `unnest`), so it stays prepared.
+
+What "pending" means is written once (`pending`, below) and every statement
+that reads or counts pending events uses it. The functions here run within
+their caller's deadline (models.db.bounded, or a route's database_work), except
+the insert and the committer's read, which carry their own.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 from tortoise import fields
 from tortoise.models import Model
 
-from models.db import bounded, columns, connection, is_postgres, timestamp
+from models.db import bounded, columns, connection, is_postgres, placeholder, timestamp
 
 
 class WebhookInbox(Model):
@@ -30,13 +35,28 @@ class WebhookInbox(Model):
     livekit_created_at = fields.BigIntField(default=0)
     received_at = fields.DatetimeField(auto_now_add=True)
     payload = fields.TextField()
+    # When the event's effects committed, by the database's clock, set by the
+    # statement that writes them (models/webhook_effects.py: PROCESSED_NOW); an
+    # event no room claims is stored processed, at its receipt. Null: not yet.
     processed_at = fields.DatetimeField(null=True)
+    # Failed attempts to apply it; at WEBHOOK_MAX_ATTEMPTS it stops being pending.
     attempts = fields.IntField(default=0)
     last_error = fields.TextField(null=True)
 
     class Meta:
         table = "webhook_inbox"
         indexes = (("room_name", "processed_at"),)
+
+
+def pending(max_attempts: str) -> str:
+    """The one definition of a pending event, as a condition on webhook_inbox:
+    not processed, and failed fewer than `max_attempts` (a placeholder) times."""
+    return f"processed_at IS NULL AND attempts < {max_attempts}"
+
+
+def failed(max_attempts: str) -> str:
+    """Not processed and out of attempts: kept, with its last error, for ops."""
+    return f"processed_at IS NULL AND NOT ({pending(max_attempts)})"
 
 
 # Column sizes, for the route that refuses what could never be stored.
@@ -133,12 +153,12 @@ async def insert_events(events: Sequence[StoredEvent], seconds: float | None = N
 
 
 _PENDING_PG = (
-    "SELECT id, room_name, event_type, payload, livekit_created_at, received_at, attempts "
+    "SELECT id, room_name, event_type, payload, livekit_created_at, received_at, attempts "  # noqa: S608
     "FROM (SELECT w.*, ROW_NUMBER() OVER (PARTITION BY w.room_name "
     "ORDER BY w.livekit_created_at, w.id) AS place FROM webhook_inbox w "
     "JOIN unnest($3::text[], $4::timestamptz[]) AS r(name, as_of) "
     "ON w.room_name = r.name AND w.received_at <= r.as_of "
-    "WHERE w.processed_at IS NULL AND w.attempts < $1) AS ranked "
+    f"WHERE {pending('$1')}) AS ranked "
     "WHERE place <= $2 ORDER BY livekit_created_at, id"
 )
 
@@ -174,7 +194,7 @@ async def read_pending(
             "SELECT id, room_name, event_type, payload, livekit_created_at, received_at, "  # noqa: S608
             "attempts FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY room_name "
             "ORDER BY livekit_created_at, id) AS place FROM webhook_inbox "
-            f"WHERE processed_at IS NULL AND attempts < ?1 AND ({rooms})"
+            f"WHERE {pending('?1')} AND ({rooms})"
             ") AS ranked WHERE place <= ?2 ORDER BY livekit_created_at, id"
         )
         args = [max_attempts, per_room]
@@ -198,18 +218,23 @@ async def read_pending(
 
 async def rooms_with_pending(max_attempts: int) -> list[str]:
     """Rooms with stored events still to apply."""
-    async with bounded():
-        names = (
-            await WebhookInbox.filter(processed_at=None, attempts__lt=max_attempts)
-            .exclude(room_name=None)
-            .distinct()
-            .values_list("room_name", flat=True)
-        )
-    return [str(name) for name in names]
+    conn = connection()
+    p = placeholder(conn)
+    rows = await conn.execute_query_dict(
+        "SELECT DISTINCT room_name FROM webhook_inbox "  # noqa: S608
+        f"WHERE room_name IS NOT NULL AND {pending(p + '1')}",
+        [max_attempts],
+    )
+    return [str(row["room_name"]) for row in rows]
 
 
 async def has_pending(room_name: str, max_attempts: int) -> bool:
-    async with bounded():
-        return await WebhookInbox.exists(
-            room_name=room_name, processed_at=None, attempts__lt=max_attempts
-        )
+    """Whether this room has stored events still to apply."""
+    conn = connection()
+    p = placeholder(conn)
+    rows = await conn.execute_query_dict(
+        f"SELECT 1 AS one FROM webhook_inbox WHERE room_name = {p}1 "  # noqa: S608
+        f"AND {pending(p + '2')} LIMIT 1",
+        [room_name, max_attempts],
+    )
+    return bool(rows)

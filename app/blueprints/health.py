@@ -12,30 +12,11 @@ from app.auth import public
 from app.database_budget import database_work
 from app.services import services
 from app.version import VERSION
-from models.db import is_postgres, transaction
+from models.readiness import probe_tables
 
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("health", __name__)
-
-# The tables every request path reads or writes (models/). A lock on any of
-# them that would stall the service makes it not ready.
-SERVICE_TABLES = ("rooms", "room_sessions", "participant_sessions", "webhook_inbox", "seats")
-# PostgreSQL: the lock our own writes take. It conflicts with every mode that
-# would stall them (SHARE, EXCLUSIVE, ACCESS EXCLUSIVE, the last also stalling
-# reads) and with none that ordinary traffic takes, and goes at commit.
-POSTGRES_PROBE = f"LOCK TABLE {', '.join(SERVICE_TABLES)} IN ROW EXCLUSIVE MODE"
-# SQLite (WAL) locks the whole file for writing: readers still read, writers
-# wait. So: a write that changes nothing, which needs the write lock like any
-# real one, then a read of every table.
-SQLITE_PROBE = (
-    "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM rooms LIMIT 1))"
-    " + (SELECT COUNT(*) FROM (SELECT 1 FROM room_sessions LIMIT 1))"
-    " + (SELECT COUNT(*) FROM (SELECT 1 FROM participant_sessions LIMIT 1))"
-    " + (SELECT COUNT(*) FROM (SELECT 1 FROM webhook_inbox LIMIT 1))"
-    " + (SELECT COUNT(*) FROM (SELECT 1 FROM seats LIMIT 1)) AS tables"
-)
-SQLITE_WRITE_PROBE = "UPDATE rooms SET id = id WHERE 0"
 
 
 class Welcome(BaseModel):
@@ -83,14 +64,8 @@ async def _check_database() -> None:
     """Our tables can be read and written now; within DATABASE_TIMEOUT_SECONDS."""
     if not services().database_open:
         raise ConnectionError("database is not open")
-    async with database_work(), transaction() as conn:
-        if is_postgres(conn):
-            await conn.execute_query(POSTGRES_PROBE)
-        else:
-            # The write first: a read first could see a snapshot that a write
-            # elsewhere then makes too old to write from (refused at once).
-            await conn.execute_query(SQLITE_WRITE_PROBE)
-            await conn.execute_query(SQLITE_PROBE)
+    async with database_work():
+        await probe_tables()
 
 
 @blueprint.get("/v1/health/ready")

@@ -8,13 +8,12 @@ import logging
 from quart import Blueprint, Response
 
 from app.auth import service_only
-from app.database_budget import database_budget
+from app.database_budget import database_work
 from app.errors import documents_errors
 from app.metrics import CONTENT_TYPE
 from app.openapi import documents_plain_response
 from app.services import services
-from models import WebhookInbox
-from models.db import bounded
+from models.webhook_inbox_ops import count_pending
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +26,8 @@ BACKLOG_COUNT_TIMEOUT = 1.0
 
 async def _webhook_backlog(max_attempts: int) -> int | None:
     try:
-        async with bounded(min(BACKLOG_COUNT_TIMEOUT, database_budget())):
-            return await WebhookInbox.filter(processed_at=None, attempts__lt=max_attempts).count()
+        async with database_work(at_most=BACKLOG_COUNT_TIMEOUT):
+            return await count_pending(max_attempts)
     except asyncio.CancelledError:
         raise
     except Exception as error:  # any failure: the backlog is unknown this scrape

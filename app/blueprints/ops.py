@@ -12,7 +12,7 @@ from app.auth import service_only
 from app.database_budget import database_work
 from app.errors import documents_errors
 from app.services import services
-from models import WebhookInbox
+from models.webhook_inbox_ops import inbox_backlog
 
 blueprint = Blueprint("ops", __name__)
 
@@ -90,17 +90,14 @@ async def get_webhook_stats() -> WebhooksReport:
     Events stored but not yet applied, and those that failed to apply
     `WEBHOOK_MAX_ATTEMPTS` times and are kept with their error (newest 50).
     """
-    limit = services().settings.webhook_max_attempts
-    unapplied = WebhookInbox.filter(processed_at=None)
-    failed = unapplied.filter(attempts__gte=limit)
     async with database_work():
-        rows = await failed.order_by("-id").limit(FAILED_SHOWN)
-        pending = await unapplied.filter(attempts__lt=limit).count()
-        failed_count = await failed.count()
+        backlog = await inbox_backlog(services().settings.webhook_max_attempts, FAILED_SHOWN)
     return WebhooksReport(
-        pending=pending,
-        failed=failed_count,
-        failed_events=[FailedEvent.model_validate(row, from_attributes=True) for row in rows],
+        pending=backlog.pending,
+        failed=backlog.failed,
+        failed_events=[
+            FailedEvent.model_validate(row, from_attributes=True) for row in backlog.newest_failed
+        ],
     )
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from quart import Blueprint
 from quart_schema import validate_querystring, validate_response
-from tortoise.expressions import Q
-from tortoise.functions import Count
 
 from actors.room.protocol import ListParticipants, LiveParticipant, RoomNotFoundError
 from app.auth import wallet_allowed
@@ -18,7 +17,8 @@ from app.errors import documents_errors
 from app.room_access import require_room_manager
 from app.schemas import reject_impossible_room_names
 from app.services import services
-from models import ParticipantSession, Room, RoomSession
+from models.rooms import room_exists
+from models.session_history import HistorySession, room_history
 
 blueprint = Blueprint("presence", __name__)
 blueprint.before_request(reject_impossible_room_names)
@@ -98,7 +98,7 @@ def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None
 
 async def _require_room(name: str) -> None:
     async with database_work():
-        found = await Room.exists(name=name)
+        found = await room_exists(name)
     if not found:
         raise RoomNotFoundError(name)
 
@@ -127,31 +127,6 @@ class SessionListQuery(BaseModel):
     cursor: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")] | None = None
 
 
-async def _page_of_sessions(name: str, limit: int, cursor: str | None) -> list[RoomSession]:
-    """Newest first (by start, then id), `limit + 1` of them to tell whether more follow."""
-    sessions = RoomSession.filter(room_name=name)
-    if cursor is not None:
-        last = await RoomSession.get_or_none(room_name=name, id=min(int(cursor), MAX_ID))
-        if last is None:
-            return []  # not a cursor this room gave out: nothing after it
-        sessions = sessions.filter(
-            Q(started_at__lt=last.started_at) | Q(started_at=last.started_at, id__lt=last.id)
-        )
-    return await sessions.order_by("-started_at", "-id").limit(limit + 1)
-
-
-async def _participant_totals(ids: list[int]) -> dict[int, int]:
-    if not ids:
-        return {}
-    counted = (
-        await ParticipantSession.filter(room_session_id__in=ids)
-        .annotate(total=Count("id"))
-        .group_by("room_session_id")
-        .values("room_session_id", "total")
-    )
-    return {int(row["room_session_id"]): int(row["total"]) for row in counted}
-
-
 @blueprint.get("/v1/rooms/<string:name>/sessions")
 @wallet_allowed
 @validate_querystring(SessionListQuery)
@@ -167,41 +142,26 @@ async def list_sessions(name: str, query_args: SessionListQuery) -> SessionPage:
     """
     await require_room_manager(name)
     await _require_room(name)
+    after = None if query_args.cursor is None else min(int(query_args.cursor), MAX_ID)
     # The whole page within what is left of the request's database budget.
     async with database_work():
-        fetched = await _page_of_sessions(name, query_args.limit, query_args.cursor)
-        sessions = fetched[: query_args.limit]
-        more = len(fetched) > query_args.limit
-        totals = await _participant_totals([s.id for s in sessions])
-        # One bounded query per session: a page costs at most `limit` of them.
-        participants_of = {
-            s.id: await ParticipantSession.filter(room_session_id=s.id)
-            .order_by("joined_at", "id")
-            .limit(PARTICIPANTS_PER_SESSION)
-            for s in sessions
-        }
-    items = []
-    for s in sessions:
-        participants = participants_of[s.id]
-        items.append(
-            SessionOut(
-                sid=s.sid,
-                started_at=s.started_at,
-                ended_at=s.ended_at,
-                duration_seconds=_seconds(s.started_at, s.ended_at),
-                participants_total=totals.get(s.id, 0),
-                participants=[
-                    ParticipantSessionOut(
-                        identity=p.identity,
-                        name=p.name,
-                        sid=p.sid,
-                        joined_at=p.joined_at,
-                        left_at=p.left_at,
-                        duration_seconds=_seconds(p.joined_at, p.left_at),
-                        disconnect_reason=p.disconnect_reason,
-                    )
-                    for p in participants
-                ],
-            )
-        )
-    return SessionPage(items=items, next_cursor=str(sessions[-1].id) if more and sessions else None)
+        page = await room_history(name, query_args.limit, after, PARTICIPANTS_PER_SESSION)
+    sessions = page.sessions
+    return SessionPage(
+        items=[_session_out(s) for s in sessions],
+        next_cursor=str(sessions[-1].id) if page.more and sessions else None,
+    )
+
+
+def _session_out(s: HistorySession) -> SessionOut:
+    return SessionOut(
+        sid=s.sid,
+        started_at=s.started_at,
+        ended_at=s.ended_at,
+        duration_seconds=_seconds(s.started_at, s.ended_at),
+        participants_total=s.participants_total,
+        participants=[
+            ParticipantSessionOut(**asdict(p), duration_seconds=_seconds(p.joined_at, p.left_at))
+            for p in s.participants
+        ],
+    )
