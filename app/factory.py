@@ -22,7 +22,7 @@ from app.blueprints import (
     webhooks,
 )
 from app.cors import install_cors
-from app.errors import register_domain_errors, register_error_handlers
+from app.errors import register_error_handlers
 from app.lifecycle import StartupError, install_lifecycle
 from app.logs import configure_logging
 from app.openapi import QariOpenAPIProvider
@@ -94,6 +94,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # After the guard: who the caller is decides who is spared and which wallet counts.
     install_rate_limits(app, services.rate_limiter, services.metrics)
     register_error_handlers(app)
-    register_domain_errors(app)
     install_lifecycle(app, services)
     return app

@@ -10,15 +10,14 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
 import jwt
 from google.protobuf.json_format import ParseError
-from jwt.warnings import InsecureKeyLengthWarning
 from livekit import api
+from livekit.api.room_service import RoomService
 from livekit.protocol.models import ParticipantPermission
 from livekit.protocol.room import RoomConfiguration
 from livekit.protocol.webhook import WebhookEvent
@@ -30,6 +29,7 @@ from actors.room.protocol import (
     RoomConfig,
     TokenRequest,
 )
+from app.livekit_secret import MIN_SECRET_BYTES, QuietRoomService, is_short, short_secret_accepted
 from app.settings import Settings
 
 # The room actor's LiveKit port (its types live with the actor); re-exported here.
@@ -45,9 +45,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-# HS256 keys shorter than this are weak (RFC 7518 section 3.2).
-MIN_SECRET_BYTES = 32
 
 
 class WebhookSignatureError(Exception):
@@ -84,8 +81,9 @@ class LiveKitGateway:
         self.url = settings.livekit_url
         self._timeout = settings.livekit_timeout_seconds
         self._receiver = api.WebhookReceiver(api.TokenVerifier(self._key, self._secret))
-        self._api: api.LiveKitAPI | None = None
-        if len(self._secret.encode()) < MIN_SECRET_BYTES:
+        self._session: aiohttp.ClientSession | None = None
+        self._rooms: RoomService | None = None
+        if is_short(self._secret):
             # The dev default (`secret`, as `livekit-server --dev` uses) is short;
             # say so once here instead of PyJWT warning on every token.
             log.warning(
@@ -93,19 +91,27 @@ class LiveKitGateway:
                 " not for production",
                 MIN_SECRET_BYTES,
             )
-            warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
+
+    @property
+    def configured(self) -> bool:
+        """Whether there is a LiveKit to call: `LIVEKIT_URL` is set."""
+        return bool(self.url)
 
     async def open(self) -> None:
         """Create the RoomService client; it needs a running loop, so not at import."""
-        if self.url:
+        if self.configured:
             # livekit-api ignores its session timeout on RoomService calls, so
             # every call below is bounded with asyncio.timeout instead.
-            self._api = api.LiveKitAPI(self.url, self._key, self._secret, failover=False)
+            self._session = aiohttp.ClientSession()
+            self._rooms = QuietRoomService(
+                self._session, self.url, self._key, self._secret, failover=False
+            )
 
     async def close(self) -> None:
-        if self._api is not None:
-            await self._api.aclose()
-            self._api = None
+        self._rooms = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     # -- tokens ----------------------------------------------------------------
 
@@ -141,7 +147,8 @@ class LiveKitGateway:
             token.with_metadata(request.metadata)
         if request.attributes:
             token.with_attributes(request.attributes)
-        jwt_text = token.to_jwt()
+        with short_secret_accepted(self._secret):
+            jwt_text = token.to_jwt()
         # to_jwt stamps `exp` from its own clock: report exactly that instant.
         claims = jwt.decode(jwt_text, options={"verify_signature": False})
         return jwt_text, dt.datetime.fromtimestamp(claims["exp"], tz=dt.UTC)
@@ -158,7 +165,8 @@ class LiveKitGateway:
             # LiveKit signs UTF-8 JSON; other bytes cannot carry its signature.
             raise WebhookSignatureError("body is not UTF-8") from None
         try:
-            return self._receiver.receive(text, authorization)
+            with short_secret_accepted(self._secret):
+                return self._receiver.receive(text, authorization)
         except ParseError as error:
             raise WebhookPayloadError("not a LiveKit webhook event") from error
         except (jwt.PyJWTError, ValueError) as error:
@@ -171,7 +179,7 @@ class LiveKitGateway:
 
     async def create_room(self, room: RoomConfig) -> str | None:
         """CreateRoom; the sid, or None when not mirroring."""
-        if self._api is None:
+        if self._rooms is None:
             return None
         request = api.CreateRoomRequest(
             name=room.name,
@@ -181,21 +189,21 @@ class LiveKitGateway:
             metadata=room.metadata or "",
         )
         async with _translate_errors(), asyncio.timeout(self._timeout):
-            created = await self._api.room.create_room(request)
+            created = await self._rooms.create_room(request)
         return created.sid or None
 
     async def update_room_metadata(self, name: str, metadata: str) -> None:
-        if self._api is None:
+        if self._rooms is None:
             return
         request = api.UpdateRoomMetadataRequest(room=name, metadata=metadata)
         async with _translate_errors(), asyncio.timeout(self._timeout):
-            await self._api.room.update_room_metadata(request)
+            await self._rooms.update_room_metadata(request)
 
     async def delete_room(self, name: str) -> None:
-        if self._api is None:
+        if self._rooms is None:
             return
         async with _translate_errors(), asyncio.timeout(self._timeout):
-            await self._api.room.delete_room(api.DeleteRoomRequest(room=name))
+            await self._rooms.delete_room(api.DeleteRoomRequest(room=name))
 
     # Moderation and admission need LiveKit: unlike mirroring, there is no
     # "fine without it", so with LIVEKIT_URL empty these raise instead of
@@ -206,7 +214,7 @@ class LiveKitGateway:
         client = self._required()
         request = api.RoomParticipantIdentity(room=room, identity=identity)
         async with _translate_errors(), asyncio.timeout(self._timeout):
-            await client.room.remove_participant(request)
+            await client.remove_participant(request)
 
     async def update_participant(
         self,
@@ -230,7 +238,7 @@ class LiveKitGateway:
         if attributes:
             request.attributes.update(attributes)
         async with _translate_errors(), asyncio.timeout(self._timeout):
-            await client.room.update_participant(request)
+            await client.update_participant(request)
 
     async def mute_published_track(
         self, room: str, identity: str, track_sid: str, *, muted: bool
@@ -241,12 +249,12 @@ class LiveKitGateway:
             room=room, identity=identity, track_sid=track_sid, muted=muted
         )
         async with _translate_errors(), asyncio.timeout(self._timeout):
-            await client.room.mute_published_track(request)
+            await client.mute_published_track(request)
 
-    def _required(self) -> api.LiveKitAPI:
-        if self._api is None:
+    def _required(self) -> RoomService:
+        if self._rooms is None:
             raise LiveKitNotConfiguredError
-        return self._api
+        return self._rooms
 
 
 def participant_permission(role: str) -> ParticipantPermission:

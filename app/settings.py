@@ -226,11 +226,6 @@ class Settings(BaseSettings):
         """The LiveKit URL handed to clients with their tokens."""
         return self.livekit_public_url or self.livekit_url
 
-    @property
-    def livekit_enabled(self) -> bool:
-        """With `LIVEKIT_URL` empty nothing is mirrored to LiveKit."""
-        return bool(self.livekit_url)
-
     def sqlite_path(self) -> Path | None:
         """The SQLite file, so start-up can create its folder."""
         if not self.is_sqlite:

@@ -126,5 +126,5 @@ async def _delete_livekit_room(memory: RoomMemory, livekit: LiveKit, *, required
         if required:
             raise
     except LiveKitRefusedError as error:
-        if error.code != "not_found":
+        if not error.gone:
             raise

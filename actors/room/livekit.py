@@ -44,6 +44,13 @@ class LiveKitRefusedError(Exception):
         self.code = code
         self.status = status
 
+    @property
+    def gone(self) -> bool:
+        """LiveKit's `not_found`: the room or participant the call names is not
+        there (never was, or already left or ended). For a removal, a deletion or
+        ending a meeting that is what was asked for, so callers take it as done."""
+        return self.code == "not_found"
+
 
 class LiveKitNotConfiguredError(LiveKitUnreachableError):
     """`LIVEKIT_URL` is empty: there is no LiveKit to call."""
@@ -54,9 +61,14 @@ class LiveKitNotConfiguredError(LiveKitUnreachableError):
 
 class LiveKit(Protocol):
     """Token minting (always) and RoomService calls, which raise LiveKitUnreachableError
-    or LiveKitRefusedError and nothing else. `url` is empty when there is no LiveKit."""
+    or LiveKitRefusedError and nothing else."""
 
-    url: str
+    @property
+    def configured(self) -> bool:
+        """Whether there is a LiveKit to call (`LIVEKIT_URL` is set). Without one,
+        rooms are not mirrored and moderation and removals raise
+        LiveKitNotConfiguredError; tokens are minted all the same."""
+        ...
 
     def mint_token(self, room: RoomConfig, request: TokenRequest) -> tuple[str, dt.datetime]: ...
 

@@ -55,7 +55,7 @@ class Ports:
 
 
 def _require_livekit(ports: Ports) -> None:
-    if not ports.livekit.url:
+    if not ports.livekit.configured:
         raise LiveKitNotConfiguredError
 
 
@@ -71,7 +71,7 @@ async def remove(
         await memory.bans.add(config.id, BanRow(identity, reason, ports.now()))
     await _revoke(memory, ports, identity)
     kept = "the ban was kept" if ban else "its tokens for this room were revoked"
-    if not ports.livekit.url:
+    if not ports.livekit.configured:
         raise RemovalNotMadeError(LiveKitNotConfiguredError(), kept)
     if not present:
         return
@@ -95,7 +95,7 @@ async def revoke_access(
             written.add_done_callback(_log_unstored_revocation)
         return
     await _revoke(memory, ports, identity)
-    if memory.state.connections(identity) and ports.livekit.url:
+    if memory.state.connections(identity) and ports.livekit.configured:
         await disconnect(memory, ports, identity)
 
 
@@ -104,7 +104,7 @@ async def disconnect(memory: RoomMemory, ports: Ports, identity: str) -> None:
     try:
         await ports.livekit.remove_participant(memory.name, identity)
     except LiveKitRefusedError as error:
-        if error.code != "not_found":
+        if not error.gone:
             raise
 
 
@@ -162,7 +162,7 @@ async def end(memory: RoomMemory, ports: Ports) -> None:
     try:
         await ports.livekit.delete_room(memory.name)
     except LiveKitRefusedError as error:
-        if error.code != "not_found":  # no meeting running in LiveKit is an ended meeting
+        if not error.gone:  # no meeting running in LiveKit is an ended meeting
             raise RemovalNotMadeError(error, ENDED_KEPT, what=NOT_ENDED) from error
     except LiveKitUnreachableError as error:
         raise RemovalNotMadeError(error, ENDED_KEPT, what=NOT_ENDED) from error

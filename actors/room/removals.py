@@ -72,7 +72,7 @@ class Removals:
                 await self._livekit.remove_participant(self._room, identity)
                 self._stats.removed += 1
             except LiveKitRefusedError as error:
-                if error.code == "not_found":
+                if error.gone:
                     continue  # gone already
                 self._stats.removals_failed += 1
                 log.warning("room %r: removing %r refused: %s", self._room, identity, error)

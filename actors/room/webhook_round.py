@@ -95,7 +95,7 @@ class WebhookRound:
             grants=memory.seats.grants(),
             held=memory.seats.held(now),
             banned=memory.bans.identities(),
-            enforce=bool(self._ports.livekit.url),
+            enforce=self._ports.livekit.configured,
             now=now,
         )
         latest = self._ports.received_until()

@@ -3,25 +3,32 @@ wire, and how LiveKit's answers come back."""
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import AsyncIterator
 
 import pytest
+from jwt.warnings import InsecureKeyLengthWarning
 from livekit.protocol.models import TrackInfo, TrackType
 from livekit.protocol.room import (
     MuteRoomTrackRequest,
     RoomParticipantIdentity,
     UpdateParticipantRequest,
 )
+from pydantic import SecretStr
 
 from app.livekit_gateway import (
     LiveKitGateway,
     LiveKitNotConfiguredError,
     LiveKitRefusedError,
     LiveKitUnreachableError,
+    RoomConfig,
+    TokenRequest,
     participant_permission,
 )
 from tests.fakes.livekit_server import FakeLiveKit
 from tests.support.settings import make_settings
+from tests.support.webhooks import event, room_info, serialise, sign
 
 
 @pytest.fixture
@@ -44,6 +51,7 @@ async def test_remove_participant(gateway: LiveKitGateway, fake_livekit: FakeLiv
     with pytest.raises(LiveKitRefusedError) as refused:
         await gateway.remove_participant("r", "alice")
     assert refused.value.code == "not_found"
+    assert refused.value.gone  # already removed: what a removal asks for
 
 
 async def test_update_participant_sends_the_roles_permission(
@@ -93,8 +101,9 @@ async def test_a_refusal_and_an_outage_are_told_apart(
 ) -> None:
     fake_livekit.join("r", "alice")
     fake_livekit.fail_next("RemoveParticipant", "internal")
-    with pytest.raises(LiveKitRefusedError):
+    with pytest.raises(LiveKitRefusedError) as refused:
         await gateway.remove_participant("r", "alice")
+    assert not refused.value.gone
 
     await fake_livekit.stop()
     with pytest.raises(LiveKitUnreachableError):
@@ -113,3 +122,38 @@ async def test_without_livekit_url_the_participant_calls_refuse() -> None:
             await gateway.mute_published_track("r", "alice", "TR_1", muted=True)
     finally:
         await gateway.close()
+
+
+async def test_a_short_secret_is_said_once_and_leaves_no_warning_filter(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The dev default secret: PyJWT's short-key warning (an error under this suite's
+    `filterwarnings = error`) is held back around each of the gateway's signatures
+    and checks, and the process-wide warning filters are left as they were."""
+    filters = list(warnings.filters)
+    async with FakeLiveKit("devkey", "secret") as fake:
+        settings = make_settings(
+            "sqlite://:memory:",
+            livekit_url=fake.url,
+            livekit_api_key="devkey",
+            livekit_api_secret=SecretStr("secret"),
+        )
+        with caplog.at_level(logging.WARNING, logger="app.livekit_gateway"):
+            gateway = LiveKitGateway(settings)
+        await gateway.open()
+        try:
+            gateway.mint_token(
+                RoomConfig("r", 60, 20, 0, None),
+                TokenRequest("alice", None, "viewer", None, None, 60),
+            )
+            body = serialise(event("room_started", room_info("r", "RM_r")))
+            with pytest.warns(InsecureKeyLengthWarning):  # signed here as LiveKit would
+                authorization = sign(body, "devkey", "secret")
+            assert gateway.verify_webhook(body, authorization).room.name == "r"
+            fake.join("r", "alice")
+            await gateway.remove_participant("r", "alice")
+        finally:
+            await gateway.close()
+    assert warnings.filters == filters
+    said = [r for r in caplog.records if "LIVEKIT_API_SECRET is shorter" in r.getMessage()]
+    assert len(said) == 1

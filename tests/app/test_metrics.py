@@ -8,10 +8,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.metrics import CHAIN_OUTCOMES, Metrics
 from models import WebhookInbox
-from tests.conftest import Client, Running
+from tests.conftest import Client, Running, app_running
 from tests.support.applied import apply_pending
-from tests.support.clock import EPOCH
-from tests.support.settings import AUTH
+from tests.support.clock import EPOCH, FakeClock
+from tests.support.settings import AUTH, make_settings
+from tests.support.wallets import SIWE_DOMAIN, sign_in
 from tests.support.webhooks import event, participant, room_info, serialise, signed
 
 ROOM = "metered"
@@ -99,6 +100,25 @@ async def test_a_room_full_refusal_is_counted_by_its_code(running: Running) -> N
         assert response.status_code == status
     samples = await scrape(client)
     assert samples["qari_tokens_refused_total"][(("reason", "room_full"),)] == 1
+
+
+async def test_a_host_refused_to_a_wallet_not_the_owner_is_counted_as_forbidden(
+    database_url: str, clock: FakeClock
+) -> None:
+    """The 403 the client gets and the reason counted come from one table entry."""
+    settings = make_settings(database_url, siwe_domain=SIWE_DOMAIN)
+    async with app_running(settings, clock) as running:
+        client = running.client()
+        owner, other = await sign_in(client, clock.now()), await sign_in(client, clock.now())
+        created = await client.post("/v1/rooms", json={"name": ROOM}, headers=owner.auth)
+        assert created.status_code == 201
+        refused = await client.post(
+            f"/v1/rooms/{ROOM}/token", json={"role": "host"}, headers=other.auth
+        )
+        assert refused.status_code == 403
+        assert (await refused.get_json())["code"] == "forbidden"
+        refused_total = (await scrape(client))["qari_tokens_refused_total"]
+        assert refused_total == {(("reason", "forbidden"),): 1}
 
 
 async def test_the_webhook_backlog_counts_stored_events_not_yet_applied(running: Running) -> None:
