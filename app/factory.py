@@ -7,8 +7,6 @@ from typing import Any
 from quart import Quart
 from quart_schema import QuartSchema
 
-from app.access_log import install_access_log
-from app.auth import install_caller_guard
 from app.blueprints import (
     auth,
     docs,
@@ -21,13 +19,15 @@ from app.blueprints import (
     tokens,
     webhooks,
 )
-from app.cors import install_cors
-from app.errors import register_error_handlers
+from app.http.access_log import install_access_log
+from app.http.auth import install_caller_guard
+from app.http.cors import install_cors
+from app.http.errors import register_error_handlers
+from app.http.openapi import QariOpenAPIProvider
+from app.http.rate_limits import install_rate_limits
+from app.http.request_body import ApiRequest
 from app.lifecycle import StartupError, install_lifecycle
 from app.logs import configure_logging
-from app.openapi import QariOpenAPIProvider
-from app.rate_limits import install_rate_limits
-from app.request_body import ApiRequest
 from app.services import Services, build_services
 from app.settings import Settings
 from app.version import VERSION
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.register_blueprint(module.blueprint)
     # First of the before_request hooks, so the access log and metrics time
     # (and see) every request, a refused one included; its arrival stamp also
-    # starts the request's database budget (app/database_budget.py).
+    # starts the request's database budget (app/http/database_budget.py).
     install_access_log(app, services.metrics)
     # CORS next: preflights are answered before anything asks for a credential.
     install_cors(app, settings.cors_allowed_origins)

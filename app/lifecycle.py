@@ -31,8 +31,8 @@ from collections.abc import AsyncGenerator
 from quart import Quart
 
 from actors.room.protocol import EventsStored, RevokeAccess, RoomNotFoundError
+from app.chain.recheck import recheck_forever
 from app.database import DATABASE_UNAVAILABLE, bounded, close_database, open_database
-from app.gating.recheck import recheck_forever
 from app.schema_check import SchemaNotCurrentError, check_schema
 from app.services import Services
 from models.db import is_unavailable

@@ -21,7 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Summa
 from prometheus_client.registry import Collector
 from tortoise import connections
 
-from app.gating.stats import GatingStats
+from app.chain.stats import GatingStats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -43,7 +43,7 @@ WEBHOOK_EVENTS = (
     "ingress_ended",
 )
 _WEBHOOK_EVENTS = frozenset(WEBHOOK_EVENTS)
-# Outcomes of a chain JSON-RPC exchange (app/gating/stats.py names them), all
+# Outcomes of a chain JSON-RPC exchange (app/chain/stats.py names them), all
 # shown from the start so a rate over them never begins with a missing series.
 CHAIN_OUTCOMES = ("ok", "timeout", "unreachable", "not_configured", "bad_response", "rpc_error")
 
@@ -245,7 +245,7 @@ class Metrics:
         self.tokens_refused.labels(reason).inc()
 
     def observe_rate_limited(self, budget: str) -> None:
-        """`budget` is one of app/rate_limits.py's few names, never a client's value."""
+        """`budget` is one of app/http/rate_limits.py's few names, never a client's value."""
         self.rate_limited.labels(budget).inc()
 
     def observe_webhook_received(self, event_type: str) -> None:

@@ -19,19 +19,19 @@ from actors.room.postbox import RoomPostbox
 from actors.room.protocol import RoomMessage
 from actors.runtime import ActorRegistry
 from actors.seat_writer import SeatWriter
-from app.chain_rpc import ChainRPC
-from app.database_budget import database_budget
-from app.gating.cache import VerdictCache
-from app.gating.checker import AccessChecker
-from app.gating.stats import GatingStats
+from app.chain.cache import VerdictCache
+from app.chain.checker import AccessChecker
+from app.chain.rpc import ChainRPC
+from app.chain.stats import GatingStats
+from app.http.database_budget import database_budget
+from app.http.rate_limits import RateLimiter
 from app.inbox_writer import InboxWriter
 from app.livekit_gateway import LiveKitGateway
 from app.metrics import Metrics, tortoise_pool
 from app.owner_locks import OwnerLocks
-from app.rate_limits import RateLimiter
 from app.settings import Settings
-from app.siwe_login import SiweLogin
-from app.wallet_sessions import WalletSessions
+from app.wallet.sessions import WalletSessions
+from app.wallet.siwe_login import SiweLogin
 
 
 def utc_now() -> dt.datetime:

@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     # Origins of the dApp, comma-separated (`https://app.example`); empty: no CORS headers.
     cors_origins: str = ""
 
-    # Rate limits (DESIGN.md section 12; app/rate_limits.py), each `N/second`,
+    # Rate limits (DESIGN.md section 12; app/http/rate_limits.py), each `N/second`,
     # `N/minute`, `N/hour` or `N/day`: sign-in (nonce and SIWE, one budget) per
     # client address; room creation and token requests per wallet and per client
     # address. Services are not limited. The client address is the peer's, or the

@@ -3,7 +3,7 @@
 LiveKit admits anyone with a valid token for the room's name: one minted
 before the room was deleted and created again, one minted elsewhere, one past
 capacity. So every join is checked against what Qari granted, once, here; a
-join refused is removed from LiveKit and does not count (actors/room.py).
+join refused is removed from LiveKit and does not count (actors/room/removals.py).
 
 The rule (docs/architecture.md, "Admission"): a join of a STANDARD participant
 (LiveKit's default kind) is admitted when Qari issued that identity a token

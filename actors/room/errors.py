@@ -1,4 +1,4 @@
-"""The room's refusals: domain errors that know nothing of HTTP (app/errors.py maps them)."""
+"""The room's refusals: domain errors that know nothing of HTTP (app/http/errors.py maps them)."""
 
 from __future__ import annotations
 

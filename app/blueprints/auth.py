@@ -9,8 +9,8 @@ from pydantic import BaseModel, StringConstraints
 from quart import Blueprint
 from quart_schema import security_scheme, validate_request, validate_response
 
-from app.auth import current_caller, forbidden, public, wallet_allowed
-from app.errors import documents_errors
+from app.http.auth import current_caller, forbidden, public, wallet_allowed
+from app.http.errors import documents_errors
 from app.services import services
 
 blueprint = Blueprint("auth", __name__)

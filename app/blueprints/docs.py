@@ -13,7 +13,7 @@ from quart import Blueprint, Quart, Response, send_from_directory
 from quart_schema import hide, security_scheme
 from werkzeug.exceptions import NotFound
 
-from app.auth import public
+from app.http.auth import public
 
 blueprint = Blueprint("docs", __name__)
 

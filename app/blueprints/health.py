@@ -8,8 +8,8 @@ from pydantic import BaseModel
 from quart import Blueprint
 from quart_schema import security_scheme, validate_response
 
-from app.auth import public
-from app.database_budget import database_work
+from app.http.auth import public
+from app.http.database_budget import database_work
 from app.services import services
 from app.version import VERSION
 from models.readiness import probe_tables

@@ -7,11 +7,11 @@ import logging
 
 from quart import Blueprint, Response
 
-from app.auth import service_only
-from app.database_budget import database_work
-from app.errors import documents_errors
+from app.http.auth import service_only
+from app.http.database_budget import database_work
+from app.http.errors import documents_errors
+from app.http.openapi import documents_plain_response
 from app.metrics import CONTENT_TYPE
-from app.openapi import documents_plain_response
 from app.services import services
 from models.webhook_inbox_ops import count_pending
 

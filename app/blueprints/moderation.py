@@ -1,6 +1,6 @@
 """Moderation: remove (and ban), list and lift bans, mute, change a participant, end the meeting.
 
-Every action goes through the room's actor (actors/room_moderation.py), so a
+Every action goes through the room's actor (actors/room/moderation.py), so a
 removal with a ban and a token request for the same identity cannot cross.
 The actions that call LiveKit need it: 503 `livekit_unavailable` when
 `LIVEKIT_URL` is empty, or when LiveKit refuses or cannot be reached. Then
@@ -9,9 +9,9 @@ requested ban is stored and the identity's tokens for the room revoked, and
 the 503's detail says so. An identity that is an address may be written in
 any case: it is the same identity.
 
-Who may moderate: a service key (the API-key guard, before any of these). The
-room's owner may too once wallet sessions exist: that check belongs in
-`require_moderator`, the one place every route here passes through.
+Who may moderate: a service key, or the wallet that owns the room (read from
+the room actor's published entry); `require_moderator` is the one place every
+route here passes through.
 """
 
 from __future__ import annotations
@@ -33,14 +33,14 @@ from actors.room.protocol import (
     MuteTracks,
     RemoveParticipant,
 )
-from app.auth import wallet_allowed
 from app.blueprints.presence import ParticipantOut
 from app.blueprints.tokens import bounded_attributes
-from app.errors import documents_errors
-from app.room_access import require_room_manager
-from app.schemas import Metadata, RequestBody, reject_impossible_room_names
+from app.http.auth import wallet_allowed
+from app.http.errors import documents_errors
+from app.http.room_access import require_room_manager
+from app.http.schemas import Metadata, RequestBody, reject_impossible_room_names
+from app.http.validation import optional_json_body
 from app.services import services
-from app.validation import optional_json_body
 from models.bans import MAX_REASON_LENGTH, BanRow
 
 blueprint = Blueprint("moderation", __name__)

@@ -8,9 +8,9 @@ from pydantic import BaseModel
 from quart import Blueprint
 from quart_schema import validate_response
 
-from app.auth import service_only
-from app.database_budget import database_work
-from app.errors import documents_errors
+from app.http.auth import service_only
+from app.http.database_budget import database_work
+from app.http.errors import documents_errors
 from app.services import services
 from models.webhook_inbox_ops import inbox_backlog
 

@@ -11,11 +11,11 @@ from quart import Blueprint
 from quart_schema import validate_querystring, validate_response
 
 from actors.room.protocol import ListParticipants, LiveParticipant, RoomNotFoundError
-from app.auth import wallet_allowed
-from app.database_budget import database_work
-from app.errors import documents_errors
-from app.room_access import require_room_manager
-from app.schemas import reject_impossible_room_names
+from app.http.auth import wallet_allowed
+from app.http.database_budget import database_work
+from app.http.errors import documents_errors
+from app.http.room_access import require_room_manager
+from app.http.schemas import reject_impossible_room_names
 from app.services import services
 from models.rooms import room_exists
 from models.session_history import HistorySession, room_history

@@ -19,13 +19,13 @@ from actors.room.protocol import (
     RoomSettings,
     UpdateRoom,
 )
-from app.auth import current_caller, forbidden, wallet_allowed
-from app.database_budget import database_work
-from app.errors import APIError, documents_errors
-from app.gating.creation import refuse_unusable_gate
-from app.openapi import documents_plain_response
-from app.room_access import require_room_manager, rooms_owned
-from app.schemas import (
+from app.chain.creation import refuse_unusable_gate
+from app.http.auth import current_caller, forbidden, wallet_allowed
+from app.http.database_budget import database_work
+from app.http.errors import APIError, documents_errors
+from app.http.openapi import documents_plain_response
+from app.http.room_access import require_room_manager, rooms_owned
+from app.http.schemas import (
     Address,
     ChainId,
     Metadata,

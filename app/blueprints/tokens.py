@@ -24,14 +24,14 @@ from actors.room.protocol import (
 )
 from actors.runtime import MailboxFullError, RegistryClosedError
 from actors.seat_writer import SeatNotStoredError
-from app.auth import current_caller, wallet_allowed
-from app.database_budget import database_budget
-from app.errors import BODY, APIError, code_of, documents_errors, field_error, invalid_request
-from app.gating.checker import AccessDeniedError, ChainUnavailableError
+from app.chain.checker import AccessDeniedError, ChainUnavailableError
+from app.http.auth import current_caller, wallet_allowed
+from app.http.database_budget import database_budget
+from app.http.errors import BODY, APIError, code_of, documents_errors, field_error, invalid_request
+from app.http.schemas import Metadata, RequestBody, reject_impossible_room_names
+from app.http.validation import json_body, json_response
 from app.livekit_gateway import TokenRequest
-from app.schemas import Metadata, RequestBody, reject_impossible_room_names
 from app.services import Services, services
-from app.validation import json_body, json_response
 
 blueprint = Blueprint("tokens", __name__)
 blueprint.before_request(reject_impossible_room_names)

@@ -16,9 +16,9 @@ from quart_schema import document_headers, document_response, security_scheme
 
 from actors.room.protocol import EventsStored
 from actors.runtime import ActorError
-from app.auth import public
-from app.database_budget import database_deadline
-from app.errors import APIError, documents_errors
+from app.http.auth import public
+from app.http.database_budget import database_deadline
+from app.http.errors import APIError, documents_errors
 from app.inbox_writer import InboxEntry
 from app.livekit_gateway import WebhookPayloadError, WebhookSignatureError
 from app.services import Services, services

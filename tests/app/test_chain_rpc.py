@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from eth_utils import to_checksum_address
 
-from app.chain_rpc import (
+from app.chain.rpc import (
     ChainBadResponseError,
     ChainNotConfiguredError,
     ChainRPC,

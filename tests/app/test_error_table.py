@@ -21,11 +21,11 @@ from actors.room.protocol import (
     LiveKitUnreachableError,
     RemovalNotMadeError,
 )
-from app.chain_rpc import ChainError
-from app.errors import ANSWERS, APIError, answer_of, code_of, register_error_handlers
-from app.gating.checker import AccessDeniedError, ChainUnavailableError
-from app.siwe_login import SignInRejectedError
-from app.siwe_message import MalformedMessageError
+from app.chain.checker import AccessDeniedError, ChainUnavailableError
+from app.chain.rpc import ChainError
+from app.http.errors import ANSWERS, APIError, answer_of, code_of, register_error_handlers
+from app.wallet.siwe_login import SignInRejectedError
+from app.wallet.siwe_message import MalformedMessageError
 from models.rooms import AccessCondition, AccessType
 
 CONDITION = AccessCondition(AccessType.TOKEN, 1, "0x" + "ab" * 20, 10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from importlib.metadata import version
 
-from app.auth import Access, access_of
+from app.http.auth import Access, access_of
 from tests.conftest import Client, Running, app_running
 from tests.support.clock import FakeClock
 from tests.support.settings import API_KEY, AUTH, make_settings

@@ -19,7 +19,7 @@ import pytest
 from pydantic import ValidationError
 from quart.wrappers import Response
 
-from app.rate_limits import UNKNOWN_PEER, client_address
+from app.http.rate_limits import UNKNOWN_PEER, client_address
 from app.settings import (
     RateLimit,
     Settings,

@@ -33,7 +33,7 @@ async def test_a_seat_is_stored_before_its_token_is_returned(
     hold = dt.timedelta(seconds=running.services.settings.seat_hold_seconds)
     assert seat.issued_at == clock.now()
     assert seat.held_until == clock.now() + hold
-    # The grant runs the hold past the token's expiry (see actors/room_seats.py).
+    # The grant runs the hold past the token's expiry (see actors/room/seats.py).
     assert seat.granted_until == clock.now() + dt.timedelta(seconds=300) + hold
 
 

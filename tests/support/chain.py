@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 CONTRACTS_DIR = ROOT / "tests" / "contracts"
 # Contracts the service itself runs (e.g. in deployless calls), compiled here
 # too so tests can check the bytecode the app embeds against its source.
-APP_CONTRACTS_DIR = ROOT / "app" / "contracts"
+APP_CONTRACTS_DIR = ROOT / "app" / "wallet" / "contracts"
 BUILD_DIR = CONTRACTS_DIR / ".build"
 NODE_MODULES = ROOT / "node_modules"
 ANVIL = NODE_MODULES / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
@@ -81,7 +81,7 @@ class Artifact:
 
 
 def compile_contracts() -> dict[str, Artifact]:
-    """Every contract in tests/contracts and app/contracts, compiled with solcjs.
+    """Every contract in tests/contracts and app/wallet/contracts, compiled with solcjs.
 
     Cached by input hash under tests/contracts/.build. File names must be
     unique across both folders (they are the source names).

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import jwt
 
-from tests.app.gating.conftest import Gated
-from tests.app.gating.helpers import make_room
+from tests.app.chain.conftest import Gated
+from tests.app.chain.helpers import make_room
 from tests.support.applied import apply_pending
 from tests.support.settings import AUTH
 from tests.support.webhooks import event, participant, room_info, signed

@@ -13,8 +13,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.settings import Settings
-from tests.app.gating.conftest import Gated, Tokens
-from tests.app.gating.helpers import ask_token, make_room
+from tests.app.chain.conftest import Gated, Tokens
+from tests.app.chain.helpers import ask_token, make_room
 from tests.conftest import app_running
 from tests.support.chain import Chain
 from tests.support.clock import FakeClock

@@ -14,7 +14,7 @@ from typing import Any
 
 from quart.wrappers import Request
 
-from app.errors import BODY, APIError, field_error, invalid_request
+from app.http.errors import BODY, APIError, field_error, invalid_request
 
 
 def _not_json(detail: str, kind: str) -> APIError:

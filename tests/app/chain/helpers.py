@@ -28,7 +28,7 @@ async def ask_token(client: Client, room: str, identity: str) -> tuple[int, dict
 
 
 class Seating(Protocol):
-    """What `seat` needs of a running gated app (tests.app.gating.conftest.Gated)."""
+    """What `seat` needs of a running gated app (tests.app.chain.conftest.Gated)."""
 
     running: Running
     livekit: FakeLiveKit

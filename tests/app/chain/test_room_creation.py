@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.app.gating.conftest import Gated
-from tests.app.gating.helpers import make_room
+from tests.app.chain.conftest import Gated
+from tests.app.chain.helpers import make_room
 from tests.support.settings import AUTH
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from eth_utils.address import to_checksum_address
 from livekit.protocol.room import RoomParticipantIdentity
 
-from app.gating.checker import MAX_BATCH, batches_in_turns
-from tests.app.gating.conftest import Gated, Tokens, gated_app
-from tests.app.gating.helpers import make_room, seat
+from app.chain.checker import MAX_BATCH, batches_in_turns
+from tests.app.chain.conftest import Gated, Tokens, gated_app
+from tests.app.chain.helpers import make_room, seat
 from tests.fakes.livekit_server import FakeLiveKit
 from tests.support.chain import Chain
 from tests.support.clock import FakeClock

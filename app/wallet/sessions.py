@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.database_budget import database_work
+from app.http.database_budget import database_work
 from models import wallet_auth
 
 # A recognisable prefix lets secret scanners find leaked tokens, and lets the

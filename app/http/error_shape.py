@@ -1,6 +1,6 @@
 """The one error shape, `{"detail": "<for people>", "code": "<stable>"}`; the one
 error type meant for clients; an `Answer` (a response in that shape, and its log
-line). Which exception is answered how: the table in app/errors.py.
+line). Which exception is answered how: the table in app/http/errors.py.
 
 A 422 `validation_error` also lists its failures in `errors`, each one shaped here.
 """

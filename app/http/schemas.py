@@ -31,7 +31,7 @@ class RequestBody(BaseModel):
 
     Not silently dropped: a misspelt `max_participant` would otherwise fall back
     to the default, and PATCH `{"name": ...}` would answer 200 and change nothing.
-    (NUL in any text of a body is refused before this, in `app.request_body`.)
+    (NUL in any text of a body is refused before this, in `app.http.request_body`.)
     """
 
     model_config = ConfigDict(extra="forbid")

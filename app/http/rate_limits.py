@@ -38,11 +38,11 @@ from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 from quart import Quart, g, request
 
-from app.errors import APIError, documents_errors
+from app.http.errors import APIError, documents_errors
 from app.settings import RateLimit, parse_networks, parse_rate_limit
 
 if TYPE_CHECKING:
-    from app.auth import Caller
+    from app.http.auth import Caller
     from app.metrics import Metrics
     from app.settings import Settings
 
@@ -202,7 +202,7 @@ class RateLimiter:
 
 
 def install_rate_limits(app: Quart, limiter: RateLimiter, metrics: Metrics) -> None:
-    """Spend budgets on the limited routes. Install after the caller guard (app/auth.py):
+    """Spend budgets on the limited routes. Install after the caller guard (app/http/auth.py):
     the caller it establishes decides who is spared and which wallet counts."""
     missing = sorted(set(LIMITED_ENDPOINTS) - set(app.view_functions))
     if missing:

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from livekit.protocol.room import RoomParticipantIdentity
 
-from app.chain_rpc import MAX_ANSWER_BYTES, ChainBadResponseError, ChainRPC, RPCRequest
-from tests.app.gating.conftest import Gated
-from tests.app.gating.helpers import ask_token, make_room, seat
+from app.chain.rpc import MAX_ANSWER_BYTES, ChainBadResponseError, ChainRPC, RPCRequest
+from tests.app.chain.conftest import Gated
+from tests.app.chain.helpers import ask_token, make_room, seat
 
 # A node's answers, given what it was asked (the parsed request body).
 Forge = Callable[[Any], bytes]

@@ -21,7 +21,8 @@ from typing import TypeVar
 
 from eth_abi.exceptions import DecodingError
 
-from app.chain_rpc import (
+from app.chain.cache import VerdictCache
+from app.chain.rpc import (
     ChainError,
     ChainNotConfiguredError,
     ChainRPC,
@@ -32,8 +33,7 @@ from app.chain_rpc import (
     encode_call,
     eth_call_request,
 )
-from app.gating.cache import VerdictCache
-from app.gating.rules import (
+from app.chain.rules import (
     REVERTED,
     Answer,
     ChainRead,
@@ -42,7 +42,7 @@ from app.gating.rules import (
     qualifies,
     read_for,
 )
-from app.gating.stats import GatingStats
+from app.chain.stats import GatingStats
 from models.rooms import AccessCondition
 
 # JSON-RPC batches are capped by providers (often 100 to 1000 calls): stay well under.

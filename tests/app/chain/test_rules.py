@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.gating.rules import (
+from app.chain.rules import (
     REVERTED,
     Answer,
     UnknownAnswerError,

@@ -6,8 +6,8 @@ Services may do everything; these checks apply to wallet callers only.
 from __future__ import annotations
 
 from actors.room.protocol import ReadEntry
-from app.auth import current_caller, forbidden
-from app.database_budget import database_work
+from app.http.auth import current_caller, forbidden
+from app.http.database_budget import database_work
 from app.services import services
 from models.rooms import count_rooms_owned
 

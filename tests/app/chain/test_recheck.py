@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from livekit.protocol.room import RoomParticipantIdentity
 
-from tests.app.gating.conftest import Gated
-from tests.app.gating.helpers import ask_token, make_room
+from tests.app.chain.conftest import Gated
+from tests.app.chain.helpers import ask_token, make_room
 from tests.support.applied import apply_pending
 from tests.support.webhooks import event, participant, room_info, signed
 

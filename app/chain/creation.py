@@ -15,8 +15,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from app.chain_rpc import ChainError, ChainRPC
-from app.errors import APIError
+from app.chain.rpc import ChainError, ChainRPC
+from app.http.errors import APIError
 from models.rooms import AccessType
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """Every exception the app answers, in one table: status, code, detail, headers
-(Retry-After) and the line logged about it. The error shape: app/error_shape.py.
+(Retry-After) and the line logged about it. The error shape: app/http/error_shape.py.
 
 The handlers answer from `ANSWERS` and `code_of` (the `reason` of the metrics
 that count refusals) reads the same entry, so a refusal is always counted under
@@ -40,9 +40,10 @@ from actors.runtime import (
     RegistryClosedError,
 )
 from actors.seat_writer import SeatNotStoredError
-from app.chain_rpc import ChainError
+from app.chain.checker import AccessDeniedError, ChainUnavailableError
+from app.chain.rpc import ChainError
 from app.database import DATABASE_UNAVAILABLE, DatabaseUnavailableError
-from app.error_shape import (
+from app.http.error_shape import (
     BODY,
     Answer,
     Answering,
@@ -55,10 +56,9 @@ from app.error_shape import (
     request_validation_errors,
     retry_after,
 )
-from app.gating.checker import AccessDeniedError, ChainUnavailableError
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
-from app.siwe_login import SignInRejectedError
-from app.siwe_message import MalformedMessageError
+from app.wallet.siwe_login import SignInRejectedError
+from app.wallet.siwe_message import MalformedMessageError
 from models.db import is_unavailable
 
 # What other modules import from here, the shape's names among them.
@@ -88,7 +88,7 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
-    # Over a rate limit (app/rate_limits.py), always with Retry-After.
+    # Over a rate limit (app/http/rate_limits.py), always with Retry-After.
     429: "rate_limited",
 }
 

@@ -1,11 +1,11 @@
 """Contract-wallet signatures: EIP-1271, and EIP-6492 for wallets not yet deployed.
 
 One deployless `eth_call` (no `to`) runs the init code of
-app/contracts/Erc6492Validator.sol with (wallet, hash, signature): it deploys
+app/wallet/contracts/Erc6492Validator.sol with (wallet, hash, signature): it deploys
 a counterfactual wallet through its factory when the signature says so,
 inside that call only, asks the wallet's `isValidSignature`, and returns one
 byte. The same call covers deployed wallets (plain EIP-1271), so a sign-in
-costs one RPC round trip either way. tests/app/test_contract_signatures.py
+costs one RPC round trip either way. tests/app/test_contract_wallets.py
 recompiles the source and checks it against the bytes below.
 
 The call carries SIWE_CALL_GAS: sign-in needs no credential, so a wallet
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from eth_abi.abi import encode
 
-from app.chain_rpc import ChainRPC, ExecutionRevertedError, OutOfGasError
+from app.chain.rpc import ChainRPC, ExecutionRevertedError, OutOfGasError
 
 # Creation code of Erc6492Validator (solc 0.8.37, optimizer on, 200 runs).
 VALIDATOR_INIT_CODE = bytes.fromhex(

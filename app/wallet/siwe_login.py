@@ -20,12 +20,12 @@ from eth_account.messages import defunct_hash_message, encode_defunct
 from eth_keys.exceptions import BadSignature
 from eth_utils.exceptions import ValidationError as EthValidationError
 
-from app.chain_rpc import ChainRPC
-from app.contract_signatures import contract_wallet_signed
-from app.database_budget import database_work
+from app.chain.rpc import ChainRPC
+from app.http.database_budget import database_work
 from app.settings import Settings
-from app.siwe_message import SignInMessage, canonical_ecdsa_signature, parse_sign_in_message
-from app.wallet_sessions import WalletSessions
+from app.wallet.contract_signatures import contract_wallet_signed
+from app.wallet.sessions import WalletSessions
+from app.wallet.siwe_message import SignInMessage, canonical_ecdsa_signature, parse_sign_in_message
 from models import wallet_auth
 
 NONCE_LENGTH = 24  # alphanumeric: ~143 bits from the CSPRNG

@@ -29,7 +29,7 @@ from quart import g, has_request_context
 
 from models.db import bounded, timeout_seconds
 
-# Set by the access log's first before_request hook (app/access_log.py).
+# Set by the access log's first before_request hook (app/http/access_log.py).
 _ARRIVAL = "qari_started"
 
 

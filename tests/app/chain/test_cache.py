@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from app.gating.cache import VerdictCache
+from app.chain.cache import VerdictCache
 from tests.support.clock import FakeClock
 
 

@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from actors.runtime import ActorError
-from app.gating.checker import AccessChecker, Pair
-from app.gating.rules import holder_address
+from app.chain.checker import AccessChecker, Pair
+from app.chain.rules import holder_address
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
 from models.db import DatabaseUnavailableError, bounded, is_unavailable
 from models.rooms import gated_room_conditions

@@ -21,8 +21,8 @@ from typing import TypeVar
 
 from quart import Quart, current_app, g, request
 
-from app.errors import APIError
-from app.wallet_sessions import WalletIdentity, WalletSessions, looks_like_session_token
+from app.http.errors import APIError
+from app.wallet.sessions import WalletIdentity, WalletSessions, looks_like_session_token
 
 F = TypeVar("F", bound=Callable[..., object])
 

@@ -37,7 +37,7 @@ def install_access_log(app: Quart, metrics: Metrics) -> None:
 
     @app.before_request
     async def begin() -> None:
-        # Also where the request's database budget starts (app/database_budget.py).
+        # Also where the request's database budget starts (app/http/database_budget.py).
         g.qari_started = time.perf_counter()
         g.qari_request = begin_request(request_id_for(request.headers.get(REQUEST_ID_HEADER)))
 

@@ -1,0 +1,1 @@
+"""HTTP plumbing: callers, errors in one shape, bodies, rate limits, CORS, request logs."""

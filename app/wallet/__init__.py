@@ -1,0 +1,1 @@
+"""Wallet sign-in: SIWE messages and checks, contract-wallet signatures, sessions."""
