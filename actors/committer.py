@@ -123,12 +123,12 @@ class Committer:
             log.exception("a round of %d room(s) failed", len(batch))
         finally:
             for request in batch:
-                outcome = results.get(request.room) or Committed(request.token, None)
+                outcome = results.get(request.room) or Committed(request.activation, None)
                 if outcome.uncertain:
-                    self._uncertain[request.room] = request.token
+                    self._uncertain[request.room] = request.activation
                 elif outcome.state is not None and (
                     request.reload
-                    or self._uncertain.get(request.room, request.token) is not request.token
+                    or self._uncertain.get(request.room, request.activation) is not request.activation
                 ):
                     # Read again: by this round, or by a new activation's load.
                     self._uncertain.pop(request.room, None)
@@ -164,7 +164,7 @@ class Committer:
         for request in batch:
             mine = by_room.get(request.room, [])
             if not mine and not (request.sync_room and request.room_id is not None):
-                results[request.room] = Committed(request.token, request.state)
+                results[request.room] = Committed(request.activation, request.state)
                 continue
             try:
                 plans.append(
@@ -185,7 +185,7 @@ class Committer:
             except DatabaseUnavailableError as error:
                 log.warning("a write of %d room(s) timed out or failed: %s", len(plans), error)
                 for request, _ in plans:
-                    results[request.room] = Committed(request.token, None, uncertain=True)
+                    results[request.room] = Committed(request.activation, None, uncertain=True)
                 return
             except Exception as error:
                 log.warning("a write of %d room(s) failed (%r); room by room", len(plans), error)
@@ -211,7 +211,7 @@ class Committer:
                 written = await write_and_mark(outcome.effects)
             except DatabaseUnavailableError:
                 # This write may have committed; the rooms after it keep theirs pending.
-                results[request.room] = Committed(request.token, None, uncertain=True)
+                results[request.room] = Committed(request.activation, None, uncertain=True)
                 break
             except Exception:
                 failing.append(request)
@@ -239,7 +239,7 @@ class Committer:
                 try:
                     written = await write_and_mark(outcome.effects)
                 except DatabaseUnavailableError:
-                    return Committed(request.token, None, uncertain=True)
+                    return Committed(request.activation, None, uncertain=True)
                 except Exception as caught:
                     error = caught
                 else:
@@ -262,7 +262,7 @@ class Committer:
             failed += 1
             self.observer.observe_failed(row.event_type)
         return Committed(
-            request.token,
+            request.activation,
             state,
             applied,
             failed,
@@ -296,7 +296,7 @@ class Committer:
         self._observe(outcome.effects, rows, written)
         checked = without_taken(outcome, written.stored)
         return Committed(
-            request.token,
+            request.activation,
             checked.state,
             applied=len(outcome.effects.applied),
             failed=len(outcome.effects.failed),

@@ -51,8 +51,9 @@ class ApplyRequest:
     room_id: int | None
     # Write the room row even if the events leave it unchanged.
     sync_room: bool
-    # The activation asking: a result meant for another one is stale to it.
-    token: object
+    # The activation asking (its round object): a result meant for another one
+    # is stale to it.
+    activation: object
     # `state` may be behind the database (a write whose outcome is unknown):
     # the round reads the room's presence again before deciding.
     reload: bool = False
@@ -62,7 +63,7 @@ class ApplyRequest:
 class Committed:
     """The outcome of a room's round, for its actor."""
 
-    token: object
+    activation: object
     # The state once the effects are written; None: nothing is known written.
     state: RoomState | None
     applied: int = 0

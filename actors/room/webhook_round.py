@@ -106,7 +106,7 @@ class WebhookRound:
             as_of=now if latest is None else max(now, latest),
             room_id=None if config is None else config.id,
             sync_room=self._sync_room,
-            token=self,
+            activation=self,
             reload=self._reload,
         )
         self.dirty = self._sync_room = False
@@ -114,7 +114,7 @@ class WebhookRound:
 
     def committed(self, memory: RoomMemory, result: Committed) -> None:
         asked = self._out
-        if result.token is not self or asked is None:
+        if result.activation is not self or asked is None:
             return  # an earlier activation's round: this one loaded after it
         self._out = None
         if result.state is None:
