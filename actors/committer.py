@@ -14,12 +14,13 @@ costs the same round trips for one room or a hundred:
 
 If that write fails for something other than the database being away, the
 round splits: each room is written alone, and a room that still fails goes
-one event at a time, each failing event counting an attempt with its error.
-So one bad event costs one event. If the database is away, nothing counts
-against any event: the rooms keep their state and their events stay pending
-for the next nudge or the periodic sweep. A write that timed out may still
-have committed: its rooms read their presence again in their next round, and
-the periodic sweep wakes them for it (`uncertain_rooms`).
+one event at a time, each failing event counting an attempt with its error
+(that split path is split_round.py). So one bad event costs one event. If
+the database is away, nothing counts against any event: the rooms keep their
+state and their events stay pending for the next nudge or the periodic
+sweep. A write that timed out may still have committed: its rooms read their
+presence again in their next round, and the periodic sweep wakes them for it
+(`uncertain_rooms`).
 """
 
 from __future__ import annotations
@@ -31,20 +32,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from actors.batching import TurnBatches
-from actors.room.admission import Verdict
-from actors.room.effects import Outcome, decide, without_taken
+from actors.room.effects import Outcome, decide
 from actors.room.inbox import ParsedEvents
 from actors.room.presence import RoomState, load_state
+from actors.room.taken import without_taken
 from actors.rounds import ApplyObserver, ApplyRequest, Committed, Unobserved
+from actors.split_round import SplitRound
 from models.db import DatabaseUnavailableError
 from models.webhook_effects import EffectBatch, Written, write_and_mark
-from models.webhook_inbox import (
-    MAX_ERROR,
-    FailedAttempt,
-    PendingEvent,
-    PendingQuery,
-    read_pending,
-)
+from models.webhook_inbox import PendingEvent, PendingQuery, read_pending
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +51,11 @@ MAX_IN_FLIGHT = 4
 # Bounds on one round, so a backlog after an outage goes in slices.
 MAX_ROOMS = 128
 MAX_EVENTS_PER_ROOM = 100
-# Recorded for an event whose own error text the database would not take.
-UNRECORDABLE = "the error of this event could not be stored"
 
 __all__ = ["ApplyObserver", "ApplyRequest", "Committed", "Committer", "Unobserved"]
 
 
-class Committer:
+class Committer(SplitRound):
     """Takes rooms' apply requests and commits them in shared rounds."""
 
     def __init__(
@@ -128,7 +122,8 @@ class Committer:
                     self._uncertain[request.room] = request.activation
                 elif outcome.state is not None and (
                     request.reload
-                    or self._uncertain.get(request.room, request.activation) is not request.activation
+                    or self._uncertain.get(request.room, request.activation)
+                    is not request.activation
                 ):
                     # Read again: by this round, or by a new activation's load.
                     self._uncertain.pop(request.room, None)
@@ -170,7 +165,7 @@ class Committer:
                 plans.append(
                     (
                         request,
-                        _decide(request, request.state, mine, request.sync_room, self._parsed),
+                        self._decide(request, request.state, mine, request.sync_room),
                     )
                 )
             except Exception:
@@ -196,94 +191,9 @@ class Committer:
                     results[request.room] = self._committed(request, outcome, written, by_room)
         for request in alone:
             if request.room not in results:
-                results[request.room] = await self._one_by_one(request, by_room[request.room])
-
-    async def _room_by_room(
-        self,
-        plans: list[tuple[ApplyRequest, Outcome]],
-        by_room: dict[str, list[PendingEvent]],
-        results: dict[str, Committed],
-    ) -> list[ApplyRequest]:
-        """Each room's effects written alone; returns the rooms whose write still fails."""
-        failing: list[ApplyRequest] = []
-        for request, outcome in plans:
-            try:
-                written = await write_and_mark(outcome.effects)
-            except DatabaseUnavailableError:
-                # This write may have committed; the rooms after it keep theirs pending.
-                results[request.room] = Committed(request.activation, None, uncertain=True)
-                break
-            except Exception:
-                failing.append(request)
-                continue
-            self.writes += 1
-            results[request.room] = self._committed(request, outcome, written, by_room)
-        return failing
-
-    async def _one_by_one(self, request: ApplyRequest, rows: Sequence[PendingEvent]) -> Committed:
-        """A room's events one at a time, each in its own write: one that fails to
-        decide or to write counts an attempt with its error, and the rest go on."""
-        state, sync_room = request.state, request.sync_room
-        applied = failed = 0
-        joined: list[str] = []
-        refused: list[tuple[str, Verdict]] = []
-        kept: list[tuple[str, Verdict]] = []
-        resync = False
-        for row in rows:
-            error: Exception
-            try:
-                outcome = _decide(request, state, [row], sync_room, self._parsed)
-            except Exception as caught:
-                error = caught
-            else:
-                try:
-                    written = await write_and_mark(outcome.effects)
-                except DatabaseUnavailableError:
-                    return Committed(request.activation, None, uncertain=True)
-                except Exception as caught:
-                    error = caught
-                else:
-                    self.writes += 1
-                    checked = without_taken(outcome, written.stored)
-                    resync |= checked is not outcome
-                    self._observe(checked.effects, [row], written)
-                    state, sync_room = checked.state, False
-                    applied += len(checked.effects.applied)
-                    failed += len(checked.effects.failed)
-                    joined += checked.joined
-                    refused += checked.refused
-                    kept += checked.kept
-                    continue
-            log.warning("event %d (%s) failed to apply: %r", row.id, row.event_type, error)
-            try:
-                await self._count_attempt(row, error)
-            except DatabaseUnavailableError:
-                break  # the event stays pending, its attempt not counted: the database is away
-            failed += 1
-            self.observer.observe_failed(row.event_type)
-        return Committed(
-            request.activation,
-            state,
-            applied,
-            failed,
-            tuple(joined),
-            tuple(refused),
-            tuple(kept),
-            more=len(rows) >= MAX_EVENTS_PER_ROOM,
-            resync=resync or sync_room,
-        )
-
-    async def _count_attempt(self, row: PendingEvent, error: Exception) -> None:
-        """One attempt more against `row`, with its error (or a fixed text the database
-        is sure to take), so no event can fail uncounted forever."""
-        for text in (_error_text(error), UNRECORDABLE):
-            try:
-                await write_and_mark(EffectBatch(failed=[FailedAttempt(row.id, text)]))
-                return
-            except DatabaseUnavailableError:
-                raise
-            except Exception:
-                log.exception("the failed attempt of event %d could not be counted", row.id)
+                mine = by_room[request.room]
+                more = len(mine) >= MAX_EVENTS_PER_ROOM
+                results[request.room] = await self._one_by_one(request, mine, more=more)
 
     def _committed(
         self,
@@ -329,25 +239,18 @@ class Committer:
         except Exception:
             log.exception("observing a round failed")
 
-
-def _decide(
-    request: ApplyRequest,
-    state: RoomState,
-    rows: Sequence[PendingEvent],
-    sync_room: bool,
-    parsed: ParsedEvents | None,
-) -> Outcome:
-    return decide(
-        state,
-        rows,
-        request.admission,
-        room_id=request.room_id,
-        sync_room=sync_room,
-        parsed=parsed,
-    )
-
-
-def _error_text(error: Exception) -> str:
-    """An error as text any column holds: no NUL, no lone surrogate, bounded."""
-    text = f"{type(error).__name__}: {error}".replace("\x00", "\\x00")
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:MAX_ERROR]
+    def _decide(
+        self,
+        request: ApplyRequest,
+        state: RoomState,
+        rows: Sequence[PendingEvent],
+        sync_room: bool,
+    ) -> Outcome:
+        return decide(
+            state,
+            rows,
+            request.admission,
+            room_id=request.room_id,
+            sync_room=sync_room,
+            parsed=self._parsed,
+        )

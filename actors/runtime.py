@@ -8,12 +8,14 @@ Idle actors cost no task: a drain task runs only while a mailbox has messages,
 so ten thousand idle rooms are ten thousand small objects, not coroutines.
 Do not `ask` one actor from inside another's handler and back again: two
 actors waiting on each other deadlock until the ask timeout.
+
+The registry's rules each have their module: supervision.py (restarts),
+passivation.py (stopping idle actors), shutdown.py (the last drain).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,9 +36,8 @@ from actors.actor import (  # re-exported: the runtime's public names
 )
 from actors.mailbox import Cell, Envelope
 from actors.passivation import Passivation
-
-log = logging.getLogger(__name__)
-
+from actors.shutdown import Shutdown
+from actors.supervision import Supervision
 
 __all__ = [
     "Actor",
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 
-class ActorRegistry(Passivation[K, M]):
+class ActorRegistry(Supervision[K, M], Shutdown[K, M], Passivation[K, M]):
     """Owns every actor of one kind, keyed by id; the only way to reach them.
 
     `factory(key)` builds a fresh actor. `clock` and `sleep` are injectable so
@@ -203,24 +204,6 @@ class ActorRegistry(Passivation[K, M]):
             cell.drain_task = None
             self._stop_if_pointless(cell)
 
-    async def _start(self, cell: Cell[K, M]) -> bool:
-        """Run on_start, replacing the actor while it fails; False once it is retired."""
-        if cell.predecessor is not None:
-            await asyncio.wait([cell.predecessor])
-            cell.predecessor = None
-        while True:
-            try:
-                await cell.actor.on_start()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.exception("actor %r failed to start", cell.key)
-                if not await self._replace(cell, error):
-                    return False
-                continue
-            cell.started = True
-            return True
-
     async def _handle(self, cell: Cell[K, M], envelope: Envelope) -> None:
         cell.actor.deadline = envelope.deadline
         try:
@@ -241,75 +224,6 @@ class ActorRegistry(Passivation[K, M]):
             cell.failures_in_a_row = 0
             if envelope.reply is not None and not envelope.reply.done():
                 envelope.reply.set_result(result)
-
-    async def _fail(self, cell: Cell[K, M], envelope: Envelope, error: Exception) -> None:
-        if envelope.reply is not None:
-            # An ask's failure belongs to the asker; the actor carries on.
-            if not envelope.reply.done():
-                envelope.reply.set_exception(error)
-            return
-        log.error(
-            "actor %r failed on %s", cell.key, type(envelope.message).__name__, exc_info=error
-        )
-        if await self._replace(cell, error):
-            await self._start(cell)
-
-    async def _replace(self, cell: Cell[K, M], error: Exception) -> bool:
-        """Swap in a fresh actor (started later, state loaded anew); False past the limit."""
-        await self._run_hook(cell, cell.actor.on_failure(error), "on_failure")
-        if cell.started:
-            await self._run_hook(cell, cell.actor.on_stop(), "on_stop")
-        cell.restarts += 1
-        cell.failures_in_a_row += 1
-        self.total_restarts += 1
-        if cell.failures_in_a_row > self._max_restarts:
-            log.error("actor %r passed its restart limit; stopping it", cell.key)
-            self._retire(cell, ActorDeadError(f"actor {cell.key!r} failed too often"))
-            return False
-        cell.actor = self._factory(cell.key)
-        cell.started = False
-        return True
-
-    def _retire(self, cell: Cell[K, M], error: ActorDeadError) -> None:
-        """Remove the cell and fail everything still queued for it."""
-        if self._cells.get(cell.key) is cell:
-            del self._cells[cell.key]
-        while cell.mailbox:
-            envelope = cell.mailbox.popleft()
-            if envelope.reply is not None and not envelope.reply.done():
-                envelope.reply.set_exception(error)
-
-    # -- shutdown --------------------------------------------------------------
-
-    async def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop accepting, drain mailboxes within `timeout`, fail the rest, stop every actor.
-
-        on_stop hooks get another `timeout`, then are cancelled. Returns only when
-        no actor task is left, so the caller may close the database.
-        """
-        self._closed = True
-        draining = [c.drain_task for c in self._cells.values() if c.drain_task is not None]
-        if draining:
-            _, pending = await asyncio.wait(draining, timeout=timeout)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
-        cells = list(self._cells.values())
-        for cell in cells:
-            self._retire(cell, ActorDeadError(f"actor {cell.key!r} stopped at shutdown"))
-        for cell in cells:
-            if cell.started:
-                self._spawn(self._run_hook(cell, cell.actor.on_stop(), "on_stop"))
-        # The on_stop hooks (these, and passivations' still running) get `timeout`
-        # too, then are cancelled: a stuck on_stop must neither hang shutdown
-        # forever nor outlive it, since the caller closes the database next.
-        if self._tasks:
-            _, late = await asyncio.wait(list(self._tasks), timeout=timeout)
-            for task in late:
-                task.cancel()
-            if late:
-                await asyncio.wait(late)
 
     # -- introspection ---------------------------------------------------------
 

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 # Only settings before they are known good: a wrong one is reported without
 # first importing the whole app (Quart, Tortoise, LiveKit), in a fraction of the time.
-from app.settings import Settings, SettingsError, load_settings, report_settings_error
+from app.settings import Settings, load_settings
+from app.settings_errors import SettingsError, report_settings_error
 
 if TYPE_CHECKING:
     from hypercorn.config import Config

@@ -11,7 +11,8 @@ import secrets
 import sys
 from pathlib import Path
 
-from app.settings import SettingsError, load_settings, report_settings_error
+from app.settings import load_settings
+from app.settings_errors import SettingsError, report_settings_error
 
 ENV_FILE = Path(".env")
 # The shell line that sets KEY (the README's examples use it) from `.env`.

@@ -15,7 +15,8 @@ import re
 import shutil
 import sys
 
-from app.settings import EXIT_SETTINGS, SettingsError, load_settings, report_settings_error
+from app.settings import load_settings
+from app.settings_errors import EXIT_SETTINGS, SettingsError, report_settings_error
 
 # What aerich puts in the file name after the number and the time.
 NAME = re.compile(r"[A-Za-z0-9_]{1,64}")

@@ -1,23 +1,32 @@
-"""Typed settings, read once from the environment (and `.env` when present)."""
+"""Typed settings, read once from the environment (and `.env` when present).
+
+What each value must look like is app/settings_checks.py; telling people which
+are wrong is app/settings_errors.py.
+"""
 
 from __future__ import annotations
 
-import re
-import sys
-from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Literal, NamedTuple, cast
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
+from app.settings_checks import (
+    any_case,
+    check_cors_origins,
+    check_livekit_url,
+    normalise_database_url,
+    parse_chain_rpc_urls,
+    parse_networks,
+    parse_rate_limit,
+    require_siwe_domain_on_every_interface,
+)
+from app.settings_errors import SettingsError, describe
+
 DEFAULT_DATABASE_URL = "sqlite://data/qari.sqlite3"
-DATABASE_SCHEMES = ("sqlite://", "postgres://", "postgresql://")
-LIVEKIT_SCHEMES = ("ws", "wss", "http", "https")
-# HOST values that listen on every interface (an empty host does too).
-ALL_INTERFACES = ("0.0.0.0", "::", "[::]", "")  # noqa: S104 - recognised, not bound
 
 
 class Settings(BaseSettings):
@@ -61,10 +70,7 @@ class Settings(BaseSettings):
     @field_validator("log_format", "log_level", mode="before")
     @classmethod
     def _any_case(cls, value: object) -> object:
-        # `LOG_LEVEL=debug` is what people type.
-        if not isinstance(value, str):
-            return value
-        return value.strip().upper() if value.strip().upper() in _LEVELS else value.strip().lower()
+        return any_case(value)
 
     # Chains: `1=https://...,137=https://...`. Reads sit on request paths, so
     # they get a short budget of their own (one try, no retries).
@@ -121,54 +127,21 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
-        if not value.startswith(DATABASE_SCHEMES):
-            raise ValueError(
-                "use sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE"
-                " (postgresql:// too)"
-            )
-        # Tortoise knows `postgres://`; ops paste `postgresql://` from everywhere else.
-        if value.startswith("postgresql://"):
-            return "postgres://" + value.removeprefix("postgresql://")
-        return value
+        return normalise_database_url(value)
 
     @field_validator("livekit_url", "livekit_public_url")
     @classmethod
     def _check_livekit_url(cls, value: str) -> str:
-        value = value.strip()
-        parts = urlsplit(value)
-        if value and (parts.scheme not in LIVEKIT_SCHEMES or not parts.netloc):
-            raise ValueError("use ws(s)://HOST:PORT or http(s)://HOST:PORT, or leave it empty")
-        return value
+        return check_livekit_url(value)
 
     @field_validator("cors_origins")
     @classmethod
     def _check_cors_origins(cls, value: str) -> str:
-        # A browser's Origin is scheme://host[:port]; anything else can never match.
-        for origin in (o.strip().rstrip("/") for o in value.split(",")):
-            parts = urlsplit(origin)
-            if origin and (
-                parts.scheme not in ("http", "https")
-                or not parts.netloc
-                or parts.path
-                or parts.query
-                or parts.fragment
-            ):
-                raise ValueError(
-                    "each origin must be scheme://host[:port], e.g. http://localhost:3000"
-                    f" ({origin[:60]!r} is not)"
-                )
-        return value
+        return check_cors_origins(value)
 
     @model_validator(mode="after")
     def _require_siwe_domain_on_every_interface(self) -> Settings:
-        # Listening on every interface, HOST:PORT (0.0.0.0:8000) is no host a
-        # dApp is served from: every sign-in would fail with siwe_wrong_domain.
-        if self.host.strip() in ALL_INTERFACES and not self.siwe_domain.strip():
-            raise ValueError(
-                f"SIWE_DOMAIN must be set when HOST is {self.host.strip() or 'empty'}:"
-                " set it to the host (and port) your dApp is served from,"
-                " e.g. SIWE_DOMAIN=app.example.com"
-            )
+        require_siwe_domain_on_every_interface(self.host, self.siwe_domain)
         return self
 
     @field_validator("chain_rpc_urls")
@@ -234,119 +207,12 @@ class Settings(BaseSettings):
         return None if path in ("", ":memory:") else Path(path)
 
 
-def parse_chain_rpc_urls(raw: str) -> dict[int, str]:
-    """`1=https://a,137=https://b` -> {1: "https://a", 137: "https://b"}.
-
-    Raises ValueError, naming what is accepted, when an entry is malformed.
-    """
-    urls: dict[int, str] = {}
-    for entry in (part.strip() for part in raw.split(",")):
-        if not entry:
-            continue
-        chain, separator, url = entry.partition("=")
-        chain, url = chain.strip(), url.strip()
-        if not separator or not chain.isdigit() or int(chain) < 1:
-            raise ValueError("expected CHAIN_ID=URL entries, comma-separated (1=https://...)")
-        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-            raise ValueError(f"the URL of chain {chain} must be http(s)://...")
-        if int(chain) in urls:
-            raise ValueError(f"chain {chain} is given twice")
-        urls[int(chain)] = url
-    return urls
-
-
-class RateLimit(NamedTuple):
-    """A rate limit setting: at most `amount` per one `unit`."""
-
-    amount: int
-    unit: Literal["second", "minute", "hour", "day"]
-
-
-_RATE_LIMIT = re.compile(r"\s*([0-9]{1,9})\s*/\s*(second|minute|hour|day)\s*", re.IGNORECASE)
-
-
-def parse_rate_limit(raw: str) -> RateLimit:
-    """`20/minute` -> RateLimit(20, "minute"); ValueError naming what is accepted."""
-    match = _RATE_LIMIT.fullmatch(raw)
-    if match is None or int(match[1]) < 1:
-        raise ValueError("write N/second, N/minute, N/hour or N/day, with N at least 1")
-    unit = cast(Literal["second", "minute", "hour", "day"], match[2].lower())
-    return RateLimit(int(match[1]), unit)
-
-
-def parse_networks(raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
-    """`10.0.0.1, 192.168.0.0/16, ::1` -> networks; ValueError naming a bad entry."""
-    networks = []
-    for entry in (part.strip() for part in raw.split(",")):
-        if not entry:
-            continue
-        try:
-            networks.append(ip_network(entry, strict=False))
-        except ValueError:
-            raise ValueError(f"{entry[:60]!r} is not an IP address or CIDR network") from None
-    return tuple(networks)
-
-
-_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-# Values never echoed in a start-up error.
-_SECRET_FIELDS = {"livekit_api_secret", "app_secret_key", "app_api_keys", "chain_rpc_urls"}
-
-
-class SettingsError(Exception):
-    """Settings that cannot be used: one line per wrong variable, for people."""
-
-    def __init__(self, lines: list[str]) -> None:
-        super().__init__("\n".join(lines))
-        self.lines = lines
-
-
-def _shown(field: str, value: object) -> str:
-    if field in _SECRET_FIELDS:
-        return ""
-    text = str(value)
-    if field == "database_url":
-        password = urlsplit(text).password if "://" in text else None
-        if password:
-            text = text.replace(password, "***")
-    return f"={text[:80]!r}"
-
-
-def _describe(error: ValidationError) -> list[str]:
-    lines = []
-    for item in error.errors(include_url=False):
-        message = item["msg"].removeprefix("Value error, ")
-        if not item["loc"]:
-            # A check across settings: its message names them (and echoes no input,
-            # which here would be every setting).
-            lines.append(message)
-            continue
-        field = str(item["loc"][0])
-        lines.append(
-            f"{field.upper()}{_shown(field, item.get('input', ''))} is not valid: {message}"
-        )
-    return lines
-
-
-# `python -m app` and its helper commands exit with this on a wrong setting.
-EXIT_SETTINGS = 2
-
-
-def report_settings_error(error: SettingsError) -> int:
-    """Print one `qari:` line per wrong variable on stderr; the exit status to use.
-
-    Plain prints: logging is not set up yet (its own settings may be the wrong ones).
-    """
-    for line in error.lines:
-        print(f"qari: {line}", file=sys.stderr)
-    return EXIT_SETTINGS
-
-
 def load_settings() -> Settings:
     """Settings from the environment and `.env`; SettingsError names each wrong variable."""
     try:
         return Settings()
     except ValidationError as error:
-        raise SettingsError(_describe(error)) from None
+        raise SettingsError(describe(error)) from None
     except SourceError as error:
         # pydantic-settings could not even decode a value (a complex field's JSON).
         raise SettingsError([str(error)]) from None

@@ -12,7 +12,8 @@ import os
 import shutil
 import sys
 
-from app.settings import SettingsError, load_settings, report_settings_error
+from app.settings import load_settings
+from app.settings_errors import SettingsError, report_settings_error
 
 
 def main() -> int:

@@ -86,11 +86,10 @@ class RoomPresenceRow:
 
 
 @dataclass(frozen=True, slots=True)
-class RoomRow:
-    """A rooms row as plain values: its configuration and its presence."""
+class RoomSettings:
+    """A room's configuration columns, validated: what a create stores, and what the
+    room actor's configuration (actors/room/config.py) and a RoomRow build on."""
 
-    id: int
-    name: str
     access_type: str
     token_address: str | None
     token_amount: str | None
@@ -98,14 +97,25 @@ class RoomRow:
     chain_id: int
     nft_standard: str
     nft_token_id: str | None
-    livekit_sid: str | None
-    owner: str | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
     empty_timeout: int
     departure_timeout: int
     max_participants: int
     metadata: str | None
+    owner: str | None
+
+    def as_row(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in dataclass_fields(RoomSettings)}
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRow(RoomSettings):
+    """A rooms row as plain values: its configuration and its presence."""
+
+    id: int
+    name: str
+    livekit_sid: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
     status: str
     num_participants: int
 

@@ -11,15 +11,12 @@ it (issue: 9.45 s for a create and 9.46 s for a cold token at a 5 s timeout).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 
+from tests.support.locks import locked
 from tests.support.server import free_port, serving
 from tests.support.settings import AUTH
 
@@ -30,28 +27,6 @@ MARGIN = 1.0
 ROOMS = [f"cold-{n}" for n in range(3)]
 ASKS_PER_ROOM = 3
 ENV = {"DATABASE_TIMEOUT_SECONDS": str(TIMEOUT), "ACTOR_ASK_TIMEOUT_SECONDS": "30"}
-
-
-@contextlib.asynccontextmanager
-async def locked(database_url: str) -> AsyncIterator[None]:
-    if database_url.startswith("sqlite://"):
-        conn = sqlite3.connect(database_url.removeprefix("sqlite://"), isolation_level=None)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            yield
-            conn.execute("ROLLBACK")
-        finally:
-            conn.close()
-        return
-    pg = await asyncpg.connect(database_url)
-    try:
-        transaction = pg.transaction()
-        await transaction.start()
-        await pg.execute("LOCK TABLE rooms IN ACCESS EXCLUSIVE MODE")
-        yield
-        await transaction.rollback()
-    finally:
-        await pg.close()
 
 
 async def timed(request: asyncio.Future[httpx.Response]) -> tuple[int, float, str | None]:
@@ -77,7 +52,7 @@ async def test_cold_rooms_answer_within_one_budget(database_url: str, tmp_path: 
         serving(database_url, port, tmp_path, **ENV),
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
     ):
-        async with locked(database_url):
+        async with locked(database_url, "rooms"):
             answers = await asyncio.gather(
                 *(
                     timed(

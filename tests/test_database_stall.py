@@ -29,18 +29,17 @@ import asyncio
 import contextlib
 import re
 import signal
-import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from livekit.protocol.webhook import WebhookEvent
 
 from tests.conftest import run_sync
+from tests.support.locks import locked
 from tests.support.postgres import truncate_tables
 from tests.support.server import free_port, serving
 from tests.support.settings import AUTH
@@ -99,28 +98,6 @@ class Stall:
 
 
 # -- holding a lock from another session ---------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def locked(database_url: str, target: str) -> AsyncIterator[None]:
-    if database_url.startswith("sqlite://"):
-        conn = sqlite3.connect(database_url.removeprefix("sqlite://"), isolation_level=None)
-        try:
-            conn.execute("BEGIN IMMEDIATE")  # the write lock: other writers wait
-            yield
-            conn.execute("ROLLBACK")
-        finally:
-            conn.close()
-        return
-    pg = await asyncpg.connect(database_url)
-    try:
-        transaction = pg.transaction()
-        await transaction.start()
-        await pg.execute(f"LOCK TABLE {target} IN ACCESS EXCLUSIVE MODE")
-        yield
-        await transaction.rollback()
-    finally:
-        await pg.close()
 
 
 # -- requests ---------------------------------------------------------------------------

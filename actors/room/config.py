@@ -1,6 +1,6 @@
 """A room's configuration as its actor keeps it, and the typed values that change it.
 
-`RoomSettings` is what a create carries, `RoomChanges` what a PATCH carries
+`RoomSettings` (models/rooms.py) is what a create carries, `RoomChanges` what a PATCH carries
 (each field given or not: a nullable field may be given as null), `Config`
 the rooms row as the actor holds it (immutable, replaced on change), and
 `RoomView` what an asker gets back: plain values, never an ORM object.
@@ -8,11 +8,11 @@ the rooms row as the actor holds it (immutable, replaced on change), and
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 
 from actors.room.livekit import RoomConfig
-from models.rooms import AccessCondition, Room, RoomRow, access_condition
+from models.rooms import AccessCondition, Room, RoomRow, RoomSettings, access_condition
 
 
 class Unset(Enum):
@@ -22,27 +22,6 @@ class Unset(Enum):
 
 
 UNSET = Unset.UNSET
-
-
-@dataclass(frozen=True, slots=True)
-class RoomSettings:
-    """Every configuration field of a room, validated (the rooms row's names)."""
-
-    access_type: str
-    token_address: str | None
-    token_amount: str | None
-    nft_address: str | None
-    chain_id: int
-    nft_standard: str
-    nft_token_id: str | None
-    empty_timeout: int
-    departure_timeout: int
-    max_participants: int
-    metadata: str | None
-    owner: str | None
-
-    def as_row(self) -> dict[str, object]:
-        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,23 +53,11 @@ CONFIG_FIELDS = tuple(f.name for f in fields(RoomSettings))
 
 
 @dataclass(frozen=True, slots=True)
-class Config:
-    """The room's row as the actor keeps it."""
+class Config(RoomSettings):
+    """The room's row as the actor keeps it: its settings, with its id and name."""
 
     id: int
     name: str
-    access_type: str
-    token_address: str | None
-    token_amount: str | None
-    nft_address: str | None
-    chain_id: int
-    nft_standard: str
-    nft_token_id: str | None
-    empty_timeout: int
-    departure_timeout: int
-    max_participants: int
-    metadata: str | None
-    owner: str | None
 
     @classmethod
     def of(cls, room: Room) -> Config:

@@ -14,12 +14,13 @@ import logging
 
 from tortoise.exceptions import IntegrityError
 
-from actors.room.config import Config, RoomChanges, RoomSettings, RoomView
+from actors.room.config import Config, RoomChanges, RoomView
 from actors.room.errors import InvalidRoomConfigError, RoomExistsError
 from actors.room.livekit import LiveKit, LiveKitRefusedError, LiveKitUnreachableError, RoomConfig
 from actors.room.memory import RoomMemory
 from models.db import bounded
 from models.rooms import (
+    RoomSettings,
     RoomStatus,
     access_rule_violation,
     create_room,

@@ -26,7 +26,7 @@ from actors.room.admission import decide as admit
 from actors.room.inbox import ParsedEvents, RoomEvent, RoomRef, Who, parse
 from actors.room.presence import RECENT_ENDED, CurrentSession, RoomState
 from models.sessions import Connection, ParticipantChange, ParticipantRow, SessionEnd, SessionRow
-from models.webhook_effects import EffectBatch, Stored
+from models.webhook_effects import EffectBatch
 from models.webhook_inbox import MAX_ERROR, FailedAttempt, PendingEvent
 
 ROOM_CLOSED = "ROOM_CLOSED"
@@ -77,29 +77,6 @@ def decide(
     return Outcome(
         after, draft.finished(), tuple(draft.joined), tuple(draft.refused), tuple(draft.kept)
     )
-
-
-def without_taken(outcome: Outcome, stored: Stored) -> Outcome:
-    """The outcome once the database kept a participant sid for another room's session.
-
-    Such a join was not stored, so it does not count here (as a repeated join
-    would not): the sid is treated as closed.
-    """
-    state = outcome.state
-    taken = {
-        p.sid
-        for p in outcome.effects.participants_opened
-        if (p.sid, p.session_sid) not in stored
-        and state.session is not None
-        and p.session_sid == state.session.sid
-    }
-    if not taken:
-        return outcome
-    live = {sid: c for sid, c in state.live.items() if sid not in taken}
-    after = replace(state, live=MappingProxyType(live), closed=state.closed | taken)
-    lost = {c.identity for sid, c in state.live.items() if sid in taken} - after.identities()
-    joined = tuple(identity for identity in outcome.joined if identity not in lost)
-    return replace(outcome, state=after, joined=joined)
 
 
 class _Draft:

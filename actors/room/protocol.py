@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from actors.actor import Ask
-from actors.room.config import RoomChanges, RoomSettings, RoomView
+from actors.room.config import RoomChanges, RoomView
 from actors.room.directory import RoomEntry
 from actors.room.errors import (
     AccessCheckNeededError,
@@ -41,6 +41,7 @@ from actors.room.livekit import (
 )
 from actors.room.views import IssuedToken, LiveParticipant
 from models.bans import BanRow
+from models.rooms import RoomSettings
 from models.sessions import PublishedTrack
 
 if TYPE_CHECKING:

@@ -21,18 +21,16 @@ from typing import TypeVar
 
 from eth_abi.exceptions import DecodingError
 
+from app.chain.abi import decode_result, encode_call
 from app.chain.cache import VerdictCache
-from app.chain.rpc import (
+from app.chain.rpc import ChainRPC
+from app.chain.rpc_errors import (
     ChainError,
     ChainNotConfiguredError,
-    ChainRPC,
     ChainRPCError,
     ExecutionRevertedError,
-    RPCRequest,
-    decode_result,
-    encode_call,
-    eth_call_request,
 )
+from app.chain.rpc_requests import RPCRequest, eth_call_request
 from app.chain.rules import (
     REVERTED,
     Answer,

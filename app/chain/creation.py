@@ -15,7 +15,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from app.chain.rpc import ChainError, ChainRPC
+from app.chain.rpc import ChainRPC
+from app.chain.rpc_errors import ChainError
 from app.http.errors import APIError
 from models.rooms import AccessType
 

@@ -41,7 +41,7 @@ from actors.runtime import (
 )
 from actors.seat_writer import SeatNotStoredError
 from app.chain.checker import AccessDeniedError, ChainUnavailableError
-from app.chain.rpc import ChainError
+from app.chain.rpc_errors import ChainError
 from app.database import DATABASE_UNAVAILABLE, DatabaseUnavailableError
 from app.http.error_shape import (
     BODY,

@@ -39,7 +39,7 @@ from limits.strategies import FixedWindowRateLimiter
 from quart import Quart, g, request
 
 from app.http.errors import APIError, documents_errors
-from app.settings import RateLimit, parse_networks, parse_rate_limit
+from app.settings_checks import RateLimit, parse_networks, parse_rate_limit
 
 if TYPE_CHECKING:
     from app.http.auth import Caller

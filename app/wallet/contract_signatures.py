@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from eth_abi.abi import encode
 
-from app.chain.rpc import ChainRPC, ExecutionRevertedError, OutOfGasError
+from app.chain.rpc import ChainRPC
+from app.chain.rpc_errors import ExecutionRevertedError, OutOfGasError
 
 # Creation code of Erc6492Validator (solc 0.8.37, optimizer on, 200 runs).
 VALIDATOR_INIT_CODE = bytes.fromhex(

@@ -9,21 +9,20 @@ from collections.abc import AsyncIterator
 import pytest
 from eth_utils import to_checksum_address
 
-from app.chain.rpc import (
+from app.chain.abi import decode_result, encode_call
+from app.chain.rpc import ChainRPC
+from app.chain.rpc_errors import (
     ChainBadResponseError,
     ChainNotConfiguredError,
-    ChainRPC,
     ChainRPCError,
     ChainTimeoutError,
     ChainUnreachableError,
     ExecutionRevertedError,
     OutOfGasError,
-    RPCRequest,
-    decode_result,
-    encode_call,
-    eth_call_request,
 )
-from app.settings import Settings, parse_chain_rpc_urls
+from app.chain.rpc_requests import RPCRequest, eth_call_request
+from app.settings import Settings
+from app.settings_checks import parse_chain_rpc_urls
 from tests.support.chain import Chain
 from tests.support.server import free_port
 

@@ -12,7 +12,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.chain.rpc import encode_call
+from app.chain.abi import encode_call
 from app.wallet.contract_signatures import VALIDATOR_INIT_CODE
 from tests.conftest import Client, Running, app_running
 from tests.support.chain import Chain

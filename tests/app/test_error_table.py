@@ -22,7 +22,7 @@ from actors.room.protocol import (
     RemovalNotMadeError,
 )
 from app.chain.checker import AccessDeniedError, ChainUnavailableError
-from app.chain.rpc import ChainError
+from app.chain.rpc_errors import ChainError
 from app.http.errors import ANSWERS, APIError, answer_of, code_of, register_error_handlers
 from app.wallet.siwe_login import SignInRejectedError
 from app.wallet.siwe_message import MalformedMessageError

@@ -20,14 +20,9 @@ from pydantic import ValidationError
 from quart.wrappers import Response
 
 from app.http.rate_limits import UNKNOWN_PEER, client_address
-from app.settings import (
-    RateLimit,
-    Settings,
-    SettingsError,
-    load_settings,
-    parse_networks,
-    parse_rate_limit,
-)
+from app.settings import Settings, load_settings
+from app.settings_checks import RateLimit, parse_networks, parse_rate_limit
+from app.settings_errors import SettingsError
 from tests.conftest import Client, Running, app_running
 from tests.support.clock import FakeClock
 from tests.support.settings import AUTH, GENEROUS_RATE_LIMIT, make_settings

@@ -6,7 +6,8 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from app.database import _keep_session, tortoise_config
-from app.settings import Settings, _describe
+from app.settings import Settings
+from app.settings_errors import describe
 
 
 def postgres_credentials(url: str) -> dict[str, object]:
@@ -84,7 +85,7 @@ def refusal_of(**values: object) -> str:
     """The one start-up line a wrong setting gives (as `python -m app` prints it)."""
     with pytest.raises(ValidationError) as caught:
         settings_of(**values)
-    [line] = _describe(caught.value)
+    [line] = describe(caught.value)
     return line
 
 

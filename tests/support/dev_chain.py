@@ -21,7 +21,8 @@ import httpx
 from eth_utils import to_checksum_address
 
 from app.dev_env import KEY_FROM_ENV_FILE
-from app.settings import SettingsError, load_settings
+from app.settings import load_settings
+from app.settings_errors import SettingsError
 from tests.support.chain import ANVIL, ROOT, Chain, compile_contracts
 
 DEMO_AMOUNT = 1000 * 10**18  # 1000 tokens of 18 decimals, in base units

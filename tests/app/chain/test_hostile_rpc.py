@@ -17,7 +17,10 @@ from typing import Any
 import pytest
 from livekit.protocol.room import RoomParticipantIdentity
 
-from app.chain.rpc import MAX_ANSWER_BYTES, ChainBadResponseError, ChainRPC, RPCRequest
+from app.chain.rpc import ChainRPC
+from app.chain.rpc_answers import MAX_ANSWER_BYTES
+from app.chain.rpc_errors import ChainBadResponseError
+from app.chain.rpc_requests import RPCRequest
 from tests.app.chain.conftest import Gated
 from tests.app.chain.helpers import ask_token, make_room, seat
 
