@@ -38,7 +38,7 @@ from actors.room.presence import RoomState, load_state
 from actors.room.taken import without_taken
 from actors.rounds import ApplyObserver, ApplyRequest, Committed, Unobserved
 from actors.split_round import SplitRound
-from models.db import DatabaseUnavailableError
+from models.db import Database, DatabaseUnavailableError
 from models.webhook_effects import EffectBatch, Written, write_and_mark
 from models.webhook_inbox import PendingEvent, PendingQuery, read_pending
 
@@ -61,11 +61,14 @@ class Committer(SplitRound):
     def __init__(
         self,
         *,
+        database: Database,
         max_attempts: int,
         deliver: Callable[[str, Committed], None],
         observer: ApplyObserver | None = None,
         parsed: ParsedEvents | None = None,
     ) -> None:
+        # Every read and write of a round within the database's timeout.
+        self._database = database
         self._max_attempts = max_attempts
         # What the webhook route parsed already, so a round need not parse it again.
         self._parsed = parsed
@@ -143,10 +146,13 @@ class Committer(SplitRound):
         round cannot take back what is committed)."""
         # A room whose state may be behind decides from what the database holds.
         batch = [
-            replace(r, state=await load_state(r.room), sync_room=True) if r.reload else r
+            replace(r, state=await load_state(self._database, r.room), sync_room=True)
+            if r.reload
+            else r
             for r in batch
         ]
         rows = await read_pending(
+            self._database,
             [PendingQuery(r.room, r.as_of) for r in batch],
             max_attempts=self._max_attempts,
             per_room=MAX_EVENTS_PER_ROOM,
@@ -176,7 +182,7 @@ class Committer(SplitRound):
             for _, outcome in plans:
                 merged.extend(outcome.effects)
             try:
-                written = await write_and_mark(merged)
+                written = await write_and_mark(self._database, merged)
             except DatabaseUnavailableError as error:
                 log.warning("a write of %d room(s) timed out or failed: %s", len(plans), error)
                 for request, _ in plans:

@@ -19,7 +19,7 @@ import asyncio
 import logging
 
 from actors.batching import TurnBatches
-from models.db import DatabaseUnavailableError, bounded, connection
+from models.db import Database, DatabaseUnavailableError, connection
 from models.seats import SeatRow, upsert_seats
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ class SeatNotStoredError(Exception):
 class SeatWriter:
     """`store(row)` returns a future that is done once `row` is committed."""
 
-    def __init__(self) -> None:
+    def __init__(self, database: Database) -> None:
+        self._database = database
         self._batches: TurnBatches[tuple[SeatRow, asyncio.Future[None]]] = TurnBatches(
             self._write, max_in_flight=1, max_batch=MAX_ROWS
         )
@@ -56,7 +57,7 @@ class SeatWriter:
         try:
             # Not answered within DATABASE_TIMEOUT_SECONDS counts as the database
             # being away: the tokens waiting on it are not returned (503).
-            async with bounded():
+            async with self._database.bounded():
                 await upsert_seats(connection(), list(latest.values()))
         except DatabaseUnavailableError as error:
             _fail(batch, error)

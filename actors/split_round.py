@@ -18,7 +18,7 @@ from actors.room.inbox import ParsedEvents
 from actors.room.presence import RoomState
 from actors.room.taken import without_taken
 from actors.rounds import ApplyObserver, ApplyRequest, Committed
-from models.db import DatabaseUnavailableError
+from models.db import Database, DatabaseUnavailableError
 from models.webhook_effects import EffectBatch, Written, write_and_mark
 from models.webhook_inbox import MAX_ERROR, FailedAttempt, PendingEvent
 
@@ -32,6 +32,7 @@ UNRECORDABLE = "the error of this event could not be stored"
 class SplitRound:
     """The committer's fallback writes; its state is the committer's (declared here)."""
 
+    _database: Database
     _parsed: ParsedEvents | None
     observer: ApplyObserver
     writes: int
@@ -69,7 +70,7 @@ class SplitRound:
         failing: list[ApplyRequest] = []
         for request, outcome in plans:
             try:
-                written = await write_and_mark(outcome.effects)
+                written = await write_and_mark(self._database, outcome.effects)
             except DatabaseUnavailableError:
                 # This write may have committed; the rooms after it keep theirs pending.
                 results[request.room] = Committed(request.activation, None, uncertain=True)
@@ -101,7 +102,7 @@ class SplitRound:
                 error = caught
             else:
                 try:
-                    written = await write_and_mark(outcome.effects)
+                    written = await write_and_mark(self._database, outcome.effects)
                 except DatabaseUnavailableError:
                     return Committed(request.activation, None, uncertain=True)
                 except Exception as caught:
@@ -142,7 +143,9 @@ class SplitRound:
         is sure to take), so no event can fail uncounted forever."""
         for text in (_error_text(error), UNRECORDABLE):
             try:
-                await write_and_mark(EffectBatch(failed=[FailedAttempt(row.id, text)]))
+                await write_and_mark(
+                    self._database, EffectBatch(failed=[FailedAttempt(row.id, text)])
+                )
                 return
             except DatabaseUnavailableError:
                 raise

@@ -20,15 +20,15 @@ from app.settings import Settings
 from models.db import (
     DEFAULT_TIMEOUT_SECONDS,
     UNAVAILABLE,
+    Database,
     DatabaseUnavailableError,
     bounded,
-    set_timeout,
-    timeout_seconds,
     transaction,
 )
 
 __all__ = [
     "DATABASE_UNAVAILABLE",
+    "Database",
     "DatabaseUnavailableError",
     "bounded",
     "close_database",
@@ -132,22 +132,20 @@ async def open_database(settings: Settings) -> None:
     path = settings.sqlite_path()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    config = tortoise_config(settings.database_url, settings.database_timeout_seconds)
     # Hypercorn runs the lifespan in its own task; request tasks must still see
     # the connections, so the context is also kept as the process-wide fallback.
-    timeout = settings.database_timeout_seconds
-    set_timeout(timeout)
-    config = tortoise_config(settings.database_url, timeout)
     await Tortoise.init(config=config, _enable_global_fallback=True)
     if settings.is_sqlite:
         await Tortoise.generate_schemas(safe=True)
 
 
-async def close_database(grace_seconds: float | None = None) -> None:
-    """Close the pool; connections still out after `grace_seconds` (default
-    DATABASE_TIMEOUT_SECONDS) are dropped, so shutdown is bounded even while a
-    statement waits on a lock."""
+async def close_database(grace_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+    """Close the pool; connections still out after `grace_seconds` (the lifecycle
+    gives what is left of shutdown's bound) are dropped, so shutdown is bounded
+    even while a statement waits on a lock."""
     try:
-        async with asyncio.timeout(timeout_seconds() if grace_seconds is None else grace_seconds):
+        async with asyncio.timeout(grace_seconds):
             await Tortoise.close_connections()
     except TimeoutError:
         log.warning("database connections did not close in time; dropping them")

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from actors.batching import TurnBatches
-from models.db import DatabaseUnavailableError, timeout_seconds
+from models.db import Database, DatabaseUnavailableError
 from models.webhook_inbox import StoredEvent, insert_events
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,9 @@ class _Waiting:
 class InboxWriter:
     """Stores entries in shared inserts; `store` returns once its entry is committed."""
 
-    def __init__(self, now: Callable[[], dt.datetime]) -> None:
+    def __init__(self, now: Callable[[], dt.datetime], database: Database) -> None:
         self._now = now
+        self._database = database
         # Deliveries handled in one turn of the loop share the insert.
         self._batches = TurnBatches(self._write, max_in_flight=MAX_IN_FLIGHT, max_batch=MAX_ROWS)
         # Deliveries not answered yet, so shutdown can answer every one of them.
@@ -102,7 +103,8 @@ class InboxWriter:
             # Shielded: a delivery whose client went away is still stored (LiveKit's
             # retry then finds it), and the shared insert is not cut short for others.
             await asyncio.wait_for(
-                asyncio.shield(waiting.stored), timeout_seconds() if within is None else within
+                asyncio.shield(waiting.stored),
+                self._database.timeout_seconds if within is None else within,
             )
         except TimeoutError:
             # Answered 503: if its insert has not begun, it is left out of it.
@@ -113,7 +115,7 @@ class InboxWriter:
         """Wait for inserts in flight (at shutdown, before the database closes), at most
         `grace_seconds` (default DATABASE_TIMEOUT_SECONDS); then they are cancelled,
         and every delivery still waiting is answered as not stored."""
-        grace = timeout_seconds() if grace_seconds is None else grace_seconds
+        grace = self._database.timeout_seconds if grace_seconds is None else grace_seconds
         try:
             async with asyncio.timeout(grace):
                 await self._batches.close()
@@ -138,7 +140,7 @@ class InboxWriter:
         try:
             # Within DATABASE_TIMEOUT_SECONDS, pool acquire included (SQLite's
             # "database is locked" counts as away, too).
-            await insert_events([w.row for w in batch])
+            await insert_events(self._database, [w.row for w in batch])
             self.inserts += 1
         except DatabaseUnavailableError as error:
             _fail(batch, NotStoredError(str(error)))

@@ -32,7 +32,7 @@ from quart import Quart
 
 from actors.room.protocol import EventsStored, RevokeAccess, RoomNotFoundError
 from app.chain.recheck import recheck_forever
-from app.database import DATABASE_UNAVAILABLE, bounded, close_database, open_database
+from app.database import DATABASE_UNAVAILABLE, close_database, open_database
 from app.schema_check import SchemaNotCurrentError, check_schema
 from app.services import Services
 from models.db import is_unavailable
@@ -67,7 +67,7 @@ async def prune_webhook_payloads(services: Services) -> int:
     while True:
         # Each step within DATABASE_TIMEOUT_SECONDS: a stalled database stops the
         # run (tried again in an hour) instead of holding a connection.
-        async with bounded():
+        async with services.database.bounded():
             blanked = await blank_payloads_processed_before(cutoff, RETENTION_BATCH)
         if not blanked:
             return pruned
@@ -124,7 +124,7 @@ async def recover_pending_webhooks(services: Services) -> int:
     apply failed or was cut short (database away, actor retired) is retried
     without waiting for its room's next webhook.
     """
-    async with bounded():
+    async with services.database.bounded():
         names = await rooms_with_pending(services.settings.webhook_max_attempts)
     # And rooms whose last write timed out: their next round reads their presence again.
     rooms = list(dict.fromkeys(names + services.committer.uncertain_rooms()))
@@ -233,6 +233,7 @@ def install_lifecycle(app: Quart, services: Services) -> None:
                 sweepers.append(
                     asyncio.create_task(
                         recheck_forever(
+                            services.database,
                             services.access,
                             functools.partial(revoke_access, services),
                             settings.gating_recheck_seconds,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from app.chain.cache import VerdictCache
 from app.chain.checker import AccessChecker
 from app.chain.rpc import ChainRPC
 from app.chain.stats import GatingStats
-from app.http.database_budget import database_budget
+from app.http.database_budget import budget_left
 from app.http.rate_limits import RateLimiter
 from app.inbox_writer import InboxWriter
 from app.livekit_gateway import LiveKitGateway
@@ -32,6 +33,7 @@ from app.owner_locks import OwnerLocks
 from app.settings import Settings
 from app.wallet.sessions import WalletSessions
 from app.wallet.siwe_login import SiweLogin
+from models.db import Database
 
 
 def utc_now() -> dt.datetime:
@@ -43,6 +45,8 @@ class Services:
     """Settings, the LiveKit gateway and the room registry of one app instance."""
 
     settings: Settings
+    # The database's handle for its work: how long that work may take.
+    database: Database
     gateway: LiveKitGateway
     rooms: ActorRegistry[str, RoomMessage]
     # What routes read of each loaded room (owner, access condition) without asking.
@@ -90,19 +94,21 @@ def build_services(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     gating_sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> Services:
+    database = Database(settings.database_timeout_seconds)
     gateway = LiveKitGateway(settings)
     metrics = Metrics()
     postbox = RoomPostbox()
     parsed = ParsedEvents()
     committer = Committer(
+        database=database,
         max_attempts=settings.webhook_max_attempts,
         deliver=postbox.deliver,
         observer=metrics,
         parsed=parsed,
     )
-    seat_writer = SeatWriter()
+    seat_writer = SeatWriter(database)
     admission = AdmissionStats()
-    inbox = InboxWriter(now)
+    inbox = InboxWriter(now, database)
     directory = RoomDirectory()
     deps = RoomActorDeps(
         livekit=gateway,
@@ -114,6 +120,7 @@ def build_services(
         seat_writer=seat_writer,
         admission=admission,
         directory=directory,
+        database=database,
         received_until=inbox.received_until,
     )
     rooms: ActorRegistry[str, RoomMessage] = ActorRegistry(
@@ -123,7 +130,7 @@ def build_services(
         ask_timeout=settings.actor_ask_timeout_seconds,
         # A route's ask keeps within its request's database budget: a cold room
         # whose load stalls answers 503 within DATABASE_TIMEOUT_SECONDS of arrival.
-        ask_budget=database_budget,
+        ask_budget=functools.partial(budget_left, database),
         clock=clock,
     )
     postbox.attach(rooms)
@@ -147,6 +154,7 @@ def build_services(
     wallet_sessions = WalletSessions(now)
     return Services(
         settings=settings,
+        database=database,
         gateway=gateway,
         rooms=rooms,
         directory=directory,

@@ -1,8 +1,9 @@
 """Database work with a deadline, and the one error that says "the database is away".
 
-Every query the service makes runs inside `bounded()`: it answers within
-DATABASE_TIMEOUT_SECONDS (pool acquire, SQLite's single-connection lock and
-the statement itself all count), or raises DatabaseUnavailableError, which
+Every query the service makes runs inside `bounded()`: it answers within its
+deadline, by default the Database's timeout (DATABASE_TIMEOUT_SECONDS; pool
+acquire, SQLite's single-connection lock and the statement itself all count),
+or raises DatabaseUnavailableError, which
 routes answer with 503 and the webhook committer does not count against any
 event. Only failures raised *by the database work* are classed so: an OSError
 or a ValueError from deciding what to write (a timestamp out of range, say)
@@ -50,18 +51,32 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
-class _Limits:
-    """The deadline of database work; set once when the database is opened."""
+class Database:
+    """The service's database, as its work sees it: the deadline of that work.
 
-    timeout_seconds = DEFAULT_TIMEOUT_SECONDS
+    Built once in the composition root (app/services.py) from
+    DATABASE_TIMEOUT_SECONDS and passed to whatever runs database work.
+    """
 
+    def __init__(self, timeout_seconds: float) -> None:
+        self._timeout_seconds = timeout_seconds
 
-def set_timeout(seconds: float) -> None:
-    _Limits.timeout_seconds = seconds
+    @property
+    def timeout_seconds(self) -> float:
+        """How long database work may take (DATABASE_TIMEOUT_SECONDS)."""
+        return self._timeout_seconds
 
+    def bounded(self, seconds: float | None = None) -> contextlib.AbstractAsyncContextManager[None]:
+        """The whole block within `seconds` (None: this database's timeout), else
+        DatabaseUnavailableError; so too when the database is away."""
+        return bounded(self._timeout_seconds if seconds is None else seconds)
 
-def timeout_seconds() -> float:
-    return _Limits.timeout_seconds
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[BaseDBAsyncClient]:
+        """A transaction within this database's timeout (see `transaction`)."""
+        return transaction(self._timeout_seconds)
+
+    def __repr__(self) -> str:
+        return f"Database(timeout_seconds={self._timeout_seconds!r})"
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -73,11 +88,11 @@ def is_unavailable(error: BaseException) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def bounded(seconds: float | None = None) -> AsyncIterator[None]:
-    """Run database work within the deadline; DatabaseUnavailableError if it is missed
+async def bounded(seconds: float) -> AsyncIterator[None]:
+    """Run database work within `seconds`; DatabaseUnavailableError if they are missed
     or the database is away. Other errors (a constraint, a value a column refuses) pass."""
     try:
-        async with asyncio.timeout(_Limits.timeout_seconds if seconds is None else seconds):
+        async with asyncio.timeout(seconds):
             yield
     except DatabaseUnavailableError:
         raise
@@ -117,8 +132,9 @@ def timestamp(value: object) -> dt.datetime:
 
 
 @contextlib.asynccontextmanager
-async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
-    """A bounded `in_transaction()`, except that a BEGIN that fails gives its connection back.
+async def transaction(seconds: float) -> AsyncIterator[BaseDBAsyncClient]:
+    """`in_transaction()` within `seconds` (as `bounded`), except that a BEGIN that
+    fails gives its connection back.
 
     Tortoise 1.1 takes a pooled connection and then sends BEGIN, both on the
     way in: when BEGIN fails (PostgreSQL went away, or our deadline passed),
@@ -126,7 +142,7 @@ async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
     never closes: shutdown hangs) and the task keeps seeing the dead
     transaction as its connection.
     """
-    async with bounded():
+    async with bounded(seconds):
         context = in_transaction()
         try:
             conn = await context.__aenter__()

@@ -7,7 +7,7 @@ it fail. Run within the caller's deadline.
 
 from __future__ import annotations
 
-from models.db import is_postgres, transaction
+from models.db import Database, is_postgres
 
 # The tables every request path reads or writes (models/). A lock on any of
 # them that would stall the service makes it not ready.
@@ -29,9 +29,9 @@ SQLITE_PROBE = (
 SQLITE_WRITE_PROBE = "UPDATE rooms SET id = id WHERE 0"
 
 
-async def probe_tables() -> None:
+async def probe_tables(database: Database) -> None:
     """Take, and give back at once, what our writes need on every service table."""
-    async with transaction() as conn:
+    async with database.transaction() as conn:
         if is_postgres(conn):
             await conn.execute_query(POSTGRES_PROBE)
         else:

@@ -1,6 +1,6 @@
 """The rooms table: configuration set by clients, presence kept by the room actor.
 
-Its queries run within their caller's deadline (models.db.bounded, or a route's
+Its queries run within their caller's deadline (Database.bounded, or a route's
 database_work); a deletion, a transaction of its own, is bounded by it.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-from models.db import transaction
+from models.db import Database
 
 
 class AccessType(StrEnum):
@@ -165,8 +165,8 @@ async def count_rooms_owned(wallet: str) -> int:
     return await Room.filter(owner=wallet).count()
 
 
-async def delete_room(room_id: int) -> None:
-    async with transaction():
+async def delete_room(database: Database, room_id: int) -> None:
+    async with database.transaction():
         await Room.filter(id=room_id).delete()
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from tortoise import fields
 from tortoise.models import Model
 
-from models.db import bounded
+from models.db import Database
 
 # A connection's unpublished track sids kept, so a late publish of one is ignored.
 MAX_GONE_TRACKS = 64
@@ -187,9 +187,10 @@ class RoomPresence:
     latest_start: dt.datetime | None
 
 
-async def room_presence(room_name: str, recent: int) -> RoomPresence:
-    """The newest open session of a room name, its participants, its latest ended sessions."""
-    async with bounded():
+async def room_presence(database: Database, room_name: str, recent: int) -> RoomPresence:
+    """The newest open session of a room name, its participants, its latest ended sessions
+    (within the database's timeout)."""
+    async with database.bounded():
         sessions = (
             await RoomSession.filter(room_name=room_name)
             .order_by("-started_at", "-id")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from models.db import bounded, columns, connection, is_postgres, timestamp, transaction
+from models.db import Database, columns, connection, is_postgres, timestamp
 from models.rooms import RoomPresenceRow
 from models.sessions import ParticipantChange, ParticipantRow, SessionEnd, SessionRow
 from models.webhook_inbox import FailedAttempt
@@ -135,8 +135,9 @@ _WRITE_AND_MARK_PG = (
 )
 
 
-async def write_and_mark(batch: EffectBatch) -> Written:
-    """Write `batch` and mark its applied events processed, atomically.
+async def write_and_mark(database: Database, batch: EffectBatch) -> Written:
+    """Write `batch` and mark its applied events processed, atomically, within the
+    database's timeout.
 
     Returns the participant sessions it stored, as (sid, session sid): one it
     did not store was already taken (by another room's session, or by another
@@ -147,7 +148,7 @@ async def write_and_mark(batch: EffectBatch) -> Written:
         return Written(set(), {})
     conn = connection()
     if is_postgres(conn):
-        async with bounded():
+        async with database.bounded():
             rows = await conn.execute_query_dict(_WRITE_AND_MARK_PG, _pg_args(batch))
         return Written(
             stored={(row["sid"], row["session_sid"]) for row in rows if row["event_id"] is None},
@@ -157,7 +158,7 @@ async def write_and_mark(batch: EffectBatch) -> Written:
                 if row["event_id"] is not None
             },
         )
-    async with transaction() as conn:
+    async with database.transaction() as conn:
         return await _write_and_mark_sqlite(conn, batch)
 
 

@@ -7,7 +7,7 @@ PostgreSQL (arrays through `unnest`), so it stays prepared.
 
 What "pending" means is written once (`pending`, below) and every statement
 that reads or counts pending events uses it. The functions here run within
-their caller's deadline (models.db.bounded, or a route's database_work), except
+their caller's deadline (Database.bounded, or a route's database_work), except
 the insert and the committer's read, which carry their own.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from tortoise import fields
 from tortoise.models import Model
 
-from models.db import bounded, columns, connection, is_postgres, placeholder, timestamp
+from models.db import Database, columns, connection, is_postgres, placeholder, timestamp
 
 
 class WebhookInbox(Model):
@@ -124,9 +124,9 @@ _INSERT_SQLITE = (
 )
 
 
-async def insert_events(events: Sequence[StoredEvent], seconds: float | None = None) -> None:
+async def insert_events(database: Database, events: Sequence[StoredEvent]) -> None:
     """Store events in one statement; an event id already stored is skipped (a retry
-    of one we have). Bounded by `seconds` (default: the database timeout)."""
+    of one we have). Within the database's timeout."""
     if not events:
         return
     rows = [
@@ -143,7 +143,7 @@ async def insert_events(events: Sequence[StoredEvent], seconds: float | None = N
         for e in events
     ]
     conn = connection()
-    async with bounded(seconds):
+    async with database.bounded():
         if is_postgres(conn):
             await conn.execute_query(_INSERT_PG, columns(rows, 8))
         else:
@@ -164,7 +164,7 @@ _PENDING_PG = (
 
 
 async def read_pending(
-    queries: Sequence[PendingQuery], *, max_attempts: int, per_room: int
+    database: Database, queries: Sequence[PendingQuery], *, max_attempts: int, per_room: int
 ) -> list[PendingEvent]:
     """The oldest pending events of these rooms, at most `per_room` of each.
 
@@ -200,7 +200,7 @@ async def read_pending(
         args = [max_attempts, per_room]
         for q in queries:
             args += [q.room_name, q.as_of]
-    async with bounded():
+    async with database.bounded():
         rows = await conn.execute_query_dict(sql, args)
     return [
         PendingEvent(

@@ -47,7 +47,7 @@ from actors.room.protocol import (
 from actors.room.seats import SeatBook
 from actors.room.webhook_round import RoundPorts, WebhookRound
 from actors.seat_writer import SeatWriter
-from models.db import DatabaseUnavailableError, bounded
+from models.db import Database, DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,8 @@ class RoomActorDeps:
     admission: AdmissionStats
     # What routes read of each room without its mailbox.
     directory: RoomDirectory
+    # Where rooms are stored, and how long database work may take.
+    database: Database
     # The latest webhook receipt stamped (see RoundPorts.received_until).
     received_until: Callable[[], dt.datetime | None] = lambda: None
 
@@ -79,8 +81,8 @@ class RoomActor(Actor[str, RoomMessage]):
     def __init__(self, name: str, deps: RoomActorDeps) -> None:
         super().__init__(name)
         self._deps = deps
-        seats = SeatBook(name, deps.seat_hold_seconds, deps.seat_writer)
-        self._memory = RoomMemory(name, seats, deps.directory)
+        seats = SeatBook(name, deps.seat_hold_seconds, deps.seat_writer, deps.database)
+        self._memory = RoomMemory(name, seats, deps.directory, deps.database)
         self._ports = moderation.Ports(deps.livekit, deps.now)
         self._round = WebhookRound(
             name,
@@ -103,7 +105,7 @@ class RoomActor(Actor[str, RoomMessage]):
 
     async def _load(self) -> None:
         # The whole load, not each query, within the deadline.
-        async with bounded(self.remaining()):
+        async with self._deps.database.bounded(self.remaining()):
             # An earlier activation's rounds may still be out: load what they wrote.
             while (earlier := self._deps.committer.in_flight(self.key)) is not None:
                 await asyncio.wait([earlier])

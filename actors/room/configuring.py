@@ -18,7 +18,6 @@ from actors.room.config import Config, RoomChanges, RoomView
 from actors.room.errors import InvalidRoomConfigError, RoomExistsError
 from actors.room.livekit import LiveKit, LiveKitRefusedError, LiveKitUnreachableError, RoomConfig
 from actors.room.memory import RoomMemory
-from models.db import bounded
 from models.rooms import (
     RoomSettings,
     RoomStatus,
@@ -60,7 +59,7 @@ async def create(
     }
     try:
         # Within what is left of the asker's budget (its load came out of it too).
-        async with bounded(seconds):
+        async with memory.database.bounded(seconds):
             room = await create_room(memory.name, settings.as_row(), presence)
     except Exception as error:
         if isinstance(error, IntegrityError) and name_taken(error):
@@ -96,7 +95,7 @@ async def update(
         # A live room must see its new metadata; if LiveKit says no, nothing changes.
         await livekit.update_room_metadata(memory.name, merged.metadata or "")
     try:
-        async with bounded(seconds):
+        async with memory.database.bounded(seconds):
             room = await update_room(config.id, changes.given())
     except Exception:
         if push_metadata:
@@ -111,7 +110,7 @@ async def update(
 async def delete(memory: RoomMemory, livekit: LiveKit) -> None:
     config = memory.require_config()
     await _delete_livekit_room(memory, livekit, required=memory.state.session is not None)
-    await delete_room(config.id)
+    await delete_room(memory.database, config.id)
     memory.adopt(None, new_creation=True)
 
 

@@ -18,6 +18,7 @@ from actors.room.directory import RoomDirectory, RoomEntry
 from actors.room.errors import RoomNotFoundError
 from actors.room.presence import Annotations, RoomState, load_state
 from actors.room.seats import SeatBook
+from models.db import Database
 from models.rooms import get_room
 from models.webhook_inbox import has_pending
 
@@ -29,9 +30,11 @@ class RoomMemory:
     name: str
     seats: SeatBook
     directory: RoomDirectory
+    # Where the room's rows are (and how long its work may take).
+    database: Database
     config: Config | None = None
     state: RoomState = field(init=False)
-    bans: BanList = field(default_factory=BanList)
+    bans: BanList = field(init=False)
     annotations: Annotations = field(default_factory=Annotations)
     # The entry routes read (None until published: not loaded, or no such room).
     entry: RoomEntry | None = None
@@ -39,6 +42,7 @@ class RoomMemory:
 
     def __post_init__(self) -> None:
         self.state = RoomState(self.name)
+        self.bans = BanList(self.database)
 
     def require_config(self) -> Config:
         """The room's configuration; RoomNotFoundError when Qari has no such room."""
@@ -50,7 +54,7 @@ class RoomMemory:
         """Load everything from the database (the caller bounds it); True when
         stored webhook events wait to be applied."""
         room = await get_room(self.name)
-        state = await load_state(self.name)
+        state = await load_state(self.database, self.name)
         if room is not None:
             # The seats held before a restart count again, until they expire.
             await self.seats.load(room.id, now, state.identities())

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from actors.room.views import LiveParticipant
+from models.db import Database
 from models.rooms import RoomPresenceRow, RoomStatus
 from models.sessions import Connection, room_presence
 
@@ -63,9 +64,9 @@ class RoomState:
         )
 
 
-async def load_state(room_name: str) -> RoomState:
+async def load_state(database: Database, room_name: str) -> RoomState:
     """The room's presence as the database holds it (bounded reads)."""
-    rows = await room_presence(room_name, RECENT_ENDED)
+    rows = await room_presence(database, room_name, RECENT_ENDED)
     if rows.session is None:
         return RoomState(room_name, ended=tuple(rows.ended), latest_start=rows.latest_start)
     live = {c.sid: c for c in rows.live}

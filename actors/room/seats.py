@@ -29,7 +29,7 @@ from types import MappingProxyType
 from actors.room.admission import Grant, has_place, places_taken
 from actors.room.errors import RoomFullError
 from actors.seat_writer import SeatWriter
-from models.db import transaction
+from models.db import Database
 from models.seats import SeatRow, load_room_seats
 
 # Every so many new seats, grants that have lapsed are forgotten (O(grants), amortised).
@@ -51,10 +51,13 @@ class _Grant:
 class SeatBook:
     """One room's grants by identity, and which of them hold a seat."""
 
-    def __init__(self, room_name: str, hold_seconds: float, writer: SeatWriter) -> None:
+    def __init__(
+        self, room_name: str, hold_seconds: float, writer: SeatWriter, database: Database
+    ) -> None:
         self._room_name = room_name
         self._hold = dt.timedelta(seconds=hold_seconds)
         self._writer = writer
+        self._database = database
         self.room_id: int | None = None
         self._grants: dict[str, _Grant] = {}
         # identity -> held_until, kept in expiry order (a new hold is the latest),
@@ -73,7 +76,7 @@ class SeatBook:
 
     async def load(self, room_id: int, now: dt.datetime, in_room: set[str]) -> None:
         """Rebuild from the database at activation (the rows of this room's id)."""
-        async with transaction() as conn:
+        async with self._database.transaction() as conn:
             rows = await load_room_seats(conn, room_id, now)
         self.reset(room_id)
         for row in rows:

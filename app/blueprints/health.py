@@ -65,7 +65,7 @@ async def _check_database() -> None:
     if not services().database_open:
         raise ConnectionError("database is not open")
     async with database_work():
-        await probe_tables()
+        await probe_tables(services().database)
 
 
 @blueprint.get("/v1/health/ready")

@@ -115,8 +115,8 @@ class AdmissionReport(BaseModel):
 async def get_admission_stats() -> AdmissionReport:
     """Joins Qari did not admit.
 
-    Since start: joins refused by reason (`not_issued`, `token_expired`,
-    `no_place`, `banned`), participants removed through LiveKit, removals
+    Since start: joins refused by reason (`not_issued`, `revoked`,
+    `token_expired`, `no_place`, `banned`), participants removed through LiveKit, removals
     that failed, and refused joins kept because `LIVEKIT_URL` is empty.
     """
     stats = services().admission

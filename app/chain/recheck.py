@@ -22,7 +22,7 @@ from actors.runtime import ActorError
 from app.chain.checker import AccessChecker, Pair
 from app.chain.rules import holder_address
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
-from models.db import DatabaseUnavailableError, bounded, is_unavailable
+from models.db import Database, DatabaseUnavailableError, is_unavailable
 from models.rooms import gated_room_conditions
 from models.sessions import open_standard_participants
 
@@ -40,10 +40,10 @@ class RecheckResult:
 
 
 async def recheck_gated_rooms(
-    access: AccessChecker, remove_participant: RemoveParticipant
+    database: Database, access: AccessChecker, remove_participant: RemoveParticipant
 ) -> RecheckResult:
     """One round: check everyone in a gated room, remove who no longer qualifies."""
-    async with bounded():
+    async with database.bounded():
         conditions = await gated_room_conditions()
         participants = await open_standard_participants(list(conditions))
     to_check: list[tuple[str, str, Pair | None]] = []
@@ -81,6 +81,7 @@ async def recheck_gated_rooms(
 
 
 async def recheck_forever(
+    database: Database,
     access: AccessChecker,
     remove_participant: RemoveParticipant,
     every_seconds: float,
@@ -90,7 +91,7 @@ async def recheck_forever(
     while True:
         await sleep(every_seconds)
         try:
-            await recheck_gated_rooms(access, remove_participant)
+            await recheck_gated_rooms(database, access, remove_participant)
         except asyncio.CancelledError:
             raise
         except Exception as error:

@@ -1,4 +1,5 @@
-"""Each request's database budget: DATABASE_TIMEOUT_SECONDS from its arrival.
+"""Each request's database budget: the Database's timeout (DATABASE_TIMEOUT_SECONDS)
+from its arrival.
 
 A route may make several queries (a permission check, then a page, then
 its details), and a webhook waits to be admitted before its insert: what
@@ -6,7 +7,7 @@ the client must get is an answer within DATABASE_TIMEOUT_SECONDS, not that
 long per statement. So the deadline counts from the request's arrival, as
 the access log's first hook stamps it (no hook of its own: one more per
 request costs the hot token route), and every piece of database work in the request runs inside
-`database_work()`, i.e. `models.db.bounded()` with what is left of it: the
+`database_work()`, i.e. the app's `Database.bounded()` with what is left of it: the
 pool acquire, SQLite's connection lock and the statements all count. When
 it runs out the work raises DatabaseUnavailableError (503
 `database_unavailable`).
@@ -27,7 +28,7 @@ from collections.abc import AsyncIterator
 
 from quart import g, has_request_context
 
-from models.db import bounded, timeout_seconds
+from models.db import Database
 
 # Set by the access log's first before_request hook (app/http/access_log.py).
 _ARRIVAL = "qari_started"
@@ -39,18 +40,32 @@ def database_deadline() -> float:
 
 
 def database_budget() -> float:
-    """Seconds left of this request's budget (0 when spent); outside a request, the
-    whole DATABASE_TIMEOUT_SECONDS."""
+    """Seconds left of this request's budget (0 when spent), by the current app's
+    Database; outside a request, its whole timeout."""
+    return budget_left(_database())
+
+
+def budget_left(database: Database) -> float:
+    """Seconds left of the current request's budget with `database` (0 when spent);
+    outside a request, the whole of its timeout."""
     arrived: float | None = getattr(g, _ARRIVAL, None) if has_request_context() else None
     if arrived is None:
-        return timeout_seconds()
-    return max(0.0, arrived + timeout_seconds() - time.perf_counter())
+        return database.timeout_seconds
+    return max(0.0, arrived + database.timeout_seconds - time.perf_counter())
 
 
 @contextlib.asynccontextmanager
 async def database_work(at_most: float | None = None) -> AsyncIterator[None]:
     """Database work within what is left of the budget (and within `at_most` seconds,
     for work that must not take all of it), else DatabaseUnavailableError."""
-    budget = database_budget()
-    async with bounded(budget if at_most is None else min(at_most, budget)):
+    database = _database()
+    budget = budget_left(database)
+    async with database.bounded(budget if at_most is None else min(at_most, budget)):
         yield
+
+
+def _database() -> Database:
+    """The current app's Database (app/services.py, which imports this module)."""
+    from app.services import services
+
+    return services().database

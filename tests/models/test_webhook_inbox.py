@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 from models import WebhookInbox
-from models.db import bounded
 from models.webhook_inbox import PendingQuery, has_pending, read_pending, rooms_with_pending
 from models.webhook_inbox_ops import count_pending, inbox_backlog
 from tests.conftest import Running
@@ -40,13 +39,15 @@ async def test_every_reader_of_the_inbox_agrees_on_what_is_pending(running: Runn
     pending = [room for room, _, _, is_pending, _ in CASES if is_pending]
     failed = [room for room, _, _, _, is_failed in CASES if is_failed]
 
-    async with bounded():
+    database = running.services.database
+    async with database.bounded():
         assert sorted(await rooms_with_pending(MAX_ATTEMPTS)) == sorted(pending)
         for room, _, _, is_pending, _ in CASES:
             assert await has_pending(room, MAX_ATTEMPTS) is is_pending, room
         assert await count_pending(MAX_ATTEMPTS) == len(pending)
         backlog = await inbox_backlog(MAX_ATTEMPTS, shown=10)
     read = await read_pending(
+        database,
         [PendingQuery(room, EPOCH + dt.timedelta(seconds=1)) for room, *_ in CASES],
         max_attempts=MAX_ATTEMPTS,
         per_room=10,
