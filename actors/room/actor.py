@@ -26,7 +26,6 @@ from actors.room.directory import RoomDirectory
 from actors.room.livekit import LiveKit
 from actors.room.memory import RoomMemory
 from actors.room.protocol import (
-    ApplyPending,
     ChangeParticipant,
     CommitDone,
     CreateRoom,
@@ -153,21 +152,18 @@ class RoomActor(Actor[str, RoomMessage]):
                 # database's error (503 database_unavailable).
                 log.warning("room %r waits for the database to load", self.key)
                 if isinstance(message, EventsStored):
-                    return None  # the events stay stored; the periodic sweep comes back
-                if isinstance(message, ApplyPending):
-                    nothing: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-                    nothing.set_result(0)
-                    return nothing
+                    # The events stay stored; the periodic sweep comes back.
+                    if message.applied is not None and not message.applied.done():
+                        message.applied.set_result(0)
+                    return None
                 raise
         match message:
             case IssueToken(request, verdict, wallet):
                 version = None if verdict is None else verdict.version
                 return tokens.issue(memory, ports.livekit, ports.now(), request, version, wallet)
-            case EventsStored():
-                self._round.nudge(memory)
+            case EventsStored(applied):
+                self._round.nudge(memory, applied)
                 return None
-            case ApplyPending():
-                return self._round.when_applied(memory)
             case ReadEntry():
                 return memory.published()
             case ListParticipants():

@@ -141,13 +141,15 @@ class ListParticipants(Ask[list[LiveParticipant]]):
 
 @dataclass(frozen=True, slots=True)
 class EventsStored:
-    """Webhook events for this room are in the inbox: apply what is pending, in order."""
+    """Webhook events for this room are in the inbox: apply what is pending, in order.
 
+    A tell. With `applied` (a reply channel, as Akka's replyTo), that future is
+    set, with how many events were applied, once everything stored so far is
+    (and the joins it refused are removed from LiveKit). The webhook route
+    sends it without one, and coalesced: one nudge waiting is enough.
+    """
 
-@dataclass(frozen=True, slots=True)
-class ApplyPending(Ask[asyncio.Future[int]]):
-    """Like EventsStored, but answered with a future that is done, with how many
-    events were applied, once everything stored so far is (ops and tests wait on it)."""
+    applied: asyncio.Future[int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +224,6 @@ RoomMessage = (
     | IssueToken
     | ListParticipants
     | EventsStored
-    | ApplyPending
     | CommitDone
     | RemoveParticipant
     | RevokeAccess

@@ -72,17 +72,14 @@ class WebhookRound:
             # The round out now decided without this row: one more writes it.
             self._sync_room = self.dirty = True
 
-    def nudge(self, memory: RoomMemory) -> None:
+    def nudge(self, memory: RoomMemory, applied: asyncio.Future[int] | None = None) -> None:
+        """Apply what is pending; `applied` is set once everything stored so far is
+        (with how many events)."""
+        if applied is not None:
+            self._waiters.append(applied)
         self.dirty = True
         if self._out is None:
             self._submit(memory)
-
-    def when_applied(self, memory: RoomMemory) -> asyncio.Future[int]:
-        """A future done once everything stored so far is applied (with how many)."""
-        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        self.nudge(memory)
-        return waiter
 
     def cancel(self) -> None:
         self._removals.cancel()

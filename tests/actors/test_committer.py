@@ -13,7 +13,7 @@ import asyncio
 from livekit.protocol.webhook import WebhookEvent
 
 from actors.committer import MAX_EVENTS_PER_ROOM
-from actors.room.protocol import ApplyPending, ListParticipants
+from actors.room.protocol import EventsStored, ListParticipants
 from models import ParticipantSession, Room, WebhookInbox
 from models.db import connection, is_postgres
 from tests.app.test_webhooks import make_room, store
@@ -43,7 +43,10 @@ async def start_rooms(running: Running, rooms: list[str]) -> None:
 async def nudge_all(running: Running, rooms: list[str]) -> list[int]:
     """Tell every room at once that events are stored; what each applied."""
     registry = running.services.rooms
-    futures = await asyncio.gather(*(registry.ask(room, ApplyPending()) for room in rooms))
+    loop = asyncio.get_running_loop()
+    futures: list[asyncio.Future[int]] = [loop.create_future() for _ in rooms]
+    for room, applied in zip(rooms, futures, strict=True):
+        registry.tell(room, EventsStored(applied))
     return list(await asyncio.wait_for(asyncio.gather(*futures), 10))
 
 
