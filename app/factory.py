@@ -22,6 +22,7 @@ from app.blueprints import (
 from app.http.access_log import install_access_log
 from app.http.auth import install_caller_guard
 from app.http.cors import install_cors
+from app.http.database_budget import DATABASE_EXTENSION
 from app.http.errors import register_error_handlers
 from app.http.openapi import QariOpenAPIProvider
 from app.http.rate_limits import install_rate_limits
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["SECRET_KEY"] = settings.app_secret_key.get_secret_value() or None
     app.extensions["qari"] = services
+    app.extensions[DATABASE_EXTENSION] = services.database
     QuartSchema(
         app,
         info={"title": "Qari backend", "version": VERSION, "description": API_DESCRIPTION},

@@ -26,7 +26,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 
-from quart import g, has_request_context
+from quart import current_app, g, has_request_context
 
 from models.db import Database
 
@@ -64,8 +64,12 @@ async def database_work(at_most: float | None = None) -> AsyncIterator[None]:
         yield
 
 
-def _database() -> Database:
-    """The current app's Database (app/services.py, which imports this module)."""
-    from app.services import services
+# Where the app keeps its Database for these helpers (set by app/factory.py), so
+# this module needs nothing of app/services.py, which uses budget_left.
+DATABASE_EXTENSION = "qari.database"
 
-    return services().database
+
+def _database() -> Database:
+    """The current app's Database."""
+    found: Database = current_app.extensions[DATABASE_EXTENSION]
+    return found
