@@ -44,8 +44,8 @@ class AskTimeoutError(ActorError, TimeoutError):
 
 class AskBudgetSpentError(AskTimeoutError):
     """The asker's own budget (ask_budget: a request's database budget) ran out
-    before the actor began the message: the actor was busy with work of the
-    same budget's kind (a load waiting on the database), not overloaded."""
+    before the actor began the message, while the actor was waiting on the
+    database (`Actor.awaiting_database`): the database's delay, not overload."""
 
 
 class Actor(Generic[K, M]):
@@ -61,6 +61,9 @@ class Actor(Generic[K, M]):
         # so work the handler does before its real work (a lazy load) can keep
         # within the asker's budget; None for a tell. Set by the runtime.
         self.deadline: float | None = None
+        # Set by an actor while it waits on the database (a load): an asker whose
+        # budget runs out behind it is told so (AskBudgetSpentError), not "busy".
+        self.awaiting_database = False
 
     async def on_start(self) -> None:
         """Load state; runs before the first message of each activation."""

@@ -141,7 +141,8 @@ class ActorRegistry(Supervision[K, M], Shutdown[K, M], Passivation[K, M]):
             if not reply.done():
                 reply.cancel()
         if reply.cancelled():
-            if by_budget:
+            cell = self._cells.get(key)
+            if by_budget and cell is not None and cell.actor.awaiting_database:
                 raise AskBudgetSpentError(f"the asker's budget ran out waiting for {key!r}")
             raise AskTimeoutError(f"no reply from actor {key!r} in time")
         result: R = reply.result()

@@ -17,6 +17,7 @@ from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from app.settings import Settings
+from app.sqlite_schema import add_missing_columns
 from models.db import (
     DEFAULT_TIMEOUT_SECONDS,
     UNAVAILABLE,
@@ -138,6 +139,7 @@ async def open_database(settings: Settings) -> None:
     await Tortoise.init(config=config, _enable_global_fallback=True)
     if settings.is_sqlite:
         await Tortoise.generate_schemas(safe=True)
+        await add_missing_columns()  # tables made before a model gained a column
 
 
 async def close_database(grace_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:

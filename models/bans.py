@@ -58,11 +58,14 @@ async def insert_ban(conn: BaseDBAsyncClient, room_id: int, row: BanRow) -> BanR
     return _row(rows[0])
 
 
-async def delete_ban(conn: BaseDBAsyncClient, room_id: int, identity: str) -> bool:
-    """Lift a ban; False if there was none."""
+async def delete_ban(
+    conn: BaseDBAsyncClient, room_id: int, identity: str, *, any_case: bool = False
+) -> bool:
+    """Lift a ban (with `any_case`, of the identity in any case); False if there was none."""
     p = placeholder(conn)
+    match = f"lower(identity) = lower({p}2)" if any_case else f"identity = {p}2"
     rows = await conn.execute_query_dict(
-        f"DELETE FROM bans WHERE room_id = {p}1 AND identity = {p}2 RETURNING id",  # noqa: S608
+        f"DELETE FROM bans WHERE room_id = {p}1 AND {match} RETURNING id",  # noqa: S608
         [room_id, identity],
     )
     return bool(rows)

@@ -104,6 +104,13 @@ class RoomActor(Actor[str, RoomMessage]):
 
     async def _load(self) -> None:
         # The whole load, not each query, within the deadline.
+        self.awaiting_database = True
+        try:
+            await self._load_within_deadline()
+        finally:
+            self.awaiting_database = False
+
+    async def _load_within_deadline(self) -> None:
         async with self._deps.database.bounded(self.remaining()):
             # An earlier activation's rounds may still be out: load what they wrote.
             while (earlier := self._deps.committer.in_flight(self.key)) is not None:

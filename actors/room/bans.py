@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from actors.room.errors import BanNotFoundError
+from actors.room.identity import canonical_identity, is_address
 from models.bans import BanRow, delete_ban, insert_ban, room_bans
 from models.db import Database
 
@@ -23,7 +26,9 @@ class BanList:
     async def load(self, room_id: int) -> None:
         async with self._database.transaction() as conn:
             rows = await room_bans(conn, room_id)
-        self._bans = {row.identity: row for row in rows}
+        # A ban stored before identities had one spelling counts in the one spelling.
+        canonical = [replace(r, identity=canonical_identity(r.identity)) for r in rows]
+        self._bans = {r.identity: r for r in canonical}
 
     async def add(self, room_id: int, row: BanRow) -> None:
         async with self._database.transaction() as conn:
@@ -32,7 +37,9 @@ class BanList:
 
     async def lift(self, room_id: int, identity: str) -> None:
         async with self._database.transaction() as conn:
-            lifted = await delete_ban(conn, room_id, identity)
+            # An address banned before identities had one spelling may be stored in
+            # another case: any spelling of it is lifted.
+            lifted = await delete_ban(conn, room_id, identity, any_case=is_address(identity))
         self._bans.pop(identity, None)
         if not lifted:
             raise BanNotFoundError(identity)

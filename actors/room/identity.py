@@ -16,8 +16,12 @@ from eth_utils.address import to_checksum_address
 _ADDRESS = re.compile(r"0[xX][0-9a-fA-F]{40}")
 
 
+def is_address(identity: str) -> bool:
+    return len(identity) == 42 and _ADDRESS.fullmatch(identity) is not None
+
+
 def canonical_identity(identity: str) -> str:
     """`identity` in its one spelling: EIP-55 for an address, else unchanged."""
-    if len(identity) == 42 and _ADDRESS.fullmatch(identity):
+    if is_address(identity):
         return str(to_checksum_address("0x" + identity[2:]))
     return identity

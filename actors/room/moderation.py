@@ -90,7 +90,7 @@ async def revoke_access(
     is awaited: the mailbox goes on, and a write that fails is only logged (the
     re-check finds the same no again)."""
     if not disconnect_now:
-        written = memory.seats.revoke(identity, ports.now())
+        written = memory.seats.revoke(identity, ports.now(), only_granted=True)
         if written is not None:
             written.add_done_callback(_log_unstored_revocation)
         return
@@ -156,7 +156,7 @@ async def end(memory: RoomMemory, ports: Ports) -> None:
     _require_livekit(ports)
     # Every grant revoked first (seat holders who never joined too), so nobody
     # comes back on a token of the ended meeting, even if LiveKit refuses now.
-    written = memory.seats.revoke_all(ports.now())
+    written = memory.seats.revoke_all(ports.now(), memory.state.identities())
     if written:
         await asyncio.shield(asyncio.gather(*written))
     try:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
+from actors.room.identity import canonical_identity
 from actors.room.views import LiveParticipant
 from models.db import Database
 from models.rooms import RoomPresenceRow, RoomStatus
@@ -69,7 +70,8 @@ async def load_state(database: Database, room_name: str) -> RoomState:
     rows = await room_presence(database, room_name, RECENT_ENDED)
     if rows.session is None:
         return RoomState(room_name, ended=tuple(rows.ended), latest_start=rows.latest_start)
-    live = {c.sid: c for c in rows.live}
+    # Rows stored before identities had one spelling read as the one spelling.
+    live = {c.sid: replace(c, identity=canonical_identity(c.identity)) for c in rows.live}
     return RoomState(
         room_name,
         session=CurrentSession(rows.session.sid, rows.session.started_at),

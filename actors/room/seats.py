@@ -28,12 +28,18 @@ from types import MappingProxyType
 
 from actors.room.admission import Grant, has_place, places_taken
 from actors.room.errors import RoomFullError
+from actors.room.identity import canonical_identity
 from actors.seat_writer import SeatWriter
 from models.db import Database
 from models.seats import SeatRow, load_room_seats
 
 # Every so many new seats, grants that have lapsed are forgotten (O(grants), amortised).
 GRANT_SWEEP_EVERY = 1024
+# The longest a token Qari issues lives (the token route's bound on ttl_seconds).
+MAX_TOKEN_SECONDS = 86_400
+# How long a revocation's new key is kept: longer than any token issued before it
+# can be used, with LiveKit's refresh of a connected client's token (minutes) on top.
+REVOCATION_KEPT = dt.timedelta(seconds=MAX_TOKEN_SECONDS + 30 * 60)
 
 
 def new_grant_key() -> str:
@@ -79,7 +85,13 @@ class SeatBook:
         async with self._database.transaction() as conn:
             rows = await load_room_seats(conn, room_id, now)
         self.reset(room_id)
-        for row in rows:
+        for stored in rows:
+            # A row stored before identities had one spelling counts in the one
+            # spelling (the latest-lasting row of an identity's spellings wins).
+            row = replace(stored, identity=canonical_identity(stored.identity))
+            known = self._grants.get(row.identity)
+            if known is not None and known.row.granted_until >= row.granted_until:
+                continue
             self._grants[row.identity] = _Grant(row, None)
             until = row.held_until
             if until is not None and until > now and row.identity not in in_room:
@@ -197,26 +209,38 @@ class SeatBook:
         for identity in list(self._held):
             self.consume(identity)
 
-    def revoke(self, identity: str, now: dt.datetime) -> asyncio.Future[None] | None:
+    def revoke(
+        self, identity: str, now: dt.datetime, *, only_granted: bool = False
+    ) -> asyncio.Future[None] | None:
         """The identity's tokens stop admitting it here: its seat is freed and its grant
         takes a new key, so a join on any token issued before is refused and coming
         back takes a new token (which checks everything again).
 
-        The grant keeps its `granted_until`: the row (and its key) must outlive every
-        token issued before, or a fresh grant (key "") would let them in again.
-        Returns the write to wait for (None: nothing was granted, nothing to revoke).
+        Always a new key, even for a grant that lapsed or that memory forgot: LiveKit
+        refreshes a connected participant's token (same attributes), so a token of
+        a lapsed grant can still be in use. The row is kept REVOCATION_KEPT, longer
+        than any token issued before can live, or a fresh grant (key "") would let
+        them in again. With `only_granted`, an identity memory holds no grant for is
+        left alone. Returns the write to wait for (None: nothing to revoke).
         """
         self._held.pop(identity, None)
         grant = self._grants.get(identity)
-        if grant is None or self.room_id is None or grant.row.granted_until <= now:
-            return None  # no token of a lapsed grant can be used any more
-        row = replace(grant.row, held_until=None, grant_key=new_grant_key())
+        if self.room_id is None or (grant is None and only_granted):
+            return None
+        kept = now + REVOCATION_KEPT
+        if grant is None:
+            row = SeatRow(self.room_id, identity, now, None, kept, new_grant_key())
+        else:
+            until = max(grant.row.granted_until, kept)
+            row = replace(
+                grant.row, held_until=None, granted_until=until, grant_key=new_grant_key()
+            )
         return self._write(identity, row)
 
-    def revoke_all(self, now: dt.datetime) -> list[asyncio.Future[None]]:
+    def revoke_all(self, now: dt.datetime, in_room: set[str]) -> list[asyncio.Future[None]]:
         """Every grant of the room revoked (the meeting was ended): holders who never
-        joined included."""
-        writes = [self.revoke(identity, now) for identity in list(self._grants)]
+        joined included, and everyone in the room whatever memory holds of them."""
+        writes = [self.revoke(identity, now) for identity in {*self._grants, *in_room}]
         return [write for write in writes if write is not None]
 
     def can_passivate(self, now: dt.datetime) -> bool:

@@ -130,9 +130,12 @@ class WebhookRound:
         for identity in result.joined:
             memory.seats.consume(identity)  # a joined participant's seat is a place now
         self._removals.count(result.refused, result.kept)
-        # A ban set while the round was out: the join it decided is removed now.
-        banned = [i for i in dict.fromkeys(result.joined) if i in memory.bans]
-        self._removals.remove([identity for identity, _ in result.refused] + banned)
+        # A ban set, or a grant revoked, while the round was out: the join it
+        # decided is removed now.
+        joined = list(dict.fromkeys(result.joined))
+        banned = [i for i in joined if i in memory.bans]
+        revoked = [i for i in joined if _revoked_since(asked, memory, i)]
+        self._removals.remove([identity for identity, _ in result.refused] + banned + revoked)
         self._applied += result.applied
         self._sync_room |= result.resync
         if result.more or self.dirty or result.resync:
@@ -151,3 +154,9 @@ class WebhookRound:
 
         # Applied includes removing the joins it refused from LiveKit.
         self._removals.then(answer)
+
+
+def _revoked_since(asked: ApplyRequest, memory: RoomMemory, identity: str) -> bool:
+    """The identity's grant took a new key after the round was handed over."""
+    before = asked.admission.grants.get(identity)
+    return before is not None and before.key != memory.seats.grant_key(identity)

@@ -22,6 +22,7 @@ from actors.room.protocol import (
     RevokeAccess,
     RoomEntry,
 )
+from actors.room.seats import MAX_TOKEN_SECONDS
 from actors.runtime import MailboxFullError, RegistryClosedError
 from actors.seat_writer import SeatNotStoredError
 from app.chain.checker import AccessDeniedError, ChainUnavailableError
@@ -39,7 +40,7 @@ blueprint.before_request(reject_impossible_room_names)
 MAX_ATTRIBUTES = 32
 MAX_ATTRIBUTES_SIZE = 8192
 MIN_TTL_SECONDS = 60
-MAX_TTL_SECONDS = 86_400
+MAX_TTL_SECONDS = MAX_TOKEN_SECONDS
 # A room's condition can change between the check and the ask; after this many
 # changes in a row the client is told to retry.
 MAX_CONDITION_CHANGES = 3

@@ -912,16 +912,24 @@ async def test_an_actor_that_keeps_nothing_stops_as_soon_as_its_mailbox_is_empty
 
 
 class _Gate(Actor[str, object]):
-    """Holds its first message until the test opens the gate; tells each handler's deadline."""
+    """Holds its first message until the test opens the gate (as if loading from the
+    database, with `on_database`); tells each handler's deadline."""
 
-    def __init__(self, key: str, gate: asyncio.Event, seen: list[float | None]) -> None:
+    def __init__(
+        self, key: str, gate: asyncio.Event, seen: list[float | None], on_database: bool = True
+    ) -> None:
         super().__init__(key)
         self._gate = gate
         self._seen = seen
+        self._on_database = on_database
 
     async def receive(self, message: object) -> Any:
         self._seen.append(self.deadline)
-        await self._gate.wait()
+        self.awaiting_database = self._on_database
+        try:
+            await self._gate.wait()
+        finally:
+            self.awaiting_database = False
         return message
 
 
@@ -958,6 +966,23 @@ async def test_an_explicit_timeout_is_not_the_budget() -> None:
     with pytest.raises(AskTimeoutError) as raised:
         await within(registry.ask("room", "second", timeout=0.05), 2)
     assert not isinstance(raised.value, AskBudgetSpentError)
+    gate.set()
+    assert await within(first) == "first"
+    await registry.shutdown(timeout=1)
+
+
+async def test_a_budget_spent_behind_other_work_than_the_database_is_busy() -> None:
+    gate, seen = asyncio.Event(), []
+    registry: ActorRegistry[str, object] = ActorRegistry(
+        lambda key: _Gate(key, gate, seen, on_database=False),
+        ask_timeout=10,
+        ask_budget=lambda: 0.05,
+    )
+    first = asyncio.ensure_future(registry.ask("room", "first"))
+    await until(lambda: len(seen) == 1)
+    with pytest.raises(AskTimeoutError) as raised:
+        await within(registry.ask("room", "second"), 2)
+    assert not isinstance(raised.value, AskBudgetSpentError)  # answered 503 busy
     gate.set()
     assert await within(first) == "first"
     await registry.shutdown(timeout=1)

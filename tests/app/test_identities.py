@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from livekit import api
 
+from models.bans import BanRow, insert_ban
 from tests.conftest import Client, Running, app_running
 from tests.fakes.livekit_server import FakeLiveKit
 from tests.support.applied import apply_pending
@@ -147,3 +148,27 @@ async def test_a_patch_with_a_boolean_changes_nothing(app: Running) -> None:
     assert response.status_code == 422
     room = await (await client.get(f"/v1/rooms/{ROOM}", headers=AUTH)).get_json()
     assert room["max_participants"] == 50
+
+
+async def test_a_ban_stored_in_lower_case_before_counts_and_lifts_in_any_case(
+    database_url: str, clock: FakeClock
+) -> None:
+    """Rows written before identities had one spelling: the lower-case form of an
+    address, as an earlier version stored it from the path."""
+    settings = make_settings(database_url, siwe_domain=SIWE_DOMAIN)
+    async with app_running(settings, clock) as first:
+        client = first.client()
+        await open_room(client)
+        room_id = (await (await client.get(f"/v1/rooms/{ROOM}", headers=AUTH)).get_json())["id"]
+        wallet = await sign_in(client, clock.now())
+        async with first.services.database.transaction() as conn:
+            await insert_ban(conn, room_id, BanRow(wallet.address.lower(), "old", clock.now()))
+    async with app_running(settings, clock) as second:
+        client = second.client()
+        status, body = await token(client, wallet.address, wallet.auth)
+        assert (status, body["code"]) == (403, "banned")
+        bans = await (await client.get(f"/v1/rooms/{ROOM}/bans", headers=AUTH)).get_json()
+        assert [b["identity"] for b in bans["items"]] == [wallet.address]
+        lifted = await client.delete(f"/v1/rooms/{ROOM}/bans/{wallet.address}", headers=AUTH)
+        assert lifted.status_code == 204
+        assert (await token(client, wallet.address, wallet.auth))[0] == 200

@@ -10,13 +10,19 @@ the attributes of the token they got, as LiveKit would report them.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 import jwt
+import pytest
 from livekit.protocol.webhook import WebhookEvent
 
+from actors.room.protocol import RevokeAccess
 from tests.conftest import Client, Running, app_running
 from tests.fakes.livekit_server import FakeLiveKit
 from tests.support.applied import apply_pending
 from tests.support.clock import FakeClock
+from tests.support.locks import locked
 from tests.support.settings import AUTH, make_settings
 from tests.support.webhooks import event, participant, room_info, signed
 
@@ -181,3 +187,58 @@ async def test_livekit_refusing_a_removal_still_revokes(
     # She is still connected (LiveKit refused), but a reconnect on the old token is refused.
     await join_with(mirrored, fake_livekit, "mallory", old, "PA_2")
     assert mirrored.services.admission.refused["revoked"] == 1
+
+
+async def test_a_removal_after_the_grant_lapsed_still_revokes(
+    mirrored: Running, fake_livekit: FakeLiveKit, clock: FakeClock
+) -> None:
+    """LiveKit refreshes a connected participant's token (same attributes), so a token
+    of a grant that has lapsed can still be in use: the removal must rotate its key."""
+    client = await open_room(mirrored)
+    response = await client.post(
+        f"/v1/rooms/{ROOM}/token", json={"identity": "mallory", "ttl_seconds": 60}, headers=AUTH
+    )
+    old = (await response.get_json())["token"]
+    await join_with(mirrored, fake_livekit, "mallory", old, "PA_1")
+    clock.advance(3600)  # an hour into the meeting: the grant lapsed long ago
+    removed = await client.post(f"/v1/rooms/{ROOM}/participants/mallory/remove", headers=AUTH)
+    assert removed.status_code == 204
+    await leave(mirrored, "mallory", "PA_1")
+    status, body = await token(client, "mallory")  # allowed back, on a new key
+    assert status == 200
+    assert attributes_of(body["token"])["qari.grant"]
+    await join_with(mirrored, fake_livekit, "mallory", old, "PA_2")  # the refreshed old one
+    assert await people(client) == set()
+    assert mirrored.services.admission.refused["revoked"] == 1
+
+
+async def test_a_revocation_while_a_join_is_being_written_removes_that_join(
+    database_url: str, fake_livekit: FakeLiveKit, clock: FakeClock
+) -> None:
+    """The join was handed to the committer under the old key; the re-check revokes the
+    grant before that write commits: the join is removed once it has."""
+    if database_url.startswith("sqlite://"):
+        pytest.skip(
+            "SQLite's write lock would hold the revocation too; the race needs a table lock"
+        )
+    settings = make_settings(database_url, livekit_url=fake_livekit.url, livekit_timeout_seconds=1)
+    async with app_running(settings, clock) as running:
+        client = await open_room(running)
+        assert (await token(client, "mallory"))[0] == 200
+        fake_livekit.join(ROOM, "mallory")
+        who = participant("mallory", "PA_1")
+        body, headers = signed(event("participant_joined", room_info(ROOM, SID), who=who))
+        async with locked(database_url, "participant_sessions"):
+            assert (
+                await client.post("/v1/livekit/webhook", data=body, headers=headers)
+            ).status_code == 200
+            committer = running.services.committer
+            await asyncio.wait_for(_until(lambda: committer.in_flight(ROOM) is not None), 5)
+            await running.services.rooms.ask(ROOM, RevokeAccess("mallory"))
+        await apply_pending(running.services.rooms, ROOM)
+        await asyncio.wait_for(_until(lambda: "mallory" in removals(fake_livekit)), 5)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
