@@ -26,6 +26,7 @@ from actors.room.directory import RoomDirectory
 from actors.room.livekit import LiveKit
 from actors.room.memory import RoomMemory
 from actors.room.protocol import (
+    MANAGED,
     ChangeParticipant,
     CommitDone,
     CreateRoom,
@@ -164,6 +165,8 @@ class RoomActor(Actor[str, RoomMessage]):
                         message.applied.set_result(0)
                     return None
                 raise
+        if isinstance(message, MANAGED) and message.manager is not None:
+            memory.require_manager(message.manager)  # owned now, not when the route looked
         match message:
             case IssueToken(request, verdict, wallet):
                 version = None if verdict is None else verdict.version

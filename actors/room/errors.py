@@ -68,6 +68,10 @@ class NotRoomOwnerError(RoomError):
     """A wallet asked for what only the room's owner may have (the host role)."""
 
 
+class NotRoomManagerError(RoomError):
+    """A wallet asked to manage a room it does not own."""
+
+
 class InvalidRoomConfigError(RoomError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from actors.room.bans import BanList
 from actors.room.config import Config
 from actors.room.directory import RoomDirectory, RoomEntry
-from actors.room.errors import RoomNotFoundError
+from actors.room.errors import NotRoomManagerError, RoomNotFoundError
 from actors.room.presence import Annotations, RoomState, load_state
 from actors.room.seats import SeatBook
 from models.db import Database
@@ -78,6 +78,12 @@ class RoomMemory:
             self.directory.withdraw(self.name)
         else:
             self.entry = self.directory.publish(self.name, config.access, config.owner)
+
+    def require_manager(self, wallet: str | None) -> None:
+        """A service (None), or the wallet that owns the room; else NotRoomManagerError."""
+        config = self.require_config()
+        if wallet is not None and wallet != config.owner:
+            raise NotRoomManagerError(self.name)
 
     def published(self) -> RoomEntry:
         """The room's entry; RoomNotFoundError when there is no such room."""

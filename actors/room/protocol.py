@@ -22,6 +22,7 @@ from actors.room.errors import (
     BannedError,
     BanNotFoundError,
     InvalidRoomConfigError,
+    NotRoomManagerError,
     NotRoomOwnerError,
     ParticipantNotFoundError,
     RemovalNotMadeError,
@@ -59,6 +60,7 @@ __all__ = [
     "LiveKitRefusedError",
     "LiveKitUnreachableError",
     "LiveParticipant",
+    "NotRoomManagerError",
     "NotRoomOwnerError",
     "ParticipantNotFoundError",
     "PublishedTrack",
@@ -91,11 +93,18 @@ class UpdateRoom(Ask[RoomView]):
     """Change these fields; the actor checks them merged with the rest."""
 
     changes: RoomChanges
+    # The wallet acting as the room's manager (None: a service): the actor checks
+    # it owns the room, at the moment it handles the message.
+    manager: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class DeleteRoom(Ask[None]):
     """Delete the room (and the LiveKit room, which disconnects everyone)."""
+
+    # The wallet acting as the room's manager (None: a service): the actor checks
+    # it owns the room, at the moment it handles the message.
+    manager: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +147,10 @@ class IssueToken(Ask[IssuedToken]):
 class ListParticipants(Ask[list[LiveParticipant]]):
     """Who is in the room now."""
 
+    # The wallet acting as the room's manager (None: a service): the actor checks
+    # it owns the room, at the moment it handles the message.
+    manager: str | None = None
+
 
 @dataclass(frozen=True, slots=True)
 class EventsStored:
@@ -169,6 +182,9 @@ class RemoveParticipant(Ask[None]):
     identity: str
     ban: bool = False
     reason: str | None = None
+    # The wallet acting as the room's manager (None: a service): the actor checks
+    # it owns the room, at the moment it handles the message.
+    manager: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,10 +201,17 @@ class RevokeAccess(Ask[None]):
 class ListBans(Ask[list[BanRow]]):
     """The room's bans, oldest first."""
 
+    # The wallet acting as the room's manager (None: a service): the actor checks
+    # it owns the room, at the moment it handles the message.
+    manager: str | None = None
+
 
 @dataclass(frozen=True, slots=True)
 class LiftBan(Ask[None]):
     identity: str
+    # The wallet acting as the room's manager (None: a service): the actor checks
+    # it owns the room, at the moment it handles the message.
+    manager: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +221,9 @@ class MuteTracks(Ask[None]):
     identity: str
     track_sid: str | None
     muted: bool = True
+    # The wallet acting as the room's manager (None: a service): the actor checks
+    # it owns the room, at the moment it handles the message.
+    manager: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,12 +235,32 @@ class ChangeParticipant(Ask[LiveParticipant]):
     name: str | None = None
     metadata: str | None = None
     attributes: dict[str, str] | None = None
+    # The wallet acting as the room's manager (None: a service): the actor checks
+    # it owns the room, at the moment it handles the message.
+    manager: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class EndMeeting(Ask[None]):
     """DeleteRoom in LiveKit (everyone leaves); the room stays, its grants are revoked."""
 
+    # The wallet acting as the room's manager (None: a service): the actor checks
+    # it owns the room, at the moment it handles the message.
+    manager: str | None = None
+
+
+# The messages only the room's managers (services, its owner) may send.
+MANAGED = (
+    UpdateRoom,
+    DeleteRoom,
+    ListParticipants,
+    RemoveParticipant,
+    ListBans,
+    LiftBan,
+    MuteTracks,
+    ChangeParticipant,
+    EndMeeting,
+)
 
 RoomMessage = (
     CreateRoom

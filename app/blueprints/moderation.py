@@ -49,10 +49,10 @@ blueprint.before_request(reject_impossible_room_names)
 PARTICIPANT = "/v1/rooms/<string:name>/participants/<string:identity>"
 
 
-async def require_moderator(name: str) -> None:
+async def require_moderator(name: str) -> str | None:
     """May the caller moderate room `name`? A service key may; a wallet session only
     as the room's owner (else 403 `forbidden`)."""
-    await require_room_manager(name)
+    return await require_room_manager(name)
 
 
 class RemoveBody(RequestBody):
@@ -101,10 +101,10 @@ async def post_remove_participant(name: str, identity: str) -> tuple[str, int]:
     for. Without LiveKit (or LiveKit refusing), 503 `livekit_unavailable`,
     with the ban and the revocation kept.
     """
-    await require_moderator(name)
+    manager = await require_moderator(name)
     data = await optional_json_body(RemoveBody)  # no body: remove, no ban
     await services().rooms.ask(
-        name, RemoveParticipant(canonical_identity(identity), data.ban, data.reason)
+        name, RemoveParticipant(canonical_identity(identity), data.ban, data.reason, manager)
     )
     return "", 204
 
@@ -118,8 +118,8 @@ async def get_bans(name: str) -> BanList:
 
     Oldest first, each with its reason and when it was made.
     """
-    await require_moderator(name)
-    rows: list[BanRow] = await services().rooms.ask(name, ListBans())
+    manager = await require_moderator(name)
+    rows: list[BanRow] = await services().rooms.ask(name, ListBans(manager))
     return BanList(
         items=[BanOut(identity=r.identity, reason=r.reason, created_at=r.created_at) for r in rows]
     )
@@ -133,8 +133,8 @@ async def delete_ban(name: str, identity: str) -> tuple[str, int]:
 
     The identity may get tokens again. 404 `ban_not_found` if it was not banned.
     """
-    await require_moderator(name)
-    await services().rooms.ask(name, LiftBan(canonical_identity(identity)))
+    manager = await require_moderator(name)
+    await services().rooms.ask(name, LiftBan(canonical_identity(identity), manager))
     return "", 204
 
 
@@ -148,10 +148,10 @@ async def post_mute(name: str, identity: str) -> tuple[str, int]:
     One track by sid, or every track it publishes (`track_sid` null), through
     LiveKit MutePublishedTrack. 404 `participant_not_found` / `track_not_found`.
     """
-    await require_moderator(name)
+    manager = await require_moderator(name)
     data = await optional_json_body(MuteBody)  # no body: mute every track
     await services().rooms.ask(
-        name, MuteTracks(canonical_identity(identity), data.track_sid, data.muted)
+        name, MuteTracks(canonical_identity(identity), data.track_sid, data.muted, manager)
     )
     return "", 204
 
@@ -167,11 +167,16 @@ async def patch_participant(name: str, identity: str, data: ParticipantPatch) ->
     Its role (LiveKit applies that role's permissions at once: a viewer stops
     publishing), name, metadata or attributes, through UpdateParticipant.
     """
-    await require_moderator(name)
+    manager = await require_moderator(name)
     changed: LiveParticipant = await services().rooms.ask(
         name,
         ChangeParticipant(
-            canonical_identity(identity), data.role, data.name, data.metadata, data.attributes
+            canonical_identity(identity),
+            data.role,
+            data.name,
+            data.metadata,
+            data.attributes,
+            manager,
         ),
     )
     return ParticipantOut.of(changed)
@@ -186,6 +191,6 @@ async def post_end_meeting(name: str) -> tuple[str, int]:
     Disconnects everyone (LiveKit DeleteRoom) and frees every seat. The room
     stays: new tokens start a new meeting.
     """
-    await require_moderator(name)
-    await services().rooms.ask(name, EndMeeting())
+    manager = await require_moderator(name)
+    await services().rooms.ask(name, EndMeeting(manager))
     return "", 204

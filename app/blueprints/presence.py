@@ -113,8 +113,8 @@ async def list_participants(name: str) -> ParticipantList:
     Live participants as the room's actor knows them from LiveKit's webhooks.
     A wallet may ask only about rooms it owns.
     """
-    await require_room_manager(name)
-    live: list[LiveParticipant] = await services().rooms.ask(name, ListParticipants())
+    manager = await require_room_manager(name)
+    live: list[LiveParticipant] = await services().rooms.ask(name, ListParticipants(manager))
     return ParticipantList(items=[ParticipantOut.of(p) for p in live])
 
 

@@ -279,9 +279,9 @@ async def update_room(name: str, data: RoomPatch) -> RoomOut:
     LiveKit first; if LiveKit refuses, nothing changes (503). A wallet may
     change only rooms it owns.
     """
-    await require_room_manager(name)
+    manager = await require_room_manager(name)
     changes = RoomChanges(**data.model_dump(exclude_unset=True, mode="json"))
-    return RoomOut.of(await services().rooms.ask(name, UpdateRoom(changes)))
+    return RoomOut.of(await services().rooms.ask(name, UpdateRoom(changes, manager)))
 
 
 @blueprint.delete("/v1/rooms/<string:name>")
@@ -295,6 +295,6 @@ async def delete_room(name: str) -> tuple[str, int]:
     LiveKit refuses, the room stays (503). Session history is kept. A wallet
     may delete only rooms it owns.
     """
-    await require_room_manager(name)
-    await services().rooms.ask(name, DeleteRoom())
+    manager = await require_room_manager(name)
+    await services().rooms.ask(name, DeleteRoom(manager))
     return "", 204

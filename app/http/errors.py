@@ -24,6 +24,7 @@ from actors.room.protocol import (
     BanNotFoundError,
     InvalidRoomConfigError,
     LiveKitNotConfiguredError,
+    NotRoomManagerError,
     NotRoomOwnerError,
     ParticipantNotFoundError,
     RemovalNotMadeError,
@@ -206,6 +207,7 @@ ANSWERS: dict[type[Exception], Answering] = {
     RoomFullError: answer_fixed(409, "room_full", "The room has no free seat."),
     BannedError: answer_fixed(403, "banned", "This identity is banned from the room."),
     NotRoomOwnerError: answer_fixed(403, "forbidden", "Only the room's owner may join as host."),
+    NotRoomManagerError: answer_fixed(403, "forbidden", "Only the room's owner may do this."),
     ParticipantNotFoundError: answer_fixed(
         404, "participant_not_found", "No such participant in the room."
     ),

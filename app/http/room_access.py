@@ -12,21 +12,24 @@ from app.services import services
 from models.rooms import count_rooms_owned
 
 
-async def require_room_manager(name: str) -> None:
+async def require_room_manager(name: str) -> str | None:
     """A service, or the wallet that owns room `name`; else 403 (404 if there is no room).
+    Returns the wallet (None: a service), for the message to the room's actor, which
+    checks it again as it handles it (the room may have changed hands meanwhile).
 
     The owner is the room actor's: read from the entry it publishes (no query,
     no mailbox), or asked of it when its actor is not in memory.
     """
     caller = current_caller()
     if caller.is_service:
-        return
+        return None
     app_services = services()
     entry = app_services.directory.get(name)
     if entry is None:
         entry = await app_services.rooms.ask(name, ReadEntry())  # RoomNotFoundError: 404
     if entry.owner != caller.address:
         raise forbidden("Only the room's owner may do this.")
+    return caller.address
 
 
 async def rooms_owned(owner: str) -> int:

@@ -8,6 +8,15 @@ from collections.abc import AsyncIterator
 import pytest
 from livekit import api
 
+from actors.room.protocol import (
+    DeleteRoom,
+    EndMeeting,
+    ListParticipants,
+    NotRoomManagerError,
+    RemoveParticipant,
+    RoomChanges,
+    UpdateRoom,
+)
 from tests.conftest import Client, Running, app_running
 from tests.support.clock import FakeClock
 from tests.support.settings import AUTH, LIVEKIT_KEY, LIVEKIT_SECRET, make_settings
@@ -250,3 +259,25 @@ async def test_without_cors_origins_there_are_no_cors_headers(client: Client) ->
     assert "Access-Control-Allow-Origin" not in response.headers
     response = await client.post("/v1/auth/nonce", headers={"Origin": DAPP})
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+async def test_the_room_actor_checks_the_manager_as_it_handles_the_message(
+    app: Running, clock: FakeClock
+) -> None:
+    """The route's check reads the room's entry before the ask; the room may change
+    hands before the actor handles it (deleted and created again by another
+    wallet), so the actor checks the wallet against its own memory too."""
+    client = app.client()
+    alice, bob = await two_wallets(client, clock)
+    assert (await create(client, "hands", bob.auth))[0] == 201
+    rooms = app.services.rooms
+    for message in (
+        UpdateRoom(RoomChanges(metadata="mine now"), alice.address),
+        DeleteRoom(alice.address),
+        EndMeeting(alice.address),
+        ListParticipants(alice.address),
+        RemoveParticipant("x", True, None, alice.address),
+    ):
+        with pytest.raises(NotRoomManagerError):
+            await rooms.ask("hands", message)
+    assert (await rooms.ask("hands", UpdateRoom(RoomChanges(metadata="ok"), bob.address))).metadata
