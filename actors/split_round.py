@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from actors.room.admission import Verdict
 from actors.room.effects import Outcome
@@ -37,28 +38,30 @@ class SplitRound:
     observer: ApplyObserver
     writes: int
 
-    def _decide(
-        self,
-        request: ApplyRequest,
-        state: RoomState,
-        rows: Sequence[PendingEvent],
-        sync_room: bool,
-    ) -> Outcome:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # the committer's (actors/committer.py)
 
-    def _committed(
-        self,
-        request: ApplyRequest,
-        outcome: Outcome,
-        written: Written,
-        by_room: dict[str, list[PendingEvent]],
-    ) -> Committed:
-        raise NotImplementedError
+        def _decide(
+            self,
+            request: ApplyRequest,
+            state: RoomState,
+            rows: Sequence[PendingEvent],
+            sync_room: bool,
+        ) -> Outcome:
+            raise NotImplementedError
 
-    def _observe(
-        self, effects: EffectBatch, rows: Sequence[PendingEvent], written: Written
-    ) -> None:
-        raise NotImplementedError
+        def _committed(
+            self,
+            request: ApplyRequest,
+            outcome: Outcome,
+            written: Written,
+            by_room: dict[str, list[PendingEvent]],
+        ) -> Committed:
+            raise NotImplementedError
+
+        def _observe(
+            self, effects: EffectBatch, rows: Sequence[PendingEvent], written: Written
+        ) -> None:
+            raise NotImplementedError
 
     async def _room_by_room(
         self,

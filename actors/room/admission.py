@@ -5,8 +5,8 @@ before the room was deleted and created again, one minted elsewhere, one past
 capacity. So every join is checked against what Qari granted, once, here; a
 join refused is removed from LiveKit and does not count (actors/room/removals.py).
 
-The rule (docs/architecture.md, "Admission"): a join of a STANDARD participant
-(LiveKit's default kind) is admitted when Qari issued that identity a token
+The rule (docs/architecture.md, "Admission"): a join of a participant that
+is not LiveKit's machinery is admitted when Qari issued that identity a token
 for this room since it was last created, that grant is still valid, the
 identity is not banned, the token carries the grant's current key (a removal
 draws a new one: tokens issued before it are revoked), and the room has a
@@ -24,8 +24,6 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-# The kind of participant Qari admits (ParticipantInfo.Kind.STANDARD, LiveKit's default).
-STANDARD = "standard"
 # LiveKit's own machinery (ParticipantInfo.Kind): not people, so not admitted by
 # Qari's grants. Anything else, a kind added after this list included, is.
 MACHINERY = frozenset({"agent", "egress", "ingress", "sip", "connector", "bridge"})

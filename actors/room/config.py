@@ -3,7 +3,7 @@
 `RoomSettings` (models/rooms.py) is what a create carries, `RoomChanges` what a PATCH carries
 (each field given or not: a nullable field may be given as null), `Config`
 the rooms row as the actor holds it (immutable, replaced on change), and
-`RoomView` what an asker gets back: plain values, never an ORM object.
+`RoomRow` what an asker gets back: plain values, never an ORM object.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 
 from actors.room.livekit import RoomConfig
-from models.rooms import AccessCondition, Room, RoomRow, RoomSettings, access_condition
+from models.rooms import AccessCondition, Room, RoomSettings, access_condition
 
 
 class Unset(Enum):
@@ -89,7 +89,3 @@ class Config(RoomSettings):
             max_participants=self.max_participants,
             metadata=self.metadata,
         )
-
-
-# What an asker gets back of a room: its row, as plain values.
-RoomView = RoomRow

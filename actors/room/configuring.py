@@ -14,11 +14,12 @@ import logging
 
 from tortoise.exceptions import IntegrityError
 
-from actors.room.config import Config, RoomChanges, RoomView
+from actors.room.config import Config, RoomChanges
 from actors.room.errors import InvalidRoomConfigError, RoomExistsError
 from actors.room.livekit import LiveKit, LiveKitRefusedError, LiveKitUnreachableError, RoomConfig
 from actors.room.memory import RoomMemory
 from models.rooms import (
+    RoomRow,
     RoomSettings,
     RoomStatus,
     access_rule_violation,
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 async def create(
     memory: RoomMemory, livekit: LiveKit, settings: RoomSettings, seconds: float | None
-) -> RoomView:
+) -> RoomRow:
     if memory.config is not None:
         raise RoomExistsError(memory.name)
     livekit_sid: str | None = None
@@ -72,12 +73,12 @@ async def create(
                 await livekit.delete_room(memory.name)
         raise
     memory.adopt(Config.of(room), new_creation=True)  # nothing granted before counts
-    return RoomView.of(room)
+    return RoomRow.of(room)
 
 
 async def update(
     memory: RoomMemory, livekit: LiveKit, changes: RoomChanges, seconds: float | None
-) -> RoomView:
+) -> RoomRow:
     config = memory.require_config()
     merged = config.changed(changes)
     violation = access_rule_violation(
@@ -104,7 +105,7 @@ async def update(
                 await livekit.update_room_metadata(memory.name, config.metadata or "")
         raise
     memory.adopt(merged, new_creation=False)
-    return RoomView.of(room)
+    return RoomRow.of(room)
 
 
 async def delete(memory: RoomMemory, livekit: LiveKit) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from actors.actor import Ask
-from actors.room.config import RoomChanges, RoomView
+from actors.room.config import RoomChanges
 from actors.room.directory import RoomEntry
 from actors.room.errors import (
     AccessCheckNeededError,
@@ -42,7 +42,7 @@ from actors.room.livekit import (
 )
 from actors.room.views import IssuedToken, LiveParticipant
 from models.bans import BanRow
-from models.rooms import RoomSettings
+from models.rooms import RoomRow, RoomSettings
 from models.sessions import PublishedTrack
 
 if TYPE_CHECKING:
@@ -72,8 +72,8 @@ __all__ = [
     "RoomExistsError",
     "RoomFullError",
     "RoomNotFoundError",
+    "RoomRow",
     "RoomSettings",
-    "RoomView",
     "TokenRequest",
     "TrackNotFoundError",
 ]
@@ -82,14 +82,14 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class CreateRoom(Ask[RoomView]):
+class CreateRoom(Ask[RoomRow]):
     """Create the room with these validated settings."""
 
     settings: RoomSettings
 
 
 @dataclass(frozen=True, slots=True)
-class UpdateRoom(Ask[RoomView]):
+class UpdateRoom(Ask[RoomRow]):
     """Change these fields; the actor checks them merged with the rest."""
 
     changes: RoomChanges

@@ -9,9 +9,9 @@ requested ban is stored and the identity's tokens for the room revoked, and
 the 503's detail says so. An identity that is an address may be written in
 any case: it is the same identity.
 
-Who may moderate: a service key, or the wallet that owns the room (read from
-the room actor's published entry); `require_moderator` is the one place every
-route here passes through.
+Who may moderate: a service key, or the wallet that owns the room: each
+message carries the acting wallet (`acting_manager`), and the room's actor
+checks it owns the room as it handles the message (403 `forbidden`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from app.blueprints.presence import ParticipantOut
 from app.blueprints.tokens import bounded_attributes
 from app.http.auth import wallet_allowed
 from app.http.errors import documents_errors
-from app.http.room_access import require_room_manager
+from app.http.room_access import acting_manager
 from app.http.schemas import Metadata, RequestBody, reject_impossible_room_names
 from app.http.validation import optional_json_body
 from app.services import services
@@ -47,12 +47,6 @@ blueprint = Blueprint("moderation", __name__)
 blueprint.before_request(reject_impossible_room_names)
 
 PARTICIPANT = "/v1/rooms/<string:name>/participants/<string:identity>"
-
-
-async def require_moderator(name: str) -> str | None:
-    """May the caller moderate room `name`? A service key may; a wallet session only
-    as the room's owner (else 403 `forbidden`)."""
-    return await require_room_manager(name)
 
 
 class RemoveBody(RequestBody):
@@ -101,7 +95,7 @@ async def post_remove_participant(name: str, identity: str) -> tuple[str, int]:
     for. Without LiveKit (or LiveKit refusing), 503 `livekit_unavailable`,
     with the ban and the revocation kept.
     """
-    manager = await require_moderator(name)
+    manager = acting_manager()
     data = await optional_json_body(RemoveBody)  # no body: remove, no ban
     await services().rooms.ask(
         name, RemoveParticipant(canonical_identity(identity), data.ban, data.reason, manager)
@@ -118,7 +112,7 @@ async def get_bans(name: str) -> BanList:
 
     Oldest first, each with its reason and when it was made.
     """
-    manager = await require_moderator(name)
+    manager = acting_manager()
     rows: list[BanRow] = await services().rooms.ask(name, ListBans(manager))
     return BanList(
         items=[BanOut(identity=r.identity, reason=r.reason, created_at=r.created_at) for r in rows]
@@ -133,7 +127,7 @@ async def delete_ban(name: str, identity: str) -> tuple[str, int]:
 
     The identity may get tokens again. 404 `ban_not_found` if it was not banned.
     """
-    manager = await require_moderator(name)
+    manager = acting_manager()
     await services().rooms.ask(name, LiftBan(canonical_identity(identity), manager))
     return "", 204
 
@@ -148,7 +142,7 @@ async def post_mute(name: str, identity: str) -> tuple[str, int]:
     One track by sid, or every track it publishes (`track_sid` null), through
     LiveKit MutePublishedTrack. 404 `participant_not_found` / `track_not_found`.
     """
-    manager = await require_moderator(name)
+    manager = acting_manager()
     data = await optional_json_body(MuteBody)  # no body: mute every track
     await services().rooms.ask(
         name, MuteTracks(canonical_identity(identity), data.track_sid, data.muted, manager)
@@ -167,7 +161,7 @@ async def patch_participant(name: str, identity: str, data: ParticipantPatch) ->
     Its role (LiveKit applies that role's permissions at once: a viewer stops
     publishing), name, metadata or attributes, through UpdateParticipant.
     """
-    manager = await require_moderator(name)
+    manager = acting_manager()
     changed: LiveParticipant = await services().rooms.ask(
         name,
         ChangeParticipant(
@@ -191,6 +185,6 @@ async def post_end_meeting(name: str) -> tuple[str, int]:
     Disconnects everyone (LiveKit DeleteRoom) and frees every seat. The room
     stays: new tokens start a new meeting.
     """
-    manager = await require_moderator(name)
+    manager = acting_manager()
     await services().rooms.ask(name, EndMeeting(manager))
     return "", 204

@@ -12,24 +12,29 @@ from app.services import services
 from models.rooms import count_rooms_owned
 
 
-async def require_room_manager(name: str) -> str | None:
-    """A service, or the wallet that owns room `name`; else 403 (404 if there is no room).
-    Returns the wallet (None: a service), for the message to the room's actor, which
-    checks it again as it handles it (the room may have changed hands meanwhile).
+def acting_manager() -> str | None:
+    """The wallet a message to a room's actor acts for (None: a service). The actor
+    checks that it owns the room when it handles the message, from its own memory,
+    so routes that ask the actor need no check of their own."""
+    return current_caller().address
+
+
+async def require_room_manager(name: str) -> None:
+    """For routes that read the room without asking its actor (its history): a
+    service, or the wallet that owns room `name`; else 403 (404 if there is no room).
 
     The owner is the room actor's: read from the entry it publishes (no query,
     no mailbox), or asked of it when its actor is not in memory.
     """
     caller = current_caller()
     if caller.is_service:
-        return None
+        return
     app_services = services()
     entry = app_services.directory.get(name)
     if entry is None:
         entry = await app_services.rooms.ask(name, ReadEntry())  # RoomNotFoundError: 404
     if entry.owner != caller.address:
         raise forbidden("Only the room's owner may do this.")
-    return caller.address
 
 
 async def rooms_owned(owner: str) -> int:

@@ -14,7 +14,6 @@ import asyncio
 from collections.abc import Callable
 
 import jwt
-import pytest
 from livekit.protocol.webhook import WebhookEvent
 
 from actors.room.protocol import RevokeAccess
@@ -23,6 +22,7 @@ from tests.fakes.livekit_server import FakeLiveKit
 from tests.support.applied import apply_pending
 from tests.support.clock import FakeClock
 from tests.support.locks import locked
+from tests.support.postgres import truncate_tables
 from tests.support.settings import AUTH, make_settings
 from tests.support.webhooks import event, participant, room_info, signed
 
@@ -213,14 +213,15 @@ async def test_a_removal_after_the_grant_lapsed_still_revokes(
 
 
 async def test_a_revocation_while_a_join_is_being_written_removes_that_join(
-    database_url: str, fake_livekit: FakeLiveKit, clock: FakeClock
+    postgres_url: str, fake_livekit: FakeLiveKit, clock: FakeClock
 ) -> None:
     """The join was handed to the committer under the old key; the re-check revokes the
-    grant before that write commits: the join is removed once it has."""
-    if database_url.startswith("sqlite://"):
-        pytest.skip(
-            "SQLite's write lock would hold the revocation too; the race needs a table lock"
-        )
+    grant before that write commits: the join is removed once it has.
+
+    PostgreSQL only: the race is made by locking the one table the join's write needs
+    (SQLite's only lock, its write lock, would hold the revocation's write too)."""
+    database_url = postgres_url
+    await truncate_tables(database_url)
     settings = make_settings(database_url, livekit_url=fake_livekit.url, livekit_timeout_seconds=1)
     async with app_running(settings, clock) as running:
         client = await open_room(running)

@@ -58,18 +58,27 @@ async def gated_room(gated: Gated) -> None:
     await deliver(gated, event("room_started", INFO))
 
 
+async def holder_with_token(gated: Gated) -> tuple[str, str]:
+    """A gated room, and a holder with a 24 h token for it: (its address, the token)."""
+    holder = gated.chain.accounts[1]
+    await gated_room(gated)
+    gated.chain.transact(gated.tokens.erc20, "mint(address,uint256)", holder, 50)
+    status, body = await token_of(gated, holder)
+    assert status == 200
+    return holder, body["token"]
+
+
+def sell(gated: Gated, holder: str) -> None:
+    buyer = gated.chain.accounts[3]
+    gated.chain.transact(gated.tokens.erc20, "transfer(address,uint256)", buyer, 50, sender=holder)
+
+
 async def test_a_seller_removed_by_the_recheck_cannot_rejoin_on_its_old_token(
     gated: Gated,
 ) -> None:
-    chain = gated.chain
-    seller, buyer = chain.accounts[1], chain.accounts[3]
-    await gated_room(gated)
-    chain.transact(gated.tokens.erc20, "mint(address,uint256)", seller, 50)
-    status, body = await token_of(gated, seller)
-    assert status == 200
-    old = body["token"]
+    seller, old = await holder_with_token(gated)
     await join(gated, seller, old, "PA_1")
-    chain.transact(gated.tokens.erc20, "transfer(address,uint256)", buyer, 50, sender=seller)
+    sell(gated, seller)
 
     await gated.running.gating_sleep.tick()
 
@@ -83,14 +92,8 @@ async def test_a_seller_removed_by_the_recheck_cannot_rejoin_on_its_old_token(
 async def test_a_holder_refused_a_token_after_selling_cannot_use_the_one_it_had(
     gated: Gated,
 ) -> None:
-    chain = gated.chain
-    seller, buyer = chain.accounts[1], chain.accounts[3]
-    await gated_room(gated)
-    chain.transact(gated.tokens.erc20, "mint(address,uint256)", seller, 50)
-    status, body = await token_of(gated, seller)
-    assert status == 200
-    old = body["token"]
-    chain.transact(gated.tokens.erc20, "transfer(address,uint256)", buyer, 50, sender=seller)
+    seller, old = await holder_with_token(gated)
+    sell(gated, seller)
     gated.clock.advance(61)  # past the cached yes (GATING_CACHE_SECONDS): the chain says no
     status, body = await token_of(gated, seller)
     assert (status, body["code"]) == (403, "access_denied")
