@@ -1,86 +1,62 @@
-"""Creating, changing and deleting a room: its row and its LiveKit room, kept in step.
+"""Creating, changing and deleting a room: what to do to its row and its LiveKit room.
 
-Functions of the room's memory and the message, called only by the room's
-actor. LiveKit goes first and is put back if the database then says no,
-because no database lock may wait on a network call. Database work runs
-within `seconds`, what is left of the asker's budget (None: the database's
-own timeout).
+Pure functions of the room's memory and the message, called only by the
+room's actor: each raises the room's refusal, or returns the plan
+(plans.py) that perform.py carries out (LiveKit first, put back if the
+database then says no).
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-
-from tortoise.exceptions import IntegrityError
-
-from actors.room.config import Config, RoomChanges
 from actors.room.errors import InvalidRoomConfigError, RoomExistsError
-from actors.room.livekit import LiveKit, LiveKitRefusedError, LiveKitUnreachableError, RoomConfig
+from actors.room.livekit import RoomConfig
 from actors.room.memory import RoomMemory
-from models.rooms import (
-    RoomRow,
-    RoomSettings,
-    RoomStatus,
-    access_rule_violation,
-    create_room,
-    delete_room,
-    name_taken,
-    update_room,
+from actors.room.plans import (
+    Create,
+    CreateLiveKitRoom,
+    DeleteLiveKitRoom,
+    DeleteRoomRow,
+    Plan,
+    PushMetadata,
+    StoreRoom,
+    Update,
 )
+from actors.room.protocol import CreateRoom, UpdateRoom
+from models.rooms import RoomStatus, access_rule_violation
 
-log = logging.getLogger(__name__)
 
-
-async def create(
-    memory: RoomMemory, livekit: LiveKit, settings: RoomSettings, seconds: float | None
-) -> RoomRow:
+def create(memory: RoomMemory, message: CreateRoom) -> Create:
+    """CreateRoom in LiveKit (unreachable: stored without a sid), then the row, with
+    the presence of a meeting that may already run under this name."""
     if memory.config is not None:
         raise RoomExistsError(memory.name)
-    livekit_sid: str | None = None
-    try:
-        livekit_sid = await livekit.create_room(
-            RoomConfig(
-                name=memory.name,
-                empty_timeout=settings.empty_timeout,
-                departure_timeout=settings.departure_timeout,
-                max_participants=settings.max_participants,
-                metadata=settings.metadata,
-            )
-        )
-    except LiveKitUnreachableError:
-        # LiveKit creates the room on the first join anyway, and the token
-        # carries the configuration; room_started will bring the sid.
-        log.warning("LiveKit unreachable; room %r created without a sid", memory.name)
+    settings = message.settings
     session = memory.state.session
-    presence = {
-        "livekit_sid": session.sid if session else livekit_sid,
-        "status": RoomStatus.LIVE if session else RoomStatus.IDLE,
-        "num_participants": len(memory.state.identities()),
-    }
-    try:
-        # Within what is left of the asker's budget (its load came out of it too).
-        async with memory.database.bounded(seconds):
-            room = await create_room(memory.name, settings.as_row(), presence)
-    except Exception as error:
-        if isinstance(error, IntegrityError) and name_taken(error):
-            # Another process created it (any other constraint is not the client's conflict).
-            raise RoomExistsError(memory.name) from None
-        if livekit_sid is not None and memory.state.session is None:
-            # No orphan LiveKit room for a row that was never stored (but never
-            # end a meeting that is already running in it).
-            with contextlib.suppress(LiveKitUnreachableError, LiveKitRefusedError):
-                await livekit.delete_room(memory.name)
-        raise
-    memory.adopt(Config.of(room), new_creation=True)  # nothing granted before counts
-    return RoomRow.of(room)
+    config = RoomConfig(
+        name=memory.name,
+        empty_timeout=settings.empty_timeout,
+        departure_timeout=settings.departure_timeout,
+        max_participants=settings.max_participants,
+        metadata=settings.metadata,
+    )
+    return Create(
+        # Never end a meeting that already runs in it, if the row is not stored.
+        livekit=CreateLiveKitRoom(config, undo=session is None),
+        store=StoreRoom(
+            name=memory.name,
+            settings=settings,
+            status=RoomStatus.LIVE if session else RoomStatus.IDLE,
+            num_participants=len(memory.state.identities()),
+            livekit_sid=session.sid if session else None,
+        ),
+    )
 
 
-async def update(
-    memory: RoomMemory, livekit: LiveKit, changes: RoomChanges, seconds: float | None
-) -> RoomRow:
+def update(memory: RoomMemory, message: UpdateRoom) -> Update:
+    """The changes merged with the configuration, within the access rules; a live
+    room's new metadata is pushed to LiveKit first."""
     config = memory.require_config()
-    merged = config.changed(changes)
+    merged = config.changed(message.changes)
     violation = access_rule_violation(
         merged.access_type,
         merged.token_address,
@@ -91,41 +67,18 @@ async def update(
     )
     if violation is not None:
         raise InvalidRoomConfigError(*violation)
-    push_metadata = merged.metadata != config.metadata and memory.state.session is not None
-    if push_metadata:
+    push = None
+    if merged.metadata != config.metadata and memory.state.session is not None:
         # A live room must see its new metadata; if LiveKit says no, nothing changes.
-        await livekit.update_room_metadata(memory.name, merged.metadata or "")
-    try:
-        async with memory.database.bounded(seconds):
-            room = await update_room(config.id, changes.given())
-    except Exception:
-        if push_metadata:
-            # Not stored: put LiveKit back, so the two still agree.
-            with contextlib.suppress(LiveKitUnreachableError, LiveKitRefusedError):
-                await livekit.update_room_metadata(memory.name, config.metadata or "")
-        raise
-    memory.adopt(merged, new_creation=False)
-    return RoomRow.of(room)
+        push = PushMetadata(merged.metadata or "", previous=config.metadata or "")
+    return Update(push, message.changes, merged)
 
 
-async def delete(memory: RoomMemory, livekit: LiveKit) -> None:
+def delete(memory: RoomMemory) -> Plan:
+    """DeleteRoom in LiveKit, then the row. An unreachable LiveKit blocks deleting a
+    live room (its participants would stay connected) but not an idle one."""
     config = memory.require_config()
-    await _delete_livekit_room(memory, livekit, required=memory.state.session is not None)
-    await delete_room(memory.database, config.id)
-    memory.adopt(None, new_creation=True)
-
-
-async def _delete_livekit_room(memory: RoomMemory, livekit: LiveKit, *, required: bool) -> None:
-    """DeleteRoom. LiveKit's not_found means it is gone already: fine either way.
-
-    An unreachable LiveKit blocks deleting a live room (its participants would
-    stay connected) but not an idle one.
-    """
-    try:
-        await livekit.delete_room(memory.name)
-    except LiveKitUnreachableError:
-        if required:
-            raise
-    except LiveKitRefusedError as error:
-        if not error.gone:
-            raise
+    return (
+        DeleteLiveKitRoom(required=memory.state.session is not None),
+        DeleteRoomRow(config.id),
+    )
