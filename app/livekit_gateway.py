@@ -10,8 +10,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import time
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import jwt
@@ -19,7 +19,6 @@ from google.protobuf.json_format import ParseError
 from livekit import api
 from livekit.api.room_service import RoomService
 from livekit.protocol.models import ParticipantPermission
-from livekit.protocol.room import RoomConfiguration
 from livekit.protocol.webhook import WebhookEvent
 
 from actors.room.protocol import (
@@ -29,6 +28,7 @@ from actors.room.protocol import (
     RoomConfig,
     TokenRequest,
 )
+from app.livekit_claims import ROLE_GRANTS, join_claims, sign
 from app.livekit_secret import MIN_SECRET_BYTES, QuietRoomService, is_short, short_secret_accepted
 from app.settings import Settings
 
@@ -55,27 +55,16 @@ class WebhookPayloadError(Exception):
     """The webhook is signed but is not a LiveKit event."""
 
 
-@dataclass(frozen=True, slots=True)
-class RoleGrants:
-    room_admin: bool
-    can_publish: bool
-
-
-# Everyone subscribes and sends data; a viewer cannot publish media; a host administers.
-ROLE_GRANTS: dict[str, RoleGrants] = {
-    "host": RoleGrants(room_admin=True, can_publish=True),
-    "speaker": RoleGrants(room_admin=False, can_publish=True),
-    "viewer": RoleGrants(room_admin=False, can_publish=False),
-}
-
-
 class LiveKitGateway:
     """Token minting and webhook verification (always), RoomService calls (when configured).
 
     Implements the room actor's LiveKit port (actors/room/protocol.py).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+        # Wall-clock seconds for `nbf`/`exp`: LiveKit checks them against its own
+        # wall clock, so never a monotonic or test-frozen one unless a test injects it.
+        self._clock = clock
         self._key = settings.livekit_api_key
         self._secret = settings.livekit_api_secret.get_secret_value()
         self.url = settings.livekit_url
@@ -116,41 +105,16 @@ class LiveKitGateway:
     # -- tokens ----------------------------------------------------------------
 
     def mint_token(self, room: RoomConfig, request: TokenRequest) -> tuple[str, dt.datetime]:
-        """A join token for one room, its grants by role, the room's configuration inside."""
-        role = ROLE_GRANTS[request.role]
-        grants = api.VideoGrants(
-            room_join=True,
-            room=room.name,
-            room_admin=role.room_admin or None,
-            can_publish=role.can_publish,
-            can_subscribe=True,
-            can_publish_data=True,
-        )
-        token = (
-            api.AccessToken(self._key, self._secret)
-            .with_identity(request.identity)
-            .with_grants(grants)
-            .with_ttl(dt.timedelta(seconds=request.ttl_seconds))
-            .with_room_config(
-                RoomConfiguration(
-                    name=room.name,
-                    empty_timeout=room.empty_timeout,
-                    departure_timeout=room.departure_timeout,
-                    max_participants=room.max_participants,
-                    metadata=room.metadata or "",
-                )
-            )
-        )
-        if request.name:
-            token.with_name(request.name)
-        if request.metadata:
-            token.with_metadata(request.metadata)
-        if request.attributes:
-            token.with_attributes(request.attributes)
+        """A join token for one room, its grants by role, the room's configuration inside.
+
+        The claims are built directly (app/livekit_claims.py), the same as
+        livekit-api's AccessToken would make them, and signed once; `exp` is ours,
+        so nothing is decoded back.
+        """
+        now = int(self._clock())
+        claims = join_claims(self._key, room, request, now)
         with short_secret_accepted(self._secret):
-            jwt_text = token.to_jwt()
-        # to_jwt stamps `exp` from its own clock: report exactly that instant.
-        claims = jwt.decode(jwt_text, options={"verify_signature": False})
+            jwt_text = sign(claims, self._secret)
         return jwt_text, dt.datetime.fromtimestamp(claims["exp"], tz=dt.UTC)
 
     # -- webhooks --------------------------------------------------------------

@@ -27,10 +27,10 @@ BENCHMARKS = ("actors", "tokens", "gated", "wallets", "webhooks", "stall", "soak
 # What each needs besides this checkout, for `--help`.
 NEEDS: dict[str, str] = {
     "actors": "nothing (in-process)",
-    "tokens": "PostgreSQL (its rows compare SQLite and PostgreSQL)",
+    "tokens": "PostgreSQL (its rows compare SQLite and PostgreSQL); ../shared/bench",
     "gated": "a chain: anvil, from npm (`make npm-install`)",
     "wallets": "nothing (SQLite)",
-    "webhooks": "PostgreSQL (its rows compare PostgreSQL and SQLite)",
+    "webhooks": "PostgreSQL (its rows compare PostgreSQL and SQLite); ../shared/bench",
     "stall": "PostgreSQL (it locks tables with LOCK TABLE)",
     "soak": "PostgreSQL",
 }
@@ -39,6 +39,8 @@ POSTGRES_HELP = (
     " postgres://postgres:postgres@127.0.0.1:5432/postgres), where each run makes and"
     " drops a throwaway database. A benchmark whose PostgreSQL or chain is missing is"
     " reported CRASHED and the others still run; `--only actors,wallets` needs neither."
+    " The token and webhook rows' baselines are the bare apps in ../shared/bench"
+    " (next to this checkout), each served in its own process."
 )
 # The actor bench states its own target in its docstring (memory < 5 KB per idle actor).
 ACTOR_TARGETS: dict[str, tuple[str, str, float]] = {

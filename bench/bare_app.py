@@ -1,11 +1,13 @@
-"""The token bench's baseline: a bare Quart app, in its own process, that only mints.
+"""The token bench's second baseline: a bare Quart app, in its own process, minting as we do.
 
 No auth, no schema validation, no actor, no database, no middleware of ours:
 one route that reads the JSON body and mints the same join token the real
 route mints (the same `LiveKitGateway.mint_token`, for the room configuration
 the bench creates through the real API), answered with the same fields.
 Served the same way (`python -m bench.harness serve bench.bare_app:create_bare_app`,
-hypercorn.toml), so the ratio is what our route costs on top of minting.
+hypercorn.toml), so the ratio is what our route costs on top of our minting.
+The headline baseline is the shared one (bench/baselines.py), which mints with
+livekit-api: against this one, the cost of our minting would not show.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ the webhook signature with the same `LiveKitGateway.verify_webhook` and
 answers 200, storing nothing.
 
 This route exists only in this factory, which only the benchmarks serve
-(`python -m bench.harness serve bench.bench_app:create_bench_app`). The token
-bench's baseline is a bare app in its own process (`bench/bare_app.py`).
+(`python -m bench.harness serve bench.bench_app:create_bench_app`). It carries
+all our middleware, so it is the webhook rows' second baseline; their headline
+one is the shared bare verifying app in its own process (bench/baselines.py).
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.proc_stats import tree_cpu_seconds
 from tests.support.postgres import throwaway_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +78,9 @@ class Server:
 
     `factory` is "module:callable" returning the ASGI app; None runs `python -m app`.
     The cwd is a fresh temporary folder, so a developer's `.env` cannot leak in.
+    `external` serves an app from outside this checkout instead (bench/baselines.py):
+    its command line (`{port}` filled in), run from `cwd`; it has no health route,
+    so any HTTP answer to `ready_path` means it is up.
     """
 
     def __init__(
@@ -86,10 +90,16 @@ class Server:
         factory: str | None = None,
         name: str = "server",
         ready_timeout: float = 30.0,
+        external: Sequence[str] | None = None,
+        cwd: Path | None = None,
+        ready_path: str = "/v1/health/ready",
     ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._factory = factory
+        self._external = None if external is None else [a.format(port=self.port) for a in external]
+        self._cwd = cwd
+        self._ready_path = ready_path
         self._env = dict(env)
         self._ready_timeout = ready_timeout
         self._dir = tempfile.TemporaryDirectory(prefix=f"qari-bench-{name}-")
@@ -103,6 +113,8 @@ class Server:
         return self._process.pid
 
     def command(self) -> list[str]:
+        if self._external is not None:
+            return list(self._external)
         if self._factory is None:
             return [sys.executable, "-m", "app"]
         return [sys.executable, "-m", "bench.harness", "serve", self._factory]
@@ -118,7 +130,7 @@ class Server:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
         self._process = await asyncio.create_subprocess_exec(
             *self.command(),
-            cwd=self._dir.name,
+            cwd=self._cwd or self._dir.name,
             env=env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=self._log,
@@ -130,8 +142,9 @@ class Server:
                 if self._process.returncode is not None:
                     raise RuntimeError(f"the server exited during start-up:\n{self.log_tail()}")
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async with session.get(f"{self.base_url}/v1/health/ready") as response:
-                        if response.status == 200:
+                    async with session.get(f"{self.base_url}{self._ready_path}") as response:
+                        # Our apps say 200 when ready; a baseline answering at all is up.
+                        if response.status == 200 or self._external is not None:
                             return
                 if time.monotonic() > deadline:
                     await self.stop()
@@ -175,11 +188,13 @@ class Server:
         raise RuntimeError("no VmRSS line")
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far, from /proc/<pid>/stat."""
+        """User + system CPU time so far of the server process and its descendants.
+
+        The descendants count because `hypercorn --workers 1` (how the shared
+        baselines are served) serves from a child process; `python -m app` has none.
+        """
         self.check_alive()
-        with open(f"/proc/{self.pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return tree_cpu_seconds(self.pid)
 
     def log_text(self) -> str:
         try:

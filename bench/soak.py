@@ -55,7 +55,7 @@ from bench.harness import (
     row,
     run_load,
 )
-from bench.webhook_bench import Inbox, delivery, make_event
+from bench.webhook_events import Inbox, delivery, make_event
 
 ROOMS = 200
 CREATORS = 2

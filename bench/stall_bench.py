@@ -36,7 +36,7 @@ from bench.harness import (
     row,
     run_load,
 )
-from bench.webhook_bench import delivery, make_event
+from bench.webhook_events import delivery, make_event
 
 ROOM = "bench-stall"
 SID = "RM_bench_stall"

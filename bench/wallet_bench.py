@@ -27,7 +27,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from bench.bench_app import BARE_ROOM
+from bench.bare_app import BARE_ROOM
 from bench.harness import JSON_AUTH, LoadResult, Request, Server, base_env, row, run_load
 
 CONCURRENCY = 64
