@@ -38,7 +38,7 @@ from actors.room.presence import RoomState, load_state
 from actors.room.taken import without_taken
 from actors.rounds import ApplyObserver, ApplyRequest, Committed, Unobserved
 from actors.split_round import SplitRound
-from models.db import Database, DatabaseUnavailableError
+from models.db import Database, DatabaseUnavailableError, LeaseLostError
 from models.webhook_effects import EffectBatch, Written, write_and_mark
 from models.webhook_inbox import PendingEvent, PendingQuery, read_pending
 
@@ -182,7 +182,18 @@ class Committer(SplitRound):
             for _, outcome in plans:
                 merged.extend(outcome.effects)
             try:
-                written = await write_and_mark(self._database, merged)
+                written = await write_and_mark(
+                    self._database, merged, {r.room: r.epoch for r, _ in plans}
+                )
+            except LeaseLostError as error:
+                # Rooms another node serves now: their actors are stopped (the fence
+                # told this node's leases); the others are written without them.
+                for request, _ in plans:
+                    if request.room in error.rooms:
+                        results[request.room] = Committed(request.activation, None)
+                alone += await self._room_by_room(
+                    [p for p in plans if p[0].room not in error.rooms], by_room, results
+                )
             except DatabaseUnavailableError as error:
                 log.warning("a write of %d room(s) timed out or failed: %s", len(plans), error)
                 for request, _ in plans:

@@ -57,6 +57,11 @@ class ApplyRequest:
     # `state` may be behind the database (a write whose outcome is unknown):
     # the round reads the room's presence again before deciding.
     reload: bool = False
+    # The epoch of the room's lease its actor holds: the write is fenced by it.
+    epoch: int = 0
+
+    def fence(self) -> dict[str, int]:
+        return {self.room: self.epoch}
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from actors.batching import TurnBatches
-from models.db import Database, DatabaseUnavailableError, connection
+from actors.room.errors import RoomUnavailableError
+from models.db import Database, DatabaseUnavailableError, LeaseLostError
+from models.leases import Lease
 from models.seats import SeatRow, upsert_seats
 
 log = logging.getLogger(__name__)
@@ -32,19 +35,24 @@ class SeatNotStoredError(Exception):
 
 
 class SeatWriter:
-    """`store(row)` returns a future that is done once `row` is committed."""
+    """`store(row, lease)` returns a future that is done once `row` is committed.
+
+    Each batch is one fenced write (models/db.py `room_write`): a row whose
+    room's lease is no longer the writer's is refused (RoomUnavailableError),
+    and the rest of the batch is written without it."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._batches: TurnBatches[tuple[SeatRow, asyncio.Future[None]]] = TurnBatches(
+        self._batches: TurnBatches[_Item] = TurnBatches(
             self._write, max_in_flight=1, max_batch=MAX_ROWS
         )
         self.statements = 0  # for ops and tests: upserts that committed
 
-    def store(self, row: SeatRow) -> asyncio.Future[None]:
-        """Queue `row` for the next shared upsert; the future fails if it is not stored."""
+    def store(self, row: SeatRow, lease: Lease) -> asyncio.Future[None]:
+        """Queue `row` (written under `lease`) for the next shared upsert; the future
+        fails if it is not stored."""
         stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._batches.add((row, stored))
+        self._batches.add(_Item(row, lease, stored))
         return stored
 
     async def close(self, grace_seconds: float | None = None) -> None:
@@ -52,25 +60,34 @@ class SeatWriter:
         database closes), at most `grace_seconds`."""
         await self._batches.close(grace_seconds)
 
-    async def _write(self, batch: list[tuple[SeatRow, asyncio.Future[None]]]) -> None:
-        latest = {(row.room_id, row.identity): row for row, _ in batch}
+    async def _write(self, batch: list[_Item]) -> None:
+        latest = {(item.row.room_id, item.row.identity): item.row for item in batch}
+        leases = {item.lease.room: item.lease.epoch for item in batch}
         try:
             # Not answered within DATABASE_TIMEOUT_SECONDS counts as the database
             # being away: the tokens waiting on it are not returned (503).
-            async with self._database.bounded():
-                await upsert_seats(connection(), list(latest.values()))
+            async with self._database.room_write(leases) as conn:
+                await upsert_seats(conn, list(latest.values()))
+        except LeaseLostError as error:
+            lost = [item for item in batch if item.lease.room in error.rooms]
+            for item in lost:
+                _fail([item], RoomUnavailableError(item.lease.room))
+            rest = [item for item in batch if item.lease.room not in error.rooms]
+            if rest:
+                await self._write(rest)
+            return
         except DatabaseUnavailableError as error:
             _fail(batch, error)
         except Exception as error:
             if len(latest) == 1:
-                log.warning("seat of %r not stored: %r", batch[0][0].identity, error)
+                log.warning("seat of %r not stored: %r", batch[0].row.identity, error)
                 _fail(batch, SeatNotStoredError(repr(error)))
             else:
                 # One bad row (its room deleted meanwhile) must not refuse the others.
                 log.warning("storing %d seats together failed; one by one", len(latest))
-                by_key: dict[tuple[int, str], list[tuple[SeatRow, asyncio.Future[None]]]] = {}
+                by_key: dict[tuple[int, str], list[_Item]] = {}
                 for item in batch:
-                    by_key.setdefault((item[0].room_id, item[0].identity), []).append(item)
+                    by_key.setdefault((item.row.room_id, item.row.identity), []).append(item)
                 for items in by_key.values():
                     await self._write(items)
             return
@@ -78,13 +95,21 @@ class SeatWriter:
             _fail(batch, SeatNotStoredError("not stored"))
             raise
         self.statements += 1
-        for _, stored in batch:
-            if not stored.done():
-                stored.set_result(None)
+        for item in batch:
+            if not item.stored.done():
+                item.stored.set_result(None)
 
 
-def _fail(batch: list[tuple[SeatRow, asyncio.Future[None]]], error: Exception) -> None:
-    for _, stored in batch:
+@dataclass(frozen=True, slots=True)
+class _Item:
+    row: SeatRow
+    lease: Lease
+    stored: asyncio.Future[None]
+
+
+def _fail(batch: list[_Item], error: Exception) -> None:
+    for item in batch:
+        stored = item.stored
         if not stored.done():
             stored.set_exception(error)
             # Marked as retrieved: a future nobody awaits (a repeat that found it

@@ -19,7 +19,7 @@ from actors.room.inbox import ParsedEvents
 from actors.room.presence import RoomState
 from actors.room.taken import without_taken
 from actors.rounds import ApplyObserver, ApplyRequest, Committed
-from models.db import Database, DatabaseUnavailableError
+from models.db import Database, DatabaseUnavailableError, LeaseLostError
 from models.webhook_effects import EffectBatch, Written, write_and_mark
 from models.webhook_inbox import MAX_ERROR, FailedAttempt, PendingEvent
 
@@ -73,7 +73,11 @@ class SplitRound:
         failing: list[ApplyRequest] = []
         for request, outcome in plans:
             try:
-                written = await write_and_mark(self._database, outcome.effects)
+                written = await write_and_mark(self._database, outcome.effects, request.fence())
+            except LeaseLostError:
+                # Another node serves the room now: nothing of this round is its to write.
+                results[request.room] = Committed(request.activation, None)
+                continue
             except DatabaseUnavailableError:
                 # This write may have committed; the rooms after it keep theirs pending.
                 results[request.room] = Committed(request.activation, None, uncertain=True)
@@ -105,7 +109,9 @@ class SplitRound:
                 error = caught
             else:
                 try:
-                    written = await write_and_mark(self._database, outcome.effects)
+                    written = await write_and_mark(self._database, outcome.effects, request.fence())
+                except LeaseLostError:
+                    return Committed(request.activation, None)
                 except DatabaseUnavailableError:
                     return Committed(request.activation, None, uncertain=True)
                 except Exception as caught:
@@ -124,7 +130,9 @@ class SplitRound:
                     continue
             log.warning("event %d (%s) failed to apply: %r", row.id, row.event_type, error)
             try:
-                await self._count_attempt(row, error)
+                await self._count_attempt(request, row, error)
+            except LeaseLostError:
+                return Committed(request.activation, None)
             except DatabaseUnavailableError:
                 break  # the event stays pending, its attempt not counted: the database is away
             failed += 1
@@ -141,16 +149,20 @@ class SplitRound:
             resync=resync or sync_room,
         )
 
-    async def _count_attempt(self, row: PendingEvent, error: Exception) -> None:
+    async def _count_attempt(
+        self, request: ApplyRequest, row: PendingEvent, error: Exception
+    ) -> None:
         """One attempt more against `row`, with its error (or a fixed text the database
         is sure to take), so no event can fail uncounted forever."""
         for text in (_error_text(error), UNRECORDABLE):
             try:
                 await write_and_mark(
-                    self._database, EffectBatch(failed=[FailedAttempt(row.id, text)])
+                    self._database,
+                    EffectBatch(failed=[FailedAttempt(row.id, text)]),
+                    request.fence(),
                 )
                 return
-            except DatabaseUnavailableError:
+            except (DatabaseUnavailableError, LeaseLostError):
                 raise
             except Exception:
                 log.exception("the failed attempt of event %d could not be counted", row.id)

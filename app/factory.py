@@ -19,6 +19,7 @@ from app.blueprints import (
     tokens,
     webhooks,
 )
+from app.cluster.routing import install_room_routing
 from app.http.access_log import install_access_log
 from app.http.auth import install_caller_guard
 from app.http.cors import install_cors
@@ -84,7 +85,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         scalar_ui_path=None,
     )
     docs.configure_docs(app)
-    for module in (health, auth, rooms, tokens, presence, moderation, webhooks, ops, metrics, docs):
+    for module in (
+        health,
+        auth,
+        rooms,
+        tokens,
+        presence,
+        moderation,
+        webhooks,
+        ops,
+        metrics,
+        docs,
+    ):
         app.register_blueprint(module.blueprint)
     # First of the before_request hooks, so the access log and metrics time
     # (and see) every request, a refused one included; its arrival stamp also
@@ -94,7 +106,22 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_cors(app, settings.cors_allowed_origins)
     install_caller_guard(app, settings.api_keys, services.wallet_sessions)
     # After the guard: who the caller is decides who is spared and which wallet counts.
-    install_rate_limits(app, services.rate_limiter, services.metrics)
+    install_rate_limits(
+        app,
+        services.rate_limiter,
+        services.metrics,
+        None if services.forwarder is None else services.forward_key,
+    )
+    # Last: a request is forwarded to its room's owner only once this node has
+    # checked its caller and spent its budget (the owner checks the caller again).
+    install_room_routing(
+        app,
+        services.ownership,
+        services.forwarder,
+        services.forward_key,
+        services.database,
+        services.holders,
+    )
     register_error_handlers(app)
     install_lifecycle(app, services)
     return app

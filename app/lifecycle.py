@@ -30,8 +30,10 @@ from collections.abc import AsyncGenerator
 
 from quart import Quart
 
-from actors.room.protocol import EventsStored, RevokeAccess, RoomNotFoundError
+from actors.room.protocol import RevokeAccess, RoomNotFoundError
 from app.chain.recheck import recheck_forever
+from app.cluster.node import leave_cluster, lock_sqlite, start_node, unlock_sqlite
+from app.cluster.sqlite_lock import SqliteInUseError
 from app.database import DATABASE_UNAVAILABLE, close_database, open_database
 from app.schema_check import SchemaNotCurrentError, check_schema
 from app.services import Services
@@ -67,8 +69,7 @@ async def prune_webhook_payloads(services: Services) -> int:
     while True:
         # Each step within DATABASE_TIMEOUT_SECONDS: a stalled database stops the
         # run (tried again in an hour) instead of holding a connection.
-        async with services.database.bounded():
-            blanked = await blank_payloads_processed_before(cutoff, RETENTION_BATCH)
+        blanked = await blank_payloads_processed_before(services.database, cutoff, RETENTION_BATCH)
         if not blanked:
             return pruned
         pruned += blanked
@@ -129,7 +130,9 @@ async def recover_pending_webhooks(services: Services) -> int:
     # And rooms whose last write timed out: their next round reads their presence again.
     rooms = list(dict.fromkeys(names + services.committer.uncertain_rooms()))
     for room in rooms:
-        services.rooms.tell(room, EventsStored(), coalesce=True)
+        # With several nodes, only rooms this node owns or may take (a room another
+        # node owns is that node's to sweep).
+        await services.waker.sweep(room)
     return len(rooms)
 
 
@@ -184,6 +187,9 @@ async def shut_down(services: Services, requested_at: float) -> None:
         services.seat_writer.close(left(writes_by)),
         services.committer.close(left(writes_by)),
     )
+    # Every room's actor has stopped: their leases lapse now, so other nodes
+    # serve them at once.
+    await leave_cluster(services, left(writes_by))
     await services.gateway.close()
     await services.chain.close()
     services.database_open = False
@@ -207,12 +213,17 @@ def install_lifecycle(app: Quart, services: Services) -> None:
         frozen = False
         try:
             try:
+                try:
+                    lock_sqlite(services, app.extensions)
+                except SqliteInUseError as error:
+                    raise StartupError(str(error)) from None
                 await _open_checked_database(services)
             except StartupError as error:
                 # Said once, in one line; the app does not log it again with a traceback.
                 log.error("start-up failed: %s", error)
                 raise
             services.database_open = True
+            sweepers += await start_node(services)
             await services.gateway.open()
             await services.chain.open()
             # What start-up built (modules, schemas, the app) lives as long as the
@@ -238,6 +249,7 @@ def install_lifecycle(app: Quart, services: Services) -> None:
                             functools.partial(revoke_access, services),
                             settings.gating_recheck_seconds,
                             services.gating_sleep or services.sleep,
+                            lambda room: services.ownership.current(room) is not None,
                         )
                     )
                 )
@@ -252,5 +264,6 @@ def install_lifecycle(app: Quart, services: Services) -> None:
                 requested_at = app.extensions.get(_SHUTDOWN_REQUESTED_AT)
                 await shut_down(services, requested_at or asyncio.get_running_loop().time())
             finally:
+                unlock_sqlite(app.extensions)
                 if frozen:
                     gc.unfreeze()  # collectable again (tests start many apps in one process)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,9 @@ from actors.committer import Committer
 from actors.room.actor import RoomActor, RoomActorDeps
 from actors.room.admission import AdmissionStats
 from actors.room.directory import RoomDirectory
+from actors.room.errors import RoomUnavailableError
 from actors.room.inbox import ParsedEvents
+from actors.room.ownership import Ownership, SoleNode
 from actors.room.postbox import RoomPostbox
 from actors.room.protocol import RoomMessage
 from actors.runtime import ActorRegistry
@@ -24,6 +27,10 @@ from app.chain.cache import VerdictCache
 from app.chain.checker import AccessChecker
 from app.chain.rpc import ChainRPC
 from app.chain.stats import GatingStats
+from app.cluster.forwarding import Forwarder, forwarding_key
+from app.cluster.leases import NodeLeases
+from app.cluster.routing import HolderCache
+from app.cluster.wakeups import RoomWaker
 from app.http.database_budget import budget_left
 from app.http.rate_limits import RateLimiter
 from app.inbox_writer import InboxWriter
@@ -76,6 +83,17 @@ class Services:
     owner_locks: OwnerLocks
     # Per-node budgets of sign-in, room creation and token requests (DESIGN.md section 12).
     rate_limiter: RateLimiter
+    # Which rooms this node serves (leases on PostgreSQL; every room on SQLite).
+    ownership: Ownership
+    # PostgreSQL's leases, renewed by the lifecycle (None on SQLite: one node).
+    leases: NodeLeases | None
+    # How room requests reach the room's owner (None on SQLite: nothing to forward).
+    forwarder: Forwarder | None
+    # Signs what a forward adds, so the owner can believe it (app/cluster/forwarding.py).
+    forward_key: bytes
+    holders: HolderCache
+    # Wakes a room's owner when its webhook events are stored (here or by a notice).
+    waker: RoomWaker
     # Injectable, so tests drive periodic work (the webhook sweep) exactly.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # The gating re-check's own sleep (None: `sleep`), so a test can drive it alone.
@@ -95,6 +113,25 @@ def build_services(
     gating_sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> Services:
     database = Database(settings.database_timeout_seconds)
+    node_id = settings.this_node_id
+    ownership: Ownership
+    leases: NodeLeases | None = None
+    forwarder: Forwarder | None = None
+    forward_key = forwarding_key(settings.livekit_api_secret.get_secret_value())
+    if settings.is_sqlite:
+        ownership = SoleNode(node_id)
+    else:
+        leases = NodeLeases(
+            node_id, settings.this_node_url, settings.lease_seconds, database, clock
+        )
+        database.fencing = leases  # every room write is fenced by this node's leases
+        ownership = leases
+        forwarder = Forwarder(
+            node_id,
+            forward_key,
+            settings.forward_timeout_seconds,
+            retry_after=math.ceil(settings.lease_seconds),
+        )
     gateway = LiveKitGateway(settings)
     metrics = Metrics()
     postbox = RoomPostbox()
@@ -122,6 +159,7 @@ def build_services(
         directory=directory,
         database=database,
         received_until=inbox.received_until,
+        ownership=ownership,
     )
     rooms: ActorRegistry[str, RoomMessage] = ActorRegistry(
         lambda name: RoomActor(name, deps),
@@ -134,6 +172,12 @@ def build_services(
         clock=clock,
     )
     postbox.attach(rooms)
+    if leases is not None:
+        # A room whose lease is lost is stopped at once; what waits for it is 503.
+        def stop_room(room: str) -> None:
+            rooms.evict(room, RoomUnavailableError(room))
+
+        leases.on_lost = stop_room
     # One count of chain exchanges for all who read (gating, sign-in, room creation).
     chain_stats = GatingStats()
     chain = ChainRPC(
@@ -152,6 +196,7 @@ def build_services(
     )
     metrics.watch_gating(access.stats)
     wallet_sessions = WalletSessions(now)
+    holders = HolderCache(settings.lease_seconds / 3, clock)
     return Services(
         settings=settings,
         database=database,
@@ -174,6 +219,12 @@ def build_services(
         gating_sleep=gating_sleep,
         metrics=metrics,
         now=now,
+        ownership=ownership,
+        leases=leases,
+        forwarder=forwarder,
+        forward_key=forward_key,
+        holders=holders,
+        waker=RoomWaker(rooms, ownership, holders, database, clustered=leases is not None),
     )
 
 

@@ -6,6 +6,8 @@ are wrong is app/settings_errors.py.
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -18,6 +20,7 @@ from app.settings_checks import (
     any_case,
     check_cors_origins,
     check_livekit_url,
+    check_nodes,
     normalise_database_url,
     parse_chain_rpc_urls,
     parse_networks,
@@ -62,6 +65,16 @@ class Settings(BaseSettings):
     webhook_sweep_seconds: float = Field(default=5.0, gt=0)
     # Processed webhook payloads are blanked after this; their event ids stay for dedupe.
     webhook_retention_days: float = Field(default=7.0, gt=0)
+
+    # Many nodes on one PostgreSQL database (DESIGN.md section 6; README "Running
+    # several nodes"). NODE_ID: empty means hostname and PID; NODE_URL: how the
+    # other nodes reach this one, empty means http://HOST:PORT. WORKERS: node
+    # processes this command starts behind HOST:PORT (PostgreSQL only).
+    node_id: str = Field(default="", max_length=128, pattern=r"^[A-Za-z0-9._:-]*$")
+    node_url: str = ""
+    lease_seconds: float = Field(default=10.0, ge=1, le=300)
+    forward_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    workers: int = Field(default=1, ge=1, le=64)
 
     # Operability.
     log_format: Literal["text", "json"] = "text"
@@ -143,6 +156,21 @@ class Settings(BaseSettings):
     def _require_siwe_domain_on_every_interface(self) -> Settings:
         require_siwe_domain_on_every_interface(self.host, self.siwe_domain)
         return self
+
+    @model_validator(mode="after")
+    def _check_nodes(self) -> Settings:
+        check_nodes(self.is_sqlite, self.workers, self.host, self.node_url)
+        return self
+
+    @property
+    def this_node_id(self) -> str:
+        """NODE_ID, or this host's name and this process's id."""
+        return self.node_id or f"{socket.gethostname()}-{os.getpid()}"
+
+    @property
+    def this_node_url(self) -> str:
+        """How the other nodes reach this one."""
+        return (self.node_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @field_validator("chain_rpc_urls")
     @classmethod

@@ -80,6 +80,27 @@ def require_siwe_domain_on_every_interface(host: str, siwe_domain: str) -> None:
         )
 
 
+def check_nodes(is_sqlite: bool, workers: int, host: str, node_url: str) -> None:
+    """ValueError for a cluster SQLite cannot be, or one whose nodes cannot reach this one."""
+    if is_sqlite and workers > 1:
+        raise ValueError(
+            f"WORKERS={workers} needs PostgreSQL: a SQLite database is served by one"
+            " process; set DATABASE_URL to PostgreSQL or WORKERS=1"
+        )
+    if workers > 1:
+        raise ValueError(
+            f"WORKERS={workers} is not built yet: start one process per node, each"
+            " with its own NODE_ID and PORT, on the same DATABASE_URL"
+        )
+    if not is_sqlite and host.strip() in ALL_INTERFACES and not node_url.strip():
+        raise ValueError(
+            f"NODE_URL must be set when HOST is {host.strip() or 'empty'} on PostgreSQL:"
+            " the other nodes forward requests to it, e.g. NODE_URL=http://10.0.0.5:8000"
+        )
+    if node_url.strip() and not node_url.strip().startswith(("http://", "https://")):
+        raise ValueError("NODE_URL must be an http:// or https:// URL")
+
+
 def parse_chain_rpc_urls(raw: str) -> dict[int, str]:
     """`1=https://a,137=https://b` -> {1: "https://a", 137: "https://b"}.
 

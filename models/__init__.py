@@ -1,7 +1,8 @@
 """Tortoise models: rooms, their sessions, participant sessions, the webhook inbox,
-seats, bans, wallet sign-in (nonces, sessions)."""
+seats, bans, wallet sign-in (nonces, sessions), nodes and room leases."""
 
 from models.bans import Ban
+from models.leases import Node, RoomLease
 from models.rooms import AccessType, NftStandard, Room, RoomStatus
 from models.seats import Seat
 from models.sessions import ParticipantSession, RoomSession
@@ -12,8 +13,10 @@ __all__ = [
     "AccessType",
     "Ban",
     "NftStandard",
+    "Node",
     "ParticipantSession",
     "Room",
+    "RoomLease",
     "RoomSession",
     "RoomStatus",
     "Seat",

@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from typing import Any, Protocol
 
 import asyncpg
 from tortoise import connections
@@ -51,15 +51,42 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
+class LeaseLostError(Exception):
+    """A room's write was refused: the writer's lease on it is no longer current
+    (another node took the room, or this one could not renew in time)."""
+
+    def __init__(self, rooms: Collection[str]) -> None:
+        super().__init__(f"no longer the owner of {sorted(rooms)!r}")
+        self.rooms = frozenset(rooms)
+
+
+class Fencing(Protocol):
+    """Checks, inside a write's transaction, that its writer still owns the rooms."""
+
+    async def stale(self, conn: BaseDBAsyncClient, leases: Mapping[str, int]) -> set[str]:
+        """Of `leases` (room -> epoch), the rooms this node no longer owns under that
+        epoch; the others stay owned until the transaction ends."""
+        ...
+
+
+class Unfenced:
+    """One process owns every room (SQLite): nothing to check."""
+
+    async def stale(self, conn: BaseDBAsyncClient, leases: Mapping[str, int]) -> set[str]:
+        return set()
+
+
 class Database:
-    """The service's database, as its work sees it: the deadline of that work.
+    """The service's database, as its work sees it: the deadline of that work,
+    and the fence every write of a room's state passes (`room_write`).
 
     Built once in the composition root (app/services.py) from
     DATABASE_TIMEOUT_SECONDS and passed to whatever runs database work.
     """
 
-    def __init__(self, timeout_seconds: float) -> None:
+    def __init__(self, timeout_seconds: float, fencing: Fencing | None = None) -> None:
         self._timeout_seconds = timeout_seconds
+        self.fencing: Fencing = fencing or Unfenced()
 
     @property
     def timeout_seconds(self) -> float:
@@ -74,6 +101,22 @@ class Database:
     def transaction(self) -> contextlib.AbstractAsyncContextManager[BaseDBAsyncClient]:
         """A transaction within this database's timeout (see `transaction`)."""
         return transaction(self._timeout_seconds)
+
+    @contextlib.asynccontextmanager
+    async def room_write(
+        self, leases: Mapping[str, int], seconds: float | None = None
+    ) -> AsyncIterator[BaseDBAsyncClient]:
+        """A transaction that writes the state of the rooms in `leases` (room ->
+        the writer's epoch). Its first statement is the fence: if any of them is
+        no longer the writer's, LeaseLostError and nothing is written; otherwise
+        no other node can take them until this transaction ends. Every write of a
+        room's state goes through here, so a new kind of write cannot skip it."""
+        async with transaction(self._timeout_seconds if seconds is None else seconds) as conn:
+            if leases:
+                stale = await self.fencing.stale(conn, leases)
+                if stale:
+                    raise LeaseLostError(stale)
+            yield conn
 
     def __repr__(self) -> str:
         return f"Database(timeout_seconds={self._timeout_seconds!r})"

@@ -7,6 +7,7 @@ database_work); a deletion, a transaction of its own, is bounded by it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from enum import StrEnum
@@ -135,15 +136,32 @@ async def get_room(name: str) -> Room | None:
     return await Room.get_or_none(name=name)
 
 
-async def create_room(name: str, fields_: dict[str, Any], presence: dict[str, Any]) -> Room:
-    return await Room.create(name=name, **fields_, **presence)
+async def create_room(
+    database: Database,
+    fence: Mapping[str, int],
+    name: str,
+    fields_: dict[str, Any],
+    presence: dict[str, Any],
+    seconds: float | None = None,
+) -> Room:
+    """Store a new room, fenced by its actor's lease (within `seconds`)."""
+    async with database.room_write(fence, seconds) as conn:
+        return await Room.create(name=name, **fields_, **presence, using_db=conn)
 
 
-async def update_room(room_id: int, changes: dict[str, Any]) -> Room:
-    room = await Room.get(id=room_id)
-    room.update_from_dict(changes)
-    await room.save()
-    return room
+async def update_room(
+    database: Database,
+    fence: Mapping[str, int],
+    room_id: int,
+    changes: dict[str, Any],
+    seconds: float | None = None,
+) -> Room:
+    """Change a room's row, fenced by its actor's lease (within `seconds`)."""
+    async with database.room_write(fence, seconds) as conn:
+        room = await Room.get(id=room_id, using_db=conn)
+        room.update_from_dict(changes)
+        await room.save(using_db=conn)
+        return room
 
 
 async def room_by_name(name: str) -> RoomRow | None:
@@ -165,9 +183,10 @@ async def count_rooms_owned(wallet: str) -> int:
     return await Room.filter(owner=wallet).count()
 
 
-async def delete_room(database: Database, room_id: int) -> None:
-    async with database.transaction():
-        await Room.filter(id=room_id).delete()
+async def delete_room(database: Database, fence: Mapping[str, int], room_id: int) -> None:
+    """Delete a room (its seats and bans go with it), fenced by its actor's lease."""
+    async with database.room_write(fence) as conn:
+        await Room.filter(id=room_id).using_db(conn).delete()
 
 
 def access_rule_violation(

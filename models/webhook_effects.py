@@ -16,11 +16,12 @@ however many tries that took); `attempts` counts failures only.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from models.db import Database, columns, connection, is_postgres, timestamp
+from models.db import Database, columns, is_postgres, timestamp
 from models.rooms import RoomPresenceRow
 from models.sessions import ParticipantChange, ParticipantRow, SessionEnd, SessionRow
 from models.webhook_inbox import FailedAttempt
@@ -135,9 +136,12 @@ _WRITE_AND_MARK_PG = (
 )
 
 
-async def write_and_mark(database: Database, batch: EffectBatch) -> Written:
+async def write_and_mark(
+    database: Database, batch: EffectBatch, fence: Mapping[str, int]
+) -> Written:
     """Write `batch` and mark its applied events processed, atomically, within the
-    database's timeout.
+    database's timeout, fenced by the leases of its rooms (`fence`: room -> the
+    epoch its actor holds; LeaseLostError names the rooms no longer held).
 
     Returns the participant sessions it stored, as (sid, session sid): one it
     did not store was already taken (by another room's session, or by another
@@ -146,20 +150,18 @@ async def write_and_mark(database: Database, batch: EffectBatch) -> Written:
     """
     if batch.is_empty():
         return Written(set(), {})
-    conn = connection()
-    if is_postgres(conn):
-        async with database.bounded():
-            rows = await conn.execute_query_dict(_WRITE_AND_MARK_PG, _pg_args(batch))
-        return Written(
-            stored={(row["sid"], row["session_sid"]) for row in rows if row["event_id"] is None},
-            processed={
-                int(row["event_id"]): timestamp(row["processed_at"])
-                for row in rows
-                if row["event_id"] is not None
-            },
-        )
-    async with database.transaction() as conn:
-        return await _write_and_mark_sqlite(conn, batch)
+    async with database.room_write(fence) as conn:
+        if not is_postgres(conn):
+            return await _write_and_mark_sqlite(conn, batch)
+        rows = await conn.execute_query_dict(_WRITE_AND_MARK_PG, _pg_args(batch))
+    return Written(
+        stored={(row["sid"], row["session_sid"]) for row in rows if row["event_id"] is None},
+        processed={
+            int(row["event_id"]): timestamp(row["processed_at"])
+            for row in rows
+            if row["event_id"] is not None
+        },
+    )
 
 
 # Each row type's values, in the one order both dialects' statements take them.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from models.db import connection, placeholder, timestamp
+from models.db import Database, connection, is_postgres, placeholder, timestamp
 from models.webhook_inbox import WebhookInbox, failed, pending
 
 
@@ -77,18 +77,33 @@ async def inbox_backlog(max_attempts: int, shown: int) -> InboxBacklog:
     )
 
 
-async def blank_payloads_processed_before(cutoff: dt.datetime, limit: int) -> int:
-    """Blank the payloads of at most `limit` events processed before `cutoff`; how many.
+# Any one node of a cluster prunes at a time (a transaction-scoped advisory lock).
+_PRUNING_LOCK = 0x51A7_1E7E
+
+
+async def blank_payloads_processed_before(
+    database: Database, cutoff: dt.datetime, limit: int
+) -> int:
+    """Blank the payloads of at most `limit` events processed before `cutoff`; how many
+    (0 too when another node of the cluster is pruning right now).
 
     The rows stay, with their event ids, so a late retry of an old event is
     still recognised as a duplicate. Unprocessed events keep theirs for ops.
     """
-    ids = (
-        await WebhookInbox.filter(processed_at__lt=cutoff)
-        .exclude(payload="")
-        .limit(limit)
-        .values_list("id", flat=True)
-    )
-    if not ids:
-        return 0
-    return await WebhookInbox.filter(id__in=list(ids)).update(payload="")
+    async with database.transaction() as conn:
+        if is_postgres(conn):
+            rows = await conn.execute_query_dict(
+                "SELECT pg_try_advisory_xact_lock($1) AS mine", [_PRUNING_LOCK]
+            )
+            if not rows[0]["mine"]:
+                return 0
+        ids = (
+            await WebhookInbox.filter(processed_at__lt=cutoff)
+            .using_db(conn)
+            .exclude(payload="")
+            .limit(limit)
+            .values_list("id", flat=True)
+        )
+        if not ids:
+            return 0
+        return await WebhookInbox.filter(id__in=list(ids)).using_db(conn).update(payload="")

@@ -1,17 +1,30 @@
-"""Static checks of the deploy files: Dockerfile, docker-compose.yml, hypercorn.toml, .ci/run.
+"""Static checks of the deploy files: Dockerfile, docker-compose.yml, deploy/haproxy.cfg,
+hypercorn.toml, .ci/run.
 
 No Docker engine is needed: the files are parsed and cross-checked against the repo.
+deploy/haproxy.cfg is also checked by `haproxy -c` and run against stand-in nodes
+on loopback; without the `haproxy` binary those two skip locally and fail under
+CI=true (`.ci/run` installs Debian's haproxy).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import http.server
+import ipaddress
 import json
 import os
 import re
 import shlex
+import shutil
+import socket
 import subprocess
+import threading
+import time
 import tomllib
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +40,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 HYPERCORN_TOML = ROOT / "hypercorn.toml"
 CI_RUN = ROOT / ".ci" / "run"
 ENV_EXAMPLE = ROOT / ".env.example"
+HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
+NODES = ("node1", "node2", "node3")
 
 
 # --- Dockerfile ---------------------------------------------------------------
@@ -259,8 +274,18 @@ def depends_on(service: dict[str, Any]) -> dict[str, str]:
     return {name: spec.get("condition", "") for name, spec in dependencies.items()}
 
 
-def test_compose_has_postgres_migrate_and_app(compose: dict[str, Any]) -> None:
-    assert {"postgres", "migrate", "app"} <= set(services_of(compose))
+def compose_default(value: str) -> str:
+    """What `${NAME:-default}` (or `${NAME-default}`) interpolates to with NAME unset."""
+    return re.sub(r"\$\{[A-Z0-9_]+:?-([^}]*)\}", r"\1", value)
+
+
+def nodes_of(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    services = services_of(compose)
+    return {name: services[name] for name in NODES}
+
+
+def test_compose_has_postgres_migrate_three_nodes_and_haproxy(compose: dict[str, Any]) -> None:
+    assert set(services_of(compose)) == {"postgres", "migrate", *NODES, "haproxy"}
 
 
 def test_compose_postgres_is_15_with_a_pg_isready_healthcheck(compose: dict[str, Any]) -> None:
@@ -280,18 +305,80 @@ def test_compose_migrate_runs_aerich_upgrade_once(compose: dict[str, Any]) -> No
     assert "@postgres:5432/" in environment_of(migrate)["DATABASE_URL"]
 
 
-def test_compose_app_waits_for_healthy_postgres_and_finished_migrations(
+def test_compose_nodes_wait_for_healthy_postgres_and_finished_migrations(
     compose: dict[str, Any],
 ) -> None:
-    app = services_of(compose)["app"]
-    conditions = depends_on(app)
-    assert conditions["postgres"] == "service_healthy"
-    assert conditions["migrate"] == "service_completed_successfully"
-    environment = environment_of(app)
-    assert "@postgres:5432/" in environment["DATABASE_URL"]
-    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "APP_API_KEYS"):
-        assert name in environment
-    assert "8000:8000" in [str(port) for port in app["ports"]]
+    migrate = services_of(compose)["migrate"]
+    database_url = environment_of(migrate)["DATABASE_URL"]
+    for name, node in nodes_of(compose).items():
+        conditions = depends_on(node)
+        assert conditions["postgres"] == "service_healthy", name
+        assert conditions["migrate"] == "service_completed_successfully", name
+        environment = environment_of(node)
+        # One database for the cluster: the one migrate brought up to date.
+        assert environment["DATABASE_URL"] == database_url, name
+        assert "@postgres:5432/" in environment["DATABASE_URL"]
+        for setting in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "APP_API_KEYS"):
+            assert setting in environment, (name, setting)
+        # The same image as migrate: the migrations applied are the code's own.
+        assert node["image"] == migrate["image"], name
+        assert node.get("build") == migrate.get("build"), name
+        # Clients come through HAProxy only.
+        assert not node.get("ports"), f"{name} publishes a port; HAProxy is the entry point"
+        assert node.get("restart") == "unless-stopped", name
+
+
+def test_compose_nodes_have_distinct_ids_and_reachable_urls(compose: dict[str, Any]) -> None:
+    """NODE_URL is how the other nodes forward to this one: its service name and PORT."""
+    ids, urls = set(), set()
+    for name, node in nodes_of(compose).items():
+        environment = environment_of(node)
+        ids.add(environment["NODE_ID"])
+        urls.add(environment["NODE_URL"])
+        assert environment["NODE_ID"] == name
+        assert environment["NODE_URL"] == f"http://{name}:{environment['PORT']}"
+        assert environment["HOST"] == "0.0.0.0"
+    assert len(ids) == len(urls) == len(NODES)
+
+
+def test_compose_nodes_are_checked_for_readiness(compose: dict[str, Any]) -> None:
+    for name, node in nodes_of(compose).items():
+        test = node["healthcheck"]["test"]
+        text = test if isinstance(test, str) else " ".join(str(word) for word in test)
+        port = environment_of(node)["PORT"]
+        assert f"127.0.0.1:{port}/v1/health/ready" in text, (name, text)
+        # The image has python and no curl.
+        assert "urllib" in text, name
+        # Time to drain the room actors and release their leases on SIGTERM.
+        seconds = int(str(node["stop_grace_period"]).removesuffix("s"))
+        assert seconds > tomllib.loads(HYPERCORN_TOML.read_text())["graceful_timeout"], name
+
+
+def test_compose_haproxy_mounts_the_config_and_publishes_8000(compose: dict[str, Any]) -> None:
+    haproxy = services_of(compose)["haproxy"]
+    assert str(haproxy["image"]).startswith("haproxy:2.")
+    # The official image reads /usr/local/etc/haproxy/haproxy.cfg; read-only.
+    assert "./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in haproxy["volumes"]
+    assert "8000:8000" in [str(port) for port in haproxy["ports"]]
+    # It checks the nodes' readiness itself: started, not healthy, is enough.
+    assert depends_on(haproxy) == dict.fromkeys(NODES, "service_started")
+
+
+def test_compose_nodes_trust_only_the_stacks_own_subnet_as_proxies(
+    compose: dict[str, Any],
+) -> None:
+    """Rate limits count the client HAProxy saw, not HAProxy: X-Forwarded-For from
+    the stack's network (HAProxy's address there is not fixed) is believed."""
+    subnets = [
+        compose_default(str(entry["subnet"]))
+        for entry in compose["networks"]["default"]["ipam"]["config"]
+    ]
+    assert len(subnets) == 1
+    subnet = ipaddress.ip_network(subnets[0])
+    assert subnet.is_private
+    for name, node in nodes_of(compose).items():
+        trusted = compose_default(environment_of(node)["TRUSTED_PROXIES"])
+        assert ipaddress.ip_network(trusted) == subnet, name
 
 
 def env_files_of(service: dict[str, Any]) -> list[tuple[str, bool]]:
@@ -306,24 +393,24 @@ def env_files_of(service: dict[str, Any]) -> list[tuple[str, bool]]:
     return result
 
 
-def test_compose_app_passes_every_setting_through_an_optional_env_file(
+def test_compose_nodes_pass_every_setting_through_an_optional_env_file(
     compose: dict[str, Any],
 ) -> None:
     """Wallet sign-in, CORS, gated rooms and logs need settings the stack does not set."""
-    app = services_of(compose)["app"]
-    # Optional: `docker compose up` still works on a fresh clone without .env.
-    assert (".env", False) in env_files_of(app)
-    environment = environment_of(app)
-    # The stack's own: the app listens on every interface, on the mapped port.
-    assert environment["HOST"] == "0.0.0.0"
-    assert environment["PORT"] == "8000"
-    # Settings also taken from the shell. SIWE_DOMAIN has no default here: with
-    # HOST=0.0.0.0 the app refuses to start until it names the dApp's host.
-    for name in ("SIWE_DOMAIN", "CORS_ORIGINS", "CHAIN_RPC_URLS", "LIVEKIT_PUBLIC_URL"):
-        assert environment[name] == f"${{{name}:-}}", (name, environment.get(name))
-    # Every variable set here is one the app reads (no typo passes silently).
     known = {name.upper() for name in Settings.model_fields}
-    assert set(environment) <= known, set(environment) - known
+    for node_name, node in nodes_of(compose).items():
+        # Optional: `docker compose up` still works on a fresh clone without .env.
+        assert (".env", False) in env_files_of(node), node_name
+        environment = environment_of(node)
+        # The stack's own: every interface, the port HAProxy's servers name.
+        assert environment["HOST"] == "0.0.0.0"
+        assert environment["PORT"] == "8000"
+        # Settings also taken from the shell. SIWE_DOMAIN has no default here: with
+        # HOST=0.0.0.0 the app refuses to start until it names the dApp's host.
+        for name in ("SIWE_DOMAIN", "CORS_ORIGINS", "CHAIN_RPC_URLS", "LIVEKIT_PUBLIC_URL"):
+            assert environment[name] == f"${{{name}:-}}", (node_name, name)
+        # Every variable set here is one the app reads (no typo passes silently).
+        assert set(environment) <= known, (node_name, set(environment) - known)
 
 
 def test_env_example_names_every_setting_and_only_settings() -> None:
@@ -357,6 +444,296 @@ def test_compose_references_only_files_that_exist(compose: dict[str, Any]) -> No
                 assert (ROOT / path).is_file(), f"{name}: env_file {path} is missing"
 
 
+# --- deploy/haproxy.cfg -------------------------------------------------------
+
+
+def haproxy_sections(path: Path = HAPROXY_CFG) -> dict[str, list[list[str]]]:
+    """Each section ("global", "backend rooms", ...) and its lines' words, without comments."""
+    sections: dict[str, list[list[str]]] = {}
+    current: str | None = None
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].rstrip()
+        if not line.strip():
+            continue
+        words = line.split()
+        if not raw[0].isspace():
+            current = " ".join(words)
+            assert current not in sections, f"section {current!r} twice"
+            sections[current] = []
+        else:
+            assert current is not None, f"a line before any section: {raw!r}"
+            sections[current].append(words)
+    return sections
+
+
+def lines_of(section: list[list[str]], *keyword: str) -> list[list[str]]:
+    """The lines of a section that start with these words."""
+    return [words for words in section if words[: len(keyword)] == list(keyword)]
+
+
+def one(section: list[list[str]], *keyword: str) -> list[str]:
+    found = lines_of(section, *keyword)
+    assert len(found) == 1, (keyword, found)
+    return found[0]
+
+
+def haproxy_seconds(value: str) -> float:
+    """An HAProxy time (`500ms`, `2s`, `1m`; a bare number is milliseconds)."""
+    match = re.fullmatch(r"(\d+)(us|ms|s|m|h|d)?", value)
+    assert match, value
+    scale = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1e-3}
+    return int(match[1]) * scale[match[2]]
+
+
+def backend_for_rooms(sections: dict[str, list[list[str]]]) -> tuple[str, str]:
+    """(the backend of /v1/rooms/{name}..., the regex that sends requests there)."""
+    [frontend] = [name for name in sections if name.startswith("frontend ")]
+    lines = sections[frontend]
+    [use] = lines_of(lines, "use_backend")
+    assert use[2] == "if", use
+    [acl] = [words for words in lines_of(lines, "acl") if words[1] == use[3]]
+    assert acl[2] == "path_reg", acl
+    return use[1], acl[3]
+
+
+def test_haproxy_hashes_room_paths_on_the_room_name_consistently() -> None:
+    sections = haproxy_sections()
+    rooms, pattern = backend_for_rooms(sections)
+    for path in ("/v1/rooms/standup", "/v1/rooms/standup/token", "/v1/rooms/a/participants/b"):
+        assert re.search(pattern, path), path
+    # The room list and room creation name no room: any node.
+    for path in ("/v1/rooms", "/v1/rooms/", "/v1/livekit/webhook", "/v1/ops/cluster"):
+        assert not re.search(pattern, path), path
+    backend = sections[f"backend {rooms}"]
+    balance = one(backend, "balance")
+    # The path up to its third part (/v1/rooms/{name}), without the query string.
+    assert balance[1] == "uri", balance
+    assert "path-only" in balance
+    assert balance[balance.index("depth") + 1] == "3", balance
+    assert "whole" not in balance
+    assert one(backend, "hash-type")[1] == "consistent"
+
+
+def test_haproxy_sends_everything_else_round_robin() -> None:
+    sections = haproxy_sections()
+    [frontend] = [name for name in sections if name.startswith("frontend ")]
+    other = one(sections[frontend], "default_backend")[1]
+    assert other != backend_for_rooms(sections)[0]
+    assert one(sections[f"backend {other}"], "balance")[1:] == ["roundrobin"]
+
+
+def test_haproxy_servers_are_the_compose_nodes(compose: dict[str, Any]) -> None:
+    sections = haproxy_sections()
+    nodes = nodes_of(compose)
+    expected = [["server", name, f"{name}:{environment_of(nodes[name])['PORT']}"] for name in NODES]
+    backends = [name for name in sections if name.startswith("backend ")]
+    assert len(backends) == 2, backends
+    for backend in backends:
+        assert lines_of(sections[backend], "server") == expected, backend
+    # HAProxy listens on the port compose publishes.
+    [frontend] = [name for name in sections if name.startswith("frontend ")]
+    [published] = services_of(compose)["haproxy"]["ports"]
+    assert one(sections[frontend], "bind")[1] == ":" + str(published).rsplit(":", 1)[1]
+
+
+def test_haproxy_checks_readiness_and_retries_a_down_node_elsewhere() -> None:
+    sections = haproxy_sections()
+    defaults = sections["defaults"]
+    assert one(defaults, "mode")[1] == "http"
+    assert lines_of(defaults, "option", "httpchk") == [["option", "httpchk"]]
+    send = one(defaults, "http-check", "send")
+    assert send[send.index("meth") + 1] == "GET"
+    assert send[send.index("uri") + 1] == "/v1/health/ready"
+    assert one(defaults, "http-check", "expect")[2:] == ["status", "200"]
+    server = one(defaults, "default-server")
+    assert "check" in server
+    # Starts (and `haproxy -c` passes) before the nodes' names resolve.
+    assert "none" in server[server.index("init-addr") + 1].split(",")
+    assert server[server.index("resolvers") + 1] in {
+        name.split()[1] for name in sections if name.startswith("resolvers ")
+    }
+    # A node that refuses the connection: the request goes to another one, and
+    # only connection failures are retried (a begun token POST is not sent twice).
+    assert int(one(defaults, "retries")[1]) >= 1
+    assert one(defaults, "option", "redispatch")
+    assert one(defaults, "retry-on")[1:] == ["conn-failure"]
+    # The client address reaches the app's rate limits (TRUSTED_PROXIES).
+    assert one(defaults, "option", "forwardfor")
+
+
+def test_haproxy_waits_longer_than_the_app_does() -> None:
+    """The app answers a slow request itself (503 with its reason) before HAProxy gives up."""
+    defaults = haproxy_sections()["defaults"]
+    timeouts = {words[1]: haproxy_seconds(words[2]) for words in lines_of(defaults, "timeout")}
+    assert {"connect", "client", "server", "check"} <= set(timeouts)
+    fields = Settings.model_fields
+    app_budget = (
+        fields["database_timeout_seconds"].default + fields["actor_ask_timeout_seconds"].default
+    )
+    assert timeouts["server"] > app_budget
+    assert timeouts["client"] >= timeouts["server"]
+
+
+def haproxy_binary() -> str:
+    found = shutil.which("haproxy")
+    if found is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("haproxy is not installed; under CI it must be (.ci/run installs it)")
+        pytest.skip("haproxy is not installed (apt-get install haproxy)")
+    return found
+
+
+def test_haproxy_accepts_the_config() -> None:
+    result = subprocess.run(
+        [haproxy_binary(), "-c", "-f", str(HAPROXY_CFG)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Configuration file is valid" in output
+    # The node names do not resolve here (and a machine without a nameserver
+    # leaves the resolvers empty): nothing else may be wrong.
+    expected = ("could not resolve address", "has no nameservers configured")
+    warnings = [line for line in output.splitlines() if "[WARNING]" in line or "[ALERT]" in line]
+    assert all(any(text in line for text in expected) for line in warnings), warnings
+
+
+class StandInNode(http.server.ThreadingHTTPServer):
+    """Answers every request with its own name, and remembers what it was asked."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.seen: list[tuple[str, str, str | None]] = []
+        super().__init__(("127.0.0.1", 0), StandInHandler)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+class StandInHandler(http.server.BaseHTTPRequestHandler):
+    server: StandInNode
+    protocol_version = "HTTP/1.1"
+
+    def answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.seen.append((self.command, self.path, self.headers.get("X-Forwarded-For")))
+        body = self.server.name.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def stand_in_cluster(tmp_path: Path) -> Iterator[tuple[str, dict[str, StandInNode], Path]]:
+    """deploy/haproxy.cfg in front of three stand-in nodes on loopback: (its URL, nodes, log)."""
+    nodes = {name: StandInNode(name) for name in NODES}
+    threads = [threading.Thread(target=node.serve_forever, daemon=True) for node in nodes.values()]
+    for thread in threads:
+        thread.start()
+    port = free_port()
+    config = HAPROXY_CFG.read_text()
+    for name, node in nodes.items():
+        config = config.replace(f" {name}:8000", f" 127.0.0.1:{node.port}")
+    # Only where it listens and this machine's file limit differ from the stack's.
+    config = config.replace("bind :8000", f"bind 127.0.0.1:{port}")
+    config = re.sub(r"(?m)^(\s*maxconn )\d+$", r"\g<1>256", config)
+    config_path = tmp_path / "haproxy.cfg"
+    config_path.write_text(config)
+    log_path = tmp_path / "haproxy.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [haproxy_binary(), "-db", "-f", str(config_path)], stdout=log, stderr=log
+        )
+    try:
+        deadline = time.monotonic() + 15
+        # Up once every node has been health-checked and the frontend accepts.
+        while not all(("GET", "/v1/health/ready", None) in node.seen for node in nodes.values()):
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}", nodes, log_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        for node in nodes.values():
+            node.shutdown()
+            node.server_close()
+
+
+def served_by(url: str, method: str = "GET") -> str:
+    data = b"{}" if method == "POST" else None
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        return str(response.read().decode())
+
+
+ROOM_PATHS = ("", "/token", "/participants/alice/mute", "/bans?page=2", "/sessions")
+
+
+def owners(base: str, rooms: list[str]) -> dict[str, str]:
+    """The node each room's requests reach, checking they all reach the same one."""
+    found = {}
+    for room in rooms:
+        nodes = {
+            served_by(f"{base}/v1/rooms/{room}{path}", "POST" if path == "/token" else "GET")
+            for path in ROOM_PATHS
+        }
+        assert len(nodes) == 1, (room, nodes)
+        found[room] = nodes.pop()
+    return found
+
+
+def test_haproxy_sends_a_rooms_requests_to_one_node_and_survives_a_dead_one(
+    tmp_path: Path,
+) -> None:
+    rooms = [f"room-{index}" for index in range(30)]
+    with stand_in_cluster(tmp_path) as (base, nodes, log_path):
+        before = owners(base, rooms)
+        assert len(set(before.values())) == len(NODES), before
+        # Not under /v1/rooms/{name}: any node, in turn.
+        assert {served_by(f"{base}/v1/rooms") for _ in NODES} == set(NODES)
+        # The client's address, for the app's rate limits.
+        assert all(seen[2] == "127.0.0.1" for node in nodes.values() for seen in node.seen[-3:])
+
+        # A node dies: its rooms' requests go elsewhere at once (a refused
+        # connection is retried on another node), everyone else's stay put.
+        dead = before[rooms[0]]
+        nodes[dead].shutdown()
+        nodes[dead].server_close()
+        during = owners(base, rooms)
+        # Once HAProxy's checks mark it down, consistent hashing moves only its rooms.
+        deadline = time.monotonic() + 15
+        while f"rooms/{dead} is DOWN" not in log_path.read_text():
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        after = owners(base, rooms)
+        for room, node in before.items():
+            assert during[room] != dead, room
+            assert after[room] != dead, room
+            if node != dead:
+                assert during[room] == after[room] == node, room
+
+
 # --- hypercorn.toml and .ci/run -----------------------------------------------
 
 
@@ -376,3 +753,15 @@ def test_ci_run_is_executable_strict_bash_that_runs_make_test() -> None:
     assert "make lint" in text
     assert "make test" in text
     subprocess.run(["bash", "-n", str(CI_RUN)], check=True)
+
+
+def test_ci_run_installs_the_tools_the_tests_need_under_ci() -> None:
+    """Under CI=true the /docs, `make chain` and haproxy tests fail rather than skip."""
+    text = CI_RUN.read_text()
+    installed = {
+        word
+        for line in text.splitlines()
+        if line.strip().startswith("apt_install ")
+        for word in line.split()[1:]
+    }
+    assert {"chromium", "curl", "haproxy"} <= installed, installed

@@ -4,7 +4,8 @@ Token requests, configuration changes, moderation and webhook events for one
 room pass through this actor's mailbox one at a time, so capacity checks are
 exact without locks. The room's state is one RoomMemory that only this actor
 holds; each message is handled by a function of (memory, message) in the
-module of its concern (tokens, configuring, moderation), and webhook events by
+module of its concern: tokens issues at once; configuring and moderation
+decide a plan (plans.py), which perform.py carries out. Webhook events go to
 the activation's WebhookRound. Everything that touches the database is
 bounded: by what is left of the asker's budget, or DATABASE_TIMEOUT_SECONDS.
 """
@@ -15,16 +16,18 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from actors.actor import Actor
 from actors.committer import Committer
-from actors.room import configuring, moderation, tokens
+from actors.room import configuring, moderation, perform, tokens
 from actors.room.admission import AdmissionStats
 from actors.room.directory import RoomDirectory
+from actors.room.errors import RoomUnavailableError
 from actors.room.livekit import LiveKit
 from actors.room.memory import RoomMemory
+from actors.room.ownership import Ownership, SoleNode
 from actors.room.protocol import (
     MANAGED,
     ChangeParticipant,
@@ -48,6 +51,7 @@ from actors.room.seats import SeatBook
 from actors.room.webhook_round import RoundPorts, WebhookRound
 from actors.seat_writer import SeatWriter
 from models.db import Database, DatabaseUnavailableError
+from models.leases import Lease
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,8 @@ class RoomActorDeps:
     database: Database
     # The latest webhook receipt stamped (see RoundPorts.received_until).
     received_until: Callable[[], dt.datetime | None] = lambda: None
+    # Which rooms this node serves: its leases (one node alone: every room).
+    ownership: Ownership = field(default_factory=lambda: SoleNode("local"))
 
 
 class RoomActor(Actor[str, RoomMessage]):
@@ -83,7 +89,6 @@ class RoomActor(Actor[str, RoomMessage]):
         self._deps = deps
         seats = SeatBook(name, deps.seat_hold_seconds, deps.seat_writer, deps.database)
         self._memory = RoomMemory(name, seats, deps.directory, deps.database)
-        self._ports = moderation.Ports(deps.livekit, deps.now)
         self._round = WebhookRound(
             name,
             RoundPorts(deps.committer, deps.livekit, deps.admission, deps.now, deps.received_until),
@@ -112,6 +117,11 @@ class RoomActor(Actor[str, RoomMessage]):
             self.awaiting_database = False
 
     async def _load_within_deadline(self) -> None:
+        # The room's lease first: a room another node serves is not loaded here.
+        claimed = await self._deps.ownership.claim(self.key, self.remaining())
+        if not isinstance(claimed, Lease):
+            raise RoomUnavailableError(self.key)
+        self._memory.hold(claimed)
         async with self._deps.database.bounded(self.remaining()):
             # An earlier activation's rounds may still be out: load what they wrote.
             while (earlier := self._deps.committer.in_flight(self.key)) is not None:
@@ -122,6 +132,8 @@ class RoomActor(Actor[str, RoomMessage]):
             self._round.nudge(self._memory)  # crash recovery: stored, not applied before
 
     async def on_stop(self) -> None:
+        if self._memory.loaded:
+            self._deps.ownership.release(self.key)  # another node may take it now
         self._round.cancel()
         if self._memory.entry is not None:
             self._deps.directory.withdraw(self.key)  # the next activation publishes anew
@@ -147,30 +159,38 @@ class RoomActor(Actor[str, RoomMessage]):
     # -- dispatch ------------------------------------------------------------------
 
     async def receive(self, message: RoomMessage) -> Any:
-        memory, ports = self._memory, self._ports
+        memory = self._memory
         if isinstance(message, CommitDone):
             self._round.committed(memory, message.result)
             return None
         if not memory.loaded:
             try:
                 await self._load()
-            except DatabaseUnavailableError:
+            except (DatabaseUnavailableError, RoomUnavailableError) as error:
                 # Not a failure of this actor: restarting it would only log
                 # tracebacks. The next message loads it again; an asker gets the
-                # database's error (503 database_unavailable).
-                log.warning("room %r waits for the database to load", self.key)
+                # error (503 database_unavailable, or room_unavailable when another
+                # node serves the room).
+                log.info("room %r not loaded here: %s", self.key, error)
                 if isinstance(message, EventsStored):
-                    # The events stay stored; the periodic sweep comes back.
+                    # The events stay stored; the owner, or the sweep, applies them.
                     if message.applied is not None and not message.applied.done():
                         message.applied.set_result(0)
                     return None
                 raise
+        elif self._deps.ownership.current(self.key) != memory.lease:
+            # The lease lapsed (this node hung, or could not renew): never answer
+            # from memory for a room another node may serve now.
+            raise RoomUnavailableError(self.key)
         if isinstance(message, MANAGED) and message.manager is not None:
             memory.require_manager(message.manager)  # owned now, not when the route looked
+        # Configuring and moderating: decide from the memory (or refuse), then perform.
+        livekit, now = self._deps.livekit, self._deps.now
+        configured = livekit.configured
         match message:
             case IssueToken(request, verdict, wallet):
                 version = None if verdict is None else verdict.version
-                return tokens.issue(memory, ports.livekit, ports.now(), request, version, wallet)
+                return tokens.issue(memory, livekit, now(), request, version, wallet)
             case EventsStored(applied):
                 self._round.nudge(memory, applied)
                 return None
@@ -179,40 +199,37 @@ class RoomActor(Actor[str, RoomMessage]):
             case ListParticipants():
                 memory.require_config()
                 return [memory.annotations.view(c) for c in memory.state.live.values()]
-            case CreateRoom(settings):
-                room = await configuring.create(memory, ports.livekit, settings, self.remaining())
+            case CreateRoom():
+                decided = configuring.create(memory, message)
+                room = await perform.create(memory, livekit, decided, self.remaining())
                 self._round.room_created()
                 return room
-            case UpdateRoom(changes):
-                return await configuring.update(memory, ports.livekit, changes, self.remaining())
+            case UpdateRoom():
+                changed = configuring.update(memory, message)
+                return await perform.update(memory, livekit, changed, self.remaining())
             case DeleteRoom():
-                return await configuring.delete(memory, ports.livekit)
-            case RemoveParticipant(identity, ban, reason):
-                return await moderation.remove(memory, ports, identity, ban=ban, reason=reason)
-            case RevokeAccess(identity, disconnect):
-                if memory.config is None and not disconnect:
-                    return None  # told: nothing granted in a room that is not ours
-                memory.require_config()
-                return await moderation.revoke_access(
-                    memory, ports, identity, disconnect_now=disconnect
+                return await perform.plan(memory, livekit, configuring.delete(memory))
+            case RemoveParticipant():
+                plan = moderation.remove(memory, message, now(), livekit_configured=configured)
+                return await perform.plan(memory, livekit, plan)
+            case RevokeAccess():
+                plan = moderation.revoke_access(
+                    memory, message, now(), livekit_configured=configured
                 )
+                return await perform.plan(memory, livekit, plan)
             case ListBans():
                 memory.require_config()
                 return memory.bans.rows()
             case LiftBan(identity):
                 return await memory.bans.lift(memory.require_config().id, identity)
-            case MuteTracks(identity, track_sid, muted):
-                return await moderation.mute(memory, ports, identity, track_sid, muted=muted)
-            case ChangeParticipant(identity, role, name, metadata, attributes):
-                return await moderation.change(
-                    memory,
-                    ports,
-                    identity,
-                    role=role,
-                    name=name,
-                    metadata=metadata,
-                    attributes=attributes,
-                )
+            case MuteTracks():
+                plan = moderation.mute(memory, message, livekit_configured=configured)
+                return await perform.plan(memory, livekit, plan)
+            case ChangeParticipant(identity):
+                plan = moderation.change(memory, message, livekit_configured=configured)
+                await perform.plan(memory, livekit, plan)
+                return moderation.participant(memory, identity)
             case EndMeeting():
-                return await moderation.end(memory, ports)
+                plan = moderation.end(memory, now(), livekit_configured=configured)
+                return await perform.plan(memory, livekit, plan)
         raise TypeError(f"RoomActor cannot handle {type(message).__name__}")

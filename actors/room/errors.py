@@ -77,3 +77,12 @@ class InvalidRoomConfigError(RoomError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+class RoomUnavailableError(RoomError):
+    """Another node serves the room, or did until moments ago and cannot be
+    reached: retry after `retry_after` seconds (its lease lapses by then)."""
+
+    def __init__(self, room: str, retry_after: int = 1) -> None:
+        super().__init__(f"room {room!r} is served elsewhere or changing hands")
+        self.retry_after = max(1, retry_after)

@@ -19,6 +19,7 @@ from actors.room.errors import NotRoomManagerError, RoomNotFoundError
 from actors.room.presence import Annotations, RoomState, load_state
 from actors.room.seats import SeatBook
 from models.db import Database
+from models.leases import Lease
 from models.rooms import get_room
 from models.webhook_inbox import has_pending
 
@@ -42,7 +43,22 @@ class RoomMemory:
 
     def __post_init__(self) -> None:
         self.state = RoomState(self.name)
-        self.bans = BanList(self.database)
+        self.bans = BanList(self.database, self.lease)
+
+    @property
+    def lease(self) -> Lease:
+        """The lease this room's actor holds (epoch 0 until it has claimed one:
+        a write under it is refused on PostgreSQL)."""
+        return self.seats.lease
+
+    def hold(self, lease: Lease) -> None:
+        """The room's lease, claimed by its actor: every write of its state carries it."""
+        self.seats.lease = lease
+        self.bans.lease = lease
+
+    def fence(self) -> dict[str, int]:
+        """What a write of this room's state passes to `Database.room_write`."""
+        return {self.name: self.lease.epoch}
 
     def require_config(self) -> Config:
         """The room's configuration; RoomNotFoundError when Qari has no such room."""

@@ -31,6 +31,7 @@ from actors.room.errors import RoomFullError
 from actors.room.identity import canonical_identity
 from actors.seat_writer import SeatWriter
 from models.db import Database
+from models.leases import Lease
 from models.seats import SeatRow, load_room_seats
 
 # Every so many new seats, grants that have lapsed are forgotten (O(grants), amortised).
@@ -65,6 +66,8 @@ class SeatBook:
         self._writer = writer
         self._database = database
         self.room_id: int | None = None
+        # The lease the room's actor holds: every write of a seat carries it (fenced).
+        self.lease = Lease(room_name, 0)
         self._grants: dict[str, _Grant] = {}
         # identity -> held_until, kept in expiry order (a new hold is the latest),
         # so expired holds are pruned from the front. Never an identity in the room:
@@ -256,6 +259,6 @@ class SeatBook:
                 del self._grants[identity]
 
     def _write(self, identity: str, row: SeatRow) -> asyncio.Future[None]:
-        stored = self._writer.store(row)
+        stored = self._writer.store(row, self.lease)
         self._grants[identity] = _Grant(row, stored)
         return stored

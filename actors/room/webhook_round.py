@@ -105,6 +105,7 @@ class WebhookRound:
             sync_room=self._sync_room,
             activation=self,
             reload=self._reload,
+            epoch=memory.lease.epoch,
         )
         self.dirty = self._sync_room = False
         self._ports.committer.submit(self._out)

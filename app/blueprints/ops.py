@@ -1,4 +1,5 @@
-"""What ops look at: the room actors alive now, and the webhook inbox's backlog and failures."""
+"""What ops look at: the room actors alive now, the webhook inbox's backlog and failures,
+and the nodes of the cluster."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from app.http.auth import service_only
 from app.http.database_budget import database_work
 from app.http.errors import documents_errors
 from app.services import services
+from models.db import connection
+from models.leases import list_nodes
 from models.webhook_inbox_ops import inbox_backlog
 
 blueprint = Blueprint("ops", __name__)
@@ -125,4 +128,55 @@ async def get_admission_stats() -> AdmissionReport:
         removed=stats.removed,
         removals_failed=stats.removals_failed,
         kept_without_livekit=stats.kept_without_livekit,
+    )
+
+
+class NodeReport(BaseModel):
+    id: str
+    url: str
+    heartbeat_at: dt.datetime
+    # Its heartbeat is within LEASE_SECONDS.
+    alive: bool
+    # Rooms whose lease it holds now.
+    rooms: int
+
+
+class ClusterReport(BaseModel):
+    node: str
+    nodes: list[NodeReport]
+
+
+@blueprint.get("/v1/ops/cluster")
+@service_only
+@validate_response(ClusterReport)
+@documents_errors(401, 403, 503)
+async def get_cluster() -> ClusterReport:
+    """The cluster.
+
+    This node's id, and every node whose heartbeat is under 3 x LEASE_SECONDS
+    old: its URL, its last heartbeat (the database's clock), whether it is
+    alive, and how many rooms it owns. On SQLite, this node alone.
+    """
+    app_services = services()
+    settings = app_services.settings
+    node_id = app_services.ownership.node_id
+    if app_services.leases is None:
+        me = NodeReport(
+            id=node_id,
+            url=settings.this_node_url,
+            heartbeat_at=app_services.now(),
+            alive=True,
+            rooms=len(app_services.rooms),
+        )
+        return ClusterReport(node=node_id, nodes=[me])
+    async with database_work():
+        rows = await list_nodes(connection(), settings.lease_seconds)
+    return ClusterReport(
+        node=node_id,
+        nodes=[
+            NodeReport(
+                id=r.id, url=r.url, heartbeat_at=r.heartbeat_at, alive=r.alive, rooms=r.rooms
+            )
+            for r in rows
+        ],
     )

@@ -14,8 +14,6 @@ from pydantic import BaseModel
 from quart import Blueprint, request
 from quart_schema import document_headers, document_response, security_scheme
 
-from actors.room.protocol import EventsStored
-from actors.runtime import ActorError
 from app.http.auth import public
 from app.http.database_budget import database_deadline
 from app.http.errors import APIError, documents_errors
@@ -151,10 +149,8 @@ async def _store_and_tell(app_services: Services, body: bytes, deadline: float) 
 
     if room_name is not None:
         app_services.parsed.remember(entry.payload, event)  # its round need not parse it
-        try:
-            app_services.rooms.tell(room_name, EventsStored(), coalesce=True)
-        except ActorError:
-            # Stored is what we promised: the actor finds it at its next
-            # message or activation (start-up recovery).
-            log.warning("room %r busy; event %s will be applied later", room_name, event.id)
+        # Stored is what was promised: waking the room's owner may fail (the sweep
+        # then finds the event), and never waits for that owner.
+        budget = max(0.0, deadline - asyncio.get_running_loop().time())
+        await app_services.waker.stored(room_name, budget)
     return ACK

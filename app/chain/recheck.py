@@ -40,11 +40,18 @@ class RecheckResult:
 
 
 async def recheck_gated_rooms(
-    database: Database, access: AccessChecker, remove_participant: RemoveParticipant
+    database: Database,
+    access: AccessChecker,
+    remove_participant: RemoveParticipant,
+    serves: Callable[[str], bool] = lambda _room: True,
 ) -> RecheckResult:
-    """One round: check everyone in a gated room, remove who no longer qualifies."""
+    """One round: check everyone in a gated room, remove who no longer qualifies.
+    Only rooms this node `serves` (with several nodes, each room's owner checks it,
+    so a room is checked once per round, not once per node)."""
     async with database.bounded():
-        conditions = await gated_room_conditions()
+        conditions = {
+            room: c for room, c in (await gated_room_conditions()).items() if serves(room)
+        }
         participants = await open_standard_participants(list(conditions))
     to_check: list[tuple[str, str, Pair | None]] = []
     for participant in participants:
@@ -86,12 +93,13 @@ async def recheck_forever(
     remove_participant: RemoveParticipant,
     every_seconds: float,
     sleep: Callable[[float], Awaitable[None]],
+    serves: Callable[[str], bool] = lambda _room: True,
 ) -> None:
     """Forever: every GATING_RECHECK_SECONDS, one re-check round (a failed round is logged)."""
     while True:
         await sleep(every_seconds)
         try:
-            await recheck_gated_rooms(database, access, remove_participant)
+            await recheck_gated_rooms(database, access, remove_participant, serves)
         except asyncio.CancelledError:
             raise
         except Exception as error:

@@ -19,6 +19,7 @@ from quart_schema.validation import QuerystringValidationError
 from tortoise.exceptions import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from actors.room.errors import RoomUnavailableError
 from actors.room.protocol import (
     BannedError,
     BanNotFoundError,
@@ -60,7 +61,7 @@ from app.http.error_shape import (
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
 from app.wallet.siwe_login import SignInRejectedError
 from app.wallet.siwe_message import MalformedMessageError
-from models.db import is_unavailable
+from models.db import LeaseLostError, is_unavailable
 
 # What other modules import from here, the shape's names among them.
 __all__ = [
@@ -205,6 +206,19 @@ ANSWERS: dict[type[Exception], Answering] = {
     RoomNotFoundError: answer_fixed(404, "room_not_found", "No room with that name."),
     RoomExistsError: answer_fixed(409, "room_exists", "A room with that name already exists."),
     RoomFullError: answer_fixed(409, "room_full", "The room has no free seat."),
+    # Many nodes: the room's owner cannot be reached, or it is changing hands.
+    RoomUnavailableError: lambda e: Answer(
+        503,
+        "room_unavailable",
+        "The node serving this room cannot be reached; retry shortly.",
+        headers=retry_after(str(e.retry_after)),
+    ),
+    LeaseLostError: lambda e: Answer(
+        503,
+        "room_unavailable",
+        "The room moved to another node; retry.",
+        headers=retry_after(BUSY_RETRY_AFTER),
+    ),
     BannedError: answer_fixed(403, "banned", "This identity is banned from the room."),
     NotRoomOwnerError: answer_fixed(403, "forbidden", "Only the room's owner may join as host."),
     NotRoomManagerError: answer_fixed(403, "forbidden", "Only the room's owner may do this."),

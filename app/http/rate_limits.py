@@ -38,6 +38,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 from quart import Quart, g, request
 
+from app.cluster.forwarding import verified_forward
 from app.http.errors import APIError, documents_errors
 from app.settings_checks import RateLimit, parse_networks, parse_rate_limit
 
@@ -201,9 +202,14 @@ class RateLimiter:
         )
 
 
-def install_rate_limits(app: Quart, limiter: RateLimiter, metrics: Metrics) -> None:
+def install_rate_limits(
+    app: Quart, limiter: RateLimiter, metrics: Metrics, forward_key: bytes | None = None
+) -> None:
     """Spend budgets on the limited routes. Install after the caller guard (app/http/auth.py):
-    the caller it establishes decides who is spared and which wallet counts."""
+    the caller it establishes decides who is spared and which wallet counts.
+
+    A request another node of the cluster forwarded (signed with `forward_key`,
+    app/cluster/forwarding.py) spent its budget at the node it reached first."""
     missing = sorted(set(LIMITED_ENDPOINTS) - set(app.view_functions))
     if missing:
         # A renamed view would otherwise silently lose its limit.
@@ -222,10 +228,13 @@ def install_rate_limits(app: Quart, limiter: RateLimiter, metrics: Metrics) -> N
         caller: Caller | None = g.get("qari_caller")
         if caller is not None and caller.is_service:
             return
+        if forward_key is not None and verified_forward(forward_key, request) is not None:
+            return
         peer = request.scope.get("client")
         client = limiter.client_of(
             peer[0] if peer else None, request.headers.getlist("X-Forwarded-For")
         )
+        g.qari_client = client  # what a forward to the room's owner names
         try:
             limiter.spend(budget, client, caller.address if caller is not None else None)
         except APIError:

@@ -48,6 +48,11 @@ class RequestBody(BaseModel):
         return value
 
 
+def is_possible_room_name(name: str) -> bool:
+    """Whether any room could have this name (others are 404 without a query)."""
+    return _ROOM_NAME.fullmatch(name) is not None
+
+
 async def reject_impossible_room_names() -> None:
     """Before a room route runs: a name no room can have is 404 without a query.
 

@@ -4,10 +4,9 @@ A token request with a wallet session must not cost a database query, so a
 session once started or looked up is kept in memory until it expires (the
 least recently used are dropped past `max_cached`, and read again if they come
 back). Ending a session drops it from this node's memory at once and deletes
-its row. With one process per deployment that is the whole story; once rooms
-are leased to several nodes, each node must also drop sessions ended
-elsewhere within 5 s (a periodic batch check of the cached hashes, off the
-request path), which is not built yet.
+its row. With several nodes, the node that ends it also sends a notice
+(`qari_signout`, app/cluster/notices.py) on which every other node drops it
+from its memory (`forget`) at once.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import datetime as dt
 import hashlib
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from app.http.database_budget import database_work
@@ -57,6 +56,8 @@ class WalletSessions:
     ) -> None:
         self._now = now
         self._max_cached = max_cached
+        # Told of each session ended here (the cluster sends a notice to the others).
+        self.ended: Callable[[str], Awaitable[None]] = _nothing
         self._cache: OrderedDict[str, WalletIdentity] = OrderedDict()
 
     async def start(self, address: str, chain_id: int, expires_at: dt.datetime) -> str:
@@ -90,14 +91,24 @@ class WalletSessions:
         return identity
 
     async def end(self, token: str) -> None:
-        """End the session: dropped here at once, and its row deleted."""
+        """End the session: dropped here at once, and its row deleted (and, with
+        several nodes, a notice sent so every node drops it)."""
         digest = hash_token(token)
         self._cache.pop(digest, None)
         async with database_work():
             await wallet_auth.delete_session(digest)
+            await self.ended(digest)
+
+    def forget(self, digest: str) -> None:
+        """A session ended on another node: this one stops trusting its memory of it."""
+        self._cache.pop(digest, None)
 
     def _remember(self, digest: str, identity: WalletIdentity) -> None:
         self._cache[digest] = identity
         self._cache.move_to_end(digest)
         while len(self._cache) > self._max_cached:
             self._cache.popitem(last=False)
+
+
+async def _nothing(_digest: str) -> None:
+    return None

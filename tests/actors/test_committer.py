@@ -328,7 +328,8 @@ async def test_a_write_whose_answer_came_too_late_is_read_again(
         async with app_running(settings, clock) as running:
             await start_rooms(running, [room])
             await store(event("participant_joined", info, who=participant("ann", "PA_ann")))
-            proxy.hold_after(b"SET processed_at", 2.0)  # the write-and-mark statement
+            # The write-and-mark statement's transaction: its COMMIT's answer is late.
+            proxy.hold_after(b"SET processed_at", 2.0, then=b"COMMIT")
 
             assert await nudge_all(running, [room]) == [0]
 

@@ -111,6 +111,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("DELETE", "/v1/rooms/<string:name>/bans/<string:identity>"): WALLET,
     ("POST", "/v1/rooms/<string:name>/end"): WALLET,
     ("GET", "/v1/ops/actors"): Access.SERVICE_ONLY,
+    ("GET", "/v1/ops/cluster"): Access.SERVICE_ONLY,
     ("GET", "/v1/ops/webhooks"): Access.SERVICE_ONLY,
     ("GET", "/v1/ops/admission"): Access.SERVICE_ONLY,
     ("GET", "/metrics"): Access.SERVICE_ONLY,

@@ -30,7 +30,7 @@ async def test_an_applied_event_is_stamped_by_the_database_clock_when_it_commits
     # The app's injected clock stands at EPOCH; the mark must not come from it.
     row = await stored_event("EV_applied")
     before = dt.datetime.now(dt.UTC)
-    written = await write_and_mark(running.services.database, EffectBatch(applied=[row.id]))
+    written = await write_and_mark(running.services.database, EffectBatch(applied=[row.id]), {})
     after = dt.datetime.now(dt.UTC)
 
     stored = await WebhookInbox.get(id=row.id)
@@ -40,7 +40,7 @@ async def test_an_applied_event_is_stamped_by_the_database_clock_when_it_commits
     assert stored.attempts == 0  # attempts count failures only
 
     # Written again (a retry of a write whose outcome was unknown): nothing changes.
-    again = await write_and_mark(running.services.database, EffectBatch(applied=[row.id]))
+    again = await write_and_mark(running.services.database, EffectBatch(applied=[row.id]), {})
     assert again.processed == {}
     assert (await WebhookInbox.get(id=row.id)).processed_at == stored.processed_at
 
@@ -48,7 +48,7 @@ async def test_an_applied_event_is_stamped_by_the_database_clock_when_it_commits
 async def test_a_failed_attempt_counts_and_leaves_the_event_unprocessed(running: Running) -> None:
     row = await stored_event("EV_failing")
     written = await write_and_mark(
-        running.services.database, EffectBatch(failed=[FailedAttempt(row.id, "boom")])
+        running.services.database, EffectBatch(failed=[FailedAttempt(row.id, "boom")]), {}
     )
 
     stored = await WebhookInbox.get(id=row.id)

@@ -27,6 +27,7 @@ class PostgresProxy:
         self._server: asyncio.Server | None = None
         self._marker: bytes | None = None
         self._hold_seconds = 0.0
+        self._then: bytes | None = None
         self.held = 0  # answers held back so far
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -42,8 +43,11 @@ class PostgresProxy:
             (self._upstream.scheme, f"{auth}127.0.0.1:{port}", self._upstream.path, query, "")
         )
 
-    def hold_after(self, marker: bytes, seconds: float) -> None:
-        self._marker, self._hold_seconds = marker, seconds
+    def hold_after(self, marker: bytes, seconds: float, *, then: bytes | None = None) -> None:
+        """Hold the answer to the execution after `marker`; with `then` (b"COMMIT":
+        a statement inside a transaction), the answer to the first message after
+        `marker` that contains `then` instead."""
+        self._marker, self._hold_seconds, self._then = marker, seconds, then
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(
@@ -51,16 +55,20 @@ class PostgresProxy:
         )
         marked = asyncio.Event()
         armed = False
+        then: bytes | None = None
 
         async def client_to_server() -> None:
-            nonlocal armed
+            nonlocal armed, then
             while data := await reader.read(65536):
-                if armed:
+                if armed and (then is None or then in data):
                     armed = False
-                    marked.set()  # the execution of the marked statement
+                    marked.set()  # the execution of the marked statement (or its commit)
                 elif self._marker is not None and self._marker in data:
                     self._marker = None  # once
-                    armed = True
+                    then, armed = self._then, True
+                    if then is not None and then in data:
+                        armed = False
+                        marked.set()
                 up_writer.write(data)
                 await up_writer.drain()
             up_writer.close()

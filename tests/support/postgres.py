@@ -98,6 +98,8 @@ TABLES = (
     "rooms",
     "siwe_nonces",
     "wallet_sessions",
+    "room_leases",
+    "nodes",
 )
 
 

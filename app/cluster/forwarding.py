@@ -1,0 +1,138 @@
+"""Sending a room's request to the node that owns it, and relaying the answer.
+
+The owner authenticates the request again (the forwarder adds no credential
+of its own); what the forwarder adds is signed with a key every node shares
+(derived from LIVEKIT_API_SECRET, which they must share anyway to verify
+webhooks and mint tokens): which node forwarded it, and the client's address,
+so the owner neither forwards it again (one hop, never a loop) nor counts
+every forwarded client under the forwarder's address. A forward waits at most
+FORWARD_TIMEOUT_SECONDS; an owner that does not answer by then (it died, or
+hangs) is 503 room_unavailable, with Retry-After until its lease lapses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+import aiohttp
+from quart import Request, Response
+from werkzeug.datastructures import Headers
+
+from actors.room.errors import RoomUnavailableError
+
+FORWARDED_BY = "Qari-Forwarded-By"
+FORWARDED_FOR = "Qari-Forwarded-For"
+SIGNATURE = "Qari-Forward-Signature"
+# A signature older than this is not believed (a replayed header).
+SIGNATURE_SECONDS = 60
+# Not passed on: they describe one hop's connection, not the request.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+        "host",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-authorization",
+        FORWARDED_BY.lower(),
+        FORWARDED_FOR.lower(),
+        SIGNATURE.lower(),
+    }
+)
+
+
+def forwarding_key(livekit_secret: str) -> bytes:
+    return hashlib.sha256(b"qari-forward\x00" + livekit_secret.encode()).digest()
+
+
+def _mac(key: bytes, node: str, client: str, method: str, target: str, stamp: str) -> str:
+    text = "\n".join((node, client, method, target, stamp)).encode()
+    return hmac.new(key, text, hashlib.sha256).hexdigest()
+
+
+def target_of(request: Request) -> str:
+    query = request.query_string.decode("latin-1")
+    return request.path + (f"?{query}" if query else "")
+
+
+def verified_forward(key: bytes, request: Request) -> tuple[str, str] | None:
+    """(forwarding node, client address) when `request` was forwarded by a node of
+    this cluster, else None (a header anyone could write proves nothing)."""
+    node = request.headers.get(FORWARDED_BY)
+    signature = request.headers.get(SIGNATURE)
+    if not node or not signature:
+        return None
+    client = request.headers.get(FORWARDED_FOR, "")
+    stamp, _, mac = signature.partition(",")
+    try:
+        age = abs(time.time() - int(stamp))
+    except ValueError:
+        return None
+    if age > SIGNATURE_SECONDS:
+        return None
+    expected = _mac(key, node, client, request.method, target_of(request), stamp)
+    return (node, client) if hmac.compare_digest(expected, mac) else None
+
+
+class Forwarder:
+    """The HTTP client nodes use to reach each other (bounded connections)."""
+
+    def __init__(self, node_id: str, key: bytes, timeout_seconds: float, retry_after: int):
+        self._node_id = node_id
+        self._key = key
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._retry_after = retry_after
+        self._session: aiohttp.ClientSession | None = None
+        self.forwarded = 0
+        self.failed = 0
+
+    async def open(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=256, limit_per_host=128),
+                auto_decompress=False,
+            )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def forward(self, room: str, owner_url: str, request: Request, client: str) -> Response:
+        """`request` as the owner at `owner_url` answers it; RoomUnavailableError when it
+        does not within FORWARD_TIMEOUT_SECONDS."""
+        await self.open()
+        assert self._session is not None
+        target = target_of(request)
+        stamp = str(int(time.time()))
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        headers[FORWARDED_BY] = self._node_id
+        headers[FORWARDED_FOR] = client
+        headers[SIGNATURE] = (
+            f"{stamp},{_mac(self._key, self._node_id, client, request.method, target, stamp)}"
+        )
+        body = await request.get_data(as_text=False)
+        try:
+            async with self._session.request(
+                request.method,
+                owner_url + target,
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as answer:
+                content = await answer.read()
+                relayed = [
+                    (k, v) for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP
+                ]
+                status = answer.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            self.failed += 1
+            raise RoomUnavailableError(room, self._retry_after) from error
+        self.forwarded += 1
+        return Response(content, status=status, headers=Headers(relayed))

@@ -1,0 +1,189 @@
+"""This node's room leases on PostgreSQL: claimed on activation, renewed together,
+checked in memory before each message and by the database in each write.
+
+Times (DESIGN.md section 6): a lease runs LEASE_SECONDS past its latest
+renewal by the database's clock; renewals come every third of that, all of
+this node's leases in one statement. This node trusts a lease only until
+LEASE_SECONDS after the renewal was *sent*, less a margin, by its own
+monotonic clock: the database stamped the expiry after that moment, so the
+node stops acting on a room before the database would let another node take
+it, never after, whatever the two clocks say. A node that cannot renew in
+time (a stalled database, a partition) thus stops its actors first; one that
+was frozen (SIGSTOP) finds its leases past that point when it wakes and acts
+on none of them, and its writes in flight are refused by the fence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from models import leases as sql
+from models.db import Database, connection, is_unavailable
+from models.leases import Holder, Lease
+
+log = logging.getLogger(__name__)
+
+# The part of LEASE_SECONDS this node gives up to be sure it stops first.
+SAFETY_FRACTION = 0.1
+# How often lapsed leases are looked for between renewals.
+CHECK_SECONDS = 0.25
+
+
+class NodeLeases:
+    """The leases this node holds, by room; the Ownership of app/cluster (PostgreSQL)."""
+
+    def __init__(
+        self,
+        node_id: str,
+        url: str,
+        lease_seconds: float,
+        database: Database,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._node_id = node_id
+        self._url = url
+        self._seconds = lease_seconds
+        self._database = database
+        self._clock = clock
+        # room -> (epoch, until when this node may act on it, by `clock`)
+        self._held: dict[str, tuple[int, float]] = {}
+        # Told of each room this node stops serving (the room registry evicts its actor).
+        self.on_lost: Callable[[str], None] = lambda _room: None
+        self._claiming: dict[str, asyncio.Future[Lease | Holder]] = {}
+        # Given up by idle actors, let lapse with the next renewal (one statement).
+        self._released: set[str] = set()
+        self.renewals = 0
+
+    @property
+    def node_id(self) -> str:
+        return self._node_id
+
+    @property
+    def lease_seconds(self) -> float:
+        return self._seconds
+
+    def _trusted_until(self, sent_at: float) -> float:
+        return sent_at + self._seconds * (1 - SAFETY_FRACTION)
+
+    # -- Ownership -----------------------------------------------------------------
+
+    async def claim(self, room: str, seconds: float | None) -> Lease | Holder:
+        lease = self.current(room)
+        if lease is not None:
+            return lease
+        # One claim per room at a time: a second claim by this node would take the
+        # lease over from the first (a new epoch), fencing its own writes.
+        claiming = self._claiming.get(room)
+        if claiming is None:
+            claiming = asyncio.ensure_future(self._claim(room, seconds))
+            self._claiming[room] = claiming
+            claiming.add_done_callback(lambda _: self._claiming.pop(room, None))
+        async with asyncio.timeout(seconds if seconds is not None else None):
+            return await asyncio.shield(claiming)
+
+    async def _claim(self, room: str, seconds: float | None) -> Lease | Holder:
+        sent_at = self._clock()
+        async with self._database.bounded(seconds):
+            claimed = await sql.claim(connection(), room, self._node_id, self._seconds)
+        if isinstance(claimed, Lease):
+            self._held[room] = (claimed.epoch, self._trusted_until(sent_at))
+        return claimed
+
+    def current(self, room: str) -> Lease | None:
+        held = self._held.get(room)
+        if held is None:
+            return None
+        epoch, until = held
+        if self._clock() >= until:
+            self._lose([room])
+            return None
+        return Lease(room, epoch)
+
+    def rooms(self) -> list[str]:
+        return list(self._held)
+
+    def release(self, room: str) -> None:
+        """The room's actor stopped (idle): its lease lapses at the next renewal, so
+        another node may take the room at once instead of LEASE_SECONDS later."""
+        if self._held.pop(room, None) is not None:
+            self._released.add(room)
+
+    # -- Fencing (models/db.py) ----------------------------------------------------
+
+    async def stale(self, conn: BaseDBAsyncClient, leases: Mapping[str, int]) -> set[str]:
+        stale = await sql.fence(conn, self._node_id, leases)
+        if stale:
+            self._lose([room for room in stale if self._is_held(room, leases[room])])
+        return stale
+
+    def _is_held(self, room: str, epoch: int) -> bool:
+        held = self._held.get(room)
+        return held is not None and held[0] == epoch
+
+    # -- keeping them ------------------------------------------------------------
+
+    async def renew(self) -> None:
+        """One renewal of every lease (and the heartbeat); those not renewed are lost."""
+        sent_at = self._clock()
+        released, self._released = self._released, set()
+        async with self._database.bounded(self._seconds / 3):
+            if released:
+                # Unless taken again meanwhile (it is then held, and renewed below).
+                await sql.release(connection(), self._node_id, sorted(released - set(self._held)))
+            renewed = await sql.renew(connection(), self._node_id, self._url, self._seconds)
+        self.renewals += 1
+        until = self._trusted_until(sent_at)
+        lost = []
+        for room, (epoch, _) in list(self._held.items()):
+            if renewed.get(room) == epoch:
+                self._held[room] = (epoch, until)
+            else:
+                lost.append(room)
+        self._lose(lost)
+
+    async def keep_forever(
+        self, sleep: Callable[[float], asyncio.Future[None]] | None = None
+    ) -> None:
+        """Renew every third of LEASE_SECONDS; between renewals, stop serving any room
+        whose lease this node can no longer be sure of."""
+        wait = sleep or asyncio.sleep
+        next_renewal = self._clock()
+        while True:
+            if self._clock() >= next_renewal:
+                next_renewal = self._clock() + self._seconds / 3
+                try:
+                    await self.renew()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    log.warning(
+                        "lease renewal failed (%s); rooms are given up when their leases lapse",
+                        type(error).__name__,
+                        exc_info=not is_unavailable(error),
+                    )
+            self._lose([room for room, (_, until) in self._held.items() if self._clock() >= until])
+            await wait(min(CHECK_SECONDS, max(0.0, next_renewal - self._clock())))
+
+    async def release_all(self, seconds: float) -> None:
+        """At shutdown, after the actors stopped: every lease lapses now, so another
+        node takes the rooms at once (not LEASE_SECONDS later)."""
+        self._held.clear()
+        with contextlib.suppress(Exception):
+            async with self._database.bounded(seconds):
+                await sql.release(connection(), self._node_id)
+
+    def _lose(self, rooms: list[str]) -> None:
+        for room in rooms:
+            if self._held.pop(room, None) is None:
+                continue
+            log.info("room %r: lease lost; this node stops serving it", room)
+            try:
+                self.on_lost(room)
+            except Exception:
+                log.exception("stopping room %r after its lease was lost failed", room)

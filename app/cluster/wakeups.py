@@ -1,0 +1,84 @@
+"""Telling a room's owner that its room has stored webhook events to apply.
+
+Whichever node receives a webhook stores it (the inbox is shared) and answers
+LiveKit at once; the room's owner applies it. This node wakes its own actor
+when it owns the room, or takes a room nobody owns (so a room's first event
+does not wait for the sweep); a room another node owns gets a notice on
+`qari_rooms`, which that node's listener turns into a wake-up of its actor.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from actors.actor import ActorError
+from actors.room.ownership import Holder, Ownership
+from actors.room.protocol import EventsStored, RoomMessage
+from actors.runtime import ActorRegistry
+from app.cluster.notices import ROOMS, notify
+from app.cluster.routing import HolderCache
+from models.db import Database, is_unavailable
+
+log = logging.getLogger(__name__)
+
+
+class RoomWaker:
+    def __init__(
+        self,
+        rooms: ActorRegistry[str, RoomMessage],
+        ownership: Ownership,
+        holders: HolderCache,
+        database: Database,
+        *,
+        clustered: bool,
+    ) -> None:
+        self._rooms = rooms
+        self._ownership = ownership
+        self._holders = holders
+        self._database = database
+        self._clustered = clustered
+
+    def tell(self, room: str) -> None:
+        """Wake this node's actor of `room` (it applies what is stored)."""
+        try:
+            self._rooms.tell(room, EventsStored(), coalesce=True)
+        except ActorError:
+            # Stored is what was promised: the sweep finds it.
+            log.warning("room %r busy; its stored events will be applied later", room)
+
+    async def stored(self, room: str, seconds: float) -> None:
+        """Events of `room` were stored here: wake its owner, within `seconds`."""
+        if not self._clustered or self._ownership.current(room) is not None:
+            self.tell(room)
+            return
+        try:
+            holder = self._holders.get(room)
+            if holder is None:
+                claimed = await self._ownership.claim(room, seconds)
+                if not isinstance(claimed, Holder):
+                    self.tell(room)
+                    return
+                self._holders.put(room, claimed)
+            async with self._database.bounded(seconds):
+                await notify(ROOMS, room)
+        except Exception as error:
+            log.warning(
+                "room %r: its owner not woken (%s); the sweep will",
+                room,
+                type(error).__name__,
+                exc_info=not is_unavailable(error),
+            )
+
+    def on_notice(self, room: str) -> None:
+        """A notice from the node that stored events: wake the actor if the room is ours."""
+        if self._ownership.current(room) is not None:
+            self.tell(room)
+
+    async def sweep(self, room: str) -> None:
+        """The periodic sweep: a room this node owns, or may take, is woken; one that
+        another node owns is left to it."""
+        if self._clustered and self._ownership.current(room) is None:
+            claimed = await self._ownership.claim(room, None)
+            if isinstance(claimed, Holder):
+                return
+        self.tell(room)

@@ -1,0 +1,95 @@
+"""Room leases and the fence (models/leases.py, models/db.py `room_write`), on PostgreSQL.
+
+The fence is the database's: a write under an epoch that is no longer the
+room's is refused inside its own transaction, and a takeover waits for a
+write that passed the fence to commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from models import Ban, Room
+from models.db import Database, LeaseLostError, connection
+from models.leases import Holder, Lease, claim, release, renew
+from tests.conftest import Running
+
+NOW = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
+
+pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+
+
+async def _take_over(room: str, node: str) -> Lease | Holder:
+    """`node` claims `room` as if its holder's lease had lapsed."""
+    await connection().execute_query(
+        "UPDATE room_leases SET expires_at = clock_timestamp() WHERE room = $1", [room]
+    )
+    return await claim(connection(), room, node, 10)
+
+
+async def test_a_free_room_is_claimed_and_a_held_one_names_its_holder(running: Running) -> None:
+    ours = await claim(connection(), "r1", "node-a", 10)
+    assert ours == Lease("r1", 1)
+    await renew(connection(), "node-b", "http://b", 10)  # node-b's row, for its url
+    theirs = await claim(connection(), "r1", "node-b", 10)
+    assert isinstance(theirs, Holder)
+    assert theirs.node == "node-a"
+    # The same node id claiming again (a restart) takes it over with a new epoch.
+    assert await claim(connection(), "r1", "node-a", 10) == Lease("r1", 2)
+
+
+async def test_a_lapsed_lease_changes_hands_with_a_new_epoch(running: Running) -> None:
+    assert await claim(connection(), "r2", "node-a", 10) == Lease("r2", 1)
+    assert await _take_over("r2", "node-b") == Lease("r2", 2)
+    renewed = await renew(connection(), "node-a", "http://a", 10)
+    assert "r2" not in renewed  # node-a no longer holds it
+
+
+async def test_a_released_lease_is_taken_at_once(running: Running) -> None:
+    await claim(connection(), "r3", "node-a", 10)
+    assert await release(connection(), "node-a") == 1
+    assert await claim(connection(), "r3", "node-b", 10) == Lease("r3", 2)
+
+
+async def test_a_write_with_a_stale_epoch_is_refused_by_the_database(running: Running) -> None:
+    database: Database = running.services.database
+    node = running.services.ownership.node_id
+    room = await Room.create(name="fenced")
+    lease = await claim(connection(), "fenced", node, 10)
+    assert isinstance(lease, Lease)
+    await _take_over("fenced", "node-b")
+
+    with pytest.raises(LeaseLostError) as refused:
+        async with database.room_write({"fenced": lease.epoch}) as conn:
+            await Ban.create(room_id=room.id, identity="x", created_at=NOW, using_db=conn)
+    assert refused.value.rooms == {"fenced"}
+    assert await Ban.filter(room_id=room.id).count() == 0  # nothing written
+
+
+async def test_a_takeover_waits_for_a_write_that_passed_the_fence(running: Running) -> None:
+    database: Database = running.services.database
+    node = running.services.ownership.node_id
+    room = await Room.create(name="racing")
+    lease = await claim(connection(), "racing", node, 10)
+    assert isinstance(lease, Lease)
+    passed = asyncio.Event()
+    finish = asyncio.Event()
+
+    async def write() -> None:
+        async with database.room_write({"racing": lease.epoch}) as conn:
+            passed.set()
+            await asyncio.wait_for(finish.wait(), 5)
+            await Ban.create(room_id=room.id, identity="y", created_at=NOW, using_db=conn)
+
+    writer = asyncio.create_task(write())
+    await asyncio.wait_for(passed.wait(), 5)
+    taker = asyncio.create_task(_take_over("racing", "node-b"))
+    await asyncio.sleep(0.2)
+    assert not taker.done()  # the lease row is held for share by the write
+    finish.set()
+    await asyncio.wait_for(writer, 5)
+    assert await asyncio.wait_for(taker, 5) == Lease("racing", lease.epoch + 1)
+    assert await Ban.filter(room_id=room.id).count() == 1  # what passed the fence committed
