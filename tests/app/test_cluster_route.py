@@ -24,9 +24,7 @@ async def test_room_routes_name_this_node_as_the_owner(running: Running, client:
     created = await client.post("/v1/rooms", json={"name": "owned-room"}, headers=AUTH)
     assert created.status_code == 201
     assert created.headers["Qari-Room-Owner"] == node
-    token = await client.post(
-        "/v1/rooms/owned-room/token", json={"identity": "ann"}, headers=AUTH
-    )
+    token = await client.post("/v1/rooms/owned-room/token", json={"identity": "ann"}, headers=AUTH)
     assert token.status_code == 200
     assert token.headers["Qari-Room-Owner"] == node
     missing = await client.get("/v1/rooms/no-such-room", headers=AUTH)
