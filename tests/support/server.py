@@ -38,6 +38,10 @@ def server_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
         "LIVEKIT_API_KEY": LIVEKIT_KEY,
         "LIVEKIT_API_SECRET": LIVEKIT_SECRET,
         "LIVEKIT_URL": "",
+        # One node that keeps its id across restarts takes its rooms' leases back
+        # at once (as a deployment with a fixed NODE_ID does); a new id would wait
+        # LEASE_SECONDS after a kill.
+        "NODE_ID": "test-node",
         **extra,
     }
 
