@@ -90,3 +90,11 @@ async def find_session(token_hash: str) -> SessionRow | None:
 
 async def delete_session(token_hash: str) -> None:
     await WalletSession.filter(token_hash=token_hash).delete()
+
+
+async def stored_sessions(token_hashes: list[str]) -> set[str]:
+    """Of `token_hashes`, those whose session row still exists (not signed out)."""
+    rows = await WalletSession.filter(token_hash__in=token_hashes).values_list(
+        "token_hash", flat=True
+    )
+    return {str(row) for row in rows}

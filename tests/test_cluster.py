@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import random
 import time
 from collections import Counter
@@ -43,6 +44,7 @@ from tests.support.cluster import (
     running_cluster_sync,
 )
 from tests.support.settings import AUTH
+from tests.support.wallets import SIWE_DOMAIN, new_account, sign_text, siwe_text
 from tests.support.webhooks import audio_track, event, participant, room_info, signed
 
 LEASE = 3.0  # LEASE_SECONDS of the nodes under test
@@ -295,7 +297,9 @@ def shared(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     workdir = tmp_path_factory.mktemp("cluster")
     with (
         livekit_in_thread() as fake,
-        running_cluster_sync(workdir, livekit_url=fake.url, **OPTIONS) as cluster,
+        running_cluster_sync(
+            workdir, livekit_url=fake.url, env={"SIWE_DOMAIN": SIWE_DOMAIN}, **OPTIONS
+        ) as cluster,
     ):
         yield cluster
         print_logs(cluster)
@@ -814,3 +818,34 @@ async def test_a_node_cut_off_from_the_database_past_its_lease_is_fenced(
             partitionable.heal,
             codes=("room_unavailable", "database_unavailable"),
         )
+
+
+async def test_a_sign_out_on_one_node_refuses_the_session_on_every_node_within_5_s(
+    shared: Cluster,
+) -> None:
+    first, *others = shared.nodes
+    account = new_account()
+    async with http_client() as http:
+        nonce = (await http.post(f"{first.base_url}/v1/auth/nonce")).json()["nonce"]
+        text = siwe_text(account.address, nonce, dt.datetime.now(dt.UTC))
+        signed_in = await http.post(
+            f"{first.base_url}/v1/auth/siwe",
+            json={"message": text, "signature": sign_text(account, text)},
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        session = {"Authorization": f"Bearer {signed_in.json()['token']}"}
+        for node in others:  # each node now holds the session in its memory
+            answer = await http.get(f"{node.base_url}/v1/auth/session", headers=session)
+            assert answer.status_code == 200
+
+        ended = await http.delete(f"{first.base_url}/v1/auth/session", headers=session)
+        assert ended.status_code in (200, 204)
+        signed_out_at = time.monotonic()
+
+        for node in others:
+            while True:
+                answer = await http.get(f"{node.base_url}/v1/auth/session", headers=session)
+                if answer.status_code == 401:
+                    break
+                assert time.monotonic() - signed_out_at < 5.0, f"{node.id} still trusts it"
+                await asyncio.sleep(0.05)

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 # How long start-up waits for the notice connection before serving anyway
 # (notices are hints: the sweep catches up without them).
 LISTEN_WAIT_SECONDS = 2.0
+# Sessions ended on another node are dropped within this (plus one check's time),
+# even when its notice was lost: DESIGN.md section 6 asks for 5 s.
+SIGNOUT_CHECK_SECONDS = 3.0
 _SQLITE_LOCK = "qari_sqlite_lock"
 
 
@@ -60,6 +63,7 @@ async def start_node(services: Services) -> list[asyncio.Task[None]]:
     tasks = [
         asyncio.create_task(leases.keep_forever(), name="qari-leases"),
         asyncio.create_task(listener.run_forever(), name="qari-notices"),
+        asyncio.create_task(_drop_ended_sessions(services), name="qari-signouts"),
     ]
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(listener.connected.wait(), LISTEN_WAIT_SECONDS)
@@ -67,6 +71,18 @@ async def start_node(services: Services) -> list[asyncio.Task[None]]:
         await services.forwarder.open()
     log.info("node %s joined the cluster at %s", leases.node_id, services.settings.this_node_url)
     return tasks
+
+
+async def _drop_ended_sessions(services: Services) -> None:
+    """Forever: drop cached wallet sessions that ended on another node."""
+    while True:
+        await asyncio.sleep(SIGNOUT_CHECK_SECONDS)
+        try:
+            await services.wallet_sessions.drop_ended()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.warning("checking cached wallet sessions failed (%s)", type(error).__name__)
 
 
 async def leave_cluster(services: Services, seconds: float) -> None:

@@ -6,7 +6,9 @@ least recently used are dropped past `max_cached`, and read again if they come
 back). Ending a session drops it from this node's memory at once and deletes
 its row. With several nodes, the node that ends it also sends a notice
 (`qari_signout`, app/cluster/notices.py) on which every other node drops it
-from its memory (`forget`) at once.
+from its memory (`forget`) at once; and every node checks its cached sessions
+against the table every few seconds (`drop_ended`), so a lost notice still
+ends the session everywhere within 5 s.
 """
 
 from __future__ import annotations
@@ -102,6 +104,20 @@ class WalletSessions:
     def forget(self, digest: str) -> None:
         """A session ended on another node: this one stops trusting its memory of it."""
         self._cache.pop(digest, None)
+
+    async def drop_ended(self, chunk: int = 5000) -> int:
+        """Drop from memory every cached session whose row is gone (ended on another
+        node whose notice was lost); how many. Off the request path, in chunks."""
+        dropped = 0
+        digests = list(self._cache)
+        for start in range(0, len(digests), chunk):
+            part = digests[start : start + chunk]
+            async with database_work():
+                stored = await wallet_auth.stored_sessions(part)
+            for digest in part:
+                if digest not in stored and self._cache.pop(digest, None) is not None:
+                    dropped += 1
+        return dropped
 
     def _remember(self, digest: str, identity: WalletIdentity) -> None:
         self._cache[digest] = identity
