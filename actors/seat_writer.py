@@ -61,6 +61,18 @@ class SeatWriter:
         await self._batches.close(grace_seconds)
 
     async def _write(self, batch: list[_Item]) -> None:
+        # A room's rows under an older epoch than others in the batch are an earlier
+        # activation's (its lease was taken again since): never written, as the fence
+        # checks one epoch per room.
+        newest: dict[str, int] = {}
+        for item in batch:
+            newest[item.lease.room] = max(newest.get(item.lease.room, 0), item.lease.epoch)
+        older = [item for item in batch if item.lease.epoch != newest[item.lease.room]]
+        for item in older:
+            _fail([item], RoomUnavailableError(item.lease.room))
+        batch = [item for item in batch if item.lease.epoch == newest[item.lease.room]]
+        if not batch:
+            return
         latest = {(item.row.room_id, item.row.identity): item.row for item in batch}
         leases = {item.lease.room: item.lease.epoch for item in batch}
         try:

@@ -118,9 +118,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app,
         services.ownership,
         services.forwarder,
-        services.forward_key,
         services.database,
         services.holders,
+        has_actor=services.rooms.__contains__,
     )
     register_error_handlers(app)
     install_lifecycle(app, services)

@@ -249,7 +249,7 @@ def install_lifecycle(app: Quart, services: Services) -> None:
                             functools.partial(revoke_access, services),
                             settings.gating_recheck_seconds,
                             services.gating_sleep or services.sleep,
-                            lambda room: services.ownership.current(room) is not None,
+                            services.waker.serves,
                         )
                     )
                 )

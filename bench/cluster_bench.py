@@ -101,38 +101,39 @@ async def run_async(quick: bool = False) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="qari-bench-cluster-") as tmp:
         script = Path(tmp) / "rooms.lua"
         script.write_text(_ROOMS_LUA.format(key=API_KEY))
-        async with postgres_database() as solo_url, postgres_database() as pair_url:
-            async with (
-                Server(_env(solo_url, "solo"), name="solo") as solo,
-                Server(_env(pair_url, "node-1"), name="node-1") as one,
-                Server(_env(pair_url, "node-2"), name="node-2") as two,
-            ):
-                names = [f"bench-room-{i:03d}" for i in range(ROOMS)]
-                await _create(solo, names)
-                nodes = {"node-1": one, "node-2": two}
-                # Each node creates (and so owns) half of the rooms.
-                owners = await _create(one, names[::2]) + await _create(two, names[1::2])
-                mine: dict[str, list[str]] = {"node-1": [], "node-2": []}
-                for name, owner in zip(names[::2] + names[1::2], owners, strict=True):
-                    mine[owner].append(name)
-                other = {"node-1": "node-2", "node-2": "node-1"}
-                plans = {
-                    "one node": [(f"{solo.base_url}/", names)],
-                    "two nodes, to the owner": [
-                        (f"{nodes[n].base_url}/", mine[n]) for n in nodes if mine[n]
-                    ],
-                    "two nodes, all forwarded": [
-                        (f"{nodes[other[n]].base_url}/", mine[n]) for n in nodes if mine[n]
-                    ],
-                }
-                for label, runs in plans.items():  # warm-up of every path
-                    await _together(runs, script, 1.0)
-                rates: dict[str, list[float]] = {label: [] for label in plans}
-                for _ in range(rounds):
-                    for label, runs in plans.items():
-                        rate = await _together(runs, script, seconds)
-                        rates[label].append(rate)
-                        print(f"  cluster {label}: {rate:,.0f} tokens/s")
+        async with (
+            postgres_database() as solo_url,
+            postgres_database() as pair_url,
+            Server(_env(solo_url, "solo"), name="solo") as solo,
+            Server(_env(pair_url, "node-1"), name="node-1") as one,
+            Server(_env(pair_url, "node-2"), name="node-2") as two,
+        ):
+            names = [f"bench-room-{i:03d}" for i in range(ROOMS)]
+            await _create(solo, names)
+            nodes = {"node-1": one, "node-2": two}
+            # Each node creates (and so owns) half of the rooms.
+            owners = await _create(one, names[::2]) + await _create(two, names[1::2])
+            mine: dict[str, list[str]] = {"node-1": [], "node-2": []}
+            for name, owner in zip(names[::2] + names[1::2], owners, strict=True):
+                mine[owner].append(name)
+            other = {"node-1": "node-2", "node-2": "node-1"}
+            plans = {
+                "one node": [(f"{solo.base_url}/", names)],
+                "two nodes, to the owner": [
+                    (f"{nodes[n].base_url}/", mine[n]) for n in nodes if mine[n]
+                ],
+                "two nodes, all forwarded": [
+                    (f"{nodes[other[n]].base_url}/", mine[n]) for n in nodes if mine[n]
+                ],
+            }
+            for runs in plans.values():  # warm-up of every path
+                await _together(runs, script, 1.0)
+            rates: dict[str, list[float]] = {label: [] for label in plans}
+            for _ in range(rounds):
+                for label, runs in plans.items():
+                    rate = await _together(runs, script, seconds)
+                    rates[label].append(rate)
+                    print(f"  cluster {label}: {rate:,.0f} tokens/s")
     solo_rate = statistics.median(rates["one node"])
     spread = f"{len(mine['node-1'])}/{len(mine['node-2'])} rooms"
     return [

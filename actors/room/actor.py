@@ -133,7 +133,7 @@ class RoomActor(Actor[str, RoomMessage]):
 
     async def on_stop(self) -> None:
         if self._memory.loaded:
-            self._deps.ownership.release(self.key)  # another node may take it now
+            self._deps.ownership.release(self._memory.lease)  # another node may take it now
         self._round.cancel()
         if self._memory.entry is not None:
             self._deps.directory.withdraw(self.key)  # the next activation publishes anew
@@ -180,7 +180,12 @@ class RoomActor(Actor[str, RoomMessage]):
                 raise
         elif self._deps.ownership.current(self.key) != memory.lease:
             # The lease lapsed (this node hung, or could not renew): never answer
-            # from memory for a room another node may serve now.
+            # from memory for a room another node may serve now (its actor is being
+            # stopped; stored events wait for the room's owner).
+            if isinstance(message, EventsStored):
+                if message.applied is not None and not message.applied.done():
+                    message.applied.set_result(0)
+                return None
             raise RoomUnavailableError(self.key)
         if isinstance(message, MANAGED) and message.manager is not None:
             memory.require_manager(message.manager)  # owned now, not when the route looked

@@ -32,8 +32,9 @@ class Ownership(Protocol):
         """The lease this node holds on `room` and may still act on, else None."""
         ...
 
-    def release(self, room: str) -> None:
-        """The room's actor stopped: another node may take the room."""
+    def release(self, lease: Lease) -> None:
+        """The room's actor stopped: another node may take the room (that lease only:
+        one taken again since is kept)."""
         ...
 
 
@@ -53,5 +54,5 @@ class SoleNode:
     def current(self, room: str) -> Lease | None:
         return Lease(room, 0)
 
-    def release(self, room: str) -> None:
+    def release(self, lease: Lease) -> None:
         return None

@@ -85,7 +85,8 @@ class SeatBook:
 
     async def load(self, room_id: int, now: dt.datetime, in_room: set[str]) -> None:
         """Rebuild from the database at activation (the rows of this room's id)."""
-        async with self._database.transaction() as conn:
+        # Fenced: the load also deletes lapsed rows, a write of the room's state.
+        async with self._database.room_write({self.lease.room: self.lease.epoch}) as conn:
             rows = await load_room_seats(conn, room_id, now)
         self.reset(room_id)
         for stored in rows:

@@ -151,6 +151,5 @@ async def _store_and_tell(app_services: Services, body: bytes, deadline: float) 
         app_services.parsed.remember(entry.payload, event)  # its round need not parse it
         # Stored is what was promised: waking the room's owner may fail (the sweep
         # then finds the event), and never waits for that owner.
-        budget = max(0.0, deadline - asyncio.get_running_loop().time())
-        await app_services.waker.stored(room_name, budget)
+        app_services.waker.stored(room_name)
     return ACK

@@ -43,18 +43,19 @@ async def recheck_gated_rooms(
     database: Database,
     access: AccessChecker,
     remove_participant: RemoveParticipant,
-    serves: Callable[[str], bool] = lambda _room: True,
+    serves: Callable[[str], Awaitable[bool]] | None = None,
 ) -> RecheckResult:
     """One round: check everyone in a gated room, remove who no longer qualifies.
     Only rooms this node `serves` (with several nodes, each room's owner checks it,
     so a room is checked once per round, not once per node)."""
     async with database.bounded():
-        conditions = {
-            room: c for room, c in (await gated_room_conditions()).items() if serves(room)
-        }
+        conditions = await gated_room_conditions()
         participants = await open_standard_participants(list(conditions))
+    # Rooms with people in them only: a room claimed here is then the actor's to serve.
+    rooms = {p.room_name for p in participants}
+    served = {room for room in rooms if serves is None or await serves(room)}
     to_check: list[tuple[str, str, Pair | None]] = []
-    for participant in participants:
+    for participant in (p for p in participants if p.room_name in served):
         condition = conditions[participant.room_name]
         holder = holder_address(participant.identity)
         # An identity that is no address cannot hold anything (it joined before
@@ -93,7 +94,7 @@ async def recheck_forever(
     remove_participant: RemoveParticipant,
     every_seconds: float,
     sleep: Callable[[float], Awaitable[None]],
-    serves: Callable[[str], bool] = lambda _room: True,
+    serves: Callable[[str], Awaitable[bool]] | None = None,
 ) -> None:
     """Forever: every GATING_RECHECK_SECONDS, one re-check round (a failed round is logged)."""
     while True:

@@ -17,6 +17,7 @@ import hmac
 import time
 
 import aiohttp
+import yarl
 from quart import Request, Response
 from werkzeug.datastructures import Headers
 
@@ -50,17 +51,30 @@ def forwarding_key(livekit_secret: str) -> bytes:
     return hashlib.sha256(b"qari-forward\x00" + livekit_secret.encode()).digest()
 
 
-def _mac(key: bytes, node: str, client: str, method: str, target: str, stamp: str) -> str:
-    text = "\n".join((node, client, method, target, stamp)).encode()
+def _mac(
+    key: bytes, node: str, client: str, method: str, target: str, stamp: str, body: bytes
+) -> str:
+    # The body too: a captured forward cannot carry another body under its signature.
+    digest = hashlib.sha256(body).hexdigest()
+    text = "\n".join((node, client, method, target, stamp, digest)).encode()
     return hmac.new(key, text, hashlib.sha256).hexdigest()
 
 
 def target_of(request: Request) -> str:
-    query = request.query_string.decode("latin-1")
-    return request.path + (f"?{query}" if query else "")
+    """The request's target exactly as the client sent it (still percent-encoded):
+    decoding it and encoding it again could name another path (`%3F`, `%23`...)."""
+    raw = request.scope.get("raw_path") or request.path.encode()
+    query = request.query_string
+    return (raw + (b"?" + query if query else b"")).decode("latin-1")
 
 
-def verified_forward(key: bytes, request: Request) -> tuple[str, str] | None:
+def was_forwarded(request: Request) -> bool:
+    """Whether `request` says another node forwarded it (signed or not): such a
+    request is never forwarded again, so no two nodes can pass it back and forth."""
+    return FORWARDED_BY in request.headers
+
+
+async def verified_forward(key: bytes, request: Request) -> tuple[str, str] | None:
     """(forwarding node, client address) when `request` was forwarded by a node of
     this cluster, else None (a header anyone could write proves nothing)."""
     node = request.headers.get(FORWARDED_BY)
@@ -75,8 +89,14 @@ def verified_forward(key: bytes, request: Request) -> tuple[str, str] | None:
         return None
     if age > SIGNATURE_SECONDS:
         return None
-    expected = _mac(key, node, client, request.method, target_of(request), stamp)
+    body = await _body(request)
+    expected = _mac(key, node, client, request.method, target_of(request), stamp, body)
     return (node, client) if hmac.compare_digest(expected, mac) else None
+
+
+async def _body(request: Request) -> bytes:
+    data = await request.get_data(as_text=False)
+    return data if isinstance(data, bytes) else data.encode()
 
 
 class Forwarder:
@@ -110,17 +130,19 @@ class Forwarder:
         assert self._session is not None
         target = target_of(request)
         stamp = str(int(time.time()))
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
-        headers[FORWARDED_BY] = self._node_id
-        headers[FORWARDED_FOR] = client
-        headers[SIGNATURE] = (
-            f"{stamp},{_mac(self._key, self._node_id, client, request.method, target, stamp)}"
-        )
-        body = await request.get_data(as_text=False)
+        body = await _body(request)
+        mac = _mac(self._key, self._node_id, client, request.method, target, stamp, body)
+        # A list, not a dict: a header sent twice is passed on twice.
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
+        headers += [
+            (FORWARDED_BY, self._node_id),
+            (FORWARDED_FOR, client),
+            (SIGNATURE, f"{stamp},{mac}"),
+        ]
         try:
             async with self._session.request(
                 request.method,
-                owner_url + target,
+                yarl.URL(owner_url + target, encoded=True),
                 data=body,
                 headers=headers,
                 timeout=self._timeout,

@@ -24,7 +24,13 @@ from collections.abc import Callable, Mapping
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models import leases as sql
-from models.db import Database, connection, is_unavailable
+from models.db import (
+    Database,
+    DatabaseUnavailableError,
+    connection,
+    is_unavailable,
+    transaction,
+)
 from models.leases import Holder, Lease
 
 log = logging.getLogger(__name__)
@@ -33,6 +39,15 @@ log = logging.getLogger(__name__)
 SAFETY_FRACTION = 0.1
 # How often lapsed leases are looked for between renewals.
 CHECK_SECONDS = 0.25
+# At shutdown, releasing the leases gets at least this long (else other nodes
+# wait LEASE_SECONDS for the rooms).
+MIN_RELEASE_SECONDS = 1.0
+
+
+def boot_clock() -> float:
+    """Seconds that keep counting while the machine is suspended or the VM paused
+    (CLOCK_MONOTONIC stops then, and a paused node would trust its leases too long)."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
 
 
 class NodeLeases:
@@ -44,7 +59,7 @@ class NodeLeases:
         url: str,
         lease_seconds: float,
         database: Database,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = boot_clock,
     ) -> None:
         self._node_id = node_id
         self._url = url
@@ -56,8 +71,9 @@ class NodeLeases:
         # Told of each room this node stops serving (the room registry evicts its actor).
         self.on_lost: Callable[[str], None] = lambda _room: None
         self._claiming: dict[str, asyncio.Future[Lease | Holder]] = {}
-        # Given up by idle actors, let lapse with the next renewal (one statement).
-        self._released: set[str] = set()
+        # Given up by idle actors (room -> epoch), let lapse with the next renewal.
+        self._released: dict[str, int] = {}
+        self._keeper: asyncio.Task[None] | None = None
         self.renewals = 0
 
     @property
@@ -84,15 +100,20 @@ class NodeLeases:
             claiming = asyncio.ensure_future(self._claim(room, seconds))
             self._claiming[room] = claiming
             claiming.add_done_callback(lambda _: self._claiming.pop(room, None))
-        async with asyncio.timeout(seconds if seconds is not None else None):
-            return await asyncio.shield(claiming)
+        try:
+            async with asyncio.timeout(seconds):
+                return await asyncio.shield(claiming)
+        except TimeoutError:
+            raise DatabaseUnavailableError(f"the lease of {room!r} not claimed in time") from None
 
     async def _claim(self, room: str, seconds: float | None) -> Lease | Holder:
         sent_at = self._clock()
-        async with self._database.bounded(seconds):
-            claimed = await sql.claim(connection(), room, self._node_id, self._seconds)
+        budget = self._database.timeout_seconds if seconds is None else seconds
+        async with transaction(budget) as conn:  # the takeover's lock ends with it
+            claimed = await sql.claim(conn, room, self._node_id, self._seconds)
         if isinstance(claimed, Lease):
             self._held[room] = (claimed.epoch, self._trusted_until(sent_at))
+            self._released.pop(room, None)
         return claimed
 
     def current(self, room: str) -> Lease | None:
@@ -108,11 +129,14 @@ class NodeLeases:
     def rooms(self) -> list[str]:
         return list(self._held)
 
-    def release(self, room: str) -> None:
+    def release(self, lease: Lease) -> None:
         """The room's actor stopped (idle): its lease lapses at the next renewal, so
-        another node may take the room at once instead of LEASE_SECONDS later."""
-        if self._held.pop(room, None) is not None:
-            self._released.add(room)
+        another node may take the room at once instead of LEASE_SECONDS later. Only
+        that lease: one taken again since (a new epoch) is kept."""
+        held = self._held.get(lease.room)
+        if held is not None and held[0] == lease.epoch:
+            del self._held[lease.room]
+            self._released[lease.room] = lease.epoch
 
     # -- Fencing (models/db.py) ----------------------------------------------------
 
@@ -129,30 +153,42 @@ class NodeLeases:
     # -- keeping them ------------------------------------------------------------
 
     async def renew(self) -> None:
-        """One renewal of every lease (and the heartbeat); those not renewed are lost."""
+        """One renewal of the leases held now (and the heartbeat). A lease renewal
+        did not find is lost; one claimed while it was out is left alone."""
         sent_at = self._clock()
-        released, self._released = self._released, set()
-        async with self._database.bounded(self._seconds / 3):
-            if released:
-                # Unless taken again meanwhile (it is then held, and renewed below).
-                await sql.release(connection(), self._node_id, sorted(released - set(self._held)))
-            renewed = await sql.renew(connection(), self._node_id, self._url, self._seconds)
+        released, self._released = self._released, {}
+        sent = {room: epoch for room, (epoch, _) in self._held.items()}
+        try:
+            async with self._database.bounded(self._seconds / 3):
+                if released:
+                    await sql.release(connection(), self._node_id, released)
+                renewed = await sql.renew(
+                    connection(), self._node_id, self._url, self._seconds, sent
+                )
+        except BaseException:
+            for room, epoch in released.items():  # tried again with the next renewal
+                self._released.setdefault(room, epoch)
+            raise
         self.renewals += 1
         until = self._trusted_until(sent_at)
         lost = []
-        for room, (epoch, _) in list(self._held.items()):
+        for room, epoch in sent.items():
+            if not self._is_held(room, epoch):
+                continue  # released, lost or taken again meanwhile: not this renewal's
             if renewed.get(room) == epoch:
                 self._held[room] = (epoch, until)
             else:
                 lost.append(room)
         self._lose(lost)
 
-    async def keep_forever(
-        self, sleep: Callable[[float], asyncio.Future[None]] | None = None
-    ) -> None:
+    def start(self) -> None:
+        """Keep the leases from now until `release_all`."""
+        if self._keeper is None:
+            self._keeper = asyncio.create_task(self._keep_forever(), name="qari-leases")
+
+    async def _keep_forever(self) -> None:
         """Renew every third of LEASE_SECONDS; between renewals, stop serving any room
         whose lease this node can no longer be sure of."""
-        wait = sleep or asyncio.sleep
         next_renewal = self._clock()
         while True:
             if self._clock() >= next_renewal:
@@ -168,15 +204,25 @@ class NodeLeases:
                         exc_info=not is_unavailable(error),
                     )
             self._lose([room for room, (_, until) in self._held.items() if self._clock() >= until])
-            await wait(min(CHECK_SECONDS, max(0.0, next_renewal - self._clock())))
+            await asyncio.sleep(min(CHECK_SECONDS, max(0.0, next_renewal - self._clock())))
 
     async def release_all(self, seconds: float) -> None:
-        """At shutdown, after the actors stopped: every lease lapses now, so another
-        node takes the rooms at once (not LEASE_SECONDS later)."""
+        """At shutdown, after the actors stopped: renewals end, and every lease lapses
+        now, so another node takes the rooms at once (not LEASE_SECONDS later)."""
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
         self._held.clear()
-        with contextlib.suppress(Exception):
-            async with self._database.bounded(seconds):
+        try:
+            async with self._database.bounded(max(seconds, MIN_RELEASE_SECONDS)):
                 await sql.release(connection(), self._node_id)
+        except Exception as error:
+            log.warning(
+                "leases not released (%s): other nodes take the rooms once they lapse",
+                type(error).__name__,
+            )
 
     def _lose(self, rooms: list[str]) -> None:
         for room in rooms:

@@ -60,8 +60,8 @@ async def start_node(services: Services) -> list[asyncio.Task[None]]:
         services.settings.database_url,
         {ROOMS: services.waker.on_notice, SIGNOUT: sessions.forget},
     )
+    leases.start()  # stopped by leave_cluster, after the actors have drained
     tasks = [
-        asyncio.create_task(leases.keep_forever(), name="qari-leases"),
         asyncio.create_task(listener.run_forever(), name="qari-notices"),
         asyncio.create_task(_drop_ended_sessions(services), name="qari-signouts"),
     ]

@@ -20,10 +20,10 @@ from quart import Quart, Response, g, request
 
 from actors.room.errors import RoomUnavailableError
 from actors.room.ownership import Holder, Ownership
-from app.cluster.forwarding import Forwarder, verified_forward
+from app.cluster.forwarding import Forwarder, was_forwarded
 from app.http.database_budget import budget_left
 from app.http.schemas import is_possible_room_name
-from models.db import Database
+from models.db import Database, DatabaseUnavailableError
 
 ROOM_OWNER = "Qari-Room-Owner"
 _PREFIX = "/v1/rooms/"
@@ -67,19 +67,37 @@ def install_room_routing(
     app: Quart,
     ownership: Ownership,
     forwarder: Forwarder | None,
-    key: bytes,
     database: Database,
     holders: HolderCache,
+    has_actor: Callable[[str], bool],
 ) -> None:
     """Forward each room request this node does not own; name the owner in each answer.
-    `forwarder` None: one node owns every room (SQLite), nothing is forwarded."""
+    `forwarder` None: one node owns every room (SQLite), nothing is forwarded.
+    `has_actor(room)`: whether this node runs the room's actor (a lease claimed for
+    a request that then started none is given back)."""
 
     async def name_of_room() -> str | None:
+        if request.url_rule is None:
+            return None  # no route matched: 404/405 here, and no lease for it
         if request.method == "POST" and request.path in _CREATE:
             body = await request.get_json(silent=True)
             name = body.get("name") if isinstance(body, dict) else None
             return name if isinstance(name, str) and name else None
         return room_in_path(request.path)
+
+    async def owner_of(room: str) -> Holder | None:
+        """The room's holder, or None when this node serves it (claimed if free)."""
+        if ownership.current(room) is not None:
+            return None
+        holder = holders.get(room)
+        if holder is not None:
+            return holder
+        claimed = await ownership.claim(room, budget_left(database))
+        if not isinstance(claimed, Holder):
+            g.qari_claimed = room  # given back after the request if no actor took it
+            return None
+        holders.put(room, claimed)
+        return claimed
 
     @app.before_request
     async def route_room() -> Response | None:
@@ -91,31 +109,55 @@ def install_room_routing(
         room = await name_of_room()
         if room is None or not is_possible_room_name(room):
             return None  # the route answers (404, or 422 for a creation)
-        if ownership.current(room) is not None:
+        holder = await owner_of(room)
+        if holder is None:
             g.qari_room_owner = ownership.node_id
             return None
-        holder = holders.get(room)
-        if holder is None:
-            claimed = await ownership.claim(room, budget_left(database))
-            if not isinstance(claimed, Holder):
-                g.qari_room_owner = ownership.node_id
-                return None
-            holder = claimed
-            holders.put(room, holder)
-        if verified_forward(key, request) is not None or not holder.url:
+        g.qari_room_owner = holder.node
+        if was_forwarded(request) or not holder.url:
             # One hop only: the node that sent it thought this one the owner.
             raise RoomUnavailableError(room)
         peer = request.scope.get("client")
         client = g.get("qari_client") or (peer[0] if peer else "")
         try:
-            return await forwarder.forward(room, holder.url, request, client)
+            answer = await forwarder.forward(room, holder.url, request, client)
         except RoomUnavailableError:
-            holders.forget(room)
-            raise
+            answer = None
+        if answer is not None and not await _lost_there(answer):
+            return answer
+        # The holder is gone (refused, or it no longer owns the room): ask again,
+        # once; the room may be this node's to take now, or another's.
+        holders.forget(room)
+        try:
+            again = await owner_of(room)
+        except DatabaseUnavailableError:
+            # The forward spent the request's budget; the room is what is unavailable.
+            raise RoomUnavailableError(room) from None
+        if again is None:
+            g.qari_room_owner = ownership.node_id
+            return None
+        g.qari_room_owner = again.node
+        if again.node == holder.node:
+            if answer is not None:
+                return answer
+            raise RoomUnavailableError(room)
+        return await forwarder.forward(room, again.url, request, client)
 
     @app.after_request
     async def name_owner(response: Response) -> Response:
         owner = g.get("qari_room_owner")
         if owner is not None and ROOM_OWNER not in response.headers:
             response.headers[ROOM_OWNER] = owner
+        claimed = g.get("qari_claimed")
+        if claimed is not None and not has_actor(claimed):
+            lease = ownership.current(claimed)
+            if lease is not None:
+                ownership.release(lease)  # a request that no room actor served
         return response
+
+
+async def _lost_there(answer: Response) -> bool:
+    """The owner answered that it does not serve the room (it lost it meanwhile)."""
+    if answer.status_code != 503:
+        return False
+    return b'"room_unavailable"' in await answer.get_data(as_text=False)

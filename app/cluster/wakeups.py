@@ -9,6 +9,7 @@ does not wait for the sweep); a room another node owns gets a notice on
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from actors.actor import ActorError
@@ -37,6 +38,7 @@ class RoomWaker:
         self._holders = holders
         self._database = database
         self._clustered = clustered
+        self._tasks: set[asyncio.Future[None]] = set()
 
     def tell(self, room: str) -> None:
         """Wake this node's actor of `room` (it applies what is stored)."""
@@ -46,20 +48,27 @@ class RoomWaker:
             # Stored is what was promised: the sweep finds it.
             log.warning("room %r busy; its stored events will be applied later", room)
 
-    async def stored(self, room: str, seconds: float) -> None:
-        """Events of `room` were stored here: wake its owner, within `seconds`."""
+    def stored(self, room: str) -> None:
+        """Events of `room` were stored here: wake its owner. Never waits: the ack
+        goes out at once, whatever the owner (or the database's lock on its lease)
+        is doing; what cannot be done now the sweep does."""
         if not self._clustered or self._ownership.current(room) is not None:
             self.tell(room)
             return
+        task = asyncio.ensure_future(self._wake_owner(room))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _wake_owner(self, room: str) -> None:
         try:
             holder = self._holders.get(room)
             if holder is None:
-                claimed = await self._ownership.claim(room, seconds)
+                claimed = await self._ownership.claim(room, None)
                 if not isinstance(claimed, Holder):
                     self.tell(room)
                     return
                 self._holders.put(room, claimed)
-            async with self._database.bounded(seconds):
+            async with self._database.bounded():
                 await notify(ROOMS, room)
         except Exception as error:
             log.warning(
@@ -69,16 +78,21 @@ class RoomWaker:
                 exc_info=not is_unavailable(error),
             )
 
+    async def serves(self, room: str) -> bool:
+        """Whether this node serves `room`, taking it if nobody does (periodic work
+        per room: the gating re-check)."""
+        if self._ownership.current(room) is not None:
+            return True
+        return not isinstance(await self._ownership.claim(room, None), Holder)
+
     def on_notice(self, room: str) -> None:
-        """A notice from the node that stored events: wake the actor if the room is ours."""
+        """A notice from the node that stored events: wake the actor if the room is ours
+        (one this node gave up is the sweep's, or the next claimant's)."""
         if self._ownership.current(room) is not None:
             self.tell(room)
 
     async def sweep(self, room: str) -> None:
         """The periodic sweep: a room this node owns, or may take, is woken; one that
         another node owns is left to it."""
-        if self._clustered and self._ownership.current(room) is None:
-            claimed = await self._ownership.claim(room, None)
-            if isinstance(claimed, Holder):
-                return
-        self.tell(room)
+        if not self._clustered or await self.serves(room):
+            self.tell(room)

@@ -228,7 +228,7 @@ def install_rate_limits(
         caller: Caller | None = g.get("qari_caller")
         if caller is not None and caller.is_service:
             return
-        if forward_key is not None and verified_forward(forward_key, request) is not None:
+        if forward_key is not None and await verified_forward(forward_key, request) is not None:
             return
         peer = request.scope.get("client")
         client = limiter.client_of(

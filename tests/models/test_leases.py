@@ -33,7 +33,7 @@ async def _take_over(room: str, node: str) -> Lease | Holder:
 async def test_a_free_room_is_claimed_and_a_held_one_names_its_holder(running: Running) -> None:
     ours = await claim(connection(), "r1", "node-a", 10)
     assert ours == Lease("r1", 1)
-    await renew(connection(), "node-b", "http://b", 10)  # node-b's row, for its url
+    await renew(connection(), "node-b", "http://b", 10, {})  # node-b's row, for its url
     theirs = await claim(connection(), "r1", "node-b", 10)
     assert isinstance(theirs, Holder)
     assert theirs.node == "node-a"
@@ -44,7 +44,7 @@ async def test_a_free_room_is_claimed_and_a_held_one_names_its_holder(running: R
 async def test_a_lapsed_lease_changes_hands_with_a_new_epoch(running: Running) -> None:
     assert await claim(connection(), "r2", "node-a", 10) == Lease("r2", 1)
     assert await _take_over("r2", "node-b") == Lease("r2", 2)
-    renewed = await renew(connection(), "node-a", "http://a", 10)
+    renewed = await renew(connection(), "node-a", "http://a", 10, {"r2": 1})
     assert "r2" not in renewed  # node-a no longer holds it
 
 
@@ -52,6 +52,16 @@ async def test_a_released_lease_is_taken_at_once(running: Running) -> None:
     await claim(connection(), "r3", "node-a", 10)
     assert await release(connection(), "node-a") == 1
     assert await claim(connection(), "r3", "node-b", 10) == Lease("r3", 2)
+
+
+async def test_a_release_or_renewal_of_an_older_epoch_leaves_a_newer_lease(
+    running: Running,
+) -> None:
+    assert await claim(connection(), "r4", "node-a", 10) == Lease("r4", 1)
+    assert await claim(connection(), "r4", "node-a", 10) == Lease("r4", 2)  # taken again
+    assert await release(connection(), "node-a", {"r4": 1}) == 0
+    assert await renew(connection(), "node-a", "http://a", 10, {"r4": 1}) == {}
+    assert isinstance(await claim(connection(), "r4", "node-b", 10), Holder)  # still held
 
 
 async def test_a_write_with_a_stale_epoch_is_refused_by_the_database(running: Running) -> None:
