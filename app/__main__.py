@@ -3,6 +3,10 @@
 What stops start-up is said in one line each, with no traceback: wrong
 settings (exit status 2), a database that cannot be used as it is, or an
 address that cannot be bound (exit status 1).
+
+With WORKERS > 1 (PostgreSQL) this process is instead the supervisor of that
+many node processes behind HOST:PORT (app/cluster/workers.py); each of them is
+`python -m app --listen-fds=PUBLIC,PRIVATE`, serving the sockets it inherited.
 """
 
 from __future__ import annotations
@@ -24,15 +28,17 @@ if TYPE_CHECKING:
 
 CONFIG_FILE = Path(__file__).resolve().parent.parent / "hypercorn.toml"
 EXIT_STARTUP = 1
+EXIT_SETTINGS = 2
 
 log = logging.getLogger("qari.startup")
 
 
-def hypercorn_config(settings: Settings) -> Config:
+def hypercorn_config(settings: Settings, fds: list[int] | None = None) -> Config:
+    """`fds`: sockets already bound (a worker's, from its supervisor), served instead."""
     from hypercorn.config import Config
 
     config = Config.from_toml(CONFIG_FILE)
-    config.bind = [f"{settings.host}:{settings.port}"]
+    config.bind = [f"fd://{fd}" for fd in fds] if fds else [f"{settings.host}:{settings.port}"]
     # Hypercorn's own lines go through the app's redacting handler, once: a
     # Logger here makes Hypercorn log to it instead of adding a handler of its own.
     config.errorlog = logging.getLogger("hypercorn.error")
@@ -42,7 +48,7 @@ def hypercorn_config(settings: Settings) -> Config:
     return config
 
 
-async def main(settings: Settings) -> None:
+async def main(settings: Settings, fds: list[int] | None = None) -> None:
     from hypercorn.asyncio import serve
 
     from app.factory import create_app
@@ -61,7 +67,13 @@ async def main(settings: Settings) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, request_shutdown)
-    await serve(app, hypercorn_config(settings), shutdown_trigger=shutdown.wait)
+    await serve(app, hypercorn_config(settings, fds), shutdown_trigger=shutdown.wait)
+    # Stopped: a signal repeated now (a supervisor passing on the one its service
+    # manager also sent here) changes nothing, rather than killing the process as
+    # it exits once the loop has given the signals back to their defaults.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(signum)
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def run() -> int:
@@ -69,10 +81,19 @@ def run() -> int:
         settings = load_settings()
     except SettingsError as error:
         return report_settings_error(error)
+    from app.cluster.workers import listen_fds, supervise
+
+    try:
+        fds = listen_fds(sys.argv[1:])
+    except ValueError as error:
+        print(f"qari: {error} is not --listen-fds=FD,FD (a worker's sockets)", file=sys.stderr)
+        return EXIT_SETTINGS
+    if settings.workers > 1:
+        return supervise(settings)
     from hypercorn.utils import LifespanFailureError
 
     try:
-        asyncio.run(main(settings))
+        asyncio.run(main(settings, fds))
     except LifespanFailureError:
         return EXIT_STARTUP  # the lifecycle (or, for a bug, Quart) has logged why
 

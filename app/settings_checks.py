@@ -81,16 +81,17 @@ def require_siwe_domain_on_every_interface(host: str, siwe_domain: str) -> None:
 
 
 def check_nodes(is_sqlite: bool, workers: int, host: str, node_url: str) -> None:
-    """ValueError for a cluster SQLite cannot be, or one whose nodes cannot reach this one."""
+    """ValueError for a cluster SQLite cannot be, or one whose nodes cannot reach this one.
+
+    WORKERS > 1 (PostgreSQL) runs that many nodes behind HOST:PORT
+    (app/cluster/workers.py), each reached by the others on a port of its own:
+    at NODE_URL's host when NODE_URL is given (so it must be plain http://, as
+    the workers serve), else at HOST.
+    """
     if is_sqlite and workers > 1:
         raise ValueError(
             f"WORKERS={workers} needs PostgreSQL: a SQLite database is served by one"
             " process; set DATABASE_URL to PostgreSQL or WORKERS=1"
-        )
-    if workers > 1:
-        raise ValueError(
-            f"WORKERS={workers} is not built yet: start one process per node, each"
-            " with its own NODE_ID and PORT, on the same DATABASE_URL"
         )
     if not is_sqlite and host.strip() in ALL_INTERFACES and not node_url.strip():
         raise ValueError(
@@ -99,6 +100,11 @@ def check_nodes(is_sqlite: bool, workers: int, host: str, node_url: str) -> None
         )
     if node_url.strip() and not node_url.strip().startswith(("http://", "https://")):
         raise ValueError("NODE_URL must be an http:// or https:// URL")
+    if workers > 1 and node_url.strip().startswith("https://"):
+        raise ValueError(
+            f"NODE_URL must be http:// with WORKERS={workers}: each worker is reached"
+            " over plain HTTP at NODE_URL's host on a port of its own"
+        )
 
 
 def parse_chain_rpc_urls(raw: str) -> dict[int, str]:
