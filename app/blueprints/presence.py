@@ -13,12 +13,12 @@ from quart_schema import validate_querystring, validate_response
 from actors.room.protocol import ListParticipants, LiveParticipant, RoomNotFoundError
 from app.http.auth import wallet_allowed
 from app.http.database_budget import database_work
-from app.http.errors import documents_errors
+from app.http.errors import APIError, documents_errors
 from app.http.room_access import acting_manager, require_room_manager
 from app.http.schemas import reject_impossible_room_names
 from app.services import services
 from models.rooms import room_exists
-from models.session_history import HistorySession, room_history
+from models.session_history import Attendee, HistorySession, room_history, session_attendance
 
 blueprint = Blueprint("presence", __name__)
 blueprint.before_request(reject_impossible_room_names)
@@ -29,6 +29,9 @@ MAX_SESSIONS_PAGE = 100
 # sessions stays small by listing the first ones of each, with the total.
 PARTICIPANTS_PER_SESSION = 100
 MAX_ID = 2**31 - 1
+# Attendance: every participant session of one room session, page by page.
+DEFAULT_ATTENDANCE_PAGE = 100
+MAX_ATTENDANCE_PAGE = 500
 
 
 class TrackOut(BaseModel):
@@ -87,6 +90,26 @@ class SessionOut(BaseModel):
 
 class SessionPage(BaseModel):
     items: list[SessionOut]
+    next_cursor: str | None
+
+
+class AttendeeOut(BaseModel):
+    identity: str
+    name: str | None
+    sid: str
+    # standard, agent, egress, ingress, sip (LiveKit's participant kinds).
+    kind: str
+    joined_at: dt.datetime | None
+    left_at: dt.datetime | None
+    # Until it left; for one still connected, until now.
+    duration_seconds: float | None
+    disconnect_reason: str | None
+    # Tracks it publishes now; for one that left, those it published when it left.
+    track_count: int
+
+
+class AttendeePage(BaseModel):
+    items: list[AttendeeOut]
     next_cursor: str | None
 
 
@@ -164,4 +187,57 @@ def _session_out(s: HistorySession) -> SessionOut:
             ParticipantSessionOut(**asdict(p), duration_seconds=_seconds(p.joined_at, p.left_at))
             for p in s.participants
         ],
+    )
+
+
+class AttendanceQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=MAX_ATTENDANCE_PAGE)] = DEFAULT_ATTENDANCE_PAGE
+    # Opaque to clients; it is the id of the participant session the previous page ended at.
+    cursor: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")] | None = None
+
+
+@blueprint.get("/v1/rooms/<string:name>/sessions/<string:sid>/participants")
+@wallet_allowed
+@validate_querystring(AttendanceQuery)
+@validate_response(AttendeePage)
+@documents_errors(401, 403, 404, 422, 503)
+async def list_session_participants(
+    name: str, sid: str, query_args: AttendanceQuery
+) -> AttendeePage:
+    """Attendance of one session.
+
+    Every participant session of the room's LiveKit session `sid` (each
+    connection: one who left and came back appears twice), in join order, in
+    pages: pass `next_cursor` back as `cursor` for the next page. 404
+    `session_not_found` when the room has no session `sid`. A wallet may ask
+    only about rooms it owns.
+    """
+    await require_room_manager(name)
+    await _require_room(name)
+    after = None if query_args.cursor is None else min(int(query_args.cursor), MAX_ID)
+    async with database_work():
+        page = await session_attendance(name, sid, query_args.limit, after)
+    if page is None:
+        raise APIError(404, "session_not_found", "The room has no session with that sid.")
+    now = services().now()
+    attendees = page.attendees
+    return AttendeePage(
+        items=[_attendee_out(a, now) for a in attendees],
+        next_cursor=str(attendees[-1].id) if page.more and attendees else None,
+    )
+
+
+def _attendee_out(a: Attendee, now: dt.datetime) -> AttendeeOut:
+    return AttendeeOut(
+        identity=a.identity,
+        name=a.name,
+        sid=a.sid,
+        kind=a.kind,
+        joined_at=a.joined_at,
+        left_at=a.left_at,
+        duration_seconds=_seconds(a.joined_at, a.left_at or now),
+        disconnect_reason=a.disconnect_reason,
+        track_count=a.track_count,
     )

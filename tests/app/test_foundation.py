@@ -104,6 +104,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/v1/rooms/<string:name>/token"): Access.WALLET_ALLOWED,
     ("GET", "/v1/rooms/<string:name>/participants"): Access.WALLET_ALLOWED,
     ("GET", "/v1/rooms/<string:name>/sessions"): Access.WALLET_ALLOWED,
+    ("GET", "/v1/rooms/<string:name>/sessions/<string:sid>/participants"): WALLET,
     ("POST", "/v1/rooms/<string:name>/participants/<string:identity>/remove"): WALLET,
     ("POST", "/v1/rooms/<string:name>/participants/<string:identity>/mute"): WALLET,
     ("PATCH", "/v1/rooms/<string:name>/participants/<string:identity>"): WALLET,
