@@ -81,7 +81,8 @@ def run() -> int:
         settings = load_settings()
     except SettingsError as error:
         return report_settings_error(error)
-    from app.cluster.workers import listen_fds, supervise
+    from app.cluster.worker_addresses import listen_fds
+    from app.cluster.workers import supervise
 
     try:
         fds = listen_fds(sys.argv[1:])

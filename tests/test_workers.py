@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.cluster.workers import (
+from app.cluster.worker_addresses import (
     base_node_id,
     listen_fds,
     private_bind_host,

@@ -22,7 +22,8 @@ from actors.room.plans import (
     Update,
 )
 from actors.room.protocol import CreateRoom, UpdateRoom
-from models.rooms import RoomStatus, access_rule_violation
+from models.access_rules import access_rule_violation
+from models.rooms import RoomStatus
 
 
 def create(memory: RoomMemory, message: CreateRoom) -> Create:

@@ -38,7 +38,8 @@ from app.http.schemas import (
 )
 from app.services import services
 from models import AccessType, NftStandard, RoomStatus
-from models.rooms import RoomRow, access_rule_violation, room_by_name, rooms_after
+from models.access_rules import access_rule_violation
+from models.rooms import RoomRow, room_by_name, rooms_after
 
 blueprint = Blueprint("rooms", __name__)
 blueprint.before_request(reject_impossible_room_names)
@@ -199,14 +200,8 @@ async def create_room(data: RoomCreate) -> tuple[RoomOut, int]:
     is stored. A service may name any `owner`; a wallet owns what it creates
     (at most `WALLET_MAX_ROOMS` rooms, else 409 `room_limit`).
     """
-    violation = access_rule_violation(
-        data.access_type,
-        data.token_address,
-        data.token_amount,
-        data.nft_address,
-        data.nft_standard,
-        data.nft_token_id,
-    )
+    access = (data.access_type, data.token_address, data.token_amount, data.nft_address)
+    violation = access_rule_violation(*access, data.nft_standard, data.nft_token_id)
     if violation is not None:
         raise InvalidRoomConfigError(*violation)
     fields = data.model_dump(exclude={"name"}, mode="json")

@@ -8,6 +8,7 @@ A 422 `validation_error` also lists its failures in `errors`, each one shaped he
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -16,6 +17,8 @@ from pydantic import BaseModel, ValidationError
 from quart import Response, jsonify
 from quart_schema import RequestSchemaValidationError, document_response
 from quart_schema.validation import QuerystringValidationError, RequestHeadersValidationError
+
+from models.db import DatabaseUnavailableError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -194,3 +197,21 @@ def documents_errors(*statuses: int) -> Callable[[F], F]:
         return view
 
     return decorate
+
+
+_CREDENTIALS_IN_URL = re.compile(r"://[^/@\s]*@")
+_CAUSE_LENGTH = 200
+
+
+def database_cause(error: BaseException) -> str:
+    """What went wrong, in one short line: the error's type and the driver's words,
+    with any credentials of a URL taken out (the log's redaction also masks secrets)."""
+    if isinstance(error, DatabaseUnavailableError) and isinstance(error.__cause__, TimeoutError):
+        return "no answer within DATABASE_TIMEOUT_SECONDS"
+    if isinstance(error, TimeoutError):
+        return "no answer in time"
+    text = str(error)
+    if not isinstance(error, DatabaseUnavailableError):  # that one names its cause already
+        text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    text = _CREDENTIALS_IN_URL.sub("://***@", " ".join(text.split()))
+    return text[:_CAUSE_LENGTH]

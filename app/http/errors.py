@@ -10,7 +10,6 @@ first class in its MRO that has one, which is how Quart picks a handler.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from quart import Quart, Response, current_app, request
@@ -44,7 +43,7 @@ from actors.runtime import (
 from actors.seat_writer import SeatNotStoredError
 from app.chain.checker import AccessDeniedError, ChainUnavailableError
 from app.chain.rpc_errors import ChainError
-from app.database import DATABASE_UNAVAILABLE, DatabaseUnavailableError
+from app.database import DATABASE_UNAVAILABLE
 from app.http.error_shape import (
     BODY,
     Answer,
@@ -52,6 +51,7 @@ from app.http.error_shape import (
     APIError,
     answer_fixed,
     answer_invalid,
+    database_cause,
     documents_errors,
     field_error,
     invalid_request,
@@ -80,8 +80,6 @@ log = logging.getLogger(__name__)
 BUSY_RETRY_AFTER = "1"
 DATABASE_RETRY_AFTER = "2"
 UPSTREAM_RETRY_AFTER = "5"  # the chain or LiveKit
-_CREDENTIALS_IN_URL = re.compile(r"://[^/@\s]*@")
-_CAUSE_LENGTH = 200
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -95,20 +93,6 @@ _HTTP_CODES = {
 }
 
 
-def _cause(error: BaseException) -> str:
-    """What went wrong, in one short line: the error's type and the driver's words,
-    with any credentials of a URL taken out (the log's redaction also masks secrets)."""
-    if isinstance(error, DatabaseUnavailableError) and isinstance(error.__cause__, TimeoutError):
-        return "no answer within DATABASE_TIMEOUT_SECONDS"
-    if isinstance(error, TimeoutError):
-        return "no answer in time"
-    text = str(error)
-    if not isinstance(error, DatabaseUnavailableError):  # that one names its cause already
-        text = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    text = _CREDENTIALS_IN_URL.sub("://***@", " ".join(text.split()))
-    return text[:_CAUSE_LENGTH]
-
-
 def _database_unavailable(error: Exception) -> Answer:
     # Down, unreachable, or too slow (a lock held elsewhere, past
     # DATABASE_TIMEOUT_SECONDS): transient, and not the client's fault. One
@@ -118,7 +102,7 @@ def _database_unavailable(error: Exception) -> Answer:
         "database_unavailable",
         "The database is unavailable; retry shortly.",
         headers=retry_after(DATABASE_RETRY_AFTER),
-        log=f"database unavailable, answered 503: {_cause(error)}",
+        log=f"database unavailable, answered 503: {database_cause(error)}",
     )
 
 
@@ -206,18 +190,15 @@ ANSWERS: dict[type[Exception], Answering] = {
     RoomNotFoundError: answer_fixed(404, "room_not_found", "No room with that name."),
     RoomExistsError: answer_fixed(409, "room_exists", "A room with that name already exists."),
     RoomFullError: answer_fixed(409, "room_full", "The room has no free seat."),
-    # Many nodes: the room's owner cannot be reached, or it is changing hands.
-    RoomUnavailableError: lambda e: Answer(
-        503,
-        "room_unavailable",
-        "The node serving this room cannot be reached; retry shortly.",
-        headers=retry_after(str(e.retry_after)),
-    ),
-    LeaseLostError: lambda e: Answer(
-        503,
-        "room_unavailable",
-        "The room moved to another node; retry.",
-        headers=retry_after(BUSY_RETRY_AFTER),
+    # Many nodes: the room's owner cannot be reached, or the room is changing hands.
+    **dict.fromkeys(
+        (RoomUnavailableError, LeaseLostError),
+        lambda e: Answer(
+            503,
+            "room_unavailable",
+            "The node serving this room cannot be reached, or it moved; retry shortly.",
+            headers=retry_after(str(getattr(e, "retry_after", BUSY_RETRY_AFTER))),
+        ),
     ),
     BannedError: answer_fixed(403, "banned", "This identity is banned from the room."),
     NotRoomOwnerError: answer_fixed(403, "forbidden", "Only the room's owner may join as host."),
