@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import FunctionType
 from typing import Any
 
-from quart import Quart
+from quart import Quart, Response
+from quart.sessions import NullSession, SessionInterface
+from quart.wrappers import BaseRequestWebsocket
 from quart_schema import QuartSchema
 
 from app.blueprints import (
@@ -47,17 +51,64 @@ do). Errors are always `{"detail": ..., "code": ...}`.
 """
 
 
+class NoCookieSessions(SessionInterface):
+    """No cookie session: credentials travel in `Authorization`, never in cookies.
+
+    Quart's default interface builds a signing serializer and looks for the
+    cookie on every request when SECRET_KEY is set (about 3 % of a token
+    request in py-spy); nothing here reads or writes `quart.session`, so every
+    request gets an empty, read-only session and nothing is ever saved.
+    """
+
+    async def open_session(self, app: Quart, request: BaseRequestWebsocket) -> NullSession:
+        return NullSession()
+
+
 class QariApp(Quart):
-    """Quart, except that a StartupError is not logged again with its traceback.
+    """Quart, except that a StartupError is not logged again with its traceback,
+    and that what is known to be async is not asked again.
 
     The lifecycle has logged it in one line saying what to do; a traceback
     would bury that line (any other start-up error keeps its traceback).
+
+    Quart passes every hook and view through `ensure_async` on every request,
+    which asks `iscoroutinefunction` each time (a token request has eight
+    hooks and a view). Those are plain functions, fixed once registered: an
+    async one is remembered (a sync one still goes to a thread, as Quart does).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._known_async: set[Callable[..., Any]] = set()
+
+    def ensure_async(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        if func in self._known_async:
+            return func
+        ensured = super().ensure_async(func)
+        # Only module-level and nested `def`s: a bound method is a new object per
+        # lookup, and the set must not grow with anything made per request.
+        if ensured is func and type(func) is FunctionType and len(self._known_async) < 4096:
+            self._known_async.add(func)
+        return ensured
 
     def log_exception(self, exception_info: Any) -> None:
         if isinstance(exception_info[1], StartupError):
             return
         super().log_exception(exception_info)
+
+
+def _skip_conversion_of_responses(app: Quart) -> None:
+    """quart-schema wraps `make_response` to turn pydantic models and dataclasses
+    returned by views into JSON; a view that returns a finished Response (the hot
+    routes, app/http/validation.py) has nothing to convert, so it skips that."""
+    converting = app.make_response
+
+    async def make_response(result: Any) -> Any:
+        if isinstance(result, Response):
+            return result
+        return await converting(result)
+
+    app.make_response = make_response  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Quart:
@@ -69,9 +120,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app = QariApp("qari")
     app.request_class = ApiRequest
+    # (Quart types its attribute as its own cookie interface: hence the ignore.)
+    app.session_interface = NoCookieSessions()  # type: ignore[assignment]
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["SECRET_KEY"] = settings.app_secret_key.get_secret_value() or None
     app.extensions["qari"] = services
+    services.metrics.identify_node(services.ownership.node_id)
     app.extensions[DATABASE_EXTENSION] = services.database
     QuartSchema(
         app,
@@ -84,6 +138,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         # whose assets would come from a CDN.
         scalar_ui_path=None,
     )
+    _skip_conversion_of_responses(app)
     docs.configure_docs(app)
     for module in (
         health,

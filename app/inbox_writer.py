@@ -99,13 +99,15 @@ class InboxWriter:
         self._waiting.add(waiting)
         waiting.stored.add_done_callback(lambda _: self._waiting.discard(waiting))
         self._batches.add(waiting)
+        wait = self._database.timeout_seconds if within is None else within
         try:
+            if wait <= 0:
+                raise TimeoutError  # no budget left: not even this turn's insert
             # Shielded: a delivery whose client went away is still stored (LiveKit's
             # retry then finds it), and the shared insert is not cut short for others.
-            await asyncio.wait_for(
-                asyncio.shield(waiting.stored),
-                self._database.timeout_seconds if within is None else within,
-            )
+            # (`asyncio.timeout`, not `wait_for`: a future and a callback fewer each.)
+            async with asyncio.timeout(wait):
+                await asyncio.shield(waiting.stored)
         except TimeoutError:
             # Answered 503: if its insert has not begun, it is left out of it.
             waiting.stored.cancel()

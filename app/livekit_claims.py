@@ -11,7 +11,9 @@ that was most of the cost of minting. Here:
 - per request only `name`, `metadata`, `attributes`, `sub`, `iss`, `nbf` and
   `exp` are added, with `nbf`/`exp` from one reading of our clock, so the
   expiry is known without decoding anything;
-- the claims are signed once with PyJWT's HS256, as livekit-api signs them.
+- the claims are signed once, with HS256 as livekit-api signs them (PyJWT):
+  the header's segment and the key's HMAC are prepared once per secret
+  (`HS256Signer`), where PyJWT builds and checks both for every token.
 
 The claims are AccessToken's for the same inputs, in the same key order, so
 for the same second the token is byte for byte the one AccessToken mints;
@@ -20,7 +22,11 @@ tests/app/test_minting.py holds them to that for every role and optional field.
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import hmac
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +35,7 @@ from google.protobuf.json_format import MessageToDict
 from livekit.protocol.room import RoomConfiguration
 
 from actors.room.livekit import RoomConfig, TokenRequest
+from app.livekit_secret import short_secret_accepted
 
 # Rooms x roles whose fixed claims stay prepared. A miss only costs one
 # protobuf conversion, so the bound is about memory (metadata can be kilobytes).
@@ -107,6 +114,32 @@ def join_claims(key: str, room: RoomConfig, request: TokenRequest, now: int) -> 
     return claims
 
 
-def sign(claims: dict[str, Any], secret: str) -> str:
-    """HS256 over the claims, as livekit-api signs (PyJWT, its default header)."""
-    return jwt.encode(claims, secret, algorithm="HS256")
+def _segment(data: bytes) -> bytes:
+    """Base64url without padding, as PyJWT encodes each segment."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+class HS256Signer:
+    """HS256 with one secret, the same bytes as PyJWT's `jwt.encode(claims, secret, "HS256")`.
+
+    PyJWT, per token, builds and sorts the header, prepares the key (type
+    checks, a PEM sniff) and checks its length. Here the header's segment is
+    PyJWT's own (taken from a token it signed) and the key's HMAC is keyed
+    once; each token copies it. The payload is encoded as PyJWT encodes it
+    (compact separators, ASCII). The claims must already be JSON values with
+    integer times, as `join_claims` makes them.
+    """
+
+    def __init__(self, secret: str) -> None:
+        # A short secret is reported once, by the gateway; not here again.
+        with short_secret_accepted(secret):
+            reference = jwt.encode({}, secret, algorithm="HS256")
+        self._header = reference.split(".", 1)[0].encode("ascii") + b"."
+        self._mac = hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha256)
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        payload = json.dumps(claims, separators=(",", ":")).encode("utf-8")
+        signing_input = self._header + _segment(payload)
+        mac = self._mac.copy()
+        mac.update(signing_input)
+        return (signing_input + b"." + _segment(mac.digest())).decode("ascii")

@@ -28,7 +28,7 @@ from actors.room.protocol import (
     RoomConfig,
     TokenRequest,
 )
-from app.livekit_claims import ROLE_GRANTS, join_claims, sign
+from app.livekit_claims import ROLE_GRANTS, HS256Signer, join_claims
 from app.livekit_secret import MIN_SECRET_BYTES, QuietRoomService, is_short, short_secret_accepted
 from app.settings import Settings
 
@@ -67,6 +67,7 @@ class LiveKitGateway:
         self._clock = clock
         self._key = settings.livekit_api_key
         self._secret = settings.livekit_api_secret.get_secret_value()
+        self._signer = HS256Signer(self._secret)
         self.url = settings.livekit_url
         self._timeout = settings.livekit_timeout_seconds
         self._receiver = api.WebhookReceiver(api.TokenVerifier(self._key, self._secret))
@@ -108,14 +109,12 @@ class LiveKitGateway:
         """A join token for one room, its grants by role, the room's configuration inside.
 
         The claims are built directly (app/livekit_claims.py), the same as
-        livekit-api's AccessToken would make them, and signed once; `exp` is ours,
-        so nothing is decoded back.
+        livekit-api's AccessToken would make them, and signed once with a key
+        prepared once; `exp` is ours, so nothing is decoded back.
         """
         now = int(self._clock())
         claims = join_claims(self._key, room, request, now)
-        with short_secret_accepted(self._secret):
-            jwt_text = sign(claims, self._secret)
-        return jwt_text, dt.datetime.fromtimestamp(claims["exp"], tz=dt.UTC)
+        return self._signer.sign(claims), dt.datetime.fromtimestamp(claims["exp"], tz=dt.UTC)
 
     # -- webhooks --------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 Names start with `qari_`. No label carries a room name or an identity: label
 values come from small fixed sets (URL rules, methods, statuses, event types,
-refusal codes), so a client cannot grow the series without bound.
+refusal codes), so a client cannot grow the series without bound. The one
+exception to "fixed sets" is `qari_node_info{node=...}`: one series, naming
+the node (NODE_ID) whose figures these are.
 
 Counters are fed where things happen (the HTTP hooks, the token and webhook
 routes, the webhook write path); what lives elsewhere
@@ -164,6 +166,12 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        self.node_info = Gauge(
+            "qari_node_info",
+            "Always 1; its label names the node these figures are from (NODE_ID).",
+            ["node"],
+            registry=r,
+        )
         self.http_requests = Counter(
             "qari_http_requests",
             "HTTP requests answered, by method, URL rule and status.",
@@ -177,6 +185,8 @@ class Metrics:
             buckets=HTTP_BUCKETS,
             registry=r,
         )
+        # (method label, route, status) -> its two series (observe_request).
+        self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.tokens_issued = Counter("qari_tokens_issued", "Join tokens issued.", registry=r)
         self.tokens_refused = Counter(
             "qari_tokens_refused",
@@ -196,6 +206,8 @@ class Metrics:
             ["event"],
             registry=r,
         )
+        # event label -> its series (observe_webhook_received).
+        self._received_series: dict[str, Counter] = {}
         self.webhooks_applied = Counter(
             "qari_webhooks_applied", "Webhook events applied to their room.", registry=r
         )
@@ -230,12 +242,32 @@ class Metrics:
         """Export the gating checker's counters (kept plainly by it, read at scrape time)."""
         self.registry.register(_GatingCollector(stats))
 
+    def identify_node(self, node_id: str) -> None:
+        """Name the node every figure here is from (`qari_node_info{node=...} 1`):
+        the one series of its kind, so sums over nodes can be split by it."""
+        self.node_info.clear()
+        self.node_info.labels(node_id).set(1)
+
     # -- feeding -----------------------------------------------------------------
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One answered request. `route` is a URL rule (or the one unmatched label).
+
+        Every request comes here, so the two series of each (method, route,
+        status) are looked up in prometheus_client once (its `labels()` checks
+        and locks each time) and kept; the keys are labels, from small fixed
+        sets, so the cache is as bounded as the series themselves.
+        """
         method = method_label(method)
-        self.http_requests.labels(method, route, str(status)).inc()
-        self.http_duration.labels(method, route).observe(seconds)
+        series = self._request_series.get((method, route, status))
+        if series is None:
+            series = (
+                self.http_requests.labels(method, route, str(status)),
+                self.http_duration.labels(method, route),
+            )
+            self._request_series[(method, route, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def observe_token_issued(self) -> None:
         self.tokens_issued.inc()
@@ -249,7 +281,11 @@ class Metrics:
         self.rate_limited.labels(budget).inc()
 
     def observe_webhook_received(self, event_type: str) -> None:
-        self.webhooks_received.labels(event_label(event_type)).inc()
+        label = event_label(event_type)
+        series = self._received_series.get(label)
+        if series is None:  # as observe_request: looked up once per label
+            series = self._received_series[label] = self.webhooks_received.labels(label)
+        series.inc()
 
     def observe_applied(self, lags_seconds: Sequence[float]) -> None:
         """Events applied in one commit; each lag is its processed time minus its received time."""

@@ -4,7 +4,10 @@ For each database (a throwaway PostgreSQL database with the schema, dropped at
 the end; a SQLite file), the bench app is served by a real Hypercorn process.
 64 rooms are created through the API and each gets a `room_started`; then, from
 64 concurrent senders, distinct signed `participant_joined` events (unique
-participant sids, spread over the 64 rooms, each room's in order) go to:
+participant sids, spread over the 64 rooms, each room's in order) go to the
+routes below. Each joining identity got its token from the token route
+beforehand (untimed), as LiveKit only sees joins of identities with a token:
+each join is admitted and takes its seat, as in a real meeting.
 
 - real: `POST /v1/livekit/webhook` (verify, store in the inbox, ack, tell the
   room's actor, which hands its events to the committer: one round writes the
@@ -53,7 +56,16 @@ from bench.harness import (
     row,
     run_load,
 )
-from bench.webhook_events import REAL, ROOMS, Inbox, bench_room, delivery, joins, make_event
+from bench.webhook_events import (
+    REAL,
+    ROOMS,
+    Inbox,
+    bench_room,
+    delivery,
+    joins,
+    make_event,
+    token_requests,
+)
 
 CONCURRENCY = 64
 FACTORY = "bench.bench_app:create_bench_app"
@@ -81,6 +93,12 @@ async def _create_rooms(server: Server) -> None:
     result = await run_load(server.base_url, requests, concurrency=16)
     if result.statuses() != {201: ROOMS}:
         raise RuntimeError(f"room creation failed: {result.summary()}")
+
+
+async def _tokens(server: Server, prefix: str, count: int) -> None:
+    """Tokens for the identities `joins(prefix, count, ...)` joins (before timing)."""
+    result = await run_load(server.base_url, token_requests(prefix, count), concurrency=CONCURRENCY)
+    _expect_ok(result, f"tokens for {prefix}")
 
 
 def _expect_ok(result: LoadResult, what: str) -> None:
@@ -122,6 +140,7 @@ async def _timed_rounds(
     runs: dict[str, list[LoadResult]] = {"bare": [], "verify": [], "real": []}
     for n in range(1 if quick else 3):
         real = joins(f"EVr{run_id}{n}", per_run, REAL)  # signed before timing
+        await _tokens(server, f"EVr{run_id}{n}", per_run)
         verify = [replace(request, path=VERIFY) for request in real]
         plan = (("bare", bare, real), ("verify", server, verify), ("real", server, real))
         for kind, target, requests in plan:
@@ -157,6 +176,8 @@ async def _bench_database(
             await inbox.wait_applied()
             for target, path in ((bare, REAL), (server, VERIFY), (server, REAL)):
                 warm = joins(f"EVw{run_id}{path[1]}", warmup, path)
+                if target is server and path == REAL:
+                    await _tokens(server, f"EVw{run_id}{path[1]}", warmup)
                 _expect_ok(await run_load(target.base_url, warm, concurrency=CONCURRENCY), "warm")
             await inbox.wait_applied()
 
@@ -165,11 +186,14 @@ async def _bench_database(
             # The same events offered at half the rate the server accepted flat out:
             # the lag a deployment sees while it keeps up.
             paced_rate = med(runs["real"], "ok_rps") / 2
-            paced_events = joins(f"EVp{run_id}", int(paced_rate * (3 if quick else 6)), REAL)
+            paced_count = int(paced_rate * (3 if quick else 6))
+            paced_events = joins(f"EVp{run_id}", paced_count, REAL)
+            await _tokens(server, f"EVp{run_id}", paced_count)
             await paced_load(server.base_url, paced_events, paced_rate)
             await inbox.wait_applied()
 
             # The idle baseline: one event at a time, the server otherwise quiet.
+            await _tokens(server, f"EVi{run_id}", IDLE_EVENTS)
             for i, request in enumerate(joins(f"EVi{run_id}", IDLE_EVENTS, REAL)):
                 _expect_ok(
                     await run_load(server.base_url, [request], concurrency=1), f"idle event {i}"

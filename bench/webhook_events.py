@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import itertools
+import json
 import sqlite3
 import time
 from typing import Any
@@ -19,7 +20,7 @@ from livekit import api
 from livekit.protocol.models import ParticipantInfo, Room
 from livekit.protocol.webhook import WebhookEvent
 
-from bench.harness import LIVEKIT_KEY, LIVEKIT_SECRET, Request
+from bench.harness import JSON_AUTH, LIVEKIT_KEY, LIVEKIT_SECRET, Request
 
 ROOMS = 64
 REAL = "/v1/livekit/webhook"
@@ -65,18 +66,35 @@ def bench_room(n: int) -> Room:
     return Room(name=f"wh-room-{n:02d}", sid=f"RM_wh_{n:02d}", creation_time=int(time.time()))
 
 
-def joins(prefix: str, count: int, path: str) -> list[Request]:
-    """`count` distinct participant_joined deliveries, round-robin over the rooms."""
+def joiner(prefix: str, i: int) -> tuple[Room, str]:
+    """The room and identity of the `i`th join of a batch: round-robin over the rooms."""
+    return bench_room(i % ROOMS), f"{prefix}-user-{i}"
+
+
+def token_requests(prefix: str, count: int) -> list[Request]:
+    """A token for each identity that `joins(prefix, count, ...)` joins, in its room:
+    LiveKit only sees joins of identities Qari gave tokens to."""
     out = []
     for i in range(count):
+        room, identity = joiner(prefix, i)
+        body = json.dumps({"identity": identity}).encode()
+        out.append(Request("POST", f"/v1/rooms/{room.name}/token", body, JSON_AUTH))
+    return out
+
+
+def joins(prefix: str, count: int, path: str) -> list[Request]:
+    """`count` distinct participant_joined deliveries, round-robin over the rooms
+    (the identities of `token_requests(prefix, count)`)."""
+    out = []
+    for i in range(count):
+        room, identity = joiner(prefix, i)
         who = ParticipantInfo(
-            identity=f"{prefix}-user-{i}",
+            identity=identity,
             sid=f"PA_{prefix}_{i}",
             name="Bench",
             joined_at=int(time.time()),
             state=ParticipantInfo.State.ACTIVE,
         )
-        room = bench_room(i % ROOMS)
         out.append(delivery(make_event("participant_joined", room, f"{prefix}_{i}", who), path))
     return out
 

@@ -143,14 +143,7 @@ async def issue_token(name: str) -> Response:
     try:
         issued = await _issue(app_services, name, request, wallet)
         if issued.stored is not None:
-            # Shielded: the write is shared with other requests (a whole burst's
-            # seats, the same identity asking again) and must not be cut short.
-            # Waited for at most what is left of the request's database budget:
-            # then 503 `database_unavailable`, and the token is not returned.
-            try:
-                await asyncio.wait_for(asyncio.shield(issued.stored), database_budget())
-            except TimeoutError:
-                raise SeatNotStoredError("the seat was not stored in time") from None
+            await _seat_stored(issued.stored)
     except Exception as error:
         app_services.metrics.observe_token_refused(code_of(error))
         raise
@@ -164,6 +157,27 @@ async def issue_token(name: str) -> Response:
             expires_at=issued.expires_at,
         )
     )
+
+
+async def _seat_stored(stored: asyncio.Future[None]) -> None:
+    """Wait for the seat's write; its failure is raised here.
+
+    Shielded: the write is shared with other requests (a whole burst's seats,
+    the same identity asking again) and must not be cut short. Waited for at
+    most what is left of the request's database budget: then 503
+    `database_unavailable`, and the token is not returned. (`asyncio.timeout`
+    rather than `wait_for`: one future and one callback fewer per new seat.)
+    """
+    if not stored.done():
+        budget = database_budget()
+        try:
+            if budget <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(budget):
+                await asyncio.shield(stored)
+        except TimeoutError:
+            raise SeatNotStoredError("the seat was not stored in time") from None
+    stored.result()
 
 
 def _revoke_on_no(app_services: Services, name: str, identity: str) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-from quart import Quart, current_app, g, request
+from quart import Quart, g, request
 
 from app.http.errors import APIError
 from app.wallet.sessions import WalletIdentity, WalletSessions, looks_like_session_token
@@ -110,16 +110,20 @@ def forbidden(detail: str) -> APIError:
 def install_caller_guard(app: Quart, keys: tuple[str, ...], sessions: WalletSessions) -> None:
     """Every `/v1` and `/metrics` request is authenticated as its view's mark requires."""
 
+    views = app.view_functions
+
     @app.before_request
     async def authenticate() -> None:
-        view = current_app.view_functions.get(request.endpoint or "")
+        # Every request passes here: the request is looked up once, not per use.
+        asked = request._get_current_object()  # type: ignore[attr-defined]
+        view = views.get(asked.endpoint or "")
         if view is None:
             return  # 404 / 405 follow
         access = access_of(view)
         if access is None:
-            guarded = request.path.startswith(GUARDED_PREFIXES)
+            guarded = asked.path.startswith(GUARDED_PREFIXES)
             access = Access.SERVICE_ONLY if guarded else Access.PUBLIC
-        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        scheme, _, presented = asked.headers.get("Authorization", "").partition(" ")
         presented = presented.strip()
         is_bearer = scheme.lower() == "bearer" and bool(presented)
         if access is Access.PUBLIC:

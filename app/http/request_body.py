@@ -6,10 +6,15 @@ FastAPI service) says 422 for both. A body sent without `Content-Type:
 application/json` is not read as JSON at all: that is said too, instead of
 "not an object". And no text in a body may hold NUL, checked here once for
 every route: PostgreSQL cannot store it, and a token must not carry it.
+
+A body that has fully arrived is read without Quart's `asyncio.wait_for`
+(a task and a turn of the event loop per request, on the token and webhook
+routes alike); one still arriving is waited for as Quart waits.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from quart.wrappers import Request
@@ -42,8 +47,49 @@ def nul_at(value: Any) -> list[str] | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _blueprints_of(endpoint: str) -> list[str]:
+    """The blueprint of `endpoint` and its parents, innermost first (Quart's order).
+    Endpoints are the app's URL rules' (a fixed set), so the cache stays small."""
+    if "." not in endpoint:
+        return []
+    names = [endpoint.rpartition(".")[0]]
+    while "." in names[-1]:
+        names.append(names[-1].rpartition(".")[0])
+    return names
+
+
 class ApiRequest(Request):
     """Quart's request, with a body that fails to parse as JSON reported as the client's error."""
+
+    @property
+    def blueprints(self) -> list[str]:
+        """Quart's, worked out once per endpoint (it is asked twice a request, each
+        time importing and splitting); the list is shared, as Flask's, never changed."""
+        endpoint = self.endpoint
+        if endpoint is None:
+            return []
+        return _blueprints_of(endpoint)
+
+    async def get_data(  # type: ignore[override]
+        self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
+    ) -> str | bytes:
+        body = self.body
+        # Quart's Body keeps the bytes until `_complete` is set, and an error to
+        # raise (a body over the limit) in `_must_raise`; awaiting a complete body
+        # returns `bytes(_data)`. Anything else (or another Quart) takes its path.
+        complete = getattr(body, "_complete", None)
+        if (
+            parse_form_data
+            or complete is None
+            or not complete.is_set()
+            or getattr(body, "_must_raise", True) is not None
+        ):
+            return await super().get_data(cache, as_text, parse_form_data)
+        raw_data = bytes(body._data)
+        if not cache:
+            body.clear()
+        return raw_data.decode() if as_text else raw_data
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         if not (force or silent or self.is_json) and await self.get_data(cache=True):

@@ -37,4 +37,5 @@ async def optional_json_body(model: type[ModelT]) -> ModelT:
 
 
 def json_response(body: BaseModel, status: int = 200) -> Response:
-    return Response(body.model_dump_json(), status=status, mimetype="application/json")
+    # content_type, not mimetype: the same header, without working out a charset.
+    return Response(body.model_dump_json(), status=status, content_type="application/json")

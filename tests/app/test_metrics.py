@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.http.access_log import ACCESS_FORMAT, AccessLine
+from app.logs import JsonFormatter, RedactingFormatter
 from app.metrics import CHAIN_OUTCOMES, Metrics
 from models import WebhookInbox
 from tests.conftest import Client, Running, app_running
@@ -85,6 +89,27 @@ async def test_metrics_after_traffic_count_requests_tokens_webhooks_and_actors(
                 assert ROOM not in value
                 assert IDENTITY not in value
                 assert "no-such-room" not in value
+
+
+async def test_the_node_is_named_by_one_info_series(database_url: str, clock: FakeClock) -> None:
+    settings = make_settings(database_url, node_id="node-a7")
+    async with app_running(settings, clock) as running:
+        client = running.client()
+        assert running.services.ownership.node_id == settings.this_node_id == "node-a7"
+        created = await client.post("/v1/rooms", json={"name": ROOM}, headers=AUTH)
+        assert created.status_code == 201
+        samples = await scrape(client)
+        # One series, naming the node alone: no room, nothing else.
+        assert samples["qari_node_info"] == {(("node", "node-a7"),): 1}
+
+
+def test_naming_the_node_again_keeps_one_series() -> None:
+    metrics = Metrics()
+    metrics.identify_node("first")
+    metrics.identify_node("second")
+    families = list(text_string_to_metric_families(metrics.render().decode()))
+    (info,) = [family for family in families if family.name == "qari_node_info"]
+    assert [(sample.labels, sample.value) for sample in info.samples] == [({"node": "second"}, 1)]
 
 
 async def test_a_room_full_refusal_is_counted_by_its_code(running: Running) -> None:
@@ -196,3 +221,57 @@ async def test_the_write_path_feeds_applied_failed_and_lag(running: Running) -> 
     assert samples["qari_webhooks_applied_total"][()] == 2
     assert samples["qari_webhook_apply_lag_seconds_count"][()] == 2
     assert samples["qari_webhooks_failed_total"][(("event", "room_finished"),)] == 1
+
+
+def test_the_access_record_is_the_one_logger_info_makes() -> None:
+    """AccessLine makes its record without Logger.info: the same attributes, message
+    and fields, so every formatter writes the same line (the caller aside)."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("qari.test.access")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(Keep())
+    args = ("POST", "/v1/rooms/a/token", 200, 1.25, "/v1/rooms/<string:name>/token")
+    extra = {"method": "POST", "path": "/v1/rooms/a/token", "route": args[4], "status": 200}
+    extra["duration_ms"] = 1.25
+
+    AccessLine(logger).emit(args, extra)
+    logger.info(ACCESS_FORMAT, *args, extra=extra)
+
+    ours, theirs = records
+    assert set(vars(ours)) == set(vars(theirs))
+    message = "POST /v1/rooms/a/token 200 1.2ms route=/v1/rooms/<string:name>/token"
+    assert ours.getMessage() == theirs.getMessage() == message
+    same = ["name", "levelno", "levelname", "thread", "threadName", "process", "processName"]
+    for key in [*same, *extra, "exc_info", "exc_text", "stack_info"]:
+        assert getattr(ours, key) == getattr(theirs, key), key
+    assert abs(ours.created - theirs.created) < 5
+    assert abs(ours.relativeCreated - theirs.relativeCreated) < 5000
+    lines = [json.loads(JsonFormatter([]).format(record)) for record in records]
+    for line in lines:
+        del line["time"]
+    assert lines[0] == lines[1]
+    text = RedactingFormatter([], fmt="%(levelname)s %(name)s %(message)s")
+    assert text.format(ours) == text.format(theirs)
+
+
+def test_no_access_record_is_made_when_info_is_off() -> None:
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("qari.test.access-off")
+    logger.propagate = False
+    logger.setLevel(logging.WARNING)
+    logger.addHandler(Keep())
+    line = AccessLine(logger)
+    assert not line.enabled()
+    logger.setLevel(logging.INFO)
+    assert line.enabled()

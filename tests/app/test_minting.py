@@ -9,6 +9,7 @@ locally when either is missing, a failure under CI=true (as the chain tests).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -25,7 +26,7 @@ from livekit import api
 from livekit.api import access_token
 from livekit.protocol.room import RoomConfiguration
 
-from app.livekit_claims import ROLE_GRANTS, fixed_claims, join_claims
+from app.livekit_claims import ROLE_GRANTS, HS256Signer, fixed_claims, join_claims
 from app.livekit_gateway import LiveKitGateway, RoomConfig, TokenRequest
 from tests.support.settings import LIVEKIT_KEY, LIVEKIT_SECRET, make_settings
 
@@ -188,6 +189,22 @@ def test_a_join_without_identity_is_refused_as_access_token_refuses_it() -> None
         reference_token(ROOMS[0], request)
     with pytest.raises(ValueError, match="identity and room"):
         join_claims(LIVEKIT_KEY, ROOMS[0], request, int(FROZEN))
+
+
+@pytest.mark.parametrize("secret", [LIVEKIT_SECRET, "secret", "sécret-ünïcode-0123456789-abcdef"])
+def test_the_prepared_signer_signs_as_pyjwt_does(secret: str) -> None:
+    """The same bytes as `jwt.encode(claims, secret, "HS256")`, for any claims a
+    join token has (text beyond ASCII included), and a short dev secret."""
+    signer = HS256Signer(secret)
+    for claims in (
+        {},
+        {"sub": "a", "nbf": 1, "exp": 2},
+        {"name": "Zoë 🎤", "video": {"roomJoin": True, "room": "salle-é"}, "attributes": {}},
+        {"metadata": '{"k": "\\u0000 \\" /"}', "roomConfig": {"maxParticipants": 3}},
+    ):
+        with pytest.warns() if len(secret) < 32 else contextlib.nullcontext():
+            expected = jwt.encode(claims, secret, algorithm="HS256")
+        assert signer.sign(claims) == expected
 
 
 # -- the npm SDK's verifier ------------------------------------------------------------
