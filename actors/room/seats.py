@@ -69,6 +69,8 @@ class SeatBook:
         # The lease the room's actor holds: every write of a seat carries it (fenced).
         self.lease = Lease(room_name, 0)
         self._grants: dict[str, _Grant] = {}
+        # What grants() last handed out; None once the grants changed since.
+        self._grants_view: Mapping[str, Grant] | None = None
         # identity -> held_until, kept in expiry order (a new hold is the latest),
         # so expired holds are pruned from the front. Never an identity in the room:
         # a join turns its seat into a place (`consume`).
@@ -81,6 +83,7 @@ class SeatBook:
         """A new creation of the room (or none): nothing granted before counts."""
         self.room_id = room_id
         self._grants = {}
+        self._grants_view = None
         self._held = {}
 
     async def load(self, room_id: int, now: dt.datetime, in_room: set[str]) -> None:
@@ -97,6 +100,7 @@ class SeatBook:
             if known is not None and known.row.granted_until >= row.granted_until:
                 continue
             self._grants[row.identity] = _Grant(row, None)
+            self._grants_view = None
             until = row.held_until
             if until is not None and until > now and row.identity not in in_room:
                 self._held[row.identity] = until
@@ -128,10 +132,14 @@ class SeatBook:
         return "" if grant is None else grant.row.grant_key
 
     def grants(self) -> Mapping[str, Grant]:
-        """identity -> its grant, as a copy (the admission rule reads it elsewhere)."""
-        return MappingProxyType(
-            {i: Grant(g.row.granted_until, g.row.grant_key) for i, g in self._grants.items()}
-        )
+        """identity -> its grant, as a copy (the admission rule reads it elsewhere).
+        The copy is kept until the grants change: each webhook round asks for it,
+        and copying every grant each time grew with the room's history."""
+        if self._grants_view is None:
+            self._grants_view = MappingProxyType(
+                {i: Grant(g.row.granted_until, g.row.grant_key) for i, g in self._grants.items()}
+            )
+        return self._grants_view
 
     def held(self, now: dt.datetime) -> Mapping[str, dt.datetime]:
         """identity -> held_until of the seats held now, as a copy."""
@@ -258,8 +266,10 @@ class SeatBook:
         for identity in [i for i, g in self._grants.items() if g.row.granted_until <= now]:
             if identity not in self._held:
                 del self._grants[identity]
+                self._grants_view = None
 
     def _write(self, identity: str, row: SeatRow) -> asyncio.Future[None]:
         stored = self._writer.store(row, self.lease)
         self._grants[identity] = _Grant(row, stored)
+        self._grants_view = None
         return stored
