@@ -15,15 +15,12 @@ webhook backlog from the inbox, chain reads from the gating checker's counters).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
-from prometheus_client.registry import Collector
-from tortoise import connections
 
 from app.chain.stats import GatingStats
+from app.metrics_collectors import GatingCollector, PoolState, ScrapeTime
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -45,9 +42,6 @@ WEBHOOK_EVENTS = (
     "ingress_ended",
 )
 _WEBHOOK_EVENTS = frozenset(WEBHOOK_EVENTS)
-# Outcomes of a chain JSON-RPC exchange (app/chain/stats.py names them), all
-# shown from the start so a rate over them never begins with a missing series.
-CHAIN_OUTCOMES = ("ok", "timeout", "unreachable", "not_configured", "bad_response", "rpc_error")
 
 # Request durations: a token is served from memory (sub-millisecond), a create
 # waits on LiveKit and the database (tens of milliseconds, seconds when slow).
@@ -62,102 +56,6 @@ def event_label(event_type: str) -> str:
 
 def method_label(method: str) -> str:
     return method if method in KNOWN_METHODS else "other"
-
-
-class _GatingCollector(Collector):
-    """Chain reads and gate checks, from the counters the gating checker keeps."""
-
-    def __init__(self, stats: GatingStats) -> None:
-        self._stats = stats
-
-    def collect(self) -> Iterator[Any]:
-        stats = self._stats
-        requests = CounterMetricFamily(
-            "qari_chain_requests",
-            "Chain JSON-RPC exchanges (a batch counts once), by outcome.",
-            labels=["outcome"],
-        )
-        for outcome in sorted({*CHAIN_OUTCOMES, *stats.rpc_requests}):
-            requests.add_metric([outcome], stats.rpc_requests[outcome])
-        yield requests
-        yield SummaryMetricFamily(
-            "qari_chain_request_duration_seconds",
-            "Time spent in chain JSON-RPC exchanges.",
-            count_value=stats.rpc_seconds_count,
-            sum_value=stats.rpc_seconds_total,
-        )
-        checks = CounterMetricFamily(
-            "qari_gating_checks",
-            "Token requests on gated rooms, by the check's result.",
-            labels=["result"],
-        )
-        checks.add_metric(["admitted"], stats.admitted)
-        checks.add_metric(["denied"], stats.denied)
-        checks.add_metric(["unavailable"], stats.unavailable)
-        yield checks
-        yield CounterMetricFamily(
-            "qari_gating_cache_hits",
-            "Gate checks answered from the verdict cache.",
-            value=stats.cache_hits,
-        )
-        yield CounterMetricFamily(
-            "qari_gating_recheck_removals",
-            "Participants removed because they no longer met their room's condition.",
-            value=stats.recheck_removals,
-        )
-
-    def describe(self) -> Iterable[Any]:
-        return []
-
-
-class _ScrapeTime(Collector):
-    """Values read when Prometheus scrapes, from callbacks that must not block."""
-
-    def __init__(
-        self,
-        actors_alive: Callable[[], int],
-        actor_restarts: Callable[[], int],
-        pool: Callable[[], PoolState | None],
-    ) -> None:
-        self._actors_alive = actors_alive
-        self._actor_restarts = actor_restarts
-        self._pool = pool
-
-    def collect(self) -> Iterator[Any]:
-        yield GaugeMetricFamily(
-            "qari_actors_alive", "Room actors alive now.", value=self._actors_alive()
-        )
-        yield CounterMetricFamily(
-            "qari_actor_restarts",
-            "Room actors restarted after an unexpected failure, since start.",
-            value=self._actor_restarts(),
-        )
-        pool = self._pool()
-        if pool is not None:
-            yield GaugeMetricFamily(
-                "qari_db_pool_max", "Database connections the pool may open.", value=pool.max
-            )
-            connections = GaugeMetricFamily(
-                "qari_db_pool_connections",
-                "Database connections open now, by state.",
-                labels=["state"],
-            )
-            connections.add_metric(["in_use"], pool.in_use)
-            connections.add_metric(["idle"], pool.idle)
-            yield connections
-
-    def describe(self) -> Iterable[Any]:
-        # Describing by collecting would call the callbacks at registration.
-        return []
-
-
-class PoolState:
-    """The database pool, as the scrape sees it."""
-
-    def __init__(self, max: int, in_use: int, idle: int) -> None:
-        self.max = max
-        self.in_use = in_use
-        self.idle = idle
 
 
 class Metrics:
@@ -236,11 +134,11 @@ class Metrics:
         pool: Callable[[], PoolState | None],
     ) -> None:
         """Register what is read at scrape time (called once, by the composition root)."""
-        self.registry.register(_ScrapeTime(actors_alive, actor_restarts, pool))
+        self.registry.register(ScrapeTime(actors_alive, actor_restarts, pool))
 
     def watch_gating(self, stats: GatingStats) -> None:
         """Export the gating checker's counters (kept plainly by it, read at scrape time)."""
-        self.registry.register(_GatingCollector(stats))
+        self.registry.register(GatingCollector(stats))
 
     def identify_node(self, node_id: str) -> None:
         """Name the node every figure here is from (`qari_node_info{node=...} 1`):
@@ -303,19 +201,3 @@ class Metrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)
-
-
-def tortoise_pool() -> PoolState | None:
-    """The default connection's pool: asyncpg's on PostgreSQL, the one connection on SQLite."""
-    try:
-        client = connections.get("default")
-    except Exception:  # not open (start-up, shutdown): nothing to report
-        return None
-    pool = getattr(client, "_pool", None)
-    if pool is not None:
-        size, idle = pool.get_size(), pool.get_idle_size()
-        return PoolState(max=pool.get_max_size(), in_use=size - idle, idle=idle)
-    if hasattr(client, "_connection"):
-        # SQLite has one connection and no pool; whether it is busy is not exposed.
-        return PoolState(max=1, in_use=0, idle=int(client._connection is not None))
-    return None

@@ -35,7 +35,8 @@ from app.http.database_budget import budget_left
 from app.http.rate_limits import RateLimiter
 from app.inbox_writer import InboxWriter
 from app.livekit_gateway import LiveKitGateway
-from app.metrics import Metrics, tortoise_pool
+from app.metrics import Metrics
+from app.metrics_collectors import tortoise_pool
 from app.owner_locks import OwnerLocks
 from app.settings import Settings
 from app.wallet.sessions import WalletSessions

@@ -10,7 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.http.access_log import ACCESS_FORMAT, AccessLine
 from app.logs import JsonFormatter, RedactingFormatter
-from app.metrics import CHAIN_OUTCOMES, Metrics
+from app.metrics import Metrics
+from app.metrics_collectors import CHAIN_OUTCOMES
 from models import WebhookInbox
 from tests.conftest import Client, Running, app_running
 from tests.support.applied import apply_pending
