@@ -8,7 +8,8 @@
 Benchmarks: actors (the actor runtime, `bench/actors_bench.py`), tokens,
 gated (tokens of a gated room with a cached yes, `bench/gated_token_bench.py`),
 webhooks (PostgreSQL and SQLite), stall (held-seat tokens during a table lock,
-PostgreSQL, `bench/stall_bench.py`), soak (PostgreSQL). Each row is a figure, its
+PostgreSQL, `bench/stall_bench.py`), soak (PostgreSQL), cluster (two nodes
+against one, `bench/cluster_bench.py`). Each row is a figure, its
 same-run baseline, the ratio, and the target where there is one. The exit
 status is 0 unless a benchmark crashed, or, with `--strict`, a target was missed.
 """
@@ -23,7 +24,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-BENCHMARKS = ("actors", "tokens", "gated", "wallets", "webhooks", "stall", "soak")
+BENCHMARKS = ("actors", "tokens", "gated", "wallets", "webhooks", "stall", "soak", "cluster")
 # What each needs besides this checkout, for `--help`.
 NEEDS: dict[str, str] = {
     "actors": "nothing (in-process)",
@@ -33,6 +34,7 @@ NEEDS: dict[str, str] = {
     "webhooks": "PostgreSQL (its rows compare PostgreSQL and SQLite); ../shared/bench",
     "stall": "PostgreSQL (it locks tables with LOCK TABLE)",
     "soak": "PostgreSQL",
+    "cluster": "PostgreSQL and wrk (two nodes against one, 100 rooms)",
 }
 POSTGRES_HELP = (
     "PostgreSQL: the server of BENCH_DATABASE_URL, else TEST_DATABASE_URL (default"
@@ -103,6 +105,12 @@ def _soak(args: argparse.Namespace) -> list[dict[str, Any]]:
     return soak.run(quick=args.quick, seconds=seconds)
 
 
+def _cluster(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from bench import cluster_bench
+
+    return cluster_bench.run(quick=args.quick)
+
+
 RUNNERS: dict[str, Callable[[argparse.Namespace], list[dict[str, Any]]]] = {
     "actors": _actors,
     "tokens": _tokens,
@@ -111,6 +119,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], list[dict[str, Any]]]] = {
     "webhooks": _webhooks,
     "stall": _stall,
     "soak": _soak,
+    "cluster": _cluster,
 }
 
 
