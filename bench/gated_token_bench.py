@@ -3,11 +3,11 @@
 One server process (`python -m app` on a SQLite file) reads a local anvil
 (the suite's node and test ERC-20). Two rooms of 10,000 seats are created:
 `bench-public` and `bench-gated` (ERC-20, at least 1 base unit). 500
-addresses are minted a balance in one JSON-RPC batch. Every address asks
+addresses are minted a balance, one transaction each. Every address asks
 once during the warm-up, so its yes is cached (GATING_CACHE_SECONDS is set
 past the run's length: what is measured is the cached path, not the chain).
 Then, from 64 connections and with the same bodies, the two routes run
-alternately; the median of each is reported. Target: gated >= 0.80 of public.
+alternately; the median of each is reported. Target: gated >= 0.90 of public.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import asyncio
 import json
 import statistics
 import tempfile
+import time
 from typing import Any
 
 import httpx
@@ -25,7 +26,7 @@ from tests.support.chain import Chain, compile_contracts, running_anvil
 
 CONCURRENCY = 64
 HOLDERS = 500
-TARGET_RATIO = 0.80
+TARGET_RATIO = 0.90  # DESIGN.md section 11
 ROOMS = ("bench-public", "bench-gated")
 
 
@@ -34,30 +35,45 @@ def _holder(n: int) -> str:
 
 
 def _mint_all(chain: Chain, token: str) -> None:
-    """Mint 1 base unit to every holder: one batch of transactions, mined at once by anvil."""
+    """Mint 1 base unit to every holder, one transaction after another (anvil mines
+    each as it comes; a batch of them, answered together, lost some to nonce races)."""
     selector = "40c10f19"  # mint(address,uint256)
-    # Explicit nonces: anvil handles a batch's calls concurrently.
-    first = int(chain.rpc("eth_getTransactionCount", [chain.accounts[0], "pending"]), 16)
-    body = [
+    with httpx.Client(timeout=30) as client:
+        for n in range(HOLDERS):
+            data = "0x" + selector + _holder(n)[2:].rjust(64, "0") + f"{1:064x}"
+            call = {"from": chain.accounts[0], "to": token, "data": data}
+            answer = client.post(
+                chain.url,
+                json={"jsonrpc": "2.0", "id": n, "method": "eth_sendTransaction", "params": [call]},
+            ).json()
+            if answer.get("error"):
+                raise RuntimeError(f"minting failed: {answer['error']}")
+    _wait_for_balances(chain, token)
+
+
+def _wait_for_balances(chain: Chain, token: str, seconds: float = 60.0) -> None:
+    """Until every holder's balance shows: anvil answers a batch of transactions
+    before it has mined them all, and a warm-up asking earlier would cache a no."""
+    deadline = time.monotonic() + seconds
+    calls = [
         {
             "jsonrpc": "2.0",
             "id": n,
-            "method": "eth_sendTransaction",
+            "method": "eth_call",
             "params": [
-                {
-                    "from": chain.accounts[0],
-                    "nonce": hex(first + n),
-                    "to": token,
-                    "data": "0x" + selector + _holder(n)[2:].rjust(64, "0") + f"{1:064x}",
-                }
+                {"to": token, "data": "0x70a08231" + _holder(n)[2:].rjust(64, "0")},
+                "latest",
             ],
         }
         for n in range(HOLDERS)
     ]
-    answers = httpx.post(chain.url, json=body, timeout=120).json()
-    failed = [a for a in answers if a.get("error")]
-    if failed:
-        raise RuntimeError(f"minting failed: {failed[0]}")
+    while True:
+        answers = httpx.post(chain.url, json=calls, timeout=30).json()
+        if all(int(a.get("result") or "0x0", 16) >= 1 for a in answers):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("the holders' balances did not show in time")
+        time.sleep(0.2)
 
 
 def _bodies(count: int, offset: int) -> list[bytes]:
