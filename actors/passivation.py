@@ -97,8 +97,16 @@ class Passivation(Generic[K, M]):
             log.exception("actor %r: can_passivate failed", cell.key)
             return False
 
-    def _stop_later(self, cell: Cell[K, M]) -> None:
-        task = self._spawn(self._run_hook(cell, cell.actor.on_stop(), "on_stop"))
+    def _stop_later(self, cell: Cell[K, M], after: asyncio.Task[None] | None = None) -> None:
+        """Run on_stop (once `after`, the message in hand, is done); the key's next
+        activation starts only when it has run."""
+
+        async def stop() -> None:
+            if after is not None:
+                await asyncio.wait([after])
+            await self._run_hook(cell, cell.actor.on_stop(), "on_stop")
+
+        task = self._spawn(stop())
         self._stopping[cell.key] = task
 
         def forget(_: asyncio.Task[None]) -> None:

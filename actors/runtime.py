@@ -231,26 +231,12 @@ class ActorRegistry(Supervision[K, M], Shutdown[K, M], Passivation[K, M]):
         what is queued fails with `error`, the message in hand finishes (its
         writes are fenced), and the next message activates a fresh actor, which
         starts once this one's on_stop has run. False if it was not live."""
-        cell = self._cells.pop(key, None)
+        cell = self._cells.get(key)
         if cell is None:
             return False
-        while cell.mailbox:
-            envelope = cell.mailbox.popleft()
-            if envelope.reply is not None and not envelope.reply.done():
-                envelope.reply.set_exception(error)
+        self._retire(cell, error)
         if cell.started:
-            in_hand = cell.drain_task
-
-            async def stop_after_hand() -> None:
-                if in_hand is not None and in_hand is not asyncio.current_task():
-                    await asyncio.wait([in_hand])
-                await self._run_hook(cell, cell.actor.on_stop(), "on_stop")
-
-            task = self._spawn(stop_after_hand())
-            self._stopping[key] = task
-            task.add_done_callback(
-                lambda _: self._stopping.pop(key, None) if self._stopping.get(key) is task else None
-            )
+            self._stop_later(cell, after=cell.drain_task)
         return True
 
     # -- introspection ---------------------------------------------------------

@@ -25,7 +25,7 @@ class Shutdown(Generic[K, M]):
 
     if TYPE_CHECKING:  # the registry's, from Supervision and Passivation
 
-        def _retire(self, cell: Cell[K, M], error: ActorDeadError) -> None:
+        def _retire(self, cell: Cell[K, M], error: Exception) -> None:
             raise NotImplementedError
 
         def _spawn(self, coro: Awaitable[None]) -> asyncio.Task[None]:

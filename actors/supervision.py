@@ -81,7 +81,7 @@ class Supervision(Generic[K, M]):
         cell.started = False
         return True
 
-    def _retire(self, cell: Cell[K, M], error: ActorDeadError) -> None:
+    def _retire(self, cell: Cell[K, M], error: Exception) -> None:
         """Remove the cell and fail everything still queued for it."""
         if self._cells.get(cell.key) is cell:
             del self._cells[cell.key]

@@ -123,7 +123,12 @@ def build_services(
         ownership = SoleNode(node_id)
     else:
         leases = NodeLeases(
-            node_id, settings.this_node_url, settings.lease_seconds, database, clock
+            # Its own clock (CLOCK_BOOTTIME): lease trust must count suspended time,
+            # whatever clock the rest of the app is given.
+            node_id,
+            settings.this_node_url,
+            settings.lease_seconds,
+            database,
         )
         database.fencing = leases  # every room write is fenced by this node's leases
         ownership = leases
@@ -225,7 +230,7 @@ def build_services(
         forwarder=forwarder,
         forward_key=forward_key,
         holders=holders,
-        waker=RoomWaker(rooms, ownership, holders, database, clustered=leases is not None),
+        waker=RoomWaker(rooms, ownership, holders, database),
     )
 
 

@@ -172,19 +172,14 @@ class RoomActor(Actor[str, RoomMessage]):
                 # error (503 database_unavailable, or room_unavailable when another
                 # node serves the room).
                 log.info("room %r not loaded here: %s", self.key, error)
-                if isinstance(message, EventsStored):
-                    # The events stay stored; the owner, or the sweep, applies them.
-                    if message.applied is not None and not message.applied.done():
-                        message.applied.set_result(0)
+                if _left_stored(message):
                     return None
                 raise
         elif self._deps.ownership.current(self.key) != memory.lease:
             # The lease lapsed (this node hung, or could not renew): never answer
             # from memory for a room another node may serve now (its actor is being
-            # stopped; stored events wait for the room's owner).
-            if isinstance(message, EventsStored):
-                if message.applied is not None and not message.applied.done():
-                    message.applied.set_result(0)
+            # stopped).
+            if _left_stored(message):
                 return None
             raise RoomUnavailableError(self.key)
         if isinstance(message, MANAGED) and message.manager is not None:
@@ -238,3 +233,13 @@ class RoomActor(Actor[str, RoomMessage]):
                 plan = moderation.end(memory, now(), livekit_configured=configured)
                 return await perform.plan(memory, livekit, plan)
         raise TypeError(f"RoomActor cannot handle {type(message).__name__}")
+
+
+def _left_stored(message: RoomMessage) -> bool:
+    """Whether `message` tells of stored events, which stay stored for the room's
+    owner (or the sweep) to apply: its waiter, if any, learns none were applied here."""
+    if not isinstance(message, EventsStored):
+        return False
+    if message.applied is not None and not message.applied.done():
+        message.applied.set_result(0)
+    return True

@@ -93,17 +93,11 @@ class SessionPage(BaseModel):
     next_cursor: str | None
 
 
-class AttendeeOut(BaseModel):
-    identity: str
-    name: str | None
-    sid: str
+class AttendeeOut(ParticipantSessionOut):
+    """One connection of a session; its duration runs until now while it is connected."""
+
     # standard, agent, egress, ingress, sip (LiveKit's participant kinds).
     kind: str
-    joined_at: dt.datetime | None
-    left_at: dt.datetime | None
-    # Until it left; for one still connected, until now.
-    duration_seconds: float | None
-    disconnect_reason: str | None
     # Tracks it publishes now; for one that left, those it published when it left.
     track_count: int
 
@@ -141,13 +135,19 @@ async def list_participants(name: str) -> ParticipantList:
     return ParticipantList(items=[ParticipantOut.of(p) for p in live])
 
 
-class SessionListQuery(BaseModel):
+class _PageQuery(BaseModel):
     # A misspelt parameter is an error, not silently ignored.
     model_config = ConfigDict(extra="forbid")
 
-    limit: Annotated[int, Field(ge=1, le=MAX_SESSIONS_PAGE)] = DEFAULT_SESSIONS_PAGE
-    # Opaque to clients; it is the id of the session the previous page ended at.
+    # Opaque to clients; it is the id of the row the previous page ended at.
     cursor: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")] | None = None
+
+    def after(self) -> int | None:
+        return None if self.cursor is None else min(int(self.cursor), MAX_ID)
+
+
+class SessionListQuery(_PageQuery):
+    limit: Annotated[int, Field(ge=1, le=MAX_SESSIONS_PAGE)] = DEFAULT_SESSIONS_PAGE
 
 
 @blueprint.get("/v1/rooms/<string:name>/sessions")
@@ -165,7 +165,7 @@ async def list_sessions(name: str, query_args: SessionListQuery) -> SessionPage:
     """
     await require_room_manager(name)
     await _require_room(name)
-    after = None if query_args.cursor is None else min(int(query_args.cursor), MAX_ID)
+    after = query_args.after()
     # The whole page within what is left of the request's database budget.
     async with database_work():
         page = await room_history(name, query_args.limit, after, PARTICIPANTS_PER_SESSION)
@@ -190,12 +190,8 @@ def _session_out(s: HistorySession) -> SessionOut:
     )
 
 
-class AttendanceQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AttendanceQuery(_PageQuery):
     limit: Annotated[int, Field(ge=1, le=MAX_ATTENDANCE_PAGE)] = DEFAULT_ATTENDANCE_PAGE
-    # Opaque to clients; it is the id of the participant session the previous page ended at.
-    cursor: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")] | None = None
 
 
 @blueprint.get("/v1/rooms/<string:name>/sessions/<string:sid>/participants")
@@ -216,7 +212,7 @@ async def list_session_participants(
     """
     await require_room_manager(name)
     await _require_room(name)
-    after = None if query_args.cursor is None else min(int(query_args.cursor), MAX_ID)
+    after = query_args.after()
     async with database_work():
         page = await session_attendance(name, sid, query_args.limit, after)
     if page is None:
@@ -230,14 +226,5 @@ async def list_session_participants(
 
 
 def _attendee_out(a: Attendee, now: dt.datetime) -> AttendeeOut:
-    return AttendeeOut(
-        identity=a.identity,
-        name=a.name,
-        sid=a.sid,
-        kind=a.kind,
-        joined_at=a.joined_at,
-        left_at=a.left_at,
-        duration_seconds=_seconds(a.joined_at, a.left_at or now),
-        disconnect_reason=a.disconnect_reason,
-        track_count=a.track_count,
-    )
+    fields = {k: v for k, v in asdict(a).items() if k != "id"}  # the id is the cursor
+    return AttendeeOut(**fields, duration_seconds=_seconds(a.joined_at, a.left_at or now))

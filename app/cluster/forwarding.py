@@ -3,9 +3,9 @@
 The owner authenticates the request again (the forwarder adds no credential
 of its own); what the forwarder adds is signed with a key every node shares
 (derived from LIVEKIT_API_SECRET, which they must share anyway to verify
-webhooks and mint tokens): which node forwarded it, and the client's address,
-so the owner neither forwards it again (one hop, never a loop) nor counts
-every forwarded client under the forwarder's address. A forward waits at most
+webhooks and mint tokens): which node forwarded it, so the owner neither
+forwards it again (one hop, never a loop) nor spends a rate limit on it again
+(the node it reached first did). A forward waits at most
 FORWARD_TIMEOUT_SECONDS; an owner that does not answer by then (it died, or
 hangs) is 503 room_unavailable, with Retry-After until its lease lapses.
 """
@@ -24,7 +24,6 @@ from werkzeug.datastructures import Headers
 from actors.room.errors import RoomUnavailableError
 
 FORWARDED_BY = "Qari-Forwarded-By"
-FORWARDED_FOR = "Qari-Forwarded-For"
 SIGNATURE = "Qari-Forward-Signature"
 # A signature older than this is not believed (a replayed header).
 SIGNATURE_SECONDS = 60
@@ -41,7 +40,6 @@ _HOP_BY_HOP = frozenset(
         "upgrade",
         "proxy-authorization",
         FORWARDED_BY.lower(),
-        FORWARDED_FOR.lower(),
         SIGNATURE.lower(),
     }
 )
@@ -51,12 +49,10 @@ def forwarding_key(livekit_secret: str) -> bytes:
     return hashlib.sha256(b"qari-forward\x00" + livekit_secret.encode()).digest()
 
 
-def _mac(
-    key: bytes, node: str, client: str, method: str, target: str, stamp: str, body: bytes
-) -> str:
+def _mac(key: bytes, node: str, method: str, target: str, stamp: str, body: bytes) -> str:
     # The body too: a captured forward cannot carry another body under its signature.
     digest = hashlib.sha256(body).hexdigest()
-    text = "\n".join((node, client, method, target, stamp, digest)).encode()
+    text = "\n".join((node, method, target, stamp, digest)).encode()
     return hmac.new(key, text, hashlib.sha256).hexdigest()
 
 
@@ -74,24 +70,23 @@ def was_forwarded(request: Request) -> bool:
     return FORWARDED_BY in request.headers
 
 
-async def verified_forward(key: bytes, request: Request) -> tuple[str, str] | None:
-    """(forwarding node, client address) when `request` was forwarded by a node of
-    this cluster, else None (a header anyone could write proves nothing)."""
+async def verified_forward(key: bytes, request: Request) -> bool:
+    """Whether `request` was forwarded by a node of this cluster (a header anyone
+    could write proves nothing without its signature)."""
     node = request.headers.get(FORWARDED_BY)
     signature = request.headers.get(SIGNATURE)
     if not node or not signature:
-        return None
-    client = request.headers.get(FORWARDED_FOR, "")
+        return False
     stamp, _, mac = signature.partition(",")
     try:
         age = abs(time.time() - int(stamp))
     except ValueError:
-        return None
+        return False
     if age > SIGNATURE_SECONDS:
-        return None
+        return False
     body = await _body(request)
-    expected = _mac(key, node, client, request.method, target_of(request), stamp, body)
-    return (node, client) if hmac.compare_digest(expected, mac) else None
+    expected = _mac(key, node, request.method, target_of(request), stamp, body)
+    return hmac.compare_digest(expected, mac)
 
 
 async def _body(request: Request) -> bytes:
@@ -108,8 +103,6 @@ class Forwarder:
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._retry_after = retry_after
         self._session: aiohttp.ClientSession | None = None
-        self.forwarded = 0
-        self.failed = 0
 
     async def open(self) -> None:
         if self._session is None:
@@ -123,7 +116,7 @@ class Forwarder:
             await self._session.close()
             self._session = None
 
-    async def forward(self, room: str, owner_url: str, request: Request, client: str) -> Response:
+    async def forward(self, room: str, owner_url: str, request: Request) -> Response:
         """`request` as the owner at `owner_url` answers it; RoomUnavailableError when it
         does not within FORWARD_TIMEOUT_SECONDS."""
         await self.open()
@@ -131,12 +124,11 @@ class Forwarder:
         target = target_of(request)
         stamp = str(int(time.time()))
         body = await _body(request)
-        mac = _mac(self._key, self._node_id, client, request.method, target, stamp, body)
+        mac = _mac(self._key, self._node_id, request.method, target, stamp, body)
         # A list, not a dict: a header sent twice is passed on twice.
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
         headers += [
             (FORWARDED_BY, self._node_id),
-            (FORWARDED_FOR, client),
             (SIGNATURE, f"{stamp},{mac}"),
         ]
         try:
@@ -154,7 +146,5 @@ class Forwarder:
                 ]
                 status = answer.status
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            self.failed += 1
             raise RoomUnavailableError(room, self._retry_after) from error
-        self.forwarded += 1
         return Response(content, status=status, headers=Headers(relayed))

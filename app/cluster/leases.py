@@ -74,15 +74,10 @@ class NodeLeases:
         # Given up by idle actors (room -> epoch), let lapse with the next renewal.
         self._released: dict[str, int] = {}
         self._keeper: asyncio.Task[None] | None = None
-        self.renewals = 0
 
     @property
     def node_id(self) -> str:
         return self._node_id
-
-    @property
-    def lease_seconds(self) -> float:
-        return self._seconds
 
     def _trusted_until(self, sent_at: float) -> float:
         return sent_at + self._seconds * (1 - SAFETY_FRACTION)
@@ -126,9 +121,6 @@ class NodeLeases:
             return None
         return Lease(room, epoch)
 
-    def rooms(self) -> list[str]:
-        return list(self._held)
-
     def release(self, lease: Lease) -> None:
         """The room's actor stopped (idle): its lease lapses at the next renewal, so
         another node may take the room at once instead of LEASE_SECONDS later. Only
@@ -169,7 +161,6 @@ class NodeLeases:
             for room, epoch in released.items():  # tried again with the next renewal
                 self._released.setdefault(room, epoch)
             raise
-        self.renewals += 1
         until = self._trusted_until(sent_at)
         lost = []
         for room, epoch in sent.items():

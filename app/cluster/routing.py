@@ -117,10 +117,8 @@ def install_room_routing(
         if was_forwarded(request) or not holder.url:
             # One hop only: the node that sent it thought this one the owner.
             raise RoomUnavailableError(room)
-        peer = request.scope.get("client")
-        client = g.get("qari_client") or (peer[0] if peer else "")
         try:
-            answer = await forwarder.forward(room, holder.url, request, client)
+            answer = await forwarder.forward(room, holder.url, request)
         except RoomUnavailableError:
             answer = None
         if answer is not None and not await _lost_there(answer):
@@ -141,7 +139,7 @@ def install_room_routing(
             if answer is not None:
                 return answer
             raise RoomUnavailableError(room)
-        return await forwarder.forward(room, again.url, request, client)
+        return await forwarder.forward(room, again.url, request)
 
     @app.after_request
     async def name_owner(response: Response) -> Response:

@@ -30,15 +30,15 @@ class RoomWaker:
         ownership: Ownership,
         holders: HolderCache,
         database: Database,
-        *,
-        clustered: bool,
     ) -> None:
         self._rooms = rooms
         self._ownership = ownership
         self._holders = holders
         self._database = database
-        self._clustered = clustered
         self._tasks: set[asyncio.Future[None]] = set()
+        # Rooms with a wake-up under way -> whether events were stored since it began
+        # (a burst of one room's webhooks costs one notice at a time, not one each).
+        self._waking: dict[str, bool] = {}
 
     def tell(self, room: str) -> None:
         """Wake this node's actor of `room` (it applies what is stored)."""
@@ -52,12 +52,27 @@ class RoomWaker:
         """Events of `room` were stored here: wake its owner. Never waits: the ack
         goes out at once, whatever the owner (or the database's lock on its lease)
         is doing; what cannot be done now the sweep does."""
-        if not self._clustered or self._ownership.current(room) is not None:
+        # On SQLite (one node) every room is this node's: `current` always answers.
+        if self._ownership.current(room) is not None:
             self.tell(room)
             return
-        task = asyncio.ensure_future(self._wake_owner(room))
+        if room in self._waking:
+            self._waking[room] = True  # the wake-up under way goes round once more
+            return
+        self._waking[room] = False
+        task = asyncio.ensure_future(self._wake_until_quiet(room))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _wake_until_quiet(self, room: str) -> None:
+        try:
+            while True:
+                await self._wake_owner(room)
+                if not self._waking[room]:
+                    return
+                self._waking[room] = False
+        finally:
+            del self._waking[room]
 
     async def _wake_owner(self, room: str) -> None:
         try:
@@ -94,5 +109,5 @@ class RoomWaker:
     async def sweep(self, room: str) -> None:
         """The periodic sweep: a room this node owns, or may take, is woken; one that
         another node owns is left to it."""
-        if not self._clustered or await self.serves(room):
+        if await self.serves(room):
             self.tell(room)

@@ -228,13 +228,12 @@ def install_rate_limits(
         caller: Caller | None = g.get("qari_caller")
         if caller is not None and caller.is_service:
             return
-        if forward_key is not None and await verified_forward(forward_key, request) is not None:
+        if forward_key is not None and await verified_forward(forward_key, request):
             return
         peer = request.scope.get("client")
         client = limiter.client_of(
             peer[0] if peer else None, request.headers.getlist("X-Forwarded-For")
         )
-        g.qari_client = client  # what a forward to the room's owner names
         try:
             limiter.spend(budget, client, caller.address if caller is not None else None)
         except APIError:

@@ -114,7 +114,8 @@ class FakeLiveKit:
         self.participants: defaultdict[str, dict[str, ParticipantInfo]] = defaultdict(dict)
         self.calls: list[tuple[str, Message]] = []
         self._verifier = TokenVerifier(api_key, api_secret)
-        self._failures: defaultdict[str, deque[_Failure]] = defaultdict(deque)
+        # None: a call served normally before the failures behind it (`skip`).
+        self._failures: defaultdict[str, deque[_Failure | None]] = defaultdict(deque)
         self._hangs: defaultdict[str, deque[float]] = defaultdict(deque)
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -199,8 +200,10 @@ class FakeLiveKit:
         msg: str = "injected failure",
         status: int | None = None,
         times: int = 1,
+        skip: int = 0,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` answer a Twirp error.
+        """Make the next ``times`` calls of ``method`` (after ``skip`` served normally)
+        answer a Twirp error.
 
         The call is still authenticated, parsed and recorded first; the state is
         left untouched. ``status`` defaults to Twirp's status for ``code``.
@@ -212,6 +215,7 @@ class FakeLiveKit:
             status = TWIRP_STATUS[code]
         if times < 1:
             raise ValueError("times must be >= 1")
+        self._failures[method].extend(None for _ in range(skip))
         self._failures[method].extend(_Failure(code, msg, status) for _ in range(times))
 
     def hang_next(self, method: str, seconds: float, times: int = 1) -> None:
@@ -295,7 +299,8 @@ class FakeLiveKit:
             await self._hang(self._hangs[name].popleft())
         if self._failures[name]:
             failure = self._failures[name].popleft()
-            raise _TwirpError(failure.code, failure.msg, failure.status)
+            if failure is not None:
+                raise _TwirpError(failure.code, failure.msg, failure.status)
         if not method.authorized(grants, message):
             raise _TwirpError(_GRANT_ERROR_CODE, f"token lacks the grant for {name}")
 
