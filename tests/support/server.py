@@ -46,7 +46,7 @@ def server_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
     }
 
 
-def wait_ready(base_url: str, process: subprocess.Popen[bytes], seconds: float = 20) -> None:
+def wait_ready(base_url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
