@@ -14,6 +14,7 @@ from quart_schema import QuartSchema
 from app.blueprints import (
     auth,
     docs,
+    events,
     health,
     metrics,
     moderation,
@@ -21,6 +22,7 @@ from app.blueprints import (
     presence,
     rooms,
     tokens,
+    webhook_endpoints,
     webhooks,
 )
 from app.cluster.routing import install_room_routing
@@ -148,6 +150,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         presence,
         moderation,
         webhooks,
+        webhook_endpoints,
+        events,
         ops,
         metrics,
         docs,

@@ -35,6 +35,7 @@ from app.chain.recheck import recheck_forever
 from app.cluster.node import leave_cluster, lock_sqlite, start_node, unlock_sqlite
 from app.cluster.sqlite_lock import SqliteInUseError
 from app.database import DATABASE_UNAVAILABLE, close_database, open_database
+from app.events.service import start_tasks as start_events
 from app.schema_check import SchemaNotCurrentError, check_schema
 from app.services import Services
 from models.db import is_unavailable
@@ -186,6 +187,7 @@ async def shut_down(services: Services, requested_at: float) -> None:
         services.inbox.close(left(writes_by)),
         services.seat_writer.close(left(writes_by)),
         services.committer.close(left(writes_by)),
+        services.events.close(left(writes_by)),
     )
     # Every room's actor has stopped: their leases lapse now, so other nodes
     # serve them at once.
@@ -239,6 +241,7 @@ def install_lifecycle(app: Quart, services: Services) -> None:
                 log.info("recovering stored webhooks for %d room(s)", recovered)
             sweepers.append(asyncio.create_task(sweep_pending_webhooks(services)))
             sweepers.append(asyncio.create_task(retain_webhook_payloads(services)))
+            sweepers += start_events(services.events)
             if services.gateway.configured:
                 # Without LiveKit nobody can be removed, so there is nothing to re-check for.
                 sweepers.append(

@@ -31,6 +31,7 @@ from app.cluster.forwarding import Forwarder, forwarding_key
 from app.cluster.leases import NodeLeases
 from app.cluster.routing import HolderCache
 from app.cluster.wakeups import RoomWaker
+from app.events.service import Events, build_events
 from app.http.database_budget import budget_left
 from app.http.rate_limits import RateLimiter
 from app.inbox_writer import InboxWriter
@@ -95,6 +96,8 @@ class Services:
     holders: HolderCache
     # Wakes a room's owner when its webhook events are stored (here or by a notice).
     waker: RoomWaker
+    # Events out: the outbox's sequencer, outbound webhooks, the live feed.
+    events: Events
     # Injectable, so tests drive periodic work (the webhook sweep) exactly.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # The gating re-check's own sleep (None: `sleep`), so a test can drive it alone.
@@ -140,6 +143,7 @@ def build_services(
         )
     gateway = LiveKitGateway(settings)
     metrics = Metrics()
+    events = build_events(database, settings, node_id, now)
     postbox = RoomPostbox()
     parsed = ParsedEvents()
     committer = Committer(
@@ -231,6 +235,7 @@ def build_services(
         forward_key=forward_key,
         holders=holders,
         waker=RoomWaker(rooms, ownership, holders, database),
+        events=events,
     )
 
 

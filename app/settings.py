@@ -76,6 +76,18 @@ class Settings(BaseSettings):
     forward_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     workers: int = Field(default=1, ge=1, le=64)
 
+    # Events out (DESIGN.md section 7): outbound webhooks and the live feed.
+    # OUTBOUND_RETRY_SECONDS: the delays between a failed attempt and the next
+    # (comma-separated seconds), after the last of which a delivery is failed.
+    outbound_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    outbound_retry_seconds: str = Field(
+        default="5,300,1800,7200,18000,36000,36000",
+        pattern=r"^\s*[0-9]+(\.[0-9]+)?\s*(,\s*[0-9]+(\.[0-9]+)?\s*)*$",
+    )
+    # Endpoints in loopback, private, link-local... networks (development, tests).
+    outbound_allow_private: bool = False
+    events_retention_hours: float = Field(default=24.0, gt=0)
+
     # Operability.
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -182,6 +194,11 @@ class Settings(BaseSettings):
     def rpc_urls(self) -> dict[int, str]:
         """`CHAIN_RPC_URLS` as chain id -> URL."""
         return parse_chain_rpc_urls(self.chain_rpc_urls.get_secret_value())
+
+    @property
+    def outbound_retry_delays(self) -> tuple[float, ...]:
+        """OUTBOUND_RETRY_SECONDS as seconds, in order."""
+        return tuple(float(part) for part in self.outbound_retry_seconds.split(",") if part.strip())
 
     @property
     def siwe_authority(self) -> str:

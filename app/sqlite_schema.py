@@ -21,6 +21,13 @@ ADDED_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("seats", "grant_key", "VARCHAR(32) NOT NULL DEFAULT ''", "5_20261206053145_grant_key"),
 )
 
+# Indexes Tortoise cannot describe (partial ones), as their migrations make them.
+INDEXES: tuple[str, ...] = (
+    # 7_outbox: the sequencer's scan for events not numbered yet.
+    'CREATE INDEX IF NOT EXISTS "idx_outbox_events_unnumbered" ON "outbox_events" ("id") '
+    'WHERE "seq" IS NULL',
+)
+
 
 async def add_missing_columns() -> list[str]:
     """Add the columns of ADDED_COLUMNS a table lacks; the `table.column`s added."""
@@ -32,6 +39,8 @@ async def add_missing_columns() -> list[str]:
             continue  # no such table yet (created whole), or already there
         await conn.execute_script(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         added.append(f"{table}.{column}")
+    for index in INDEXES:
+        await conn.execute_script(index)
     if added:
         log.info("SQLite schema brought up to the models: added %s", ", ".join(added))
     return added

@@ -1,8 +1,16 @@
 """Tortoise models: rooms, their sessions, participant sessions, the webhook inbox,
-seats, bans, wallet sign-in (nonces, sessions), nodes and room leases."""
+seats, bans, wallet sign-in (nonces, sessions), nodes and room leases, the outbox
+and webhook endpoints."""
 
 from models.bans import Ban
 from models.leases import Node, RoomLease
+from models.outbox import (
+    OutboxAttempt,
+    OutboxDelivery,
+    OutboxEvent,
+    OutboxSequence,
+    WebhookEndpoint,
+)
 from models.rooms import AccessType, NftStandard, Room, RoomStatus
 from models.seats import Seat
 from models.sessions import ParticipantSession, RoomSession
@@ -14,6 +22,10 @@ __all__ = [
     "Ban",
     "NftStandard",
     "Node",
+    "OutboxAttempt",
+    "OutboxDelivery",
+    "OutboxEvent",
+    "OutboxSequence",
     "ParticipantSession",
     "Room",
     "RoomLease",
@@ -22,5 +34,6 @@ __all__ = [
     "Seat",
     "SiweNonce",
     "WalletSession",
+    "WebhookEndpoint",
     "WebhookInbox",
 ]

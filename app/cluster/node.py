@@ -14,6 +14,7 @@ import logging
 
 from app.cluster.notices import ROOMS, SIGNOUT, Listener, notify
 from app.cluster.sqlite_lock import SqliteLock
+from app.events.sequencer import EVENTS_CHANNEL
 from app.services import Services
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,11 @@ async def start_node(services: Services) -> list[asyncio.Task[None]]:
     sessions.ended = signed_out
     listener = Listener(
         services.settings.database_url,
-        {ROOMS: services.waker.on_notice, SIGNOUT: sessions.forget},
+        {
+            ROOMS: services.waker.on_notice,
+            SIGNOUT: sessions.forget,
+            EVENTS_CHANNEL: services.events.on_notice,
+        },
     )
     leases.start()  # stopped by leave_cluster, after the actors have drained
     tasks = [

@@ -100,6 +100,11 @@ TABLES = (
     "wallet_sessions",
     "room_leases",
     "nodes",
+    "outbox_attempts",
+    "outbox_deliveries",
+    "outbox_events",
+    "outbox_sequence",
+    "webhook_endpoints",
 )
 
 

@@ -1,0 +1,212 @@
+"""Numbers committed events in commit order, and makes their deliveries.
+
+Events are written unnumbered by the transactions that make their changes
+(models/outbox.py). A run of the sequencer, one at a time across every node
+(it holds the one `outbox_sequence` row FOR UPDATE until it commits), reads
+the unnumbered events it can see, oldest insert first, and numbers them after
+the last number given. Because runs are serial and each sees every event
+committed before it began, numbers follow the order events became visible:
+a reader at N never later finds a committed event below N. Events of one
+room are written by one owner at a time, one transaction after another, so
+they keep their order too.
+
+In the same transaction a run makes one delivery per event and enabled
+endpoint that wants it (app/events/delivery.py sends them), so an endpoint
+gets the events numbered while it is enabled.
+
+A run is nudged by this node's writers after they commit, and by nothing
+else: every node also runs one every `poll_seconds`, which numbers events a
+node wrote but did not get to (it died after its commit). After a run has
+numbered events, `on_numbered` is called here and, on PostgreSQL, the other
+nodes hear of it by a notice (`qari_events`), so their feeds and deliveries
+wake within the notice's time, not the poll's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from models.db import Database, is_postgres
+from models.outbox import SEQUENCE_ROW, now_sql
+
+log = logging.getLogger(__name__)
+
+EVENTS_CHANNEL = "qari_events"
+# Events numbered by one run at most (a backlog goes in slices).
+BATCH = 500
+# Runs nudged within this of one another are one run: under load, commits come
+# much faster than a run takes, and a run numbers everything visible anyway.
+MIN_INTERVAL_SECONDS = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """An enabled endpoint and what it asked for (None: everything)."""
+
+    id: str
+    types: frozenset[str] | None
+    rooms: frozenset[str] | None
+
+    def wants(self, room: str, type_: str) -> bool:
+        return (self.types is None or type_ in self.types) and (
+            self.rooms is None or room in self.rooms
+        )
+
+
+def _names(text: str | None) -> frozenset[str] | None:
+    if text is None:
+        return None
+    return frozenset(str(v) for v in json.loads(text))
+
+
+_UNNUMBERED = (
+    f"SELECT id, room, type FROM outbox_events WHERE seq IS NULL ORDER BY id LIMIT {BATCH}"  # noqa: S608,E501
+)
+
+
+class Sequencer:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        poll_seconds: float = 1.0,
+        on_numbered: Sequence[Callable[[int], None]] = (),
+    ) -> None:
+        self._database = database
+        self._poll_seconds = poll_seconds
+        self.on_numbered: list[Callable[[int], None]] = list(on_numbered)
+        self._nudged = asyncio.Event()
+        self.last_seq = 0  # the last number this node has given or heard of
+        self.runs = 0  # runs that numbered something (ops, tests)
+
+    def nudge(self) -> None:
+        """Events were committed here: number them soon."""
+        self._nudged.set()
+
+    async def run_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._nudged.wait(), self._poll_seconds)
+            self._nudged.clear()
+            started = loop.time()
+            try:
+                while await self.run_once() >= BATCH:
+                    pass  # a backlog: the next slice at once
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("numbering events failed (%s); next try soon", type(error).__name__)
+            # Coalesce the nudges of a burst of commits into the next run.
+            await asyncio.sleep(max(0.0, MIN_INTERVAL_SECONDS - (loop.time() - started)))
+
+    async def run_once(self) -> int:
+        """Number the unnumbered events this run can see; how many it numbered."""
+        async with self._database.transaction() as conn:
+            last = await _take_sequence(conn)
+            rows = await conn.execute_query_dict(_UNNUMBERED)
+            if not rows:
+                return 0
+            numbered = [(int(row["id"]), last + i + 1) for i, row in enumerate(rows)]
+            last += len(rows)
+            pg = is_postgres(conn)
+            if pg:
+                await conn.execute_query(
+                    "UPDATE outbox_events e SET seq = u.seq FROM unnest($1::bigint[], "
+                    "$2::bigint[]) AS u(id, seq) WHERE e.id = u.id",
+                    [[i for i, _ in numbered], [s for _, s in numbered]],
+                )
+                await conn.execute_query(
+                    "UPDATE outbox_sequence SET last_seq = $1 WHERE id = $2", [last, SEQUENCE_ROW]
+                )
+            else:
+                await conn.execute_many(
+                    "UPDATE outbox_events SET seq = ?2 WHERE id = ?1", [list(n) for n in numbered]
+                )
+                await conn.execute_query(
+                    "UPDATE outbox_sequence SET last_seq = ? WHERE id = ?", [last, SEQUENCE_ROW]
+                )
+            await _make_deliveries(conn, rows, numbered)
+            if pg:
+                # Delivered at commit, to every node listening (this one too).
+                await conn.execute_query("SELECT pg_notify($1, $2)", [EVENTS_CHANNEL, str(last)])
+        self.runs += 1
+        self.heard(last)
+        return len(rows)
+
+    def heard(self, seq: int) -> None:
+        """Events up to `seq` are numbered (here, or by another node's notice)."""
+        if seq > self.last_seq:
+            self.last_seq = seq
+        for callback in self.on_numbered:
+            try:
+                callback(seq)
+            except Exception:
+                log.exception("a numbered-events callback failed")
+
+    def on_notice(self, payload: str) -> None:
+        """Another node (or this one) numbered events up to `payload`."""
+        try:
+            seq = int(payload)
+        except ValueError:
+            return
+        self.heard(seq)
+
+
+async def _take_sequence(conn: BaseDBAsyncClient) -> int:
+    """The last number given, holding its row until this transaction ends."""
+    lock = " FOR UPDATE" if is_postgres(conn) else ""
+    mark = "$1" if is_postgres(conn) else "?"
+    query = f"SELECT last_seq FROM outbox_sequence WHERE id = {mark}{lock}"  # noqa: S608
+    rows = await conn.execute_query_dict(query, [SEQUENCE_ROW])
+    if not rows:
+        # A new database (or its tables emptied): the row appears once.
+        await conn.execute_query(
+            f"INSERT INTO outbox_sequence (id, last_seq) VALUES ({mark}, 0) "  # noqa: S608
+            "ON CONFLICT (id) DO NOTHING",
+            [SEQUENCE_ROW],
+        )
+        rows = await conn.execute_query_dict(query, [SEQUENCE_ROW])
+    return int(rows[0]["last_seq"])
+
+
+async def _make_deliveries(
+    conn: BaseDBAsyncClient,
+    rows: Sequence[dict[str, object]],
+    numbered: Sequence[tuple[int, int]],
+) -> None:
+    endpoints = [
+        Wanted(str(row["id"]), _names(row["events"]), _names(row["rooms"]))
+        for row in await conn.execute_query_dict(
+            "SELECT id, events, rooms FROM webhook_endpoints WHERE enabled"
+        )
+    ]
+    if not endpoints:
+        return
+    values: list[list[object]] = []
+    for row, (event_id, seq) in zip(rows, numbered, strict=True):
+        room, type_ = str(row["room"]), str(row["type"])
+        values += [[e.id, event_id, seq, room] for e in endpoints if e.wants(room, type_)]
+    if not values:
+        return
+    now = now_sql(conn)
+    if is_postgres(conn):
+        await conn.execute_query(
+            "INSERT INTO outbox_deliveries (endpoint_id, event_id, event_seq, room, state, "  # noqa: S608
+            f"attempts, next_attempt_at) SELECT u.e, u.v, u.s, u.r, 'pending', 0, {now} "
+            "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[]) AS u(e, v, s, r)",
+            [[v[i] for v in values] for i in range(4)],
+        )
+        return
+    await conn.execute_many(
+        "INSERT INTO outbox_deliveries (endpoint_id, event_id, event_seq, room, state, "  # noqa: S608
+        f"attempts, next_attempt_at) VALUES (?, ?, ?, ?, 'pending', 0, {now})",
+        values,
+    )
