@@ -154,11 +154,11 @@ async def sweep_pending_webhooks(services: Services) -> None:
             )
 
 
-async def revoke_access(services: Services, room: str, identity: str) -> None:
+async def revoke_access(services: Services, room: str, identity: str, reason: str) -> None:
     """The re-check's no: through the room's actor, which revokes the identity's
     grant (its tokens stop admitting it), frees its seat and removes it."""
     with contextlib.suppress(RoomNotFoundError):  # deleted meanwhile: its grants went too
-        await services.rooms.ask(room, RevokeAccess(identity))
+        await services.rooms.ask(room, RevokeAccess(identity, reason=reason))
 
 
 def note_shutdown_requested(app: Quart) -> None:

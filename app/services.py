@@ -144,6 +144,7 @@ def build_services(
     gateway = LiveKitGateway(settings)
     metrics = Metrics()
     events = build_events(database, settings, node_id, now)
+    database.on_events = events.committed
     postbox = RoomPostbox()
     parsed = ParsedEvents()
     committer = Committer(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 import asyncpg
@@ -87,6 +87,8 @@ class Database:
     def __init__(self, timeout_seconds: float, fencing: Fencing | None = None) -> None:
         self._timeout_seconds = timeout_seconds
         self.fencing: Fencing = fencing or Unfenced()
+        # Told after a write that put events in the outbox commits (the sequencer's nudge).
+        self.on_events: Callable[[], None] = _nothing
 
     @property
     def timeout_seconds(self) -> float:
@@ -118,8 +120,16 @@ class Database:
                     raise LeaseLostError(stale)
             yield conn
 
+    def events_committed(self) -> None:
+        """A transaction that wrote events has committed: they can be numbered."""
+        self.on_events()
+
     def __repr__(self) -> str:
         return f"Database(timeout_seconds={self._timeout_seconds!r})"
+
+
+def _nothing() -> None:
+    return None
 
 
 def is_unavailable(error: BaseException) -> bool:

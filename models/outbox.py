@@ -26,7 +26,7 @@ from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
-from models.db import is_postgres, timestamp
+from models.db import Database, is_postgres, timestamp
 
 # The one row holding the last number given, so numbers never go back (also
 # after retention has deleted every event).
@@ -217,6 +217,16 @@ async def append(conn: BaseDBAsyncClient, events: Sequence[Event]) -> None:
         f"VALUES (?, ?, ?, ?, {now_sql(conn)})",
         [[e.room, e.type, e.data_json(), e.at] for e in events],
     )
+
+
+async def write_events(
+    database: Database, fence: Mapping[str, int], events: Sequence[Event]
+) -> None:
+    """`events` alone, in a room write of their own (fenced by the rooms' leases):
+    for what happened outside the database (a participant LiveKit removed)."""
+    async with database.room_write(fence) as conn:
+        await append(conn, events)
+    database.events_committed()
 
 
 def stored(row: Mapping[str, Any]) -> StoredEvent:

@@ -14,9 +14,12 @@ from enum import StrEnum
 from typing import Any
 
 from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 from models.db import Database
+from models.outbox import append
+from models.outbox_events import room_changed
 
 
 class AccessType(StrEnum):
@@ -120,6 +123,10 @@ class RoomRow(RoomSettings):
     status: str
     num_participants: int
 
+    def as_dict(self) -> dict[str, Any]:
+        """The Room object of the API (and of room.* events), as plain values."""
+        return {f.name: getattr(self, f.name) for f in dataclass_fields(self)}
+
     @classmethod
     def of(cls, room: Room) -> RoomRow:
         values = {f.name: getattr(room, f.name) for f in dataclass_fields(cls)}
@@ -144,9 +151,13 @@ async def create_room(
     presence: dict[str, Any],
     seconds: float | None = None,
 ) -> Room:
-    """Store a new room, fenced by its actor's lease (within `seconds`)."""
+    """Store a new room, fenced by its actor's lease (within `seconds`), with its
+    `room.created` event."""
     async with database.room_write(fence, seconds) as conn:
-        return await Room.create(name=name, **fields_, **presence, using_db=conn)
+        room = await Room.create(name=name, **fields_, **presence, using_db=conn)
+        await _room_event(conn, "room.created", room, room.created_at)
+    database.events_committed()
+    return room
 
 
 async def update_room(
@@ -156,12 +167,15 @@ async def update_room(
     changes: dict[str, Any],
     seconds: float | None = None,
 ) -> Room:
-    """Change a room's row, fenced by its actor's lease (within `seconds`)."""
+    """Change a room's row, fenced by its actor's lease (within `seconds`), with its
+    `room.updated` event."""
     async with database.room_write(fence, seconds) as conn:
         room = await Room.get(id=room_id, using_db=conn)
         room.update_from_dict(changes)
         await room.save(using_db=conn)
-        return room
+        await _room_event(conn, "room.updated", room, room.updated_at)
+    database.events_committed()
+    return room
 
 
 async def room_by_name(name: str) -> RoomRow | None:
@@ -184,9 +198,19 @@ async def count_rooms_owned(wallet: str) -> int:
 
 
 async def delete_room(database: Database, fence: Mapping[str, int], room_id: int) -> None:
-    """Delete a room (its seats and bans go with it), fenced by its actor's lease."""
+    """Delete a room (its seats and bans go with it), fenced by its actor's lease,
+    with its `room.deleted` event (the room as it was)."""
     async with database.room_write(fence) as conn:
+        room = await Room.get_or_none(id=room_id, using_db=conn)
+        if room is None:
+            return
         await Room.filter(id=room_id).using_db(conn).delete()
+        await _room_event(conn, "room.deleted", room, dt.datetime.now(dt.UTC))
+    database.events_committed()
+
+
+async def _room_event(conn: BaseDBAsyncClient, type_: str, room: Room, at: dt.datetime) -> None:
+    await append(conn, [room_changed(type_, RoomRow.of(room).as_dict(), at)])
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,14 +17,34 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models.db import Database, columns, is_postgres, timestamp
+from models.outbox import Event, append
 from models.rooms import RoomPresenceRow
 from models.sessions import ParticipantChange, ParticipantRow, SessionEnd, SessionRow
 from models.webhook_inbox import FailedAttempt
+
+# When an event of a batch is written: only if the change it reports happens
+# in this write (a repeated webhook decides the same effects again, but the
+# insert or close it would report changes nothing the second time).
+ALWAYS = "always"
+SESSION_NEW = "session_new"  # the room session `key` is inserted
+SESSION_CLOSED = "session_closed"  # the stored room session `key` is ended
+PARTICIPANT_NEW = "participant_new"  # the participant session `key` is inserted
+PARTICIPANT_CLOSED = "participant_closed"  # the stored participant session `key` is closed
+SESSION_ENDED = "session.ended"  # its data's participants_total is counted by the write
+
+
+@dataclass(frozen=True, slots=True)
+class EventIf:
+    """An event, written with the batch if its condition holds in the write."""
+
+    condition: str
+    key: str
+    event: Event
 
 
 @dataclass(slots=True)
@@ -42,6 +62,8 @@ class EffectBatch:
     rooms: list[RoomPresenceRow] = field(default_factory=list)
     applied: list[int] = field(default_factory=list)
     failed: list[FailedAttempt] = field(default_factory=list)
+    # Events for the outbox, in the order their changes were decided.
+    events: list[EventIf] = field(default_factory=list)
 
     def extend(self, other: EffectBatch) -> None:
         self.sessions_opened += other.sessions_opened
@@ -51,6 +73,7 @@ class EffectBatch:
         self.rooms += other.rooms
         self.applied += other.applied
         self.failed += other.failed
+        self.events += other.events
 
     def is_empty(self) -> bool:
         return not (
@@ -100,7 +123,7 @@ _WRITE_AND_MARK_PG = (
     "ON CONFLICT (sid) DO NOTHING RETURNING id, sid), "
     "ended_sessions AS (UPDATE room_sessions s SET ended_at = u.ended_at "
     "FROM unnest($5::text[], $6::timestamptz[]) AS u(sid, ended_at) "
-    "WHERE s.sid = u.sid AND s.ended_at IS NULL), "
+    "WHERE s.sid = u.sid AND s.ended_at IS NULL RETURNING s.sid), "
     "new_participants AS (INSERT INTO participant_sessions (sid, room_session_id, identity, "
     "name, kind, state, joined_at, left_at, disconnect_reason, track_count, track_sids) "
     "SELECT u.sid, COALESCE(s.id, n.id), u.identity, u.name, u.kind, u.state, u.joined_at, "
@@ -116,8 +139,10 @@ _WRITE_AND_MARK_PG = (
     f"changed_participants AS (UPDATE participant_sessions p SET {_CLOSE} "
     "FROM unnest($18::text[], $19::text[], $20::timestamptz[], $21::text[], $22::int[], "
     "$23::text[]) AS u(sid, session_sid, left_at, reason, track_count, track_sids), "
-    "room_sessions s WHERE s.sid = u.session_sid AND p.sid = u.sid "
-    "AND p.room_session_id = s.id), "
+    # `o`: the row as it was before this statement, so the RETURNING says which it closed.
+    "room_sessions s, participant_sessions o WHERE s.sid = u.session_sid AND p.sid = u.sid "
+    "AND p.room_session_id = s.id AND o.id = p.id "
+    "RETURNING p.sid, (o.left_at IS NULL AND u.left_at IS NOT NULL) AS closed_now), "
     "synced_rooms AS (UPDATE rooms r SET status = u.status, num_participants = u.count, "
     "livekit_sid = COALESCE(u.sid, r.livekit_sid) "
     "FROM unnest($24::int[], $25::text[], $26::int[], $27::text[]) "
@@ -126,7 +151,30 @@ _WRITE_AND_MARK_PG = (
     "last_error = u.error FROM unnest($28::bigint[], $29::text[]) AS u(id, error) "
     "WHERE w.id = u.id AND w.processed_at IS NULL), "
     f"applied_events AS (UPDATE webhook_inbox SET processed_at = {PROCESSED_NOW_PG} "
-    "WHERE processed_at IS NULL AND id = ANY($30::bigint[]) RETURNING id, processed_at) "
+    "WHERE processed_at IS NULL AND id = ANY($30::bigint[]) RETURNING id, processed_at), "
+    # The outbox: each event only if its change happened in this statement, in the
+    # order decided. A session's participants_total counts its admitted identities,
+    # those stored before and those this statement stores.
+    "events_out AS (INSERT INTO outbox_events (room, type, data, occurred_at, created_at) "
+    "SELECT c.room, c.type, CASE WHEN c.type = 'session.ended' THEN jsonb_set(c.data::jsonb, "
+    "'{participants_total}', to_jsonb((SELECT count(DISTINCT x.identity) FROM ("
+    "SELECT p.identity FROM participant_sessions p JOIN room_sessions s "
+    "ON s.id = p.room_session_id WHERE s.sid = c.key "
+    "AND p.disconnect_reason IS DISTINCT FROM 'NOT_ADMITTED' "
+    "UNION ALL SELECT u.identity FROM unnest($7::text[], $8::text[], $9::text[], $15::text[]) "
+    "AS u(sid, session_sid, identity, reason) WHERE u.session_sid = c.key "
+    "AND u.reason IS DISTINCT FROM 'NOT_ADMITTED' "
+    "AND u.sid IN (SELECT sid FROM new_participants)) x)))::text ELSE c.data END, "
+    "c.at, clock_timestamp() "
+    "FROM unnest($31::text[], $32::text[], $33::text[], $34::text[], $35::text[], "
+    "$36::timestamptz[]) WITH ORDINALITY AS c(cond, key, room, type, data, at, n) "
+    "WHERE CASE c.cond WHEN 'always' THEN true "
+    "WHEN 'session_new' THEN c.key IN (SELECT sid FROM new_sessions) "
+    "WHEN 'session_closed' THEN c.key IN (SELECT sid FROM ended_sessions) "
+    "WHEN 'participant_new' THEN c.key IN (SELECT sid FROM new_participants) "
+    "WHEN 'participant_closed' THEN c.key IN "
+    "(SELECT sid FROM changed_participants WHERE closed_now) ELSE false END "
+    "ORDER BY c.n) "
     # Both answers in one result: the participant sessions stored, the events marked.
     "SELECT p.sid, COALESCE(s.sid, n.sid) AS session_sid, NULL::bigint AS event_id, "
     "NULL::timestamptz AS processed_at FROM new_participants p "
@@ -151,17 +199,21 @@ async def write_and_mark(
     if batch.is_empty():
         return Written(set(), {})
     async with database.room_write(fence) as conn:
-        if not is_postgres(conn):
-            return await _write_and_mark_sqlite(conn, batch)
-        rows = await conn.execute_query_dict(_WRITE_AND_MARK_PG, _pg_args(batch))
-    return Written(
-        stored={(row["sid"], row["session_sid"]) for row in rows if row["event_id"] is None},
-        processed={
-            int(row["event_id"]): timestamp(row["processed_at"])
-            for row in rows
-            if row["event_id"] is not None
-        },
-    )
+        if is_postgres(conn):
+            rows = await conn.execute_query_dict(_WRITE_AND_MARK_PG, _pg_args(batch))
+            written = Written(
+                stored={(r["sid"], r["session_sid"]) for r in rows if r["event_id"] is None},
+                processed={
+                    int(r["event_id"]): timestamp(r["processed_at"])
+                    for r in rows
+                    if r["event_id"] is not None
+                },
+            )
+        else:
+            written = await _write_and_mark_sqlite(conn, batch)
+    if batch.events:
+        database.events_committed()
+    return written
 
 
 # Each row type's values, in the one order both dialects' statements take them.
@@ -218,11 +270,42 @@ def _pg_args(batch: EffectBatch) -> list[object]:
         *columns([_room(r) for r in batch.rooms], 4),
         *columns([_failed(f) for f in batch.failed], 2),
         batch.applied,
+        *columns([_event(e) for e in batch.events], 6),
     ]
+
+
+def _event(e: EventIf) -> list[object]:
+    return [e.condition, e.key, e.event.room, e.event.type, e.event.data_json(), e.event.at]
+
+
+async def _sids_where(conn: BaseDBAsyncClient, table: str, sids: list[str], open_: str) -> set[str]:
+    """Of `sids`, those `table` holds (with `open_`, only rows still open)."""
+    if not sids:
+        return set()
+    marks = ", ".join("?" for _ in sids)
+    where = f" AND {open_} IS NULL" if open_ else ""
+    rows = await conn.execute_query_dict(
+        f"SELECT sid FROM {table} WHERE sid IN ({marks}){where}",  # noqa: S608
+        sids,
+    )
+    return {row["sid"] for row in rows}
 
 
 async def _write_and_mark_sqlite(conn: BaseDBAsyncClient, batch: EffectBatch) -> Written:
     """The same writes, one statement per kind, in the order the CTEs mean."""
+    # What the events' conditions need to know of the rows before the writes.
+    sessions_before = await _sids_where(
+        conn, "room_sessions", [s.sid for s in batch.sessions_opened], ""
+    )
+    sessions_open = await _sids_where(
+        conn, "room_sessions", [e.sid for e in batch.sessions_ended], "ended_at"
+    )
+    participants_open = await _sids_where(
+        conn,
+        "participant_sessions",
+        [c.sid for c in batch.participants_changed if c.left_at is not None],
+        "left_at",
+    )
     if batch.sessions_opened:
         await conn.execute_many(
             "INSERT INTO room_sessions (sid, room_name, started_at, ended_at) "
@@ -286,4 +369,31 @@ async def _write_and_mark_sqlite(conn: BaseDBAsyncClient, batch: EffectBatch) ->
             batch.applied,
         )
         processed = {int(row["id"]): timestamp(row["processed_at"]) for row in marked}
+    happened = {
+        ALWAYS: None,
+        SESSION_NEW: {s.sid for s in batch.sessions_opened} - sessions_before,
+        SESSION_CLOSED: sessions_open,
+        PARTICIPANT_NEW: {sid for sid, _ in inserted},
+        PARTICIPANT_CLOSED: participants_open,
+    }
+    events = []
+    for candidate in batch.events:
+        keys = happened.get(candidate.condition, set())
+        if keys is None or candidate.key in keys:
+            event = candidate.event
+            if event.type == SESSION_ENDED:
+                total = await _participants_total(conn, candidate.key)
+                event = replace(event, data={**event.data, "participants_total": total})
+            events.append(event)
+    await append(conn, events)
     return Written(inserted, processed)
+
+
+async def _participants_total(conn: BaseDBAsyncClient, session_sid: str) -> int:
+    rows = await conn.execute_query_dict(
+        "SELECT count(DISTINCT p.identity) AS n FROM participant_sessions p "
+        "JOIN room_sessions s ON s.id = p.room_session_id WHERE s.sid = ? "
+        "AND (p.disconnect_reason IS NULL OR p.disconnect_reason != 'NOT_ADMITTED')",
+        [session_sid],
+    )
+    return int(rows[0]["n"])

@@ -25,8 +25,17 @@ from actors.room.admission import AdmissionView, Verdict
 from actors.room.admission import decide as admit
 from actors.room.inbox import ParsedEvents, RoomEvent, RoomRef, Who, parse
 from actors.room.presence import RECENT_ENDED, CurrentSession, RoomState
+from models import outbox_events as events_out
+from models.outbox import Event
 from models.sessions import Connection, ParticipantChange, ParticipantRow, SessionEnd, SessionRow
-from models.webhook_effects import EffectBatch
+from models.webhook_effects import (
+    PARTICIPANT_CLOSED,
+    PARTICIPANT_NEW,
+    SESSION_CLOSED,
+    SESSION_NEW,
+    EffectBatch,
+    EventIf,
+)
 from models.webhook_inbox import MAX_ERROR, FailedAttempt, PendingEvent
 
 ROOM_CLOSED = "ROOM_CLOSED"
@@ -168,6 +177,13 @@ class _Draft:
                     row, state="disconnected", left_at=at, disconnect_reason=NOT_ADMITTED
                 )
                 self.closed.add(who.sid)
+                self._event(
+                    PARTICIPANT_NEW,
+                    who.sid,
+                    events_out.participant_refused(
+                        self.name, who.identity, who.sid, verdict.value, at
+                    ),
+                )
                 return
             self.kept.append((who.identity, verdict))
         self.opened[who.sid] = row
@@ -181,6 +197,11 @@ class _Draft:
         )
         self.consumed.add(who.identity)
         self.joined.append(who.identity)
+        self._event(
+            PARTICIPANT_NEW,
+            who.sid,
+            events_out.participant("participant.joined", self.name, found[0], row, at),
+        )
 
     def _leave(self, room: RoomRef, who: Who, at: dt.datetime) -> None:
         if not who.sid:
@@ -193,9 +214,8 @@ class _Draft:
             return
         # The join was lost or is late: record the connection as closed, so that
         # join, when it comes, cannot open it (stored only if the sid is new).
-        self.opened.setdefault(
-            who.sid,
-            ParticipantRow(
+        if who.sid not in self.opened:
+            row = ParticipantRow(
                 sid=who.sid,
                 session_sid=found[0],
                 identity=who.identity,
@@ -205,8 +225,21 @@ class _Draft:
                 joined_at=who.joined_at,
                 left_at=at,
                 disconnect_reason=who.disconnect_reason,
-            ),
-        )
+            )
+            self.opened[who.sid] = row
+            self._event(
+                PARTICIPANT_NEW,
+                who.sid,
+                events_out.participant(
+                    "participant.left",
+                    self.name,
+                    found[0],
+                    row,
+                    at,
+                    left_at=at,
+                    reason=who.disconnect_reason,
+                ),
+            )
         if found[1]:
             self.closed.add(who.sid)
 
@@ -246,10 +279,15 @@ class _Draft:
             self.sessions[sid] = SessionRow(sid, self.name, started)
             self.session = CurrentSession(sid, started)
             self.latest_start = started
+            self._event(SESSION_NEW, sid, events_out.session_started(self.name, sid, started))
             return sid, True
         # A late event of an older instance of this name: it ended when the newer
         # one started, at the latest (stored only if its sid is new).
-        self.sessions.setdefault(sid, SessionRow(sid, self.name, started, self.latest_start))
+        if sid not in self.sessions:
+            ended = self.latest_start
+            self.sessions[sid] = SessionRow(sid, self.name, started, ended)
+            self._event(SESSION_NEW, sid, events_out.session_started(self.name, sid, started))
+            self._event(SESSION_NEW, sid, events_out.session_ended(self.name, sid, started, ended))
         self._remember_ended(sid)
         return sid, False
 
@@ -258,10 +296,13 @@ class _Draft:
         assert session is not None
         for sid in list(self.live):
             self._close(sid, at, ROOM_CLOSED)
+        ended = events_out.session_ended(self.name, session.sid, session.started_at, at)
         if session.sid in self.sessions:
             self.sessions[session.sid] = replace(self.sessions[session.sid], ended_at=at)
+            self._event(SESSION_NEW, session.sid, ended)
         else:
             self.ends[session.sid] = SessionEnd(session.sid, at)
+            self._event(SESSION_CLOSED, session.sid, ended)
         self._remember_ended(session.sid)
         self.session = None
         self.closed = set()
@@ -273,8 +314,19 @@ class _Draft:
     # -- participants ---------------------------------------------------------------
 
     def _close(self, sid: str, at: dt.datetime, reason: str) -> None:
-        del self.live[sid]
+        connection = self.live.pop(sid)
         self.closed.add(sid)
+        assert self.session is not None  # only connections of the current session are live
+        left = events_out.participant(
+            "participant.left",
+            self.name,
+            self.session.sid,
+            connection,
+            at,
+            left_at=at,
+            reason=reason,
+        )
+        self._event(PARTICIPANT_NEW if sid in self.opened else PARTICIPANT_CLOSED, sid, left)
         if sid in self.opened:
             row = self.opened[sid]
             self.opened[sid] = replace(
@@ -282,6 +334,9 @@ class _Draft:
             )
         else:
             self.changed[sid] = replace(self._change(sid), left_at=at, disconnect_reason=reason)
+
+    def _event(self, condition: str, key: str, event: Event) -> None:
+        self.effects.events.append(EventIf(condition, key, event))
 
     def _change(self, sid: str) -> ParticipantChange:
         assert self.session is not None  # only connections of the current session change

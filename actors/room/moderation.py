@@ -35,6 +35,7 @@ from actors.room.plans import (
     NotMade,
     Plan,
     ReleaseAllSeats,
+    Report,
     Revoke,
     RevokeAll,
     StoreBan,
@@ -48,6 +49,7 @@ from actors.room.protocol import (
 )
 from actors.room.views import LiveParticipant
 from models.bans import BanRow
+from models.outbox_events import participant_removed
 
 BAN_KEPT = "the ban was kept"
 REVOKED_KEPT = "its tokens for this room were revoked"
@@ -72,7 +74,10 @@ def remove(
         return (*stored, Revoke(identity, now), LiveKitMissing(not_made))
     if not present:
         return (*stored, Revoke(identity, now))
-    return (*stored, Revoke(identity, now), Disconnect(identity, not_made))
+    removed = participant_removed(
+        memory.name, identity, reason=message.reason, banned=ban, by="moderation", at=now
+    )
+    return (*stored, Revoke(identity, now), Disconnect(identity, not_made), Report(removed))
 
 
 def revoke_access(
@@ -90,7 +95,10 @@ def revoke_access(
         return (Revoke(identity, now, only_granted=True, durable=False),)
     memory.require_config()
     if memory.state.connections(identity) and livekit_configured:
-        return (Revoke(identity, now), Disconnect(identity))
+        removed = participant_removed(
+            memory.name, identity, reason=message.reason, banned=False, by=message.by, at=now
+        )
+        return (Revoke(identity, now), Disconnect(identity), Report(removed))
     return (Revoke(identity, now),)
 
 

@@ -38,12 +38,14 @@ from actors.room.plans import (
     NotMade,
     Plan,
     ReleaseAllSeats,
+    Report,
     Revoke,
     RevokeAll,
     StoreBan,
     Update,
     UpdateParticipant,
 )
+from models.outbox import write_events
 from models.rooms import RoomRow, create_room, delete_room, name_taken, update_room
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,8 @@ async def plan(memory: RoomMemory, livekit: LiveKit, steps: Plan) -> None:
                     memory.annotations.names[identity] = name
             case ReleaseAllSeats():
                 memory.seats.release_all()
+            case Report(event):
+                await write_events(memory.database, memory.fence(), [event])
             case LiveKitMissing(not_made):
                 raise not_made.error(LiveKitNotConfiguredError())
             case _:

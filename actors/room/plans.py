@@ -20,6 +20,7 @@ from actors.room.config import Config, RoomChanges
 from actors.room.errors import RemovalNotMadeError
 from actors.room.livekit import RoomConfig
 from models.bans import BanRow
+from models.outbox import Event
 from models.rooms import RoomSettings, RoomStatus
 
 # -- what to say -----------------------------------------------------------------------
@@ -126,6 +127,13 @@ class ReleaseAllSeats:
 
 
 @dataclass(frozen=True, slots=True)
+class Report:
+    """Write `event` to the outbox (fenced): what the steps before it did has happened."""
+
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
 class LiveKitMissing:
     """LIVEKIT_URL is empty, so LiveKit's part cannot be done: RemovalNotMadeError."""
 
@@ -142,6 +150,7 @@ Step = (
     | Mute
     | UpdateParticipant
     | ReleaseAllSeats
+    | Report
     | LiveKitMissing
 )
 Plan = tuple[Step, ...]

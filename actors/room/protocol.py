@@ -195,6 +195,9 @@ class RevokeAccess(Ask[None]):
 
     identity: str
     disconnect: bool = True
+    # For the participant.removed event: the condition that failed, and what found it.
+    reason: str | None = None
+    by: str = "access_recheck"
 
 
 @dataclass(frozen=True, slots=True)

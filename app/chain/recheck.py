@@ -28,8 +28,9 @@ from models.sessions import open_standard_participants
 
 log = logging.getLogger(__name__)
 
-# (room, identity): revoke and remove, through the room's actor (app/lifecycle.py).
-RemoveParticipant = Callable[[str, str], Awaitable[None]]
+# (room, identity, the condition it no longer meets): revoke and remove, through the
+# room's actor (app/lifecycle.py).
+RemoveParticipant = Callable[[str, str, str], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ async def recheck_gated_rooms(
     rooms = {p.room_name for p in participants}
     served = {room for room in rooms if serves is None or await serves(room)}
     to_check: list[tuple[str, str, Pair | None]] = []
+    described = {room: condition.describe() for room, condition in conditions.items()}
     for participant in (p for p in participants if p.room_name in served):
         condition = conditions[participant.room_name]
         holder = holder_address(participant.identity)
@@ -73,7 +75,7 @@ async def recheck_gated_rooms(
         if verdict:
             continue
         try:
-            await remove_participant(room, identity)
+            await remove_participant(room, identity, described[room])
         except (LiveKitRefusedError, LiveKitUnreachableError, ActorError) as error:
             # One room's trouble (LiveKit refusing, its actor busy) stops no other.
             log.warning("re-check could not remove %r from %r: %s", identity, room, error)

@@ -67,7 +67,7 @@ def _names(text: str | None) -> frozenset[str] | None:
 
 
 _UNNUMBERED = (
-    f"SELECT id, room, type FROM outbox_events WHERE seq IS NULL ORDER BY id LIMIT {BATCH}"  # noqa: S608,E501
+    f"SELECT id, room, type FROM outbox_events WHERE seq IS NULL ORDER BY id LIMIT {BATCH}"  # noqa: S608
 )
 
 

@@ -28,6 +28,7 @@ from actors.room.plans import (
     NotMade,
     Plan,
     ReleaseAllSeats,
+    Report,
     Revoke,
     RevokeAll,
     StoreBan,
@@ -42,7 +43,8 @@ from actors.room.protocol import (
     RoomMessage,
 )
 from models.bans import BanRow
-from tests.actors.room.rooms import ANN, BOB, NOW, ROOM_ID, memory
+from models.outbox_events import participant_removed
+from tests.actors.room.rooms import ANN, BOB, NOW, ROOM, ROOM_ID, memory
 
 
 def decide(room: RoomMemory, message: RoomMessage, configured: bool) -> Plan:
@@ -84,17 +86,30 @@ BANNED = NotMade(BAN_KEPT)
 ANN_BANNED = StoreBan(ROOM_ID, BanRow("ann", "spam", NOW))
 CAROL_BANNED = StoreBan(ROOM_ID, BanRow("carol", None, NOW))
 
+
+def removed(
+    identity: str, *, by: str = "access_recheck", reason: str | None = None, banned: bool = False
+) -> Report:
+    """The participant.removed event a removal that happened reports."""
+    return Report(participant_removed(ROOM, identity, reason=reason, banned=banned, by=by, at=NOW))
+
+
 CASES = [
     # -- remove (and ban) ----------------------------------------------------------------
     Case(
         "remove one who is here: revoke durably, then disconnect",
         RemoveParticipant("ann"),
-        (Revoke("ann", NOW), Disconnect("ann", REVOKED)),
+        (Revoke("ann", NOW), Disconnect("ann", REVOKED), removed("ann", by="moderation")),
     ),
     Case(
         "remove with a ban: the ban first, then as a removal",
         RemoveParticipant("ann", ban=True, reason="spam"),
-        (ANN_BANNED, Revoke("ann", NOW), Disconnect("ann", BANNED)),
+        (
+            ANN_BANNED,
+            Revoke("ann", NOW),
+            Disconnect("ann", BANNED),
+            removed("ann", by="moderation", reason="spam", banned=True),
+        ),
     ),
     Case(
         "ban one who is not here: stored and revoked, nobody to disconnect",
@@ -129,9 +144,9 @@ CASES = [
     ),
     Case("told, in no room of ours: nothing", RevokeAccess("ann", disconnect=False), (), no_room),
     Case(
-        "the re-check, one who is here: revoke, then disconnect (not_found is done)",
-        RevokeAccess("ann"),
-        (Revoke("ann", NOW), Disconnect("ann")),
+        "the re-check, one who is here: revoke, disconnect (not_found is done), report",
+        RevokeAccess("ann", reason="holds 1 of 0xabc"),
+        (Revoke("ann", NOW), Disconnect("ann"), removed("ann", reason="holds 1 of 0xabc")),
     ),
     Case("the re-check, one who is not here", RevokeAccess("carol"), (Revoke("carol", NOW),)),
     Case(
