@@ -7,10 +7,12 @@
 
 Benchmarks: actors (the actor runtime, `bench/actors_bench.py`), tokens,
 gated (tokens of a gated room with a cached yes, `bench/gated_token_bench.py`),
-webhooks (PostgreSQL and SQLite), stall (held-seat tokens during a table lock,
-PostgreSQL, `bench/stall_bench.py`), soak (PostgreSQL), cluster (two nodes
-against one, `bench/cluster_bench.py`). Each row is a figure, its
-same-run baseline, the ratio, and the target where there is one. The exit
+webhooks (PostgreSQL and SQLite), events (how soon a change reaches the live
+feed and a webhook endpoint under webhook load, `bench/events_bench.py`),
+stall (held-seat tokens during a table lock, PostgreSQL, `bench/stall_bench.py`),
+soak (PostgreSQL), cluster (two nodes against one, `bench/cluster_bench.py`).
+Each row is a figure, its same-run baseline, the ratio, and the target where
+there is one. The exit
 status is 0 unless a benchmark crashed, or, with `--strict`, a target was missed.
 """
 
@@ -24,7 +26,17 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-BENCHMARKS = ("actors", "tokens", "gated", "wallets", "webhooks", "stall", "soak", "cluster")
+BENCHMARKS = (
+    "actors",
+    "tokens",
+    "gated",
+    "wallets",
+    "webhooks",
+    "events",
+    "stall",
+    "soak",
+    "cluster",
+)
 # What each needs besides this checkout, for `--help`.
 NEEDS: dict[str, str] = {
     "actors": "nothing (in-process)",
@@ -32,6 +44,7 @@ NEEDS: dict[str, str] = {
     "gated": "a chain: anvil, from npm (`make npm-install`)",
     "wallets": "nothing (SQLite)",
     "webhooks": "PostgreSQL (its rows compare PostgreSQL and SQLite); ../shared/bench",
+    "events": "PostgreSQL (a live feed and a loopback endpoint under webhook load)",
     "stall": "PostgreSQL (it locks tables with LOCK TABLE)",
     "soak": "PostgreSQL",
     "cluster": "PostgreSQL and wrk (two nodes against one, 100 rooms)",
@@ -92,6 +105,12 @@ def _webhooks(args: argparse.Namespace) -> list[dict[str, Any]]:
     return webhook_bench.run(quick=args.quick)
 
 
+def _events(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from bench import events_bench
+
+    return events_bench.run(quick=args.quick)
+
+
 def _stall(args: argparse.Namespace) -> list[dict[str, Any]]:
     from bench import stall_bench
 
@@ -117,6 +136,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], list[dict[str, Any]]]] = {
     "gated": _gated,
     "wallets": _wallets,
     "webhooks": _webhooks,
+    "events": _events,
     "stall": _stall,
     "soak": _soak,
     "cluster": _cluster,

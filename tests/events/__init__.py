@@ -1,0 +1,1 @@
+"""Events out: outbound webhook deliveries."""
