@@ -43,7 +43,7 @@ EVENTS_CHANNEL = "qari_events"
 BATCH = 500
 # Runs nudged within this of one another are one run: under load, commits come
 # much faster than a run takes, and a run numbers everything visible anyway.
-MIN_INTERVAL_SECONDS = 0.02
+MIN_INTERVAL_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,36 +110,20 @@ class Sequencer:
     async def run_once(self) -> int:
         """Number the unnumbered events this run can see; how many it numbered."""
         async with self._database.transaction() as conn:
+            # Its own statement, so the next one's snapshot is taken once the
+            # previous run (on any node) has committed: it sees that run's numbers.
             last = await _take_sequence(conn)
-            rows = await conn.execute_query_dict(_UNNUMBERED)
-            if not rows:
-                return 0
-            numbered = [(int(row["id"]), last + i + 1) for i, row in enumerate(rows)]
-            last += len(rows)
-            pg = is_postgres(conn)
-            if pg:
-                await conn.execute_query(
-                    "UPDATE outbox_events e SET seq = u.seq FROM unnest($1::bigint[], "
-                    "$2::bigint[]) AS u(id, seq) WHERE e.id = u.id",
-                    [[i for i, _ in numbered], [s for _, s in numbered]],
+            if is_postgres(conn):
+                rows = await conn.execute_query_dict(
+                    _NUMBER_PG, [last, SEQUENCE_ROW, EVENTS_CHANNEL, BATCH]
                 )
-                await conn.execute_query(
-                    "UPDATE outbox_sequence SET last_seq = $1 WHERE id = $2", [last, SEQUENCE_ROW]
-                )
+                count, last = int(rows[0]["numbered"]), int(rows[0]["last_seq"] or last)
             else:
-                await conn.execute_many(
-                    "UPDATE outbox_events SET seq = ?2 WHERE id = ?1", [list(n) for n in numbered]
-                )
-                await conn.execute_query(
-                    "UPDATE outbox_sequence SET last_seq = ? WHERE id = ?", [last, SEQUENCE_ROW]
-                )
-            await _make_deliveries(conn, rows, numbered)
-            if pg:
-                # Delivered at commit, to every node listening (this one too).
-                await conn.execute_query("SELECT pg_notify($1, $2)", [EVENTS_CHANNEL, str(last)])
-        self.runs += 1
-        self.heard(last)
-        return len(rows)
+                count, last = await _number_sqlite(conn, last)
+        if count:
+            self.runs += 1
+            self.heard(last)
+        return count
 
     def heard(self, seq: int) -> None:
         """Events up to `seq` are numbered (here, or by another node's notice)."""
@@ -177,6 +161,44 @@ async def _take_sequence(conn: BaseDBAsyncClient) -> int:
     return int(rows[0]["last_seq"])
 
 
+# PostgreSQL: one statement numbers the events after `$1`, moves the sequence,
+# makes the deliveries of enabled endpoints that want them and tells every node
+# (the notice is delivered at commit).
+_NUMBER_PG = (
+    "WITH todo AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM outbox_events "
+    "WHERE seq IS NULL ORDER BY id LIMIT $4), "
+    "numbered AS (UPDATE outbox_events e SET seq = $1 + t.n FROM todo t WHERE e.id = t.id "
+    "RETURNING e.id, e.seq, e.room, e.type), "
+    "moved AS (UPDATE outbox_sequence SET last_seq = $1 + (SELECT count(*) FROM todo) "
+    "WHERE id = $2 AND EXISTS (SELECT 1 FROM todo) RETURNING last_seq), "
+    "made AS (INSERT INTO outbox_deliveries (endpoint_id, event_id, event_seq, room, state, "
+    "attempts, next_attempt_at) SELECT w.id, n.id, n.seq, n.room, 'pending', 0, "
+    "clock_timestamp() FROM numbered n JOIN webhook_endpoints w ON w.enabled "
+    "AND (w.events IS NULL OR w.events::jsonb ? n.type) "
+    "AND (w.rooms IS NULL OR w.rooms::jsonb ? n.room)), "
+    "told AS (SELECT pg_notify($3, last_seq::text) FROM moved) "
+    "SELECT (SELECT count(*) FROM numbered) AS numbered, (SELECT last_seq FROM moved) "
+    "AS last_seq, (SELECT count(*) FROM told) AS told"
+)
+
+
+async def _number_sqlite(conn: BaseDBAsyncClient, last: int) -> tuple[int, int]:
+    """SQLite (one writer at a time): the same steps, one statement each."""
+    rows = await conn.execute_query_dict(_UNNUMBERED)
+    if not rows:
+        return 0, last
+    numbered = [(int(row["id"]), last + i + 1) for i, row in enumerate(rows)]
+    last += len(rows)
+    await conn.execute_many(
+        "UPDATE outbox_events SET seq = ?2 WHERE id = ?1", [list(n) for n in numbered]
+    )
+    await conn.execute_query(
+        "UPDATE outbox_sequence SET last_seq = ? WHERE id = ?", [last, SEQUENCE_ROW]
+    )
+    await _make_deliveries(conn, rows, numbered)
+    return len(rows), last
+
+
 async def _make_deliveries(
     conn: BaseDBAsyncClient,
     rows: Sequence[dict[str, object]],
@@ -196,17 +218,8 @@ async def _make_deliveries(
         values += [[e.id, event_id, seq, room] for e in endpoints if e.wants(room, type_)]
     if not values:
         return
-    now = now_sql(conn)
-    if is_postgres(conn):
-        await conn.execute_query(
-            "INSERT INTO outbox_deliveries (endpoint_id, event_id, event_seq, room, state, "  # noqa: S608
-            f"attempts, next_attempt_at) SELECT u.e, u.v, u.s, u.r, 'pending', 0, {now} "
-            "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[]) AS u(e, v, s, r)",
-            [[v[i] for v in values] for i in range(4)],
-        )
-        return
     await conn.execute_many(
         "INSERT INTO outbox_deliveries (endpoint_id, event_id, event_seq, room, state, "  # noqa: S608
-        f"attempts, next_attempt_at) VALUES (?, ?, ?, ?, 'pending', 0, {now})",
+        f"attempts, next_attempt_at) VALUES (?, ?, ?, ?, 'pending', 0, {now_sql(conn)})",
         values,
     )
