@@ -165,6 +165,12 @@ def note_shutdown_requested(app: Quart) -> None:
     """At SIGTERM / SIGINT (`python -m app`): shutdown's deadline counts from now,
     not from when Hypercorn, its requests in flight answered, runs the lifespan's end."""
     app.extensions[_SHUTDOWN_REQUESTED_AT] = asyncio.get_running_loop().time()
+    # Live feeds never end by themselves, and Hypercorn waits for open requests
+    # before the lifespan's end: they end now, and their clients resume elsewhere
+    # with Last-Event-ID.
+    services = app.extensions.get("qari")
+    if isinstance(services, Services):
+        services.events.feed.close()
 
 
 async def shut_down(services: Services, requested_at: float) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from app.events.delivery import DeliveryWorker
 from app.events.feed import FeedHub
+from app.events.retention import EventRetention
 from app.events.sequencer import Sequencer
 from app.settings import Settings
 from models.db import Database
@@ -21,6 +22,7 @@ class Events:
     sequencer: Sequencer
     delivery: DeliveryWorker
     feed: FeedHub
+    retention: EventRetention
 
     def committed(self) -> None:
         """A change with events committed on this node: number them soon."""
@@ -36,6 +38,7 @@ class Events:
             self.sequencer.run_forever(),
             self.delivery.run_forever(),
             self.feed.run_forever(),
+            self.retention.run_forever(),
         ]
 
     async def close(self, grace_seconds: float) -> None:
@@ -49,7 +52,8 @@ def build_events(
     delivery = DeliveryWorker(database, settings, node_id, now)
     feed = FeedHub(database)
     sequencer = Sequencer(database, on_numbered=[delivery.wake, feed.wake])
-    return Events(sequencer=sequencer, delivery=delivery, feed=feed)
+    retention = EventRetention(database, settings.events_retention_hours, now)
+    return Events(sequencer=sequencer, delivery=delivery, feed=feed, retention=retention)
 
 
 def start_tasks(events: Events) -> list[asyncio.Task[None]]:
