@@ -232,6 +232,7 @@ class Committer(SplitRound):
             kept=checked.kept,
             more=len(rows) >= MAX_EVENTS_PER_ROOM,
             resync=checked is not outcome,
+            reconciled=outcome.reconciled,
         )
 
     def _observe(

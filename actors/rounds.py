@@ -14,6 +14,7 @@ from typing import Protocol
 
 from actors.room.admission import AdmissionView, Verdict
 from actors.room.presence import RoomState
+from actors.room.reconcile import NOTHING_RECONCILED, Reconciled
 
 
 class ApplyObserver(Protocol):
@@ -83,3 +84,5 @@ class Committed:
     # A write timed out or lost its connection: it may have committed, so the
     # room's next round reads its presence again (memory is behind, never ahead).
     uncertain: bool = False
+    # What a reconciliation's events changed (actors/room/reconcile.py).
+    reconciled: Reconciled = NOTHING_RECONCILED

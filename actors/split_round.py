@@ -17,6 +17,7 @@ from actors.room.admission import Verdict
 from actors.room.effects import Outcome
 from actors.room.inbox import ParsedEvents
 from actors.room.presence import RoomState
+from actors.room.reconcile import Reconciled
 from actors.room.taken import without_taken
 from actors.rounds import ApplyObserver, ApplyRequest, Committed
 from models.db import Database, DatabaseUnavailableError, LeaseLostError
@@ -100,6 +101,7 @@ class SplitRound:
         joined: list[str] = []
         refused: list[tuple[str, Verdict]] = []
         kept: list[tuple[str, Verdict]] = []
+        reconciled = Reconciled()
         resync = False
         for row in rows:
             error: Exception
@@ -127,6 +129,7 @@ class SplitRound:
                     joined += checked.joined
                     refused += checked.refused
                     kept += checked.kept
+                    reconciled += checked.reconciled
                     continue
             log.warning("event %d (%s) failed to apply: %r", row.id, row.event_type, error)
             try:
@@ -147,6 +150,7 @@ class SplitRound:
             tuple(kept),
             more=more,
             resync=resync or sync_room,
+            reconciled=reconciled,
         )
 
     async def _count_attempt(

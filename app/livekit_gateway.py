@@ -17,10 +17,13 @@ import aiohttp
 import jwt
 from google.protobuf.json_format import ParseError
 from livekit import api
+from livekit.api.egress_service import EgressService
 from livekit.api.room_service import RoomService
-from livekit.protocol.models import ParticipantPermission
+from livekit.protocol.models import ParticipantInfo, ParticipantPermission, Room
 from livekit.protocol.webhook import WebhookEvent
 
+from actors.room.egress import egress_update
+from actors.room.livekit import RecordingRequest
 from actors.room.protocol import (
     LiveKitNotConfiguredError,
     LiveKitRefusedError,
@@ -29,8 +32,15 @@ from actors.room.protocol import (
     TokenRequest,
 )
 from app.livekit_claims import ROLE_GRANTS, HS256Signer, join_claims
-from app.livekit_secret import MIN_SECRET_BYTES, QuietRoomService, is_short, short_secret_accepted
+from app.livekit_secret import (
+    MIN_SECRET_BYTES,
+    QuietEgressService,
+    QuietRoomService,
+    is_short,
+    short_secret_accepted,
+)
 from app.settings import Settings
+from models.recordings import EgressUpdate
 
 # The room actor's LiveKit port (its types live with the actor); re-exported here.
 __all__ = [
@@ -73,6 +83,10 @@ class LiveKitGateway:
         self._receiver = api.WebhookReceiver(api.TokenVerifier(self._key, self._secret))
         self._session: aiohttp.ClientSession | None = None
         self._rooms: RoomService | None = None
+        self._egress: EgressService | None = None
+        # Where egress files go (None: LiveKit's own storage settings). Holds the
+        # bucket's credentials: only ever put in a request to LiveKit.
+        self._s3 = _s3_upload(settings)
         if is_short(self._secret):
             # The dev default (`secret`, as `livekit-server --dev` uses) is short;
             # say so once here instead of PyJWT warning on every token.
@@ -96,9 +110,13 @@ class LiveKitGateway:
             self._rooms = QuietRoomService(
                 self._session, self.url, self._key, self._secret, failover=False
             )
+            self._egress = QuietEgressService(
+                self._session, self.url, self._key, self._secret, failover=False
+            )
 
     async def close(self) -> None:
         self._rooms = None
+        self._egress = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -214,10 +232,71 @@ class LiveKitGateway:
         async with _translate_errors(), asyncio.timeout(self._timeout):
             await client.mute_published_track(request)
 
+    # Reconciliation (actors/room/reconciler.py): who LiveKit has in a room, and
+    # which instance of it.
+
+    async def list_participants(self, room: str) -> list[ParticipantInfo]:
+        """ListParticipants: everyone connected to `room` now (not_found: no such room)."""
+        client = self._required()
+        async with _translate_errors(), asyncio.timeout(self._timeout):
+            listed = await client.list_participants(api.ListParticipantsRequest(room=room))
+        return list(listed.participants)
+
+    async def list_rooms(self, names: list[str]) -> list[Room]:
+        """ListRooms for these names: the rooms LiveKit has of them."""
+        client = self._required()
+        async with _translate_errors(), asyncio.timeout(self._timeout):
+            listed = await client.list_rooms(api.ListRoomsRequest(names=names))
+        return list(listed.rooms)
+
+    # -- Egress (recordings) ------------------------------------------------------
+
+    async def start_room_composite_egress(self, request: RecordingRequest) -> EgressUpdate:
+        """StartRoomCompositeEgress to one file (MP4, or OGG when audio only), in the
+        RECORDING_S3_* bucket when one is set; what LiveKit answered of the egress."""
+        if self._egress is None:
+            raise LiveKitNotConfiguredError
+        output = api.EncodedFileOutput(
+            file_type=api.EncodedFileType.OGG if request.audio_only else api.EncodedFileType.MP4,
+            filepath=request.filepath,
+        )
+        if self._s3 is not None:
+            output.s3.CopyFrom(self._s3)
+        start = api.RoomCompositeEgressRequest(
+            room_name=request.room,
+            layout=request.layout,
+            audio_only=request.audio_only,
+            file_outputs=[output],
+        )
+        async with _translate_errors(), asyncio.timeout(self._timeout):
+            info = await self._egress.start_room_composite_egress(start)
+        return egress_update(info, request.room, dt.datetime.fromtimestamp(self._clock(), dt.UTC))
+
+    async def stop_egress(self, egress_id: str) -> None:
+        if self._egress is None:
+            raise LiveKitNotConfiguredError
+        async with _translate_errors(), asyncio.timeout(self._timeout):
+            await self._egress.stop_egress(api.StopEgressRequest(egress_id=egress_id))
+
     def _required(self) -> RoomService:
         if self._rooms is None:
             raise LiveKitNotConfiguredError
         return self._rooms
+
+
+def _s3_upload(settings: Settings) -> api.S3Upload | None:
+    """The RECORDING_S3_* bucket as an egress upload; None when no bucket is set."""
+    if not settings.recording_s3_bucket:
+        return None
+    return api.S3Upload(
+        bucket=settings.recording_s3_bucket,
+        region=settings.recording_s3_region,
+        endpoint=settings.recording_s3_endpoint,
+        access_key=settings.recording_s3_access_key.get_secret_value(),
+        secret=settings.recording_s3_secret.get_secret_value(),
+        # An endpoint of its own (MinIO and the like) addresses buckets by path.
+        force_path_style=bool(settings.recording_s3_endpoint),
+    )
 
 
 def participant_permission(role: str) -> ParticipantPermission:

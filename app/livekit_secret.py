@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 from jwt.warnings import InsecureKeyLengthWarning
 from livekit import api
+from livekit.api.egress_service import EgressService
 from livekit.api.room_service import RoomService
 
 # HS256 keys shorter than this are weak (RFC 7518 section 3.2).
@@ -46,6 +47,16 @@ class QuietRoomService(RoomService):
     """livekit-api's RoomService; the token it signs for each call (in
     `_auth_header`, synchronously, before the request is sent) is signed
     without the short-key warning."""
+
+    def _auth_header(
+        self, grants: api.VideoGrants | None, sip: api.SIPGrants | None = None
+    ) -> dict[str, str]:
+        with short_secret_accepted(self.api_secret):
+            return super()._auth_header(grants, sip)
+
+
+class QuietEgressService(EgressService):
+    """livekit-api's EgressService, its per-call token signed as QuietRoomService's."""
 
     def _auth_header(
         self, grants: api.VideoGrants | None, sip: api.SIPGrants | None = None

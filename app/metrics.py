@@ -15,12 +15,12 @@ webhook backlog from the inbox, chain reads from the gating checker's counters).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from app.chain.stats import GatingStats
-from app.metrics_collectors import GatingCollector, PoolState, ScrapeTime
+from app.metrics_collectors import GatingCollector, PoolState, ReconciledCollector, ScrapeTime
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -135,6 +135,11 @@ class Metrics:
     ) -> None:
         """Register what is read at scrape time (called once, by the composition root)."""
         self.registry.register(ScrapeTime(actors_alive, actor_restarts, pool))
+
+    def watch_reconciled(self, counts: Mapping[str, int]) -> None:
+        """Export what reconciliations with LiveKit changed (kept by the rooms' rounds
+        in AdmissionStats.reconciled, read at scrape time)."""
+        self.registry.register(ReconciledCollector(counts))
 
     def watch_gating(self, stats: GatingStats) -> None:
         """Export the gating checker's counters (kept plainly by it, read at scrape time)."""

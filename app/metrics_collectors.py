@@ -3,7 +3,7 @@ counters, the actors and the pool, each through a callable given at start-up."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
@@ -58,6 +58,32 @@ class GatingCollector(Collector):
             "Participants removed because they no longer met their room's condition.",
             value=stats.recheck_removals,
         )
+
+    def describe(self) -> Iterable[Any]:
+        return []
+
+
+# What a reconciliation with LiveKit changes (actors/room/reconcile.py), all
+# shown from the start.
+RECONCILED = ("ghosts_closed", "joins_found", "sessions_ended")
+
+
+class ReconciledCollector(Collector):
+    """Presence reconciled with LiveKit, across rooms (no room label)."""
+
+    def __init__(self, counts: Mapping[str, int]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Any]:
+        family = CounterMetricFamily(
+            "qari_presence_reconciled",
+            "What reconciling rooms' presence with LiveKit's ListParticipants changed:"
+            " ghosts closed, joins found, sessions ended.",
+            labels=["change"],
+        )
+        for change in RECONCILED:
+            family.add_metric([change], self._counts.get(change, 0))
+        yield family
 
     def describe(self) -> Iterable[Any]:
         return []

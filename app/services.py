@@ -115,6 +115,7 @@ def build_services(
     now: Callable[[], dt.datetime] = utc_now,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     gating_sleep: Callable[[float], Awaitable[None]] | None = None,
+    reconcile_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Services:
     database = Database(settings.database_timeout_seconds)
     node_id = settings.this_node_id
@@ -171,6 +172,10 @@ def build_services(
         database=database,
         received_until=inbox.received_until,
         ownership=ownership,
+        reconcile_seconds=settings.reconcile_seconds,
+        # Every room's own timer: injected apart, so tests drive the rooms' periods alone.
+        reconcile_sleep=reconcile_sleep,
+        nudge=postbox.nudge,
     )
     rooms: ActorRegistry[str, RoomMessage] = ActorRegistry(
         lambda name: RoomActor(name, deps),
@@ -206,6 +211,7 @@ def build_services(
         pool=tortoise_pool,
     )
     metrics.watch_gating(access.stats)
+    metrics.watch_reconciled(admission.reconciled)
     wallet_sessions = WalletSessions(now)
     holders = HolderCache(settings.lease_seconds / 3, clock)
     return Services(

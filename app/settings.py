@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 
+    # Recordings (DESIGN.md section 9): the S3 bucket LiveKit's egress writes
+    # files to; no bucket: LiveKit's own storage settings. Sent only to LiveKit.
+    recording_s3_bucket: str = ""
+    recording_s3_region: str = ""
+    recording_s3_endpoint: str = ""
+    recording_s3_access_key: SecretStr = SecretStr("")
+    recording_s3_secret: SecretStr = SecretStr("")
+
     # No query waits longer than this (then 503 database_unavailable).
     database_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
 
@@ -65,6 +73,9 @@ class Settings(BaseSettings):
     webhook_sweep_seconds: float = Field(default=5.0, gt=0)
     # Processed webhook payloads are blanked after this; their event ids stay for dedupe.
     webhook_retention_days: float = Field(default=7.0, gt=0)
+    # How often a live room's presence is reconciled with LiveKit's ListParticipants
+    # (DESIGN.md section 13), with LIVEKIT_URL set.
+    reconcile_seconds: float = Field(default=60.0, gt=0)
 
     # Many nodes on one PostgreSQL database (DESIGN.md section 6; README "Running
     # several nodes"). NODE_ID: empty means hostname and PID; NODE_URL: how the
@@ -227,6 +238,8 @@ class Settings(BaseSettings):
             self.livekit_api_secret.get_secret_value(),
             self.app_secret_key.get_secret_value(),
             *self.api_keys,
+            self.recording_s3_access_key.get_secret_value(),
+            self.recording_s3_secret.get_secret_value(),
             # A provider's key often sits in the URL's path or query.
             *self.rpc_urls.values(),
         ]

@@ -14,18 +14,14 @@ import logging
 
 from tortoise import connections
 
+from models.outbox import PARTIAL_INDEXES
+
 log = logging.getLogger(__name__)
 
 ADDED_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("participant_sessions", "track_sids", "TEXT", "4_20261202005702_track_sids"),
     ("seats", "grant_key", "VARCHAR(32) NOT NULL DEFAULT ''", "5_20261206053145_grant_key"),
-)
-
-# Indexes Tortoise cannot describe (partial ones), as their migrations make them.
-INDEXES: tuple[str, ...] = (
-    # 7_outbox: the sequencer's scan for events not numbered yet.
-    'CREATE INDEX IF NOT EXISTS "idx_outbox_events_unnumbered" ON "outbox_events" ("id") '
-    'WHERE "seq" IS NULL',
+    ("rooms", "recording", "INT NOT NULL DEFAULT 0", "8_20261206104951_recordings"),
 )
 
 
@@ -39,7 +35,7 @@ async def add_missing_columns() -> list[str]:
             continue  # no such table yet (created whole), or already there
         await conn.execute_script(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         added.append(f"{table}.{column}")
-    for index in INDEXES:
+    for index in PARTIAL_INDEXES:
         await conn.execute_script(index)
     if added:
         log.info("SQLite schema brought up to the models: added %s", ", ".join(added))

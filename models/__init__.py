@@ -1,6 +1,6 @@
 """Tortoise models: rooms, their sessions, participant sessions, the webhook inbox,
 seats, bans, wallet sign-in (nonces, sessions), nodes and room leases, the outbox
-and webhook endpoints."""
+and webhook endpoints, recordings."""
 
 from models.bans import Ban
 from models.leases import Node, RoomLease
@@ -11,6 +11,7 @@ from models.outbox import (
     OutboxSequence,
     WebhookEndpoint,
 )
+from models.recordings import Recording
 from models.rooms import AccessType, NftStandard, Room, RoomStatus
 from models.seats import Seat
 from models.sessions import ParticipantSession, RoomSession
@@ -27,6 +28,7 @@ __all__ = [
     "OutboxEvent",
     "OutboxSequence",
     "ParticipantSession",
+    "Recording",
     "Room",
     "RoomLease",
     "RoomSession",

@@ -95,3 +95,15 @@ def room_changed(type_: str, room: Mapping[str, Any], at: dt.datetime) -> Event:
     """`room.created`, `room.updated`, `room.deleted`: `room` is the Room object
     (the fields the rooms routes answer with)."""
     return Event(type_, str(room["name"]), {"room": dict(room)}, at)
+
+
+def recording_started(recording: Mapping[str, Any], at: dt.datetime) -> Event:
+    """`recording.started`: the Recording object (its `room` is the room's name),
+    once LiveKit reports the egress active."""
+    return Event("recording.started", str(recording["room"]), dict(recording), at)
+
+
+def recording_ended(recording: Mapping[str, Any], at: dt.datetime) -> Event:
+    """`recording.ended`: the Recording object, with its `files`, once it is
+    complete, failed or aborted."""
+    return Event("recording.ended", str(recording["room"]), dict(recording), at)

@@ -71,6 +71,8 @@ class Room(Model):
     metadata = fields.TextField(null=True)
     status = fields.CharEnumField(RoomStatus, max_length=8, default=RoomStatus.IDLE)
     num_participants = fields.IntField(default=0)
+    # A recording of it is starting or active (set by every write of its recordings).
+    recording = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -122,6 +124,7 @@ class RoomRow(RoomSettings):
     updated_at: dt.datetime
     status: str
     num_participants: int
+    recording: bool
 
     def as_dict(self) -> dict[str, Any]:
         """The Room object of the API (and of room.* events), as plain values."""
@@ -172,7 +175,8 @@ async def update_room(
     async with database.room_write(fence, seconds) as conn:
         room = await Room.get(id=room_id, using_db=conn)
         room.update_from_dict(changes)
-        await room.save(using_db=conn)
+        # Only what changed: presence and the recording flag are other writers' columns.
+        await room.save(using_db=conn, update_fields=[*changes, "updated_at"])
         await _room_event(conn, "room.updated", room, room.updated_at)
     database.events_committed()
     return room

@@ -23,6 +23,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models.db import Database, columns, is_postgres, timestamp
 from models.outbox import Event, append
+from models.recordings import EgressUpdate, SessionOver, apply_egress
 from models.rooms import RoomPresenceRow
 from models.sessions import ParticipantChange, ParticipantRow, SessionEnd, SessionRow
 from models.webhook_inbox import FailedAttempt
@@ -64,6 +65,10 @@ class EffectBatch:
     failed: list[FailedAttempt] = field(default_factory=list)
     # Events for the outbox, in the order their changes were decided.
     events: list[EventIf] = field(default_factory=list)
+    # LiveKit's egress reports, and sessions ended (their recordings end): written
+    # after the rest, in the same transaction (models/recordings.py).
+    egress: list[EgressUpdate] = field(default_factory=list)
+    sessions_over: list[SessionOver] = field(default_factory=list)
 
     def extend(self, other: EffectBatch) -> None:
         self.sessions_opened += other.sessions_opened
@@ -74,6 +79,8 @@ class EffectBatch:
         self.applied += other.applied
         self.failed += other.failed
         self.events += other.events
+        self.egress += other.egress
+        self.sessions_over += other.sessions_over
 
     def is_empty(self) -> bool:
         return not (
@@ -84,6 +91,8 @@ class EffectBatch:
             or self.rooms
             or self.applied
             or self.failed
+            or self.egress
+            or self.sessions_over
         )
 
 
@@ -211,9 +220,27 @@ async def write_and_mark(
             )
         else:
             written = await _write_and_mark_sqlite(conn, batch)
-    if batch.events:
+        recorded = await _write_recordings(conn, batch)
+    if batch.events or recorded:
         database.events_committed()
     return written
+
+
+async def _write_recordings(conn: BaseDBAsyncClient, batch: EffectBatch) -> bool:
+    """The batch's egress reports and session ends, after the statement above and in
+    its transaction (so with the processed mark); whether it wrote events.
+
+    Not CTEs of that statement: a report applies only over an older one of the same
+    egress, and a session's end turns what is running then to `ending`, so each
+    needs the row as the one before left it, which CTEs of one statement (one
+    snapshot, each row touched once) cannot see. A round trip more, only in rounds
+    with egress events or a session's end; one code path for both databases.
+    Their events follow the batch's others (LiveKit orders egress events with
+    nothing else either).
+    """
+    if not (batch.egress or batch.sessions_over):
+        return False
+    return bool(await apply_egress(conn, batch.egress, batch.sessions_over))
 
 
 # Each row type's values, in the one order both dialects' statements take them.

@@ -38,6 +38,7 @@ from tests.support.postgres import (
     truncate_tables,
 )
 from tests.support.settings import LIVEKIT_KEY, LIVEKIT_SECRET, make_settings
+from tests.support.timers import ManualTimers
 
 T = TypeVar("T")
 
@@ -102,6 +103,8 @@ class Running:
     sleep: ManualSleep
     # The gating re-check's own sleep, so ticking one periodic task never runs the other.
     gating_sleep: ManualSleep
+    # Every room's reconciliation timer: no period ends unless a test fires it.
+    reconcile: ManualTimers
 
     def client(self) -> Client:
         return self.test_app.test_client()
@@ -113,15 +116,26 @@ async def app_running(settings: Settings, clock: FakeClock | None = None) -> Asy
     clock = clock or FakeClock()
     sleep = ManualSleep()
     gating_sleep = ManualSleep()
+    reconcile = ManualTimers()
     services = build_services(
-        settings, clock=clock.monotonic, now=clock.now, sleep=sleep, gating_sleep=gating_sleep
+        settings,
+        clock=clock.monotonic,
+        now=clock.now,
+        sleep=sleep,
+        gating_sleep=gating_sleep,
+        reconcile_sleep=reconcile,
     )
     app = create_app(settings, services)
     test_app = app.test_app()
     await test_app.startup()
     try:
         yield Running(
-            app=app, test_app=test_app, services=services, sleep=sleep, gating_sleep=gating_sleep
+            app=app,
+            test_app=test_app,
+            services=services,
+            sleep=sleep,
+            gating_sleep=gating_sleep,
+            reconcile=reconcile,
         )
     finally:
         await test_app.shutdown()

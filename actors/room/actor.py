@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from actors.actor import Actor
 from actors.committer import Committer
-from actors.room import configuring, moderation, perform, tokens
+from actors.room import configuring, moderation, perform, recordings, tokens
 from actors.room.admission import AdmissionStats
 from actors.room.directory import RoomDirectory
 from actors.room.errors import RoomUnavailableError
@@ -42,11 +42,15 @@ from actors.room.protocol import (
     ListParticipants,
     MuteTracks,
     ReadEntry,
+    ReconcileDue,
     RemoveParticipant,
     RevokeAccess,
     RoomMessage,
+    StartRecording,
+    StopRecording,
     UpdateRoom,
 )
+from actors.room.reconciler import ReconcilePorts, Reconciler
 from actors.room.seats import SeatBook
 from actors.room.webhook_round import RoundPorts, WebhookRound
 from actors.seat_writer import SeatWriter
@@ -79,6 +83,11 @@ class RoomActorDeps:
     received_until: Callable[[], dt.datetime | None] = lambda: None
     # Which rooms this node serves: its leases (one node alone: every room).
     ownership: Ownership = field(default_factory=lambda: SoleNode("local"))
+    # Reconciling presence with LiveKit (reconciler.py): RECONCILE_SECONDS, how
+    # to wait it, and how the room's own timer and calls tell its actor.
+    reconcile_seconds: float = 60.0
+    reconcile_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    nudge: Callable[[str, RoomMessage], None] = lambda room, message: None
 
 
 class RoomActor(Actor[str, RoomMessage]):
@@ -92,6 +101,17 @@ class RoomActor(Actor[str, RoomMessage]):
         self._round = WebhookRound(
             name,
             RoundPorts(deps.committer, deps.livekit, deps.admission, deps.now, deps.received_until),
+        )
+        self._reconciler = Reconciler(
+            name,
+            ReconcilePorts(
+                deps.livekit,
+                deps.database,
+                deps.now,
+                deps.reconcile_seconds,
+                deps.reconcile_sleep,
+                deps.nudge,
+            ),
         )
 
     # -- lifecycle ---------------------------------------------------------------
@@ -130,19 +150,31 @@ class RoomActor(Actor[str, RoomMessage]):
         self._round.loaded(self._memory)
         if pending:
             self._round.nudge(self._memory)  # crash recovery: stored, not applied before
+        self._reconciler.start(self._memory.state)
+        self._reconciler.begin(self._memory.state, settled=self._round.settled)
 
     async def on_stop(self) -> None:
         if self._memory.loaded:
             self._deps.ownership.release(self._memory.lease)  # another node may take it now
         self._round.cancel()
+        self._reconciler.cancel()
         if self._memory.entry is not None:
             self._deps.directory.withdraw(self.key)  # the next activation publishes anew
 
+    @property
+    def reconciling(self) -> bool:
+        """A reconciliation with LiveKit is under way (for tests and ops)."""
+        return self._reconciler.out
+
     def can_passivate(self) -> bool:
         memory = self._memory
-        return not (self._round.busy or memory.state.live) and memory.seats.can_passivate(
-            self._deps.now()
+        # An open session stays reconciled, someone present for Qari or not.
+        reconciling = self._reconciler.out or (
+            memory.state.session is not None and self._reconciler.enabled
         )
+        return not (
+            self._round.busy or memory.state.live or reconciling
+        ) and memory.seats.can_passivate(self._deps.now())
 
     def stop_when_idle(self) -> bool:
         # A name that is no room of ours and no LiveKit session either (a token
@@ -162,7 +194,12 @@ class RoomActor(Actor[str, RoomMessage]):
         memory = self._memory
         if isinstance(message, CommitDone):
             self._round.committed(memory, message.result)
+            self._reconciler.begin(memory.state, settled=self._round.settled)
             return None
+        if isinstance(message, ReconcileDue) and (
+            not memory.loaded or self._deps.ownership.current(self.key) != memory.lease
+        ):
+            return None  # a tick of an activation gone, or of a lease lapsed: nothing to do
         if not memory.loaded:
             try:
                 await self._load()
@@ -193,6 +230,10 @@ class RoomActor(Actor[str, RoomMessage]):
                 return tokens.issue(memory, livekit, now(), request, version, wallet)
             case EventsStored(applied):
                 self._round.nudge(memory, applied)
+                return None
+            case ReconcileDue():
+                self._reconciler.due()
+                self._reconciler.begin(memory.state, settled=self._round.settled)
                 return None
             case ReadEntry():
                 return memory.published()
@@ -232,6 +273,10 @@ class RoomActor(Actor[str, RoomMessage]):
             case EndMeeting():
                 plan = moderation.end(memory, now(), livekit_configured=configured)
                 return await perform.plan(memory, livekit, plan)
+            case StartRecording():
+                return await recordings.start(memory, livekit, message, now(), self.remaining())
+            case StopRecording():
+                return await recordings.stop(memory, livekit, message, self.remaining())
         raise TypeError(f"RoomActor cannot handle {type(message).__name__}")
 
 

@@ -181,3 +181,6 @@ class AdmissionStats:
     removals_failed: int = 0
     # Refused while LIVEKIT_URL is empty: nobody to remove them, so only counted.
     kept_without_livekit: int = 0
+    # What reconciliations with LiveKit changed (actors/room/reconcile.py), by
+    # `ghosts_closed`, `joins_found` and `sessions_ended`.
+    reconciled: Counter[str] = field(default_factory=Counter)

@@ -25,8 +25,10 @@ from actors.room.admission import AdmissionView, Verdict
 from actors.room.admission import decide as admit
 from actors.room.inbox import ParsedEvents, RoomEvent, RoomRef, Who, parse
 from actors.room.presence import RECENT_ENDED, CurrentSession, RoomState
+from actors.room.reconcile import NOTHING_RECONCILED, Reconciled
 from models import outbox_events as events_out
 from models.outbox import Event
+from models.recordings import SessionOver
 from models.sessions import Connection, ParticipantChange, ParticipantRow, SessionEnd, SessionRow
 from models.webhook_effects import (
     PARTICIPANT_CLOSED,
@@ -56,6 +58,8 @@ class Outcome:
     refused: tuple[tuple[str, Verdict], ...] = ()
     # Joins the rule refused but kept, because there is no LiveKit to remove them from.
     kept: tuple[tuple[str, Verdict], ...] = ()
+    # What the batch's synthetic events (a reconciliation's) changed.
+    reconciled: Reconciled = NOTHING_RECONCILED
 
 
 def decide(
@@ -78,13 +82,21 @@ def decide(
             message = f"{type(error).__name__}: {error}"[:MAX_ERROR]
             draft.effects.failed.append(FailedAttempt(row.id, message))
             continue
-        draft.apply(event)
+        if event.reconciled:
+            draft.reconcile(event)
+        else:
+            draft.apply(event)
         draft.effects.applied.append(event.id)
     after = draft.state()
     if room_id is not None and (sync_room or after.room_row(room_id) != state.room_row(room_id)):
         draft.effects.rooms.append(after.room_row(room_id))
     return Outcome(
-        after, draft.finished(), tuple(draft.joined), tuple(draft.refused), tuple(draft.kept)
+        after,
+        draft.finished(),
+        tuple(draft.joined),
+        tuple(draft.refused),
+        tuple(draft.kept),
+        draft.reconciled,
     )
 
 
@@ -102,6 +114,7 @@ class _Draft:
         self.joined: list[str] = []
         self.refused: list[tuple[str, Verdict]] = []
         self.kept: list[tuple[str, Verdict]] = []
+        self.reconciled = Reconciled()
         # Identities whose held seat a join of this batch has turned into a place.
         self.consumed: set[str] = set()
         self.effects = EffectBatch()
@@ -129,6 +142,24 @@ class _Draft:
         effects.participants_changed = list(self.changed.values())
         return effects
 
+    def reconcile(self, event: RoomEvent) -> None:
+        """A reconciliation's synthetic event (reconcile.py): decided as the LiveKit
+        event it stands for, and counted by what it changed (nothing, if a webhook
+        has said it already)."""
+        session, sid = self.session, event.who.sid if event.who is not None else ""
+        was_live, was_opened = sid in self.live, sid in self.opened
+        self.apply(event)
+        ended = session is not None and (self.session is None or self.session.sid != session.sid)
+        self.reconciled += Reconciled(
+            ghosts_closed=int(
+                event.kind == "participant_left" and was_live and sid not in self.live
+            ),
+            joins_found=int(
+                event.kind == "participant_joined" and not was_opened and sid in self.opened
+            ),
+            sessions_ended=int(ended),
+        )
+
     # -- the rules, one per event type -----------------------------------------------
 
     def apply(self, event: RoomEvent) -> None:
@@ -146,8 +177,11 @@ class _Draft:
             case "track_published" | "track_unpublished" if event.who is not None:
                 if event.track is not None:
                     self._track(event.who.sid, event)
+            case "egress_started" | "egress_updated" | "egress_ended" if event.egress:
+                # Applied by the write, over the recording as stored (models/recordings.py).
+                self.effects.egress.append(event.egress)
             case _:
-                pass  # egress_*, ingress_*: kept in the inbox for later use
+                pass  # ingress_*: kept in the inbox for later use
 
     def _join(self, room: RoomRef, who: Who, at: dt.datetime) -> None:
         found = self._session_of(room, at)
@@ -304,6 +338,8 @@ class _Draft:
             self.ends[session.sid] = SessionEnd(session.sid, at)
             self._event(SESSION_CLOSED, session.sid, ended)
         self._remember_ended(session.sid)
+        # Its recordings still running are ending (their egress_ended completes them).
+        self.effects.sessions_over.append(SessionOver(self.name, session.sid))
         self.session = None
         self.closed = set()
 

@@ -86,3 +86,15 @@ class RoomUnavailableError(RoomError):
     def __init__(self, room: str, retry_after: int = 1) -> None:
         super().__init__(f"room {room!r} is served elsewhere or changing hands")
         self.retry_after = max(1, retry_after)
+
+
+class RoomNotLiveError(RoomError):
+    """A recording asked for in a room with no one in it."""
+
+
+class RecordingActiveError(RoomError):
+    """A recording asked for while one of the room's is starting or active."""
+
+
+class RecordingNotFoundError(RoomError):
+    """No recording of this room has that id."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from google.protobuf.json_format import Parse
@@ -18,9 +18,18 @@ from livekit.protocol.models import DisconnectReason, ParticipantInfo, TrackInfo
 from livekit.protocol.webhook import WebhookEvent
 
 from actors.room.admission import GRANT_ATTRIBUTE
+from actors.room.egress import egress_update
 from actors.room.identity import canonical_identity
+from models.recordings import EgressUpdate
 from models.sessions import MAX_IDENTITY, MAX_KIND, MAX_NAME, MAX_SID, PublishedTrack
 from models.webhook_inbox import PendingEvent
+
+# Events Qari stores itself when it reconciles a room with LiveKit's
+# ListParticipants (actors/room/reconcile.py): the LiveKit event after the
+# prefix, decided by the same rules; a participant so found gone left for this
+# reason, Qari's own (LiveKit's enum has no such value).
+RECONCILED_PREFIX = "qari_reconciled:"
+RECONCILED = "RECONCILED"
 
 
 class BadEventError(ValueError):
@@ -61,6 +70,10 @@ class RoomEvent:
     who: Who | None
     # The track of a track event (None when it names none).
     track: PublishedTrack | None
+    # Stored by a reconciliation with LiveKit, not delivered by it.
+    reconciled: bool = False
+    # What an egress_* event reports of its egress.
+    egress: EgressUpdate | None = None
 
 
 def timestamp(seconds: int) -> dt.datetime | None:
@@ -127,13 +140,23 @@ def parse(row: PendingEvent, parsed: ParsedEvents | None = None) -> RoomEvent:
     at = timestamp(event.created_at) or row.received_at
     room = RoomRef(_text(event.room.sid, MAX_SID, "room sid"), timestamp(event.room.creation_time))
     who = _who(event.participant) if event.HasField("participant") else None
+    kind = row.event_type
+    reconciled = kind.startswith(RECONCILED_PREFIX)
+    if reconciled:
+        kind = kind.removeprefix(RECONCILED_PREFIX)
+        if who is not None and kind == "participant_left":
+            who = replace(who, disconnect_reason=RECONCILED)
     return RoomEvent(
         id=row.id,
-        kind=row.event_type,
+        kind=kind,
         at=at,
         room=room,
         who=who,
         track=_track(event.track) if event.track.sid else None,
+        reconciled=reconciled,
+        egress=egress_update(event.egress_info, row.room_name, at)
+        if kind.startswith("egress_")
+        else None,
     )
 
 

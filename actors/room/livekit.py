@@ -10,6 +10,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
+from livekit.protocol.models import ParticipantInfo, Room
+
+from models.recordings import EgressUpdate
+
 
 @dataclass(frozen=True, slots=True)
 class RoomConfig:
@@ -30,6 +34,17 @@ class TokenRequest:
     metadata: str | None
     attributes: dict[str, str] | None
     ttl_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingRequest:
+    """A room composite egress to one file (the gateway adds where it is stored)."""
+
+    room: str
+    # `{room}/{session}/{time}.{ext}`: the file's name in the bucket.
+    filepath: str
+    audio_only: bool
+    layout: str
 
 
 class LiveKitUnreachableError(Exception):
@@ -94,3 +109,13 @@ class LiveKit(Protocol):
     async def mute_published_track(
         self, room: str, identity: str, track_sid: str, *, muted: bool
     ) -> None: ...
+
+    async def list_participants(self, room: str) -> list[ParticipantInfo]: ...
+
+    async def list_rooms(self, names: list[str]) -> list[Room]: ...
+
+    # Egress (recordings).
+
+    async def start_room_composite_egress(self, request: RecordingRequest) -> EgressUpdate: ...
+
+    async def stop_egress(self, egress_id: str) -> None: ...

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 
 from actors.room.protocol import CommitDone, RoomMessage
 from actors.rounds import Committed
-from actors.runtime import ActorRegistry, RegistryClosedError
+from actors.runtime import ActorRegistry, MailboxFullError, RegistryClosedError
+
+log = logging.getLogger(__name__)
 
 
 class RoomPostbox:
@@ -31,3 +34,17 @@ class RoomPostbox:
             raise RuntimeError("the postbox has no registry yet")
         with contextlib.suppress(RegistryClosedError):
             self._rooms.tell(room, CommitDone(result), bounded=False)
+
+    def nudge(self, room: str, message: RoomMessage) -> None:
+        """A nudge a room's own work sends it (its reconciliation timer, events its
+        reconciliation stored): coalesced, so one waiting is enough. A full mailbox
+        drops it (the timer ticks again; stored events are the sweep's too), and
+        so does shutdown."""
+        if self._rooms is None:
+            raise RuntimeError("the postbox has no registry yet")
+        try:
+            self._rooms.tell(room, message, coalesce=True)
+        except MailboxFullError:
+            log.warning("room %r busy: %s not delivered", room, type(message).__name__)
+        except RegistryClosedError:
+            pass

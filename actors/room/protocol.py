@@ -1,9 +1,10 @@
 """The room actor's closed set of messages, each naming the reply an `ask` gets.
 
 Routes `ask` with the request messages (`Ask[R]`: `ActorRegistry.ask`
-returns an R), and `tell` EventsStored; the committer tells CommitDone;
-nothing else reaches a RoomActor. Messages carry typed values (no ORM field
-dicts), replies are plain values (no ORM objects). What the actor needs from
+returns an R), and `tell` EventsStored; the committer tells CommitDone; the
+room's own reconciliation timer tells ReconcileDue; nothing else reaches a
+RoomActor. Messages carry typed values (no ORM field dicts), replies are
+plain values (no ORM objects). What the actor needs from
 LiveKit is the `LiveKit` port (actors/room/livekit.py), implemented by
 app/livekit_gateway.py, so actors/ never imports app/.
 """
@@ -42,6 +43,7 @@ from actors.room.livekit import (
 )
 from actors.room.views import IssuedToken, LiveParticipant
 from models.bans import BanRow
+from models.recordings import RecordingRow
 from models.rooms import RoomRow, RoomSettings
 from models.sessions import PublishedTrack
 
@@ -166,6 +168,12 @@ class EventsStored:
 
 
 @dataclass(frozen=True, slots=True)
+class ReconcileDue:
+    """From the room's own timer: time to reconcile its presence with LiveKit's
+    (actors/room/reconciler.py). A tell, coalesced: one waiting is enough."""
+
+
+@dataclass(frozen=True, slots=True)
 class CommitDone:
     """From the committer: the room's round is over (actors/committer.py)."""
 
@@ -252,6 +260,31 @@ class EndMeeting(Ask[None]):
     manager: str | None = None
 
 
+# -- recordings (actors/room/recordings.py) -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StartRecording(Ask[RecordingRow]):
+    """StartRoomCompositeEgress to one file, if no recording of the room is running
+    and someone is in it."""
+
+    audio_only: bool = False
+    layout: str = "grid"
+    # The wallet acting as the room's manager (None: a service): the actor checks
+    # it owns the room, at the moment it handles the message.
+    manager: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StopRecording(Ask[RecordingRow]):
+    """StopEgress for one of the room's recordings, if it is still running."""
+
+    recording_id: str
+    # The wallet acting as the room's manager (None: a service): the actor checks
+    # it owns the room, at the moment it handles the message.
+    manager: str | None = None
+
+
 # The messages only the room's managers (services, its owner) may send.
 MANAGED = (
     UpdateRoom,
@@ -263,6 +296,8 @@ MANAGED = (
     MuteTracks,
     ChangeParticipant,
     EndMeeting,
+    StartRecording,
+    StopRecording,
 )
 
 RoomMessage = (
@@ -273,6 +308,7 @@ RoomMessage = (
     | IssueToken
     | ListParticipants
     | EventsStored
+    | ReconcileDue
     | CommitDone
     | RemoveParticipant
     | RevokeAccess
@@ -281,4 +317,6 @@ RoomMessage = (
     | MuteTracks
     | ChangeParticipant
     | EndMeeting
+    | StartRecording
+    | StopRecording
 )

@@ -62,6 +62,12 @@ class WebhookRound:
         """A round out, someone waiting on one, or removals under way."""
         return self._out is not None or bool(self._waiters) or bool(self._removals)
 
+    @property
+    def settled(self) -> bool:
+        """No round out and nothing stored since the last: memory holds every event
+        stored so far (as far as this actor has been told)."""
+        return self._out is None and not self.dirty
+
     def loaded(self, memory: RoomMemory) -> None:
         # The first round writes the room row whatever it decides, so a row left
         # stale by an earlier activation is brought in line with the sessions.
@@ -131,6 +137,13 @@ class WebhookRound:
         for identity in result.joined:
             memory.seats.consume(identity)  # a joined participant's seat is a place now
         self._removals.count(result.refused, result.kept)
+        if result.reconciled:
+            counts = result.reconciled
+            self._ports.admission.reconciled.update(
+                ghosts_closed=counts.ghosts_closed,
+                joins_found=counts.joins_found,
+                sessions_ended=counts.sessions_ended,
+            )
         # A ban set, or a grant revoked, while the round was out: the join it
         # decided is removed now.
         joined = list(dict.fromkeys(result.joined))

@@ -104,11 +104,18 @@ async def get_webhook_stats() -> WebhooksReport:
     )
 
 
+class ReconciledReport(BaseModel):
+    ghosts_closed: int
+    joins_found: int
+    sessions_ended: int
+
+
 class AdmissionReport(BaseModel):
     refused: dict[str, int]
     removed: int
     removals_failed: int
     kept_without_livekit: int
+    reconciled: ReconciledReport
 
 
 @blueprint.get("/v1/ops/admission")
@@ -120,14 +127,22 @@ async def get_admission_stats() -> AdmissionReport:
 
     Since start: joins refused by reason (`not_issued`, `revoked`,
     `token_expired`, `no_place`, `banned`), participants removed through LiveKit, removals
-    that failed, and refused joins kept because `LIVEKIT_URL` is empty.
+    that failed, and refused joins kept because `LIVEKIT_URL` is empty; and what
+    reconciling presence with LiveKit changed: ghosts closed, joins found, sessions
+    ended.
     """
     stats = services().admission
+    reconciled = stats.reconciled
     return AdmissionReport(
         refused=dict(stats.refused),
         removed=stats.removed,
         removals_failed=stats.removals_failed,
         kept_without_livekit=stats.kept_without_livekit,
+        reconciled=ReconciledReport(
+            ghosts_closed=reconciled["ghosts_closed"],
+            joins_found=reconciled["joins_found"],
+            sessions_ended=reconciled["sessions_ended"],
+        ),
     )
 
 

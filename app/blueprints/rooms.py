@@ -72,6 +72,8 @@ class RoomOut(BaseModel):
     metadata: str | None
     status: RoomStatus
     num_participants: int
+    # A recording of the room is starting or active.
+    recording: bool
 
     @classmethod
     def of(cls, room: RoomRow) -> RoomOut:

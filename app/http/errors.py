@@ -18,7 +18,12 @@ from quart_schema.validation import QuerystringValidationError
 from tortoise.exceptions import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from actors.room.errors import RoomUnavailableError
+from actors.room.errors import (
+    RecordingActiveError,
+    RecordingNotFoundError,
+    RoomNotLiveError,
+    RoomUnavailableError,
+)
 from actors.room.protocol import (
     BannedError,
     BanNotFoundError,
@@ -210,6 +215,14 @@ ANSWERS: dict[type[Exception], Answering] = {
         404, "track_not_found", "The participant publishes no such track."
     ),
     BanNotFoundError: answer_fixed(404, "ban_not_found", "That identity is not banned here."),
+    # Recordings.
+    RecordingActiveError: answer_fixed(
+        409, "recording_active", "A recording of this room is starting or active."
+    ),
+    RoomNotLiveError: answer_fixed(409, "room_not_live", "No one is in the room to record."),
+    RecordingNotFoundError: answer_fixed(
+        404, "recording_not_found", "The room has no recording with that id."
+    ),
     # Gating: never admit on an unknown answer.
     AccessDeniedError: lambda e: Answer(
         403,

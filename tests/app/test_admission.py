@@ -194,4 +194,5 @@ async def test_without_livekit_unadmitted_joins_are_only_logged_and_counted(
         "removed": 0,
         "removals_failed": 0,
         "kept_without_livekit": 1,
+        "reconciled": {"ghosts_closed": 0, "joins_found": 0, "sessions_ended": 0},
     }

@@ -1,4 +1,4 @@
-"""A loopback fake of LiveKit's RoomService, speaking its real Twirp protocol.
+"""A loopback fake of LiveKit's RoomService (and Egress), speaking its real Twirp protocol.
 
 Tests point the real ``livekit.api.LiveKitAPI`` client at ``FakeLiveKit.url`` so
 the client's wire format, auth tokens and error decoding are exercised for real,
@@ -25,6 +25,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from jwt.warnings import InsecureKeyLengthWarning
 from livekit.api import TokenVerifier, VideoGrants
+from livekit.protocol.egress import RoomCompositeEgressRequest, StopEgressRequest
 from livekit.protocol.models import ParticipantInfo, ParticipantPermission, Room, TrackInfo
 from livekit.protocol.room import (
     CreateRoomRequest,
@@ -42,9 +43,11 @@ from livekit.protocol.room import (
     UpdateRoomMetadataRequest,
 )
 
+from tests.fakes.egress import FakeEgress, can_record
+
 __all__ = ["TWIRP_STATUS", "FakeLiveKit"]
 
-_PREFIX = "/twirp/livekit.RoomService/"
+_PREFIX = "/twirp/livekit."
 _PROTOBUF = "application/protobuf"
 _JSON = "application/json"
 _SID_ALPHABET = string.ascii_letters + string.digits
@@ -101,6 +104,7 @@ class _Method:
     request_type: type[Message]
     authorized: Callable[[VideoGrants, Any], bool]
     handle: Callable[[Any], Message]
+    service: str = "RoomService"
 
 
 class FakeLiveKit:
@@ -113,13 +117,19 @@ class FakeLiveKit:
         # room name -> identity -> who is connected there (tests put them in with `join`).
         self.participants: defaultdict[str, dict[str, ParticipantInfo]] = defaultdict(dict)
         self.calls: list[tuple[str, Message]] = []
+        # ListParticipants for a room it does not have: not_found, or (True) an
+        # empty list, as some LiveKit versions answer.
+        self.lists_missing_rooms_empty = False
         self._verifier = TokenVerifier(api_key, api_secret)
         # None: a call served normally before the failures behind it (`skip`).
         self._failures: defaultdict[str, deque[_Failure | None]] = defaultdict(deque)
         self._hangs: defaultdict[str, deque[float]] = defaultdict(deque)
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._url: str | None = None
+        # Egress: `egress.advance(...)` moves one and returns its webhook.
+        self.egress = FakeEgress(self.rooms, _TwirpError)
         self._methods: dict[str, _Method] = {
             "CreateRoom": _Method(CreateRoomRequest, _can_create, self._create_room),
             "ListRooms": _Method(ListRoomsRequest, _can_list, self._list_rooms),
@@ -139,6 +149,10 @@ class FakeLiveKit:
             "MutePublishedTrack": _Method(
                 MuteRoomTrackRequest, _can_admin_room, self._mute_published_track
             ),
+            "StartRoomCompositeEgress": _Method(
+                RoomCompositeEgressRequest, can_record, self.egress.start_room_composite, "Egress"
+            ),
+            "StopEgress": _Method(StopEgressRequest, can_record, self.egress.stop, "Egress"),
         }
 
     # -- lifecycle -----------------------------------------------------------------
@@ -155,6 +169,7 @@ class FakeLiveKit:
         if self._runner is not None:
             raise RuntimeError("FakeLiveKit is already started")
         self._closing.clear()
+        self._loop = asyncio.get_running_loop()
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         # A short shutdown_timeout: stop() must never wait on a stalled handler.
@@ -233,13 +248,19 @@ class FakeLiveKit:
         self._hangs[method].extend(seconds for _ in range(times))
 
     def join(
-        self, room: str, identity: str, *, tracks: list[TrackInfo] | None = None
+        self,
+        room: str,
+        identity: str,
+        *,
+        tracks: list[TrackInfo] | None = None,
+        sid: str | None = None,
     ) -> ParticipantInfo:
-        """Put `identity` in `room` as if it had connected (the room is created if new)."""
+        """Put `identity` in `room` as if it had connected (the room is created if new);
+        `sid`: the one its webhooks name (else a new one)."""
         if room not in self.rooms:
             self._create_room(CreateRoomRequest(name=room))
         participant = ParticipantInfo(
-            sid="PA_" + "".join(secrets.choice(_SID_ALPHABET) for _ in range(12)),
+            sid=sid or "PA_" + "".join(secrets.choice(_SID_ALPHABET) for _ in range(12)),
             identity=identity,
             state=ParticipantInfo.State.ACTIVE,
             permission=ParticipantPermission(
@@ -249,6 +270,19 @@ class FakeLiveKit:
         )
         self.participants[room][identity] = participant
         return participant
+
+    def join_from_thread(
+        self, room: str, identity: str, *, sid: str, timeout: float = 5.0
+    ) -> ParticipantInfo:
+        """`join`, from a thread other than the fake's own (a fake served by a
+        background loop): done on the fake's loop, so no request reads half of it."""
+
+        async def on_loop() -> ParticipantInfo:
+            return self.join(room, identity, sid=sid)
+
+        if self._loop is None:
+            raise RuntimeError("FakeLiveKit is not started")
+        return asyncio.run_coroutine_threadsafe(on_loop(), self._loop).result(timeout)
 
     def calls_to(self, method: str) -> list[Message]:
         """The parsed requests received for ``method``, in arrival order."""
@@ -279,9 +313,9 @@ class FakeLiveKit:
 
     async def _serve(self, request: web.Request, as_json: bool) -> web.StreamResponse:
         path = request.path
-        name = path[len(_PREFIX) :] if path.startswith(_PREFIX) else None
-        method = self._methods.get(name) if name is not None else None
-        if name is None or method is None:
+        service, _, name = path.removeprefix(_PREFIX).partition("/")
+        method = self._methods.get(name) if path.startswith(_PREFIX) else None
+        if method is None or method.service != service:
             raise _TwirpError("bad_route", f"no handler for path {path!r}")
         if request.method != "POST":
             raise _TwirpError(
@@ -378,6 +412,8 @@ class FakeLiveKit:
         return room
 
     def _list_participants(self, req: ListParticipantsRequest) -> ListParticipantsResponse:
+        if self.lists_missing_rooms_empty and req.room not in self.rooms:
+            return ListParticipantsResponse()
         self._room(req.room)
         return ListParticipantsResponse(participants=list(self.participants[req.room].values()))
 

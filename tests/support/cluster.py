@@ -243,6 +243,8 @@ class Cluster:
         self.lease_seconds = lease_seconds
         self.forward_timeout_seconds = forward_timeout_seconds
         self.livekit_url = livekit_url
+        # The fake LiveKit behind `livekit_url`, when a test holds one (set by it).
+        self.livekit: FakeLiveKit | None = None
         self.env = dict(env or {})
         self._background = BackgroundLoop("partition-proxies") if partitionable else None
         self.nodes = [ClusterNode(i, f"node-{i}") for i in range(size)]

@@ -8,10 +8,11 @@ import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 
 from app.database import close_database, tortoise_config
 from app.schema_check import AERICH_APP, expected_migrations
+from models.outbox import PARTIAL_INDEXES
 
 DEFAULT_TEST_DATABASE_URL = "postgres://postgres:postgres@127.0.0.1:5432/postgres"
 
@@ -60,6 +61,8 @@ async def generate_schema(url: str) -> None:
     await Tortoise.init(config=tortoise_config(url))
     try:
         await Tortoise.generate_schemas(safe=False)
+        for index in PARTIAL_INDEXES:
+            await connections.get("default").execute_script(index)
     finally:
         await close_database()
     await record_migrations(url, expected_migrations())
@@ -105,6 +108,7 @@ TABLES = (
     "outbox_events",
     "outbox_sequence",
     "webhook_endpoints",
+    "recordings",
 )
 
 
