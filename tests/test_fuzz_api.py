@@ -63,7 +63,10 @@ def assert_error_shape(response: schemathesis.Response) -> None:
 
 
 def fuzz(api_url: str, mode: GenerationMode) -> None:
-    schema = schemathesis.openapi.from_url(f"{api_url}/openapi.json")
+    # The live feed answers a stream that never ends (tests/app/test_event_feed.py).
+    schema = schemathesis.openapi.from_url(f"{api_url}/openapi.json").exclude(
+        method="GET", path="/v1/events"
+    )
 
     # Through schemathesis' auth hook, so negative cases that drop the key stay dropped.
     @schema.auth()

@@ -189,7 +189,9 @@ class Subscription:
             if not self._ready:
                 self._signal.clear()
                 try:
-                    await asyncio.wait_for(self._signal.wait(), keepalive_seconds)
+                    # Not asyncio.wait_for: before 3.12 it can lose a cancellation.
+                    async with asyncio.timeout(keepalive_seconds):
+                        await self._signal.wait()
                 except TimeoutError:
                     yield []
                     continue
@@ -293,7 +295,8 @@ class FeedHub:
             while True:
                 hinted = False
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._woken.wait(), self.poll_seconds)
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self._woken.wait()
                     hinted = True
                 self._woken.clear()
                 # A wake for what was read already (this node's own run is heard

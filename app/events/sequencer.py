@@ -93,8 +93,11 @@ class Sequencer:
     async def run_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            # Not asyncio.wait_for: before Python 3.12 it can lose a cancellation
+            # that comes as the event is set, and shutdown would wait on this task.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._nudged.wait(), self._poll_seconds)
+                async with asyncio.timeout(self._poll_seconds):
+                    await self._nudged.wait()
             self._nudged.clear()
             started = loop.time()
             try:

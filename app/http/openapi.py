@@ -30,6 +30,12 @@ TAGS: dict[str, tuple[str, str]] = {
     "tokens": ("tokens", "Join tokens for a room (capacity, gating, bans)."),
     "presence": ("participants", "Who is in a room now, and its past sessions."),
     "moderation": ("moderation", "Remove, ban, mute and change participants; end a meeting."),
+    "webhook_endpoints": (
+        "webhook endpoints",
+        "Outbound webhooks: where events are sent, signed (Standard Webhooks).",
+    ),
+    "events": ("events", "The live feed of events (server-sent events)."),
+    "recordings": ("recordings", "Start, stop and list a room's recordings (LiveKit Egress)."),
     "auth": ("wallet sign-in", "Sign-In with Ethereum: nonces, wallet sessions."),
     "webhooks": ("livekit webhook", "Events from the LiveKit server (signed by LiveKit)."),
     "health": ("health", "Liveness and readiness, without a credential."),
