@@ -117,7 +117,13 @@ class OutboxDelivery(Model):
 
     class Meta:
         table = "outbox_deliveries"
-        indexes = (("endpoint_id", "room", "event_seq"), ("state", "next_attempt_at"))
+        # By queue and by due time (the worker's claim); by event, so retention's
+        # cascading delete of an event does not scan the table.
+        indexes = (
+            ("endpoint_id", "room", "event_seq"),
+            ("state", "next_attempt_at"),
+            ("event_id",),
+        )
 
 
 class OutboxAttempt(Model):
@@ -138,8 +144,8 @@ class OutboxAttempt(Model):
 
     class Meta:
         table = "outbox_attempts"
-        # An endpoint's attempts, newest first.
-        indexes = (("endpoint_id", "id"),)
+        # An endpoint's attempts, newest first; by delivery, for the cascading delete.
+        indexes = (("endpoint_id", "id"), ("delivery_id",))
 
 
 @dataclass(frozen=True, slots=True)
