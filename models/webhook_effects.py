@@ -318,6 +318,22 @@ async def _sids_where(conn: BaseDBAsyncClient, table: str, sids: list[str], open
     return {row["sid"] for row in rows}
 
 
+async def _open_participants(conn: BaseDBAsyncClient, changes: list[ParticipantChange]) -> set[str]:
+    """Of `changes`, the sids whose stored row, in the session the change names, is
+    open: those its close will close (as PostgreSQL's statement matches them)."""
+    if not changes:
+        return set()
+    marks = ", ".join("?" for _ in changes)
+    rows = await conn.execute_query_dict(
+        "SELECT p.sid, s.sid AS session_sid FROM participant_sessions p "  # noqa: S608
+        f"JOIN room_sessions s ON s.id = p.room_session_id WHERE p.sid IN ({marks}) "
+        "AND p.left_at IS NULL",
+        [c.sid for c in changes],
+    )
+    wanted = {(c.sid, c.session_sid) for c in changes}
+    return {row["sid"] for row in rows if (row["sid"], row["session_sid"]) in wanted}
+
+
 async def _write_and_mark_sqlite(conn: BaseDBAsyncClient, batch: EffectBatch) -> Written:
     """The same writes, one statement per kind, in the order the CTEs mean."""
     # What the events' conditions need to know of the rows before the writes.
@@ -327,11 +343,8 @@ async def _write_and_mark_sqlite(conn: BaseDBAsyncClient, batch: EffectBatch) ->
     sessions_open = await _sids_where(
         conn, "room_sessions", [e.sid for e in batch.sessions_ended], "ended_at"
     )
-    participants_open = await _sids_where(
-        conn,
-        "participant_sessions",
-        [c.sid for c in batch.participants_changed if c.left_at is not None],
-        "left_at",
+    participants_open = await _open_participants(
+        conn, [c for c in batch.participants_changed if c.left_at is not None]
     )
     if batch.sessions_opened:
         await conn.execute_many(

@@ -45,7 +45,8 @@ from actors.room.plans import (
     Update,
     UpdateParticipant,
 )
-from models.outbox import write_events
+from models.db import DatabaseUnavailableError, LeaseLostError
+from models.outbox import Event, write_events
 from models.rooms import RoomRow, create_room, delete_room, name_taken, update_room
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ LIVEKIT_FAILED = (LiveKitUnreachableError, LiveKitRefusedError)
 
 async def plan(memory: RoomMemory, livekit: LiveKit, steps: Plan) -> None:
     """Each step in order; the first that fails ends the plan, what went before stays."""
+    # Whether the last Disconnect removed someone (LiveKit's not_found: nobody was).
+    removed = False
     for step in steps:
         match step:
             case StoreBan(room_id, row):
@@ -72,7 +75,9 @@ async def plan(memory: RoomMemory, livekit: LiveKit, steps: Plan) -> None:
                     await asyncio.shield(asyncio.gather(*writes))
             case Disconnect(identity, not_made):
                 with _not_made(not_made):
-                    await _gone_is_done(livekit.remove_participant(memory.name, identity))
+                    removed = not await _gone_is_done(
+                        livekit.remove_participant(memory.name, identity)
+                    )
             case DeleteLiveKitRoom(required, not_made):
                 with _not_made(not_made):
                     try:
@@ -103,7 +108,8 @@ async def plan(memory: RoomMemory, livekit: LiveKit, steps: Plan) -> None:
             case ReleaseAllSeats():
                 memory.seats.release_all()
             case Report(event):
-                await write_events(memory.database, memory.fence(), [event])
+                if removed:
+                    await _report(memory, event)
             case LiveKitMissing(not_made):
                 raise not_made.error(LiveKitNotConfiguredError())
             case _:
@@ -165,13 +171,27 @@ async def update(
     return RoomRow.of(room)
 
 
-async def _gone_is_done(call: Awaitable[None]) -> None:
-    """Await a LiveKit call that removes something: not_found means it is gone already."""
+async def _gone_is_done(call: Awaitable[None]) -> bool:
+    """Await a LiveKit call that removes something: not_found means it is gone
+    already (True: it was gone before the call)."""
     try:
         await call
     except LiveKitRefusedError as error:
         if not error.gone:
             raise
+        return True
+    return False
+
+
+async def _report(memory: RoomMemory, event: Event) -> None:
+    """What LiveKit did, as an event of its own write. The removal has happened
+    whatever the database says now, so its asker is not told it failed: a write
+    that cannot be made (the database away, the lease lost) is logged, and the
+    event is lost with it."""
+    try:
+        await write_events(memory.database, memory.fence(), [event])
+    except (DatabaseUnavailableError, LeaseLostError) as error:
+        log.warning("room %r: the %s event was not written: %s", memory.name, event.type, error)
 
 
 @contextlib.contextmanager

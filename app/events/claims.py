@@ -100,7 +100,10 @@ def _candidates(d: _Dialect, lock: str) -> str:
                   AND b.room = h.room AND b.state = 'pending' AND b.event_seq < h.event_seq)
         ) heads WHERE nth <= {m}2 ORDER BY next_attempt_at, event_seq LIMIT {m}3
     )
-    AND d.state = 'pending' AND (d.claimed_until IS NULL OR d.claimed_until <= {d.now})
+    -- Checked again on the row as locked: another node may have tried it, failed
+    -- and put its next try later since the subquery's snapshot.
+    AND d.state = 'pending' AND d.next_attempt_at <= {d.now}
+    AND (d.claimed_until IS NULL OR d.claimed_until <= {d.now})
     ORDER BY d.next_attempt_at, d.event_seq
     {lock}
     """  # noqa: S608 - no value is formatted in, only the dialect's words

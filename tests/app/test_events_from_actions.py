@@ -65,3 +65,16 @@ async def test_a_removal_is_reported_once_it_is_made(
     assert data_of(await numbered(mirrored), "participant.removed") == [
         {"room": ROOM, "identity": "bob", "reason": "spam", "banned": True, "by": "moderation"}
     ]
+
+
+async def test_a_removal_livekit_found_already_gone_is_not_reported(
+    mirrored: Running, fake_livekit: FakeLiveKit
+) -> None:
+    """LiveKit's not_found counts as done (the answer is 204), but nobody was
+    removed by it: no participant.removed."""
+    client = await open_room(mirrored)
+    await join(mirrored, fake_livekit, "carol")
+    fake_livekit.fail_next("RemoveParticipant", "not_found")
+    response = await client.post(f"/v1/rooms/{ROOM}/participants/carol/remove", headers=AUTH)
+    assert response.status_code == 204
+    assert data_of(await numbered(mirrored), "participant.removed") == []

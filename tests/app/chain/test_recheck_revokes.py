@@ -12,6 +12,7 @@ import jwt
 from tests.app.chain.conftest import Gated
 from tests.app.chain.helpers import make_room
 from tests.support.applied import apply_pending
+from tests.support.outbox import data_of, numbered
 from tests.support.settings import AUTH
 from tests.support.webhooks import event, participant, room_info, signed
 
@@ -83,6 +84,13 @@ async def test_a_seller_removed_by_the_recheck_cannot_rejoin_on_its_old_token(
     await gated.running.gating_sleep.tick()
 
     assert [c.identity for c in gated.livekit.calls_to("RemoveParticipant")] == [seller]  # type: ignore[attr-defined]
+    (removed,) = data_of(await numbered(gated.running), "participant.removed")
+    assert (removed["identity"], removed["by"], removed["banned"]) == (
+        seller,
+        "access_recheck",
+        False,
+    )
+    assert removed["reason"]  # the condition the seller no longer meets
     await deliver(gated, event("participant_left", INFO, who=participant(seller, "PA_1")))
     await join(gated, seller, old, "PA_2")  # back on the 24 h token
     assert await present(gated) == set()
