@@ -22,7 +22,13 @@ from tests.support.settings import API_KEY
 # A SIWE message's grammar (EIP-4361, with its checksums and times) is beyond
 # JSON Schema, so a schema-valid `message` is rightly 422 there; every other
 # check (no 5xx, documented statuses, the error shape) still runs on it.
-BEYOND_JSON_SCHEMA = {("POST", "/v1/auth/siwe")}
+# And whether a webhook endpoint's host resolves only to public addresses (DNS, at
+# registration: DESIGN.md section 7).
+BEYOND_JSON_SCHEMA = {
+    ("POST", "/v1/auth/siwe"),
+    ("POST", "/v1/webhook-endpoints"),
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"),
+}
 # So is whether a gated room's chain is in CHAIN_RPC_URLS and its address holds
 # a contract (checked against the deployment): this server reads no chain.
 GATED = {"token", "nft"}
