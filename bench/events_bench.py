@@ -62,10 +62,14 @@ class Arrivals:
             self.changed.set()
 
     async def wait_for(self, sids: set[str], timeout: float = ARRIVAL_TIMEOUT) -> None:
-        async with asyncio.timeout(timeout):
-            while not sids <= self.at.keys():
-                self.changed.clear()
-                await self.changed.wait()
+        try:
+            async with asyncio.timeout(timeout):
+                while not sids <= self.at.keys():
+                    self.changed.clear()
+                    await self.changed.wait()
+        except TimeoutError:
+            missing = len(sids - self.at.keys())
+            raise RuntimeError(f"{missing} of {len(sids)} events not in after {timeout} s") from None
 
 
 @contextlib.asynccontextmanager

@@ -28,12 +28,16 @@ from tortoise.models import Model
 
 from models.db import Database, is_postgres, timestamp
 
-# Indexes Tortoise cannot describe (partial), made by migration 7 on PostgreSQL,
+# Indexes Tortoise cannot describe (partial), made by migrations 7 and 9 on PostgreSQL,
 # at start-up on SQLite (app/sqlite_schema.py), and by tests that build the
 # schema from the models: the sequencer's scan for events not numbered yet.
 PARTIAL_INDEXES: tuple[str, ...] = (
     'CREATE INDEX IF NOT EXISTS "idx_outbox_events_unnumbered" ON "outbox_events" ("id") '
     'WHERE "seq" IS NULL',
+    # The delivery worker's queues: pending deliveries by endpoint, room and seq
+    # (migration 9), so finding each queue's head is one pass over what is pending.
+    'CREATE INDEX IF NOT EXISTS "idx_outbox_deliveries_pending" ON "outbox_deliveries" '
+    '("endpoint_id", "room", "event_seq") WHERE "state" = \'pending\'',
 )
 
 # The one row holding the last number given, so numbers never go back (also

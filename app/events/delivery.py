@@ -12,7 +12,10 @@ OUTBOUND_RETRY_SECONDS, counted from the end of the failed attempt, then
 given up (failed); 410 disables the endpoint at once.
 
 A slow or dead endpoint holds at most `PER_ENDPOINT` of this node's attempts,
-and every attempt at most its timeout, so other endpoints and rooms go on.
+and every attempt at most its timeout, so other endpoints and rooms go on. An
+endpoint whose last attempt was answered 2xx within `FAST_SECONDS` may have
+`PER_HEALTHY_ENDPOINT` (many rooms' events at once: a healthy endpoint keeps up
+with the node's events); the first slow or failed attempt puts it back.
 The worker wakes when events are numbered (`wake`, here or on another node),
 when an attempt ends, when a retry it scheduled is due, and otherwise every
 `poll_seconds` (retries scheduled by other nodes, lapsed claims).
@@ -35,6 +38,7 @@ from typing import Any
 
 import aiohttp
 
+from actors.batching import TurnBatches
 from app.events import claims, endpoints
 from app.events.claims import Claimed
 from app.outbound.client import ForbiddenConnectionError, create_session
@@ -46,9 +50,14 @@ from models.outbox import iso
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
-# Attempts in flight on this node: per endpoint, and in all.
+# A claim takes a queue's head and the deliveries after it, up to this many in
+# all, sent one after another (to a healthy endpoint: one claim per backlog).
+RUN_LENGTH = 16
+# Attempts in flight on this node: per endpoint (a healthy one: more), and in all.
 PER_ENDPOINT = 4
-IN_FLIGHT = 64
+PER_HEALTHY_ENDPOINT = 64
+FAST_SECONDS = 1.0
+IN_FLIGHT = 128
 # Wake-ups closer than this are one claim pass (a burst of events, of attempts ending).
 MIN_INTERVAL_SECONDS = 0.02
 
@@ -103,6 +112,13 @@ class DeliveryWorker:
         self._attempts: dict[asyncio.Task[None], str] = {}  # -> its endpoint
         self._retries: list[float] = []  # loop times of the retries scheduled here (a heap)
         self._closing = False
+        # Endpoints whose last attempt was a quick 2xx.
+        self._healthy: set[str] = set()
+        # Successes (the common case) recorded together: one statement for all
+        # that ended in a turn of the loop, not a transaction each.
+        self._delivered: TurnBatches[tuple[Claimed, int, asyncio.Future[None]]] = TurnBatches(
+            self._record_delivered, max_in_flight=2, max_batch=256
+        )
         # For ops and tests.
         self.delivered = 0
         self.failed_attempts = 0
@@ -174,14 +190,16 @@ class DeliveryWorker:
                 self._node_id,
                 self._hold_seconds,
                 limit=free,
-                per_endpoint=PER_ENDPOINT,
+                per_endpoint=self._cap,
                 in_flight=Counter(self._attempts.values()),
+                most=PER_HEALTHY_ENDPOINT,
+                run_length=RUN_LENGTH,
             )
         if self._closing:
             return  # closed meanwhile: these claims lapse, and are tried again
-        for claim in claimed:
-            task = asyncio.create_task(self._attempt(claim), name="qari-delivery")
-            self._attempts[task] = claim.endpoint_id
+        for run in claimed:
+            task = asyncio.create_task(self._run(run), name="qari-delivery")
+            self._attempts[task] = run[0].endpoint_id
             task.add_done_callback(self._ended)
 
     def _ended(self, task: asyncio.Task[None]) -> None:
@@ -202,15 +220,53 @@ class DeliveryWorker:
 
     # -- one attempt ------------------------------------------------------------------
 
-    async def _attempt(self, claim: Claimed) -> None:
+    async def _run(self, run: list[Claimed]) -> None:
+        """A queue's claimed deliveries, one after another: the next only once the
+        one before was delivered (and recorded), quickly, within the claims' hold;
+        otherwise the rest is given back, for the next claim."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for i, claim in enumerate(run):
+            if i and (
+                claim.endpoint_id not in self._healthy
+                or loop.time() - started > self._hold_seconds / 2
+            ):
+                await self._give_back(run[i:])
+                return
+            if not await self._attempt(claim):
+                await self._give_back(run[i + 1 :])
+                return
+
+    async def _give_back(self, rest: list[Claimed]) -> None:
+        if not rest:
+            return
+        try:
+            async with self._database.transaction() as conn:
+                await claims.release(conn, self._node_id, [c.delivery_id for c in rest])
+        except Exception as error:
+            # They lapse with their hold, and are sent then.
+            log.warning("could not give back %d claim(s) (%s)", len(rest), type(error).__name__)
+
+    def _cap(self, endpoint_id: str) -> int:
+        return PER_HEALTHY_ENDPOINT if endpoint_id in self._healthy else PER_ENDPOINT
+
+    async def _attempt(self, claim: Claimed) -> bool:
+        """One delivery: sent, its outcome recorded; whether it was delivered."""
         try:
             signing = endpoints.signing_secrets(
                 claim.secret, claim.previous_secret, claim.previous_until, self._now()
             )
+            loop = asyncio.get_running_loop()
+            started = loop.time()
             outcome = await self._post(
                 claim.url, signing, claim.event.id, _encode(claim.event.body())
             )
+            if outcome.delivered and loop.time() - started <= FAST_SECONDS:
+                self._healthy.add(claim.endpoint_id)
+            else:
+                self._healthy.discard(claim.endpoint_id)
             await self._record(claim, outcome)
+            return outcome.delivered
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -222,6 +278,7 @@ class DeliveryWorker:
                 claim.endpoint_id,
                 type(error).__name__,
             )
+            return False
 
     async def _post(self, url: str, signing: Sequence[str], msg_id: str, body: bytes) -> Outcome:
         if self._session is None:
@@ -246,7 +303,31 @@ class DeliveryWorker:
         except (aiohttp.ClientError, OSError, ValueError) as error:
             return Outcome(None, f"{type(error).__name__}: {error}")
 
+    async def _record_delivered(
+        self, batch: list[tuple[Claimed, int, asyncio.Future[None]]]
+    ) -> None:
+        try:
+            async with self._database.transaction() as conn:
+                await claims.record_delivered(conn, self._node_id, [(c, s) for c, s, _ in batch])
+        except BaseException as error:
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for _, _, done in batch:
+            if not done.done():
+                done.set_result(None)
+
     async def _record(self, claim: Claimed, outcome: Outcome) -> None:
+        if outcome.delivered and outcome.status_code is not None:
+            done = asyncio.get_running_loop().create_future()
+            self._delivered.add((claim, outcome.status_code, done))
+            # The write bounds itself (the database's timeout); this is its answer.
+            await done
+            self.delivered += 1
+            return
         gone = outcome.status_code == 410
         retry_in: float | None = None
         if outcome.delivered:

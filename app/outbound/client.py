@@ -31,10 +31,10 @@ from app.outbound.addresses import address_error, literal_address
 
 # Defaults for DESIGN section 7: OUTBOUND_TIMEOUT_SECONDS is 5.
 TIMEOUT_SECONDS = 5.0
-# Enough for many endpoints at once; per host few, since deliveries to one
-# endpoint go one room at a time and a stalled endpoint must not take them all.
-CONNECTIONS = 100
-CONNECTIONS_PER_HOST = 8
+# Enough for many endpoints at once; per host as many as a healthy endpoint's
+# attempts in flight (app/events/delivery.py caps a slow one far lower).
+CONNECTIONS = 256
+CONNECTIONS_PER_HOST = 64
 USER_AGENT = "Qari-Webhooks"
 
 

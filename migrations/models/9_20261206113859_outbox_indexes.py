@@ -6,11 +6,13 @@ RUN_IN_TRANSACTION = True
 async def upgrade(db: BaseDBAsyncClient) -> str:
     return """
         CREATE INDEX IF NOT EXISTS "idx_outbox_atte_deliver_22d967" ON "outbox_attempts" ("delivery_id");
-        CREATE INDEX IF NOT EXISTS "idx_outbox_deli_event_i_60acc2" ON "outbox_deliveries" ("event_id");"""
+        CREATE INDEX IF NOT EXISTS "idx_outbox_deli_event_i_60acc2" ON "outbox_deliveries" ("event_id");
+        CREATE INDEX IF NOT EXISTS "idx_outbox_deliveries_pending" ON "outbox_deliveries" ("endpoint_id", "room", "event_seq") WHERE "state" = 'pending';"""
 
 
 async def downgrade(db: BaseDBAsyncClient) -> str:
     return """
+        DROP INDEX IF EXISTS "idx_outbox_deliveries_pending";
         DROP INDEX IF EXISTS "idx_outbox_deli_event_i_60acc2";
         DROP INDEX IF EXISTS "idx_outbox_atte_deliver_22d967";"""
 
