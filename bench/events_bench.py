@@ -69,7 +69,9 @@ class Arrivals:
                     await self.changed.wait()
         except TimeoutError:
             missing = len(sids - self.at.keys())
-            raise RuntimeError(f"{missing} of {len(sids)} events not in after {timeout} s") from None
+            raise RuntimeError(
+                f"{missing} of {len(sids)} events not in after {timeout} s"
+            ) from None
 
 
 @contextlib.asynccontextmanager
