@@ -31,6 +31,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import asyncpg
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models.db import Database, is_postgres
@@ -111,7 +112,16 @@ class Sequencer:
             await asyncio.sleep(max(0.0, MIN_INTERVAL_SECONDS - (loop.time() - started)))
 
     async def run_once(self) -> int:
-        """Number the unnumbered events this run can see; how many it numbered."""
+        """Number the unnumbered events this run can see; how many it numbered
+        (none if another node's run holds the sequence: that run numbers them)."""
+        try:
+            return await self._run()
+        except Exception as error:
+            if _locked_elsewhere(error):
+                return 0
+            raise
+
+    async def _run(self) -> int:
         async with self._database.transaction() as conn:
             # Its own statement, so the next one's snapshot is taken once the
             # previous run (on any node) has committed: it sees that run's numbers.
@@ -147,9 +157,24 @@ class Sequencer:
         self.heard(seq)
 
 
+def _locked_elsewhere(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) is the sequence row's NOWAIT refusal."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, asyncpg.LockNotAvailableError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 async def _take_sequence(conn: BaseDBAsyncClient) -> int:
-    """The last number given, holding its row until this transaction ends."""
-    lock = " FOR UPDATE" if is_postgres(conn) else ""
+    """The last number given, holding its row until this transaction ends.
+
+    NOWAIT: a run never waits for another's lock. That run numbers what this one
+    would have; and a holder that hangs (a stopped node) must not hold one of
+    every node's pooled connections until PostgreSQL ends its transaction
+    (idle_in_transaction_session_timeout), starving their requests."""
+    lock = " FOR UPDATE NOWAIT" if is_postgres(conn) else ""
     mark = "$1" if is_postgres(conn) else "?"
     query = f"SELECT last_seq FROM outbox_sequence WHERE id = {mark}{lock}"  # noqa: S608
     rows = await conn.execute_query_dict(query, [SEQUENCE_ROW])
