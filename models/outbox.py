@@ -20,7 +20,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -39,6 +39,26 @@ PARTIAL_INDEXES: tuple[str, ...] = (
     'CREATE INDEX IF NOT EXISTS "idx_outbox_deliveries_pending" ON "outbox_deliveries" '
     '("endpoint_id", "room", "event_seq") WHERE "state" = \'pending\'',
 )
+
+# Every type of event (DESIGN.md section 7), what endpoints and feeds may ask
+# for; `ping` is only ever sent by an endpoint's test route, never stored.
+EventType = Literal[
+    "room.created",
+    "room.updated",
+    "room.deleted",
+    "session.started",
+    "session.ended",
+    "participant.joined",
+    "participant.left",
+    "participant.refused",
+    "participant.removed",
+    "lobby.waiting",
+    "lobby.admitted",
+    "lobby.denied",
+    "recording.started",
+    "recording.ended",
+]
+EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
 
 # The one row holding the last number given, so numbers never go back (also
 # after retention has deleted every event).

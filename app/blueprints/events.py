@@ -14,7 +14,6 @@ from quart import Blueprint, Response, request
 from quart_schema import validate_querystring
 
 from app.events.feed import (
-    FEED_TYPES,
     FeedClosedError,
     FeedFilter,
     FeedHub,
@@ -28,7 +27,7 @@ from app.http.errors import APIError, documents_errors
 from app.http.openapi import documents_plain_response
 from app.services import services
 from models.db import DatabaseUnavailableError
-from models.outbox import StoredEvent
+from models.outbox import EVENT_TYPES, StoredEvent
 
 blueprint = Blueprint("events", __name__)
 
@@ -81,13 +80,13 @@ def _names(value: str | None, name: str) -> frozenset[str] | None:
 
 def _types(value: str | None) -> frozenset[str] | None:
     types = _names(value, "types")
-    unknown = sorted(types - FEED_TYPES) if types is not None else []
+    unknown = sorted(types - EVENT_TYPES) if types is not None else []
     if unknown:
         raise invalid_request(
             field_error(
                 [QUERY, "types"],
                 f"Unknown event type(s): {', '.join(unknown)}. "
-                f"Known: {', '.join(sorted(FEED_TYPES))}.",
+                f"Known: {', '.join(sorted(EVENT_TYPES))}.",
             )
         )
     return types

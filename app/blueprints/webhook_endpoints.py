@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
-from typing import Annotated, Literal, get_args
+from typing import Annotated, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from quart import Blueprint
@@ -28,30 +28,13 @@ from app.http.schemas import RequestBody, RoomName
 from app.outbound.addresses import ForbiddenURLError, check_url
 from app.services import services
 from models.db import transaction
-from models.outbox import WebhookEndpoint
+from models.outbox import EventType, WebhookEndpoint
 
 blueprint = Blueprint("webhook_endpoints", __name__)
 
 ENDPOINTS = "/v1/webhook-endpoints"
 ENDPOINT = f"{ENDPOINTS}/<string:endpoint_id>"
 
-# The types an endpoint may ask for (`ping` is only ever sent by the test route).
-EventType = Literal[
-    "room.created",
-    "room.updated",
-    "room.deleted",
-    "session.started",
-    "session.ended",
-    "participant.joined",
-    "participant.left",
-    "participant.refused",
-    "participant.removed",
-    "lobby.waiting",
-    "lobby.admitted",
-    "lobby.denied",
-    "recording.started",
-    "recording.ended",
-]
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 # A list names at least one: null is "every type" (or room), and [] would be nothing.
 EventTypes = Annotated[list[EventType], Field(min_length=1, max_length=len(get_args(EventType)))]

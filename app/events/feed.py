@@ -45,25 +45,6 @@ from models.outbox import StoredEvent, stored
 
 log = logging.getLogger(__name__)
 
-# Every type the feed can carry (DESIGN.md section 7; `ping` is never stored).
-FEED_TYPES = frozenset(
-    {
-        "room.created",
-        "room.updated",
-        "room.deleted",
-        "session.started",
-        "session.ended",
-        "participant.joined",
-        "participant.left",
-        "participant.refused",
-        "participant.removed",
-        "lobby.waiting",
-        "lobby.admitted",
-        "lobby.denied",
-        "recording.started",
-        "recording.ended",
-    }
-)
 # These carry the Room object, owner included.
 ROOM_TYPES = frozenset({"room.created", "room.updated", "room.deleted"})
 
