@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -92,19 +93,29 @@ class NodeLeases:
         # lease over from the first (a new epoch), fencing its own writes.
         claiming = self._claiming.get(room)
         if claiming is None:
-            claiming = asyncio.ensure_future(self._claim(room, seconds))
+            # Shared by every request for the room meanwhile, so it gets the
+            # database's whole timeout, not the budget of whichever request came
+            # first: one that had spent its own (a forward that timed out) would
+            # otherwise fail the claim for all the others. Each waits its own.
+            claiming = asyncio.ensure_future(self._claim(room))
             self._claiming[room] = claiming
-            claiming.add_done_callback(lambda _: self._claiming.pop(room, None))
+            claiming.add_done_callback(functools.partial(self._claimed, room))
         try:
             async with asyncio.timeout(seconds):
                 return await asyncio.shield(claiming)
         except TimeoutError:
             raise DatabaseUnavailableError(f"the lease of {room!r} not claimed in time") from None
 
-    async def _claim(self, room: str, seconds: float | None) -> Lease | Holder:
+    def _claimed(self, room: str, claiming: asyncio.Future[Lease | Holder]) -> None:
+        self._claiming.pop(room, None)
+        if not claiming.cancelled():
+            # Its requests may all have given up: its failure is theirs, not a stray.
+            claiming.exception()
+
+    async def _claim(self, room: str) -> Lease | Holder:
         sent_at = self._clock()
-        budget = self._database.timeout_seconds if seconds is None else seconds
-        async with transaction(budget) as conn:  # the takeover's lock ends with it
+        # The takeover's lock ends with the transaction.
+        async with transaction(self._database.timeout_seconds) as conn:
             claimed = await sql.claim(conn, room, self._node_id, self._seconds)
         if isinstance(claimed, Lease):
             self._held[room] = (claimed.epoch, self._trusted_until(sent_at))
