@@ -123,13 +123,9 @@ async def decide_tickets(
     fence: dict[str, int],
     rows: list[TicketRow],
     events: list[Event],
-    conn: BaseDBAsyncClient | None = None,
 ) -> None:
-    """Store the decisions of `rows` (their status, reason, time, mint) and their
-    events, in one fenced transaction (or in `conn`'s, a caller's own)."""
-    if conn is not None:
-        await _decide(conn, rows, events)
-        return
+    """Store the decisions of `rows` (their status, reason, time, and an admitted
+    one's token claims) and their events, in one fenced transaction."""
     async with database.room_write(fence) as own:
         await _decide(own, rows, events)
     if events:
@@ -141,8 +137,15 @@ async def _decide(conn: BaseDBAsyncClient, rows: list[TicketRow], events: list[E
     for row in rows:
         await conn.execute_query(
             f"UPDATE lobby_tickets SET status = {p}1, reason = {p}2, decided_at = {p}3, "  # noqa: S608
-            f"minted_at = {p}4 WHERE ticket = {p}5",
-            [str(row.status), row.reason, row.decided_at, row.minted_at, row.ticket],
+            f"minted_at = {p}4, attributes = {p}5 WHERE ticket = {p}6",
+            [
+                str(row.status),
+                row.reason,
+                row.decided_at,
+                row.minted_at,
+                None if row.attributes is None else json.dumps(row.attributes),
+                row.ticket,
+            ],
         )
     await append(conn, events)
 
