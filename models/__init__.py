@@ -22,8 +22,8 @@ from models.webhook_inbox import WebhookInbox
 __all__ = [
     "AccessType",
     "Ban",
-    "NftStandard",
     "LobbyTicket",
+    "NftStandard",
     "Node",
     "OutboxAttempt",
     "OutboxDelivery",
