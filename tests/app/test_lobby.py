@@ -237,32 +237,40 @@ async def test_a_held_poll_answers_within_100_ms_of_the_decision(
     assert body["token"]
 
 
-async def test_a_waiting_poll_asks_neither_the_database_nor_the_mailbox(
-    app: Running, clock: FakeClock
-) -> None:
+async def test_waiting_polls_leave_the_room_s_mailbox_empty(app: Running, clock: FakeClock) -> None:
     client = app.client()
     owner, alice = await wallets(client, clock, 2)
     await lobby_room(client, owner)
     ticket = (await knock(client, alice))[1]["ticket"]
-    asked: list[object] = []
-    rooms = app.services.rooms
-    original = rooms.ask
-
-    async def counting(name: str, message: Any) -> Any:
-        asked.append(message)
-        return await original(name, message)
-
-    rooms.ask = counting  # type: ignore[method-assign]
-    try:
-        polls = [asyncio.create_task(poll(client, ticket, alice.auth, wait=30)) for _ in range(20)]
-        await asyncio.sleep(0.3)
-        assert asked == []
-        assert not any(p.done() for p in polls)
-    finally:
-        rooms.ask = original  # type: ignore[method-assign]
+    polls = [asyncio.create_task(poll(client, ticket, alice.auth, wait=30)) for _ in range(20)]
+    await asyncio.sleep(0.3)
+    assert not any(p.done() for p in polls)
+    (room,) = [info for info in app.services.rooms.snapshot() if info.key == ROOM]
+    assert (room.mailbox_depth, room.busy) == (0, False)
     assert (await post(client, f"/{ticket}/deny", owner.auth))[0] == 204
     answers = await asyncio.wait_for(asyncio.gather(*polls), 5)
     assert {body["status"] for _, body in answers} == {"denied"}
+
+
+async def test_polls_are_answered_without_the_database(app: Running, clock: FakeClock) -> None:
+    """Polls read what the room's actor published: the database may even be gone."""
+    from app.database import close_database
+
+    client = app.client()
+    owner, alice, bob = await wallets(client, clock, 3)
+    await lobby_room(client, owner)
+    waiting = (await knock(client, alice))[1]["ticket"]
+    admitted = (await knock(client, bob))[1]["ticket"]
+    assert (await post(client, f"/{admitted}/admit", owner.auth))[0] == 204
+    token = (await poll(client, admitted, bob.auth))[1]["token"]
+    await close_database()
+    app.services.database_open = False
+    assert (await poll(client, waiting, alice.auth, wait=0.2)) == (
+        200,
+        {"status": "waiting", "token": None, "reason": None},
+    )
+    assert (await poll(client, admitted, bob.auth))[1]["token"] == token
+    assert (await poll(client, waiting, owner.auth))[0] == 200
 
 
 # -- capacity and races -------------------------------------------------------------------------
