@@ -40,6 +40,9 @@ class LobbyBoard:
         self._views: dict[str, TicketView] = {}
         # Set (and dropped) at the ticket's next change; made by the first waiter.
         self._changes: dict[str, asyncio.Event] = {}
+        # Shutting down: polls answer at once (Hypercorn waits for open requests
+        # before the lifespan's end, and a held poll would hold the node's exit).
+        self.closed = False
 
     def get(self, ticket: str) -> TicketView | None:
         return self._views.get(ticket)
@@ -62,6 +65,12 @@ class LobbyBoard:
         if event is None:
             event = self._changes[ticket] = asyncio.Event()
         return event
+
+    def close(self) -> None:
+        """The node is stopping: every held poll answers now, and none waits again."""
+        self.closed = True
+        for ticket in list(self._changes):
+            self._wake(ticket)
 
     def _wake(self, ticket: str) -> None:
         event = self._changes.pop(ticket, None)

@@ -103,14 +103,15 @@ async def get_ticket(name: str, ticket: str, query_args: TicketQuery) -> TicketO
     await _require_reader(app_services, name, view)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(query_args.wait, MAX_WAIT_SECONDS)
-    while view.status == "waiting" and (left := deadline - loop.time()) > 0:
-        change = app_services.lobby_board.change(ticket)
+    board = app_services.lobby_board
+    while view.status == "waiting" and not board.closed and (left := deadline - loop.time()) > 0:
+        change = board.change(ticket)
         try:
             async with asyncio.timeout(left):
                 await change.wait()
         except TimeoutError:
             break
-        now = app_services.lobby_board.get(ticket)
+        now = board.get(ticket)
         if now is None:
             # Withdrawn: its room's actor stopped (another node may serve it now).
             # The answer is the ticket as last known; the next poll asks anew.

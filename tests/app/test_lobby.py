@@ -274,6 +274,25 @@ async def test_polls_are_answered_without_the_database(app: Running, clock: Fake
     assert (await poll(client, waiting, owner.auth))[0] == 200
 
 
+async def test_held_polls_answer_at_once_when_the_node_begins_to_stop(
+    app: Running, clock: FakeClock
+) -> None:
+    """Hypercorn waits for open requests before the lifespan's end: a poll held 30 s
+    must not hold the node's exit (and so its rooms' handover)."""
+    from app.lifecycle import note_shutdown_requested
+
+    client = app.client()
+    owner, alice = await wallets(client, clock, 2)
+    await lobby_room(client, owner)
+    ticket = (await knock(client, alice))[1]["ticket"]
+    held = asyncio.create_task(poll(client, ticket, alice.auth, wait=30))
+    await asyncio.sleep(0.2)
+    assert not held.done()
+    note_shutdown_requested(app.app)
+    assert (await asyncio.wait_for(held, 2))[1]["status"] == "waiting"
+    assert (await asyncio.wait_for(poll(client, ticket, alice.auth, wait=30), 2))[0] == 200
+
+
 # -- capacity and races -------------------------------------------------------------------------
 
 
