@@ -171,6 +171,9 @@ def note_shutdown_requested(app: Quart) -> None:
     services = app.extensions.get("qari")
     if isinstance(services, Services):
         services.events.feed.close()
+        # Held lobby polls too: answered now (the ticket as it is); the client polls
+        # again, and reaches the room's next owner.
+        services.lobby_board.close()
 
 
 async def shut_down(services: Services, requested_at: float) -> None:

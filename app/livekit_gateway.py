@@ -123,14 +123,16 @@ class LiveKitGateway:
 
     # -- tokens ----------------------------------------------------------------
 
-    def mint_token(self, room: RoomConfig, request: TokenRequest) -> tuple[str, dt.datetime]:
+    def mint_token(
+        self, room: RoomConfig, request: TokenRequest, issued_at: int | None = None
+    ) -> tuple[str, dt.datetime]:
         """A join token for one room, its grants by role, the room's configuration inside.
 
         The claims are built directly (app/livekit_claims.py), the same as
         livekit-api's AccessToken would make them, and signed once with a key
         prepared once; `exp` is ours, so nothing is decoded back.
         """
-        now = int(self._clock())
+        now = int(self._clock()) if issued_at is None else issued_at
         claims = join_claims(self._key, room, request, now)
         return self._signer.sign(claims), dt.datetime.fromtimestamp(claims["exp"], tz=dt.UTC)
 

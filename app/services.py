@@ -18,6 +18,7 @@ from actors.room.admission import AdmissionStats
 from actors.room.directory import RoomDirectory
 from actors.room.errors import RoomUnavailableError
 from actors.room.inbox import ParsedEvents
+from actors.room.lobby_board import LobbyBoard
 from actors.room.ownership import Ownership, SoleNode
 from actors.room.postbox import RoomPostbox
 from actors.room.protocol import RoomMessage
@@ -60,6 +61,8 @@ class Services:
     rooms: ActorRegistry[str, RoomMessage]
     # What routes read of each loaded room (owner, access condition) without asking.
     directory: RoomDirectory
+    # Every loaded room's lobby tickets, where polls wait without the mailbox.
+    lobby_board: LobbyBoard
     # Webhook events the route parsed, remembered for their round (a memo).
     parsed: ParsedEvents
     # The one writer of webhook effects, for every room (for ops and tests).
@@ -159,6 +162,7 @@ def build_services(
     admission = AdmissionStats()
     inbox = InboxWriter(now, database)
     directory = RoomDirectory()
+    lobby_board = LobbyBoard()
     deps = RoomActorDeps(
         livekit=gateway,
         committer=committer,
@@ -176,6 +180,8 @@ def build_services(
         # Every room's own timer: injected apart, so tests drive the rooms' periods alone.
         reconcile_sleep=reconcile_sleep,
         nudge=postbox.nudge,
+        lobby_board=lobby_board,
+        lobby_wait_seconds=settings.lobby_wait_seconds,
     )
     rooms: ActorRegistry[str, RoomMessage] = ActorRegistry(
         lambda name: RoomActor(name, deps),
@@ -220,6 +226,7 @@ def build_services(
         gateway=gateway,
         rooms=rooms,
         directory=directory,
+        lobby_board=lobby_board,
         parsed=parsed,
         committer=committer,
         inbox=inbox,

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
 
     # Room actors.
     seat_hold_seconds: float = Field(default=120.0, gt=0)
+    # How long a lobby ticket waits for a host's decision (then `expired`).
+    lobby_wait_seconds: float = Field(default=600.0, gt=0)
     actor_idle_seconds: float = Field(default=60.0, gt=0)
     actor_mailbox_size: int = Field(default=1024, ge=1)
     actor_ask_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -22,6 +22,7 @@ ADDED_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("participant_sessions", "track_sids", "TEXT", "4_20261202005702_track_sids"),
     ("seats", "grant_key", "VARCHAR(32) NOT NULL DEFAULT ''", "5_20261206053145_grant_key"),
     ("rooms", "recording", "INT NOT NULL DEFAULT 0", "8_20261206104951_recordings"),
+    ("rooms", "lobby", "INT NOT NULL DEFAULT 0", "10_20261206132553_lobby"),
 )
 
 

@@ -1,9 +1,10 @@
 """Tortoise models: rooms, their sessions, participant sessions, the webhook inbox,
 seats, bans, wallet sign-in (nonces, sessions), nodes and room leases, the outbox
-and webhook endpoints, recordings."""
+and webhook endpoints, recordings, lobby tickets."""
 
 from models.bans import Ban
 from models.leases import Node, RoomLease
+from models.lobby import LobbyTicket
 from models.outbox import (
     OutboxAttempt,
     OutboxDelivery,
@@ -21,6 +22,7 @@ from models.webhook_inbox import WebhookInbox
 __all__ = [
     "AccessType",
     "Ban",
+    "LobbyTicket",
     "NftStandard",
     "Node",
     "OutboxAttempt",

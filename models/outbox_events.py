@@ -107,3 +107,21 @@ def recording_ended(recording: Mapping[str, Any], at: dt.datetime) -> Event:
     """`recording.ended`: the Recording object, with its `files`, once it is
     complete, failed or aborted."""
     return Event("recording.ended", str(recording["room"]), dict(recording), at)
+
+
+def lobby_event(
+    type_: str,
+    room: str,
+    ticket: str,
+    identity: str,
+    name: str | None,
+    at: dt.datetime,
+    *,
+    reason: str | None = None,
+) -> Event:
+    """`lobby.waiting` (a knock), `lobby.admitted`, `lobby.denied` (`reason`: the
+    host's, or `banned`)."""
+    data: dict[str, Any] = {"room": room, "ticket": ticket, "identity": identity, "name": name}
+    if type_ == "lobby.denied":
+        data["reason"] = reason
+    return Event(type_, room, data, at)

@@ -73,6 +73,8 @@ class Room(Model):
     num_participants = fields.IntField(default=0)
     # A recording of it is starting or active (set by every write of its recordings).
     recording = fields.BooleanField(default=False)
+    # Who is not its owner knocks and waits for a host (DESIGN.md section 8).
+    lobby = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -108,6 +110,7 @@ class RoomSettings:
     max_participants: int
     metadata: str | None
     owner: str | None
+    lobby: bool
 
     def as_row(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in dataclass_fields(RoomSettings)}

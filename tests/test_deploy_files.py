@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
+from app.blueprints.lobby import MAX_WAIT_SECONDS
 from app.settings import DEFAULT_DATABASE_URL, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -572,6 +573,9 @@ def test_haproxy_waits_longer_than_the_app_does() -> None:
     )
     assert timeouts["server"] > app_budget
     assert timeouts["client"] >= timeouts["server"]
+    # A lobby poll is held up to 30 s, plus the forward to the room's owner.
+    held = MAX_WAIT_SECONDS + fields["forward_timeout_seconds"].default
+    assert timeouts["server"] > held
 
 
 def haproxy_binary() -> str:

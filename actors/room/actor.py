@@ -21,27 +21,35 @@ from typing import Any
 
 from actors.actor import Actor
 from actors.committer import Committer
-from actors.room import configuring, moderation, perform, recordings, tokens
+from actors.room import configuring, lobbying, moderation, perform, recordings, tokens
 from actors.room.admission import AdmissionStats
 from actors.room.directory import RoomDirectory
 from actors.room.errors import RoomUnavailableError
 from actors.room.livekit import LiveKit
+from actors.room.lobby import Lobby
+from actors.room.lobby_board import LobbyBoard
 from actors.room.memory import RoomMemory
 from actors.room.ownership import Ownership, SoleNode
 from actors.room.protocol import (
     MANAGED,
+    AdmitAll,
+    AdmitTicket,
     ChangeParticipant,
     CommitDone,
     CreateRoom,
     DeleteRoom,
+    DenyTicket,
     EndMeeting,
     EventsStored,
     IssueToken,
     LiftBan,
     ListBans,
+    ListLobby,
     ListParticipants,
+    LobbyDue,
     MuteTracks,
     ReadEntry,
+    ReadTicket,
     ReconcileDue,
     RemoveParticipant,
     RevokeAccess,
@@ -54,7 +62,7 @@ from actors.room.reconciler import ReconcilePorts, Reconciler
 from actors.room.seats import SeatBook
 from actors.room.webhook_round import RoundPorts, WebhookRound
 from actors.seat_writer import SeatWriter
-from models.db import Database, DatabaseUnavailableError
+from models.db import Database, DatabaseUnavailableError, LeaseLostError
 from models.leases import Lease
 
 log = logging.getLogger(__name__)
@@ -88,6 +96,9 @@ class RoomActorDeps:
     reconcile_seconds: float = 60.0
     reconcile_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     nudge: Callable[[str, RoomMessage], None] = lambda room, message: None
+    # The lobby (DESIGN.md section 8): where polls read tickets, and how long one waits.
+    lobby_board: LobbyBoard = field(default_factory=LobbyBoard)
+    lobby_wait_seconds: float = 600.0
 
 
 class RoomActor(Actor[str, RoomMessage]):
@@ -97,7 +108,11 @@ class RoomActor(Actor[str, RoomMessage]):
         super().__init__(name)
         self._deps = deps
         seats = SeatBook(name, deps.seat_hold_seconds, deps.seat_writer, deps.database)
-        self._memory = RoomMemory(name, seats, deps.directory, deps.database)
+        self._memory = RoomMemory(
+            name, seats, deps.directory, deps.database, lobby=Lobby(deps.lobby_board)
+        )
+        # Sleeps until the first waiting ticket's wait is over, then tells LobbyDue.
+        self._lobby_timer: asyncio.Task[None] | None = None
         self._round = WebhookRound(
             name,
             RoundPorts(deps.committer, deps.livekit, deps.admission, deps.now, deps.received_until),
@@ -147,6 +162,8 @@ class RoomActor(Actor[str, RoomMessage]):
             while (earlier := self._deps.committer.in_flight(self.key)) is not None:
                 await asyncio.wait([earlier])
             pending = await self._memory.load(self._deps.now(), self._deps.webhook_max_attempts)
+        lobbying.restore_tokens(self._memory, self._deps.livekit)
+        self._time_lobby()
         self._round.loaded(self._memory)
         if pending:
             self._round.nudge(self._memory)  # crash recovery: stored, not applied before
@@ -158,6 +175,9 @@ class RoomActor(Actor[str, RoomMessage]):
             self._deps.ownership.release(self._memory.lease)  # another node may take it now
         self._round.cancel()
         self._reconciler.cancel()
+        if self._lobby_timer is not None:
+            self._lobby_timer.cancel()
+        self._memory.lobby.reset()  # polls here ask the next activation
         if self._memory.entry is not None:
             self._deps.directory.withdraw(self.key)  # the next activation publishes anew
 
@@ -172,9 +192,12 @@ class RoomActor(Actor[str, RoomMessage]):
         reconciling = self._reconciler.out or (
             memory.state.session is not None and self._reconciler.enabled
         )
-        return not (
-            self._round.busy or memory.state.live or reconciling
-        ) and memory.seats.can_passivate(self._deps.now())
+        return (
+            not (self._round.busy or memory.state.live or reconciling)
+            # Waiting tickets keep their room in memory: its timer expires them.
+            and not memory.lobby.has_waiting()
+            and memory.seats.can_passivate(self._deps.now())
+        )
 
     def stop_when_idle(self) -> bool:
         # A name that is no room of ours and no LiveKit session either (a token
@@ -188,6 +211,30 @@ class RoomActor(Actor[str, RoomMessage]):
             and self.can_passivate()
         )
 
+    # -- the lobby's timer -------------------------------------------------------------
+
+    def _time_lobby(self) -> None:
+        """Start the lobby's timer, unless it runs or no ticket waits."""
+        if self._lobby_timer is not None and not self._lobby_timer.done():
+            return
+        due = self._memory.lobby.next_expiry()
+        if due is not None:
+            self._lobby_timer = asyncio.create_task(self._lobby_due(due))
+
+    async def _lobby_due(self, due: dt.datetime) -> None:
+        # The injected clock and sleep: tests move time instead of waiting it.
+        await self._deps.reconcile_sleep(max(0.0, (due - self._deps.now()).total_seconds()))
+        self._deps.nudge(self.key, LobbyDue())
+
+    async def _expire_lobby(self) -> None:
+        try:
+            await lobbying.expire_due(self._memory, self._deps.now())
+        except (DatabaseUnavailableError, LeaseLostError) as error:
+            # Still waiting in memory and stored: the next tick tries again.
+            log.warning("room %r: lobby tickets not expired: %s", self.key, error)
+        finally:
+            self._time_lobby()
+
     # -- dispatch ------------------------------------------------------------------
 
     async def receive(self, message: RoomMessage) -> Any:
@@ -196,7 +243,7 @@ class RoomActor(Actor[str, RoomMessage]):
             self._round.committed(memory, message.result)
             self._reconciler.begin(memory.state, settled=self._round.settled)
             return None
-        if isinstance(message, ReconcileDue) and (
+        if isinstance(message, (ReconcileDue, LobbyDue)) and (
             not memory.loaded or self._deps.ownership.current(self.key) != memory.lease
         ):
             return None  # a tick of an activation gone, or of a lease lapsed: nothing to do
@@ -227,6 +274,12 @@ class RoomActor(Actor[str, RoomMessage]):
         match message:
             case IssueToken(request, verdict, wallet):
                 version = None if verdict is None else verdict.version
+                if memory.config is not None and lobbying.knocks(memory, wallet):
+                    tokens.require_allowed(memory, request, version, wallet)
+                    wait = self._deps.lobby_wait_seconds
+                    knocked = await lobbying.knock(memory, request, now(), wait)
+                    self._time_lobby()
+                    return knocked
                 return tokens.issue(memory, livekit, now(), request, version, wallet)
             case EventsStored(applied):
                 self._round.nudge(memory, applied)
@@ -277,6 +330,19 @@ class RoomActor(Actor[str, RoomMessage]):
                 return await recordings.start(memory, livekit, message, now(), self.remaining())
             case StopRecording():
                 return await recordings.stop(memory, livekit, message, self.remaining())
+            case ReadTicket(ticket):
+                return lobbying.read(memory, ticket)
+            case ListLobby():
+                return lobbying.listing(memory)
+            case AdmitTicket(ticket):
+                return await lobbying.admit(memory, livekit, ticket, now())
+            case DenyTicket(ticket, reason):
+                return await lobbying.deny(memory, ticket, reason, now())
+            case AdmitAll():
+                return await lobbying.admit_all(memory, livekit, now())
+            case LobbyDue():
+                await self._expire_lobby()
+                return None
         raise TypeError(f"RoomActor cannot handle {type(message).__name__}")
 
 

@@ -39,6 +39,7 @@ class RoomChanges:
     departure_timeout: int | Unset = UNSET
     max_participants: int | Unset = UNSET
     metadata: str | Unset | None = UNSET
+    lobby: bool | Unset = UNSET
 
     def given(self) -> dict[str, object]:
         """The fields given, by the rooms row's names."""

@@ -98,3 +98,12 @@ class RecordingActiveError(RoomError):
 
 class RecordingNotFoundError(RoomError):
     """No recording of this room has that id."""
+
+
+class TicketNotFoundError(RoomError):
+    """No ticket of this room's lobby by that name (or not one the caller may see)."""
+
+
+class TicketClosedError(RoomError):
+    """A decision asked for on a lobby ticket already decided (denied, expired, or
+    admitted when denying)."""

@@ -85,7 +85,13 @@ class LiveKit(Protocol):
         LiveKitNotConfiguredError; tokens are minted all the same."""
         ...
 
-    def mint_token(self, room: RoomConfig, request: TokenRequest) -> tuple[str, dt.datetime]: ...
+    def mint_token(
+        self, room: RoomConfig, request: TokenRequest, issued_at: int | None = None
+    ) -> tuple[str, dt.datetime]:
+        """A join token and its expiry; with `issued_at` (Unix seconds), the token
+        minted then (the same claims give the same bytes: an admitted lobby
+        ticket's token, minted again after a restart)."""
+        ...
 
     async def create_room(self, room: RoomConfig) -> str | None: ...
 

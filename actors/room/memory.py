@@ -1,6 +1,6 @@
 """RoomMemory: everything a room actor knows of its room, in one object it alone holds.
 
-Configuration, presence, seats and grants, bans, and what Qari set on
+Configuration, presence, seats and grants, bans, the lobby, and what Qari set on
 participants (roles, names, mutes). The actor passes it to the functions that
 handle its messages (configuring.py, moderation.py, tokens.py) and to its
 webhook round (webhook_round.py); nothing else holds a reference to it, so
@@ -16,10 +16,13 @@ from actors.room.bans import BanList
 from actors.room.config import Config
 from actors.room.directory import RoomDirectory, RoomEntry
 from actors.room.errors import NotRoomManagerError, RoomNotFoundError
+from actors.room.lobby import Lobby
+from actors.room.lobby_board import LobbyBoard
 from actors.room.presence import Annotations, RoomState, load_state
 from actors.room.seats import SeatBook
 from models.db import Database
 from models.leases import Lease
+from models.lobby import TicketRow, load_room_tickets
 from models.rooms import get_room
 from models.webhook_inbox import has_pending
 
@@ -37,6 +40,8 @@ class RoomMemory:
     state: RoomState = field(init=False)
     bans: BanList = field(init=False)
     annotations: Annotations = field(default_factory=Annotations)
+    # Its lobby's tickets (published to the node's LobbyBoard for polls).
+    lobby: Lobby = field(default_factory=lambda: Lobby(LobbyBoard()))
     # The entry routes read (None until published: not loaded, or no such room).
     entry: RoomEntry | None = None
     loaded: bool = False
@@ -71,13 +76,18 @@ class RoomMemory:
         stored webhook events wait to be applied."""
         room = await get_room(self.name)
         state = await load_state(self.database, self.name)
+        tickets: list[TicketRow] = []
         if room is not None:
             # The seats held before a restart count again, until they expire.
             await self.seats.load(room.id, now, state.identities())
             await self.bans.load(room.id)
+            # Fenced: the load also deletes tickets decided long ago.
+            async with self.database.room_write(self.fence()) as conn:
+                tickets = await load_room_tickets(conn, room.id, now)
         pending = await has_pending(self.name, max_attempts)
         self.state = state
         self.adopt(None if room is None else Config.of(room), new_creation=False)
+        self.lobby.restore(self.name, tickets)
         self.loaded = True
         return pending
 
@@ -88,6 +98,7 @@ class RoomMemory:
         if new_creation:
             self.seats.reset(None if config is None else config.id)
             self.bans.reset()
+            self.lobby.reset()
             self.annotations.clear()
         if config is None:
             self.entry = None

@@ -19,6 +19,7 @@ from typing import assert_never
 
 from tortoise.exceptions import IntegrityError
 
+from actors.room import lobbying
 from actors.room.config import Config
 from actors.room.errors import RoomExistsError
 from actors.room.livekit import (
@@ -62,6 +63,8 @@ async def plan(memory: RoomMemory, livekit: LiveKit, steps: Plan) -> None:
         match step:
             case StoreBan(room_id, row):
                 await memory.bans.add(room_id, row)
+                # A ban denies the identity's lobby ticket (DESIGN.md section 8).
+                await lobbying.deny_banned(memory, row.identity, row.created_at)
             case Revoke(identity, at, only_granted, durable):
                 written = memory.seats.revoke(identity, at, only_granted=only_granted)
                 if written is not None and durable:

@@ -41,7 +41,8 @@ from actors.room.livekit import (
     RoomConfig,
     TokenRequest,
 )
-from actors.room.views import IssuedToken, LiveParticipant
+from actors.room.lobby_board import TicketView
+from actors.room.views import IssuedToken, Knocked, LiveParticipant
 from models.bans import BanRow
 from models.recordings import RecordingRow
 from models.rooms import RoomRow, RoomSettings
@@ -57,6 +58,7 @@ __all__ = [
     "BannedError",
     "InvalidRoomConfigError",
     "IssuedToken",
+    "Knocked",
     "LiveKit",
     "LiveKitNotConfiguredError",
     "LiveKitRefusedError",
@@ -128,8 +130,9 @@ class AccessVerdict:
 
 
 @dataclass(frozen=True, slots=True)
-class IssueToken(Ask[IssuedToken]):
-    """Reserve a seat for the identity and mint its join token.
+class IssueToken(Ask[IssuedToken | Knocked]):
+    """Reserve a seat for the identity and mint its join token; in a lobby room, a
+    wallet that does not own it knocks instead (its ticket: Knocked).
 
     In a gated room the actor issues only on a verdict for the room's current
     condition; else AccessCheckNeededError names it (and its version).
@@ -285,6 +288,60 @@ class StopRecording(Ask[RecordingRow]):
     manager: str | None = None
 
 
+# -- the lobby (actors/room/lobbying.py) ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReadTicket(Ask[TicketView]):
+    """One ticket of the room's lobby (asked when the LobbyBoard has none: the room's
+    actor was not in memory)."""
+
+    ticket: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListLobby(Ask[list[TicketView]]):
+    """The waiting tickets, in knock order."""
+
+    # The wallet acting as the room's manager (None: a service): the actor checks
+    # it owns the room, at the moment it handles the message.
+    manager: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AdmitTicket(Ask[None]):
+    """Let the ticket's identity in: a seat by the room's rules now, and its token."""
+
+    ticket: str
+    # The wallet acting as the room's manager (None: a service): the actor checks
+    # it owns the room, at the moment it handles the message.
+    manager: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DenyTicket(Ask[None]):
+    ticket: str
+    reason: str | None = None
+    # The wallet acting as the room's manager (None: a service): the actor checks
+    # it owns the room, at the moment it handles the message.
+    manager: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AdmitAll(Ask[int]):
+    """Admit the waiting tickets in knock order while there are places; how many."""
+
+    # The wallet acting as the room's manager (None: a service): the actor checks
+    # it owns the room, at the moment it handles the message.
+    manager: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LobbyDue:
+    """From the room's lobby timer: a waiting ticket's wait may be over. A tell,
+    coalesced."""
+
+
 # The messages only the room's managers (services, its owner) may send.
 MANAGED = (
     UpdateRoom,
@@ -298,6 +355,10 @@ MANAGED = (
     EndMeeting,
     StartRecording,
     StopRecording,
+    ListLobby,
+    AdmitTicket,
+    DenyTicket,
+    AdmitAll,
 )
 
 RoomMessage = (
@@ -319,4 +380,10 @@ RoomMessage = (
     | EndMeeting
     | StartRecording
     | StopRecording
+    | ReadTicket
+    | ListLobby
+    | AdmitTicket
+    | DenyTicket
+    | AdmitAll
+    | LobbyDue
 )

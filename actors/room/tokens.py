@@ -17,6 +17,22 @@ from actors.room.memory import RoomMemory
 from actors.room.views import IssuedToken
 
 
+def require_allowed(
+    memory: RoomMemory, request: TokenRequest, verdict_version: int | None, wallet: str | None
+) -> None:
+    """Everything that refuses a token request (the role, the access condition, a
+    ban), checked before a token is issued or a knock made."""
+    config = memory.require_config()
+    entry = memory.published()
+    if wallet is not None and request.role == "host" and wallet != config.owner:
+        raise NotRoomOwnerError(memory.name)
+    if config.access is not None and verdict_version != entry.version:
+        # No verdict for the condition as it is now: the route checks this one.
+        raise AccessCheckNeededError(config.access, entry.version)
+    if request.identity in memory.bans:
+        raise BannedError(request.identity)
+
+
 def issue(
     memory: RoomMemory,
     livekit: LiveKit,
@@ -27,14 +43,7 @@ def issue(
 ) -> IssuedToken:
     """Reserve the identity's seat and mint its token, or say why not."""
     config = memory.require_config()
-    entry = memory.published()
-    if wallet is not None and request.role == "host" and wallet != config.owner:
-        raise NotRoomOwnerError(memory.name)
-    if config.access is not None and verdict_version != entry.version:
-        # No verdict for the condition as it is now: the route checks this one.
-        raise AccessCheckNeededError(config.access, entry.version)
-    if request.identity in memory.bans:
-        raise BannedError(request.identity)
+    require_allowed(memory, request, verdict_version, wallet)
     stored = memory.seats.reserve(
         request.identity,
         in_room=memory.state.identities(),

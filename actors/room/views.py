@@ -33,3 +33,13 @@ class IssuedToken:
     # The seat's write, which must commit before the token is returned; None when
     # what is stored already covers this token (the same identity asking again).
     stored: asyncio.Future[None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Knocked:
+    """A token request in a lobby room: the knocker's ticket, to poll until a host
+    decides (a new knock gets the identity's open ticket back)."""
+
+    ticket: str
+    status: str
+    expires_at: dt.datetime

@@ -74,6 +74,8 @@ class RoomOut(BaseModel):
     num_participants: int
     # A recording of the room is starting or active.
     recording: bool
+    # Who does not own the room knocks and waits for a host to let them in.
+    lobby: bool
 
     @classmethod
     def of(cls, room: RoomRow) -> RoomOut:
@@ -135,6 +137,8 @@ class RoomCreate(RequestBody):
     metadata: Metadata | None = None
     # The wallet that may manage the room. A wallet creating a room owns it.
     owner: WalletAddress | None = None
+    # Token requests by wallets other than the owner knock and wait for a host.
+    lobby: bool = False
 
 
 class RoomPatch(RequestBody):
@@ -157,9 +161,11 @@ class RoomPatch(RequestBody):
     departure_timeout: DepartureTimeout | SkipJsonSchema[None] = None
     max_participants: MaxParticipants | SkipJsonSchema[None] = None
     metadata: Metadata | None = None
+    lobby: bool | SkipJsonSchema[None] = None
 
     @field_validator(
         "access_type",
+        "lobby",
         "chain_id",
         "nft_standard",
         "empty_timeout",

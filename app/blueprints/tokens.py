@@ -18,6 +18,7 @@ from actors.room.protocol import (
     AccessVerdict,
     IssuedToken,
     IssueToken,
+    Knocked,
     ReadEntry,
     RevokeAccess,
     RoomEntry,
@@ -96,6 +97,16 @@ class TokenOut(BaseModel):
     expires_at: dt.datetime
 
 
+class KnockOut(BaseModel):
+    """A knock on a lobby room: poll the ticket (GET .../lobby/{ticket}?wait=30)."""
+
+    # waiting, or admitted for a knock again after the admission.
+    status: str
+    ticket: str
+    # When the ticket stops waiting (LOBBY_WAIT_SECONDS after the knock).
+    expires_at: dt.datetime
+
+
 def _identity_for(data: TokenRequestBody, wallet: str | None) -> str:
     if wallet is None:
         if data.identity is None:
@@ -114,6 +125,7 @@ def _identity_for(data: TokenRequestBody, wallet: str | None) -> str:
 @wallet_allowed
 @document_request(TokenRequestBody)
 @document_response(TokenOut)
+@document_response(KnockOut, 202)
 @documents_errors(400, 401, 403, 404, 409, 413, 422, 503)
 async def issue_token(name: str) -> Response:
     """Get a join token.
@@ -128,6 +140,12 @@ async def issue_token(name: str) -> Response:
     chain gives no answer. A service names any `identity`; a wallet joins as
     its own address (another identity: 403 `identity_mismatch`) and as `host`
     only in a room it owns (else 403 `forbidden`).
+
+    In a room with `lobby`, a wallet that does not own it knocks instead:
+    after every check above, 202 with a ticket to poll (GET
+    `/v1/rooms/{name}/lobby/{ticket}`) until a host admits or denies it;
+    capacity is decided at admission. The same identity knocking again while
+    its ticket waits (or is admitted) gets that ticket back.
     """
     data = await json_body(TokenRequestBody)
     wallet = current_caller().address
@@ -142,6 +160,11 @@ async def issue_token(name: str) -> Response:
     app_services = services()
     try:
         issued = await _issue(app_services, name, request, wallet)
+        if isinstance(issued, Knocked):
+            knocked = KnockOut(
+                status=issued.status, ticket=issued.ticket, expires_at=issued.expires_at
+            )
+            return json_response(knocked, 202)
         if issued.stored is not None:
             await _seat_stored(issued.stored)
     except Exception as error:
@@ -189,7 +212,7 @@ def _revoke_on_no(app_services: Services, name: str, identity: str) -> None:
 
 async def _issue(
     app_services: Services, name: str, request: TokenRequest, wallet: str | None
-) -> IssuedToken:
+) -> IssuedToken | Knocked:
     """One ask: the room's condition read without its mailbox, checked on chain, and
     the actor asked once with a verdict for that condition's version.
 

@@ -103,6 +103,7 @@ class Forwarder:
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._retry_after = retry_after
         self._session: aiohttp.ClientSession | None = None
+        self._held_session: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
         if self._session is None:
@@ -115,12 +116,31 @@ class Forwarder:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._held_session is not None:
+            await self._held_session.close()
+            self._held_session = None
 
-    async def forward(self, room: str, owner_url: str, request: Request) -> Response:
+    async def forward(
+        self, room: str, owner_url: str, request: Request, held_seconds: float = 0.0
+    ) -> Response:
         """`request` as the owner at `owner_url` answers it; RoomUnavailableError when it
-        does not within FORWARD_TIMEOUT_SECONDS."""
+        does not within FORWARD_TIMEOUT_SECONDS (plus `held_seconds`, for a request
+        the owner may hold that long: a lobby poll's `wait`)."""
         await self.open()
         assert self._session is not None
+        session = self._session
+        timeout = self._timeout
+        if held_seconds > 0:
+            # Held requests (long polls) on connections of their own: many knockers
+            # waiting never take the connections other room requests need.
+            if self._held_session is None:
+                self._held_session = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(limit=1024, limit_per_host=512),
+                    auto_decompress=False,
+                )
+            session = self._held_session
+            assert self._timeout.total is not None
+            timeout = aiohttp.ClientTimeout(total=self._timeout.total + held_seconds)
         target = target_of(request)
         stamp = str(int(time.time()))
         body = await _body(request)
@@ -132,12 +152,12 @@ class Forwarder:
             (SIGNATURE, f"{stamp},{mac}"),
         ]
         try:
-            async with self._session.request(
+            async with session.request(
                 request.method,
                 yarl.URL(owner_url + target, encoded=True),
                 data=body,
                 headers=headers,
-                timeout=self._timeout,
+                timeout=timeout,
                 allow_redirects=False,
             ) as answer:
                 content = await answer.read()

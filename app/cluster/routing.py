@@ -26,6 +26,10 @@ from app.http.schemas import is_possible_room_name
 from models.db import Database, DatabaseUnavailableError
 
 ROOM_OWNER = "Qari-Room-Owner"
+# Routes the owner may hold for up to `?wait=` seconds (at most this many): a
+# forward to the owner waits that much longer than FORWARD_TIMEOUT_SECONDS.
+HELD_ROUTES = frozenset({"lobby.get_ticket"})
+MAX_HELD_SECONDS = 30.0
 _PREFIX = "/v1/rooms/"
 _CREATE = ("/v1/rooms", "/v1/rooms/")
 
@@ -117,8 +121,9 @@ def install_room_routing(
         if was_forwarded(request) or not holder.url:
             # One hop only: the node that sent it thought this one the owner.
             raise RoomUnavailableError(room)
+        held = _held_seconds()
         try:
-            answer = await forwarder.forward(room, holder.url, request)
+            answer = await forwarder.forward(room, holder.url, request, held)
         except RoomUnavailableError:
             answer = None
         if answer is not None and not await _lost_there(answer):
@@ -139,7 +144,7 @@ def install_room_routing(
             if answer is not None:
                 return answer
             raise RoomUnavailableError(room)
-        return await forwarder.forward(room, again.url, request)
+        return await forwarder.forward(room, again.url, request, held)
 
     @app.after_request
     async def name_owner(response: Response) -> Response:
@@ -152,6 +157,17 @@ def install_room_routing(
             if lease is not None:
                 ownership.release(lease)  # a request that no room actor served
         return response
+
+
+def _held_seconds() -> float:
+    """How long the owner may hold this request (a lobby poll's `wait`), else 0."""
+    if request.url_rule is None or request.url_rule.endpoint not in HELD_ROUTES:
+        return 0.0
+    try:
+        wait = float(request.args.get("wait", "0"))
+    except ValueError:
+        return 0.0  # the owner answers 422 at once
+    return min(max(wait, 0.0), MAX_HELD_SECONDS) if wait == wait else 0.0
 
 
 async def _lost_there(answer: Response) -> bool:

@@ -23,6 +23,8 @@ from actors.room.errors import (
     RecordingNotFoundError,
     RoomNotLiveError,
     RoomUnavailableError,
+    TicketClosedError,
+    TicketNotFoundError,
 )
 from actors.room.protocol import (
     BannedError,
@@ -222,6 +224,13 @@ ANSWERS: dict[type[Exception], Answering] = {
     RoomNotLiveError: answer_fixed(409, "room_not_live", "No one is in the room to record."),
     RecordingNotFoundError: answer_fixed(
         404, "recording_not_found", "The room has no recording with that id."
+    ),
+    # The lobby (DESIGN.md section 8).
+    TicketNotFoundError: answer_fixed(
+        404, "ticket_not_found", "No such ticket in the room's lobby."
+    ),
+    TicketClosedError: answer_fixed(
+        409, "ticket_closed", "The ticket was already decided (denied, expired or admitted)."
     ),
     # Gating: never admit on an unknown answer.
     AccessDeniedError: lambda e: Answer(

@@ -30,6 +30,7 @@ TAGS: dict[str, tuple[str, str]] = {
     "tokens": ("tokens", "Join tokens for a room (capacity, gating, bans)."),
     "presence": ("participants", "Who is in a room now, and its past sessions."),
     "moderation": ("moderation", "Remove, ban, mute and change participants; end a meeting."),
+    "lobby": ("lobby", "Knockers poll their ticket; the room's hosts admit or deny them."),
     "webhook_endpoints": (
         "webhook endpoints",
         "Outbound webhooks: where events are sent, signed (Standard Webhooks).",

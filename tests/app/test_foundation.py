@@ -115,6 +115,12 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/v1/rooms/<string:name>/recordings"): WALLET,
     ("POST", "/v1/rooms/<string:name>/recordings/<string:recording_id>/stop"): WALLET,
     ("GET", "/v1/rooms/<string:name>/recordings"): WALLET,
+    # The lobby: the knocker polls its ticket; the actor checks the managers.
+    ("GET", "/v1/rooms/<string:name>/lobby/<string:ticket>"): WALLET,
+    ("GET", "/v1/rooms/<string:name>/lobby"): WALLET,
+    ("POST", "/v1/rooms/<string:name>/lobby/<string:ticket>/admit"): WALLET,
+    ("POST", "/v1/rooms/<string:name>/lobby/<string:ticket>/deny"): WALLET,
+    ("POST", "/v1/rooms/<string:name>/lobby/admit-all"): WALLET,
     ("GET", "/v1/events"): WALLET,
     ("POST", "/v1/webhook-endpoints"): Access.SERVICE_ONLY,
     ("GET", "/v1/webhook-endpoints"): Access.SERVICE_ONLY,

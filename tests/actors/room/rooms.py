@@ -37,6 +37,7 @@ SETTINGS = RoomSettings(
     max_participants=50,
     metadata=None,
     owner=None,
+    lobby=False,
 )
 CONFIG = Config(
     id=ROOM_ID, name=ROOM, **{f.name: getattr(SETTINGS, f.name) for f in fields(RoomSettings)}

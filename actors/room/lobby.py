@@ -1,0 +1,103 @@
+"""A room's lobby as its actor keeps it: the tickets in knock order, and their tokens.
+
+Changed only by the room's actor (actors/room/lobbying.py), after each
+change is durable; every change is published to the node's LobbyBoard, where
+polls read it without the mailbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from actors.room.errors import TicketNotFoundError
+from actors.room.lobby_board import LobbyBoard, TicketView
+from models.lobby import TicketRow, TicketStatus
+
+
+class Lobby:
+    """One room's tickets by name, in knock order."""
+
+    def __init__(self, board: LobbyBoard) -> None:
+        self._board = board
+        self._tickets: dict[str, TicketRow] = {}
+        # An admitted ticket's token and its expiry (minted again after a load).
+        self._tokens: dict[str, tuple[str, dt.datetime]] = {}
+
+    def reset(self) -> None:
+        """A new creation of the room (or none), or its actor stopping: nothing here counts."""
+        self._board.withdraw(list(self._tickets))
+        self._tickets = {}
+        self._tokens = {}
+
+    def restore(self, room: str, rows: list[TicketRow]) -> None:
+        """The room's tickets as loaded (knock order), published for polls; admitted
+        ones get their tokens from `lobbying.restore_tokens` next."""
+        self.reset()
+        for row in rows:
+            self.put(room, row)
+
+    def admitted_without_token(self) -> list[TicketRow]:
+        return [
+            r
+            for r in self._tickets.values()
+            if r.status == TicketStatus.ADMITTED and r.ticket not in self._tokens
+        ]
+
+    def has_waiting(self) -> bool:
+        return any(r.status == TicketStatus.WAITING for r in self._tickets.values())
+
+    def require(self, ticket: str) -> TicketRow:
+        row = self._tickets.get(ticket)
+        if row is None:
+            raise TicketNotFoundError(ticket)
+        return row
+
+    def open_ticket(self, identity: str, now: dt.datetime) -> TicketRow | None:
+        """The identity's ticket still waiting (and not due to expire), or admitted
+        with a token that has not expired: a knock gets it back."""
+        for row in reversed(self._tickets.values()):
+            if row.identity != identity:
+                continue
+            if row.status == TicketStatus.WAITING and row.expires_at > now:
+                return row
+            token = self._tokens.get(row.ticket)
+            if row.status == TicketStatus.ADMITTED and token is not None and token[1] > now:
+                return row
+            return None
+        return None
+
+    def waiting(self) -> list[TicketRow]:
+        """The tickets waiting, in knock order."""
+        return [r for r in self._tickets.values() if r.status == TicketStatus.WAITING]
+
+    def of_identity(self, identity: str) -> list[TicketRow]:
+        return [r for r in self._tickets.values() if r.identity == identity]
+
+    def due(self, now: dt.datetime) -> list[TicketRow]:
+        """The waiting tickets whose wait is over."""
+        return [r for r in self.waiting() if r.expires_at <= now]
+
+    def next_expiry(self) -> dt.datetime | None:
+        return min((r.expires_at for r in self.waiting()), default=None)
+
+    def put(self, room: str, row: TicketRow, token: tuple[str, dt.datetime] | None = None) -> None:
+        """The ticket as stored now: kept, and published for polls."""
+        self._tickets[row.ticket] = row
+        if token is not None:
+            self._tokens[row.ticket] = token
+        self._board.publish(self.view(room, row))
+
+    def view(self, room: str, row: TicketRow) -> TicketView:
+        token = self._tokens.get(row.ticket) if row.status == TicketStatus.ADMITTED else None
+        return TicketView(
+            ticket=row.ticket,
+            room=room,
+            identity=row.identity,
+            name=row.name,
+            status=str(row.status),
+            reason=row.reason,
+            since=row.knocked_at,
+            expires_at=row.expires_at,
+            token=None if token is None else token[0],
+            token_expires_at=None if token is None else token[1],
+        )
