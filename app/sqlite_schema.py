@@ -22,6 +22,8 @@ ADDED_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("participant_sessions", "track_sids", "TEXT", "4_20261202005702_track_sids"),
     ("seats", "grant_key", "VARCHAR(32) NOT NULL DEFAULT ''", "5_20261206053145_grant_key"),
     ("rooms", "recording", "INT NOT NULL DEFAULT 0", "8_20261206104951_recordings"),
+    ("rooms", "access", "TEXT", "11_20261206133122_access_conditions"),
+    ("rooms", "delegation", "INT NOT NULL DEFAULT 0", "11_20261206133122_access_conditions"),
 )
 
 

@@ -25,11 +25,13 @@ from actors.room import configuring, moderation, perform, recordings, tokens
 from actors.room.admission import AdmissionStats
 from actors.room.directory import RoomDirectory
 from actors.room.errors import RoomUnavailableError
+from actors.room.expiry import KeyEnds
 from actors.room.livekit import LiveKit
 from actors.room.memory import RoomMemory
 from actors.room.ownership import Ownership, SoleNode
 from actors.room.protocol import (
     MANAGED,
+    AccessConfirmed,
     ChangeParticipant,
     CommitDone,
     CreateRoom,
@@ -37,11 +39,13 @@ from actors.room.protocol import (
     EndMeeting,
     EventsStored,
     IssueToken,
+    KeysEnded,
     LiftBan,
     ListBans,
     ListParticipants,
     MuteTracks,
     ReadEntry,
+    ReadVaults,
     ReconcileDue,
     RemoveParticipant,
     RevokeAccess,
@@ -88,6 +92,8 @@ class RoomActorDeps:
     reconcile_seconds: float = 60.0
     reconcile_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     nudge: Callable[[str, RoomMessage], None] = lambda room, message: None
+    # How the timer of Unlock keys' ends waits (actors/room/expiry.py).
+    expiry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 class RoomActor(Actor[str, RoomMessage]):
@@ -102,6 +108,7 @@ class RoomActor(Actor[str, RoomMessage]):
             name,
             RoundPorts(deps.committer, deps.livekit, deps.admission, deps.now, deps.received_until),
         )
+        self._key_ends = KeyEnds(deps.now, deps.expiry_sleep, lambda: deps.nudge(name, KeysEnded()))
         self._reconciler = Reconciler(
             name,
             ReconcilePorts(
@@ -158,6 +165,7 @@ class RoomActor(Actor[str, RoomMessage]):
             self._deps.ownership.release(self._memory.lease)  # another node may take it now
         self._round.cancel()
         self._reconciler.cancel()
+        self._key_ends.cancel()
         if self._memory.entry is not None:
             self._deps.directory.withdraw(self.key)  # the next activation publishes anew
 
@@ -226,8 +234,23 @@ class RoomActor(Actor[str, RoomMessage]):
         configured = livekit.configured
         match message:
             case IssueToken(request, verdict, wallet):
-                version = None if verdict is None else verdict.version
-                return tokens.issue(memory, livekit, now(), request, version, wallet)
+                if verdict is None:
+                    return tokens.issue(memory, livekit, now(), request, None, wallet)
+                issued = tokens.issue(
+                    memory, livekit, now(), request, verdict.version, wallet, verdict.vault
+                )
+                self._key_ends.set(issued.identity, verdict.ends_at)
+                return issued
+            case KeysEnded():
+                await self._remove_ended()
+                return None
+            case AccessConfirmed(identity, vault, ends_at):
+                if memory.config is not None and memory.config.condition is not None:
+                    memory.vaults[identity] = vault
+                    self._key_ends.set(identity, ends_at)
+                return None
+            case ReadVaults():
+                return dict(memory.vaults)
             case EventsStored(applied):
                 self._round.nudge(memory, applied)
                 return None
@@ -254,6 +277,8 @@ class RoomActor(Actor[str, RoomMessage]):
                 plan = moderation.remove(memory, message, now(), livekit_configured=configured)
                 return await perform.plan(memory, livekit, plan)
             case RevokeAccess():
+                self._key_ends.drop(message.identity)
+                memory.vaults.pop(message.identity, None)
                 plan = moderation.revoke_access(
                     memory, message, now(), livekit_configured=configured
                 )
@@ -278,6 +303,29 @@ class RoomActor(Actor[str, RoomMessage]):
             case StopRecording():
                 return await recordings.stop(memory, livekit, message, self.remaining())
         raise TypeError(f"RoomActor cannot handle {type(message).__name__}")
+
+    async def _remove_ended(self) -> None:
+        """Remove whoever the Unlock key that admitted them has ended for."""
+        memory = self._memory
+        configured = self._deps.livekit.configured
+        for identity in self._key_ends.take_due():
+            memory.vaults.pop(identity, None)
+            if memory.config is None or memory.config.condition is None:
+                continue  # the room is gone, or public now: nobody to remove for it
+            message = RevokeAccess(
+                identity,
+                reason="the membership (Unlock key) that admitted it has ended",
+                by="access_expired",
+            )
+            plan = moderation.revoke_access(
+                memory, message, self._deps.now(), livekit_configured=configured
+            )
+            try:
+                await perform.plan(memory, self._deps.livekit, plan)
+            except Exception as error:  # one participant's trouble stops no other removal
+                log.warning(
+                    "could not remove %r from %r as its key ended: %s", identity, self.key, error
+                )
 
 
 def _left_stored(message: RoomMessage) -> bool:
