@@ -33,7 +33,8 @@ class Erc20:
     min: int
 
     def describe(self) -> str:
-        return f"hold at least {self.min} base units of ERC-20 {self.address.lower()} on chain {self.chain_id}"
+        where = f"{self.address.lower()} on chain {self.chain_id}"
+        return f"hold at least {self.min} base units of ERC-20 {where}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +44,10 @@ class Erc721:
     token_id: int | None = None
 
     def describe(self) -> str:
+        where = f"{self.address.lower()} on chain {self.chain_id}"
         if self.token_id is not None:
-            return f"own ERC-721 token {self.token_id} of {self.address.lower()} on chain {self.chain_id}"
-        return f"hold an ERC-721 token of {self.address.lower()} on chain {self.chain_id}"
+            return f"own ERC-721 token {self.token_id} of {where}"
+        return f"hold an ERC-721 token of {where}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -269,8 +269,15 @@ class RoomActor(Actor[str, RoomMessage]):
                 self._round.room_created()
                 return room
             case UpdateRoom():
+                before = memory.require_config().condition
                 changed = configuring.update(memory, message)
-                return await perform.update(memory, livekit, changed, self.remaining())
+                row = await perform.update(memory, livekit, changed, self.remaining())
+                if changed.config.condition != before:
+                    # What admitted whom under the old condition says nothing of the
+                    # new one: the next re-check finds it out again.
+                    self._key_ends.clear()
+                    memory.vaults.clear()
+                return row
             case DeleteRoom():
                 return await perform.plan(memory, livekit, configuring.delete(memory))
             case RemoveParticipant():

@@ -240,6 +240,12 @@ async def create_room(data: RoomCreate) -> tuple[RoomOut, int]:
     from the token's configuration); an error from LiveKit is 503 and nothing
     is stored. A service may name any `owner`; a wallet owns what it creates
     (at most `WALLET_MAX_ROOMS` rooms, else 409 `room_limit`).
+
+    Who may join is `access`, a condition tree (`all`/`any` of `erc20`,
+    `erc721`, `erc1155`, `native`, `unlock` and `allowlist` leaves), or the
+    older `access_type` fields (not both: 422). A tree that breaks a rule, or
+    names a chain not in `CHAIN_RPC_URLS`, is 422 naming where. With
+    `delegation`, wallets may qualify through vaults that delegated to them.
     """
     fields = data.model_dump(exclude={"name"}, mode="json")
     app_services = services()
@@ -321,7 +327,9 @@ async def update_room(name: str, data: RoomPatch) -> RoomOut:
 
     Only the fields sent change. New metadata of a live room is pushed to
     LiveKit first; if LiveKit refuses, nothing changes (503). A wallet may
-    change only rooms it owns.
+    change only rooms it owns. A new `access` replaces the condition (the
+    older fields then say what they can of it); the older fields cannot
+    change a tree they cannot say (422).
     """
     manager = acting_manager()
     given = data.model_dump(exclude_unset=True, mode="json")
