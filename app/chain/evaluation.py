@@ -100,7 +100,7 @@ class Evaluation:
     ) -> list[ChainRead]:
         reads: list[ChainRead] = []
         for leaf in self._leaves:
-            if self.cached((leaf, address)) is not None or not covers(leaf):
+            if self._cached_held(leaf, address) is not None or not covers(leaf):
                 continue
             reads += first_reads(leaf, address)
             reads += follow_up_reads(leaf, address, answers)
@@ -136,14 +136,22 @@ class Evaluation:
     def _held(self, address: str, answers: Answers) -> dict[Leaf, Held | object | None]:
         held: dict[Leaf, Held | object | None] = {}
         for leaf in self._leaves:
-            cached = self.cached((leaf, address))
-            if isinstance(cached, Held):
-                if cached.yes and cached.expires_at is not None and cached.expires_at <= self.now:
-                    cached = Held(False, cached.expires_at)
-                held[leaf] = cached
-            else:
+            cached = self._cached_held(leaf, address)
+            if cached is None:
                 held[leaf] = leaf_held(leaf, address, answers, self.now)
+            else:
+                held[leaf] = cached
         return held
+
+    def _cached_held(self, leaf: Leaf, address: str) -> Held | None:
+        """The cached verdict of `leaf` for `address`; a yes through a key that has
+        ended since is none (the key may have been renewed: it is read again)."""
+        cached = self.cached((leaf, address))
+        if not isinstance(cached, Held):
+            return None
+        if cached.yes and cached.expires_at is not None and cached.expires_at <= self.now:
+            return None
+        return cached
 
     def _value(
         self, address: str, answers: Answers, covers: Callable[[Leaf], Tri]
@@ -193,7 +201,7 @@ class Evaluation:
             held = self._held(address, answers)
             for leaf, found in held.items():
                 # Only what the chain said now: a cached verdict keeps its own expiry.
-                if isinstance(found, Held) and self.cached((leaf, address)) is None:
+                if isinstance(found, Held) and self._cached_held(leaf, address) is None:
                     learned[(leaf, address)] = found
             value = self._value(address, answers, covers)
             if wallet_value is None:

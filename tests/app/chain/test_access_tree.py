@@ -239,3 +239,14 @@ def test_the_older_fields_say_what_they_can(condition: Condition | None, access_
     assert legacy["access_type"] == access_type
     if access_type != "conditions":
         assert from_legacy(chain_id=5, **legacy) == condition
+
+
+def test_a_cached_key_that_has_ended_is_read_again() -> None:
+    cached = {(LOCK, HOLDER): Held(True, 100), (A, HOLDER): Held(False)}
+    evaluation = Evaluation(AnyOf((A, LOCK)), HOLDER, 100.0, cached.get)
+    assert [r.signature for r in evaluation.wanted({})] == [
+        "getHasValidKey(address)",
+        "tokenOfOwnerByIndex(address,uint256)",
+    ]
+    # A cached no is kept: it is not read again.
+    assert evaluation.outcome({}).verdict is None
