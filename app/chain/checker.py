@@ -159,10 +159,11 @@ class AccessChecker:
             raise AccessDeniedError(_what(condition, []), "the identity is not an address")
         check = Check(condition, holder, delegation, None if vault is None else vault.lower())
         evaluation = self._evaluation(check, cached=True)
-        if not evaluation.wanted({}):
+        decided = evaluation.cached_outcome()
+        if decided is not None:
             # Decided by cached verdicts alone (the common case): no task, no flight.
             stats.cache_hits += 1
-            outcome, problem = evaluation.outcome({}), None
+            outcome, problem = decided, None
         else:
             key = (condition, holder, delegation, check.vault)
             try:

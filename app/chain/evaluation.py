@@ -9,6 +9,7 @@ the wallet itself first, then each vault; holdings never add up across them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
@@ -31,7 +32,7 @@ from app.chain.rules import (
     leaf_held,
     vaults_in,
 )
-from models.access import Condition, Leaf, chains_of, leaves
+from models.access import Condition, Leaf, Unlock, chains_of, leaves
 
 # A cached leaf verdict is keyed by (leaf, address); a cached delegation list by
 # ("incoming", chain, wallet); a cached delegation check by its ChainRead.
@@ -67,7 +68,24 @@ class Evaluation:
     _leaves: list[Leaf] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._leaves = list(dict.fromkeys(leaves(self.condition)))
+        self._leaves = list(distinct_leaves(self.condition))
+
+    def cached_outcome(self) -> Outcome | None:
+        """The decision from cached verdicts of the wallet's own leaves, when they
+        decide (the common case, a token request's fast path); else None."""
+        held = {leaf: self._cached_held(leaf, self.wallet) for leaf in self._leaves}
+
+        def value(leaf: Leaf) -> Tri:
+            found = held[leaf]
+            return None if found is None else found.yes
+
+        verdict = evaluate(self.condition, value)
+        if verdict is True:
+            ends = expiry(self.condition, held) if _has_unlock(self.condition) else None
+            return Outcome(True, expires_at=ends)
+        if verdict is False and self.registry is None:
+            return Outcome(False, failed=failing(self.condition, value))
+        return None
 
     # -- what to read ----------------------------------------------------------------
 
@@ -242,6 +260,17 @@ class Evaluation:
 
 
 _ABSENT = object()
+
+
+@functools.lru_cache(maxsize=4096)
+def distinct_leaves(condition: Condition) -> tuple[Leaf, ...]:
+    """The condition's leaves, each once, left to right (a room's, asked per request)."""
+    return tuple(dict.fromkeys(leaves(condition)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _has_unlock(condition: Condition) -> bool:
+    return any(isinstance(leaf, Unlock) for leaf in distinct_leaves(condition))
 
 
 def _incoming_key(read: ChainRead) -> Hashable:
