@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from livekit.protocol.room import RoomParticipantIdentity
 from quart.typing import TestClientProtocol as Client
 
 from tests.app.chain.conftest import Gated
-from tests.app.chain.helpers import ask_token, make_room
+from tests.app.chain.helpers import ask_token, make_room, seat
 from tests.support.chain import Chain
 from tests.support.settings import AUTH
 
@@ -177,3 +178,37 @@ async def test_a_vault_in_a_room_without_delegation_is_403(gated: Gated) -> None
         headers=AUTH,
     )
     assert (response.status_code, (await response.get_json())["code"]) == (403, "access_denied")
+
+
+def removed(gated: Gated) -> list[str]:
+    calls = gated.livekit.calls_to("RemoveParticipant")
+    return [c.identity for c in calls if isinstance(c, RoomParticipantIdentity)]
+
+
+async def test_the_recheck_decides_the_tree_for_each_participant(gated: Gated) -> None:
+    chain, tokens = gated.chain, gated.tokens
+    both, tokens_only, buyer = holders(chain)
+    for holder in (both, tokens_only):
+        chain.transact(tokens.erc20, "mint(address,uint256)", holder, 50)
+    chain.transact(tokens.erc721, "mint(address,uint256)", both, 11)
+    await make_room(
+        gated.running.client(), "tree-room", access={"any": [erc20(gated, 50), erc721(gated)]}
+    )
+    await seat(gated, "tree-room", [both, tokens_only])
+    # Both sell their tokens: the NFT still admits one of them.
+    for seller in (both, tokens_only):
+        chain.transact(tokens.erc20, "transfer(address,uint256)", buyer, 50, sender=seller)
+
+    await gated.running.gating_sleep.tick()
+
+    assert removed(gated) == [tokens_only]
+    assert list(gated.livekit.participants["tree-room"]) == [both]
+
+
+async def test_delegation_is_set_and_read_back_by_patch(gated: Gated) -> None:
+    client = gated.running.client()
+    await make_room(client, "later", access=erc721(gated))
+    response = await client.patch("/v1/rooms/later", json={"delegation": True}, headers=AUTH)
+    assert (await response.get_json())["delegation"] is True
+    response = await client.patch("/v1/rooms/later", json={"delegation": None}, headers=AUTH)
+    assert response.status_code == 422
