@@ -24,7 +24,7 @@ from actors.committer import Committer
 from actors.room import configuring, moderation, perform, recordings, tokens
 from actors.room.admission import AdmissionStats
 from actors.room.directory import RoomDirectory
-from actors.room.errors import RoomUnavailableError
+from actors.room.errors import RoomError, RoomUnavailableError
 from actors.room.expiry import KeyEnds
 from actors.room.livekit import LiveKit
 from actors.room.memory import RoomMemory
@@ -329,7 +329,8 @@ class RoomActor(Actor[str, RoomMessage]):
             )
             try:
                 await perform.plan(memory, self._deps.livekit, plan)
-            except Exception as error:  # one participant's trouble stops no other removal
+            except (*perform.LIVEKIT_FAILED, RoomError, DatabaseUnavailableError) as error:
+                # One participant's trouble stops no other removal; the re-check tries again.
                 log.warning(
                     "could not remove %r from %r as its key ended: %s", identity, self.key, error
                 )
