@@ -58,7 +58,7 @@ from actors.room.reconciler import ReconcilePorts, Reconciler
 from actors.room.seats import SeatBook
 from actors.room.webhook_round import RoundPorts, WebhookRound
 from actors.seat_writer import SeatWriter
-from models.db import Database, DatabaseUnavailableError
+from models.db import Database, DatabaseUnavailableError, LeaseLostError
 from models.leases import Lease
 
 log = logging.getLogger(__name__)
@@ -329,7 +329,12 @@ class RoomActor(Actor[str, RoomMessage]):
             )
             try:
                 await perform.plan(memory, self._deps.livekit, plan)
-            except (*perform.LIVEKIT_FAILED, RoomError, DatabaseUnavailableError) as error:
+            except (
+                *perform.LIVEKIT_FAILED,
+                RoomError,
+                DatabaseUnavailableError,
+                LeaseLostError,
+            ) as error:
                 # One participant's trouble stops no other removal; the re-check tries again.
                 log.warning(
                     "could not remove %r from %r as its key ended: %s", identity, self.key, error
