@@ -30,8 +30,14 @@ from collections.abc import AsyncGenerator
 
 from quart import Quart
 
-from actors.room.protocol import RevokeAccess, RoomNotFoundError
-from app.chain.recheck import recheck_forever
+from actors.room.protocol import (
+    AccessConfirmed,
+    ReadVaults,
+    RevokeAccess,
+    RoomNotFoundError,
+)
+from actors.runtime import MailboxFullError, RegistryClosedError
+from app.chain.recheck import RecheckPorts, recheck_forever
 from app.cluster.node import leave_cluster, lock_sqlite, start_node, unlock_sqlite
 from app.cluster.sqlite_lock import SqliteInUseError
 from app.database import DATABASE_UNAVAILABLE, close_database, open_database
@@ -161,6 +167,30 @@ async def revoke_access(services: Services, room: str, identity: str, reason: st
         await services.rooms.ask(room, RevokeAccess(identity, reason=reason))
 
 
+async def read_vaults(services: Services, room: str) -> dict[str, str | None]:
+    """The vault each identity in `room` was admitted through, from its actor."""
+    try:
+        return await services.rooms.ask(room, ReadVaults())
+    except RoomNotFoundError:
+        return {}
+
+
+def confirm_access(
+    services: Services, room: str, identity: str, vault: str | None, ends_at: int | None
+) -> None:
+    """The re-check's yes, to the room's actor: the vault and key end to follow now."""
+    with contextlib.suppress(MailboxFullError, RegistryClosedError):
+        services.rooms.tell(room, AccessConfirmed(identity, vault, ends_at))
+
+
+def recheck_ports(services: Services) -> RecheckPorts:
+    return RecheckPorts(
+        remove=functools.partial(revoke_access, services),
+        vaults=functools.partial(read_vaults, services),
+        confirm=functools.partial(confirm_access, services),
+    )
+
+
 def note_shutdown_requested(app: Quart) -> None:
     """At SIGTERM / SIGINT (`python -m app`): shutdown's deadline counts from now,
     not from when Hypercorn, its requests in flight answered, runs the lifespan's end."""
@@ -258,7 +288,7 @@ def install_lifecycle(app: Quart, services: Services) -> None:
                         recheck_forever(
                             services.database,
                             services.access,
-                            functools.partial(revoke_access, services),
+                            recheck_ports(services),
                             settings.gating_recheck_seconds,
                             services.gating_sleep or services.sleep,
                             services.waker.serves,

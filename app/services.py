@@ -119,6 +119,7 @@ def build_services(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     gating_sleep: Callable[[float], Awaitable[None]] | None = None,
     reconcile_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    expiry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Services:
     database = Database(settings.database_timeout_seconds)
     node_id = settings.this_node_id
@@ -182,6 +183,7 @@ def build_services(
         nudge=postbox.nudge,
         lobby_board=lobby_board,
         lobby_wait_seconds=settings.lobby_wait_seconds,
+        expiry_sleep=expiry_sleep,
     )
     rooms: ActorRegistry[str, RoomMessage] = ActorRegistry(
         lambda name: RoomActor(name, deps),
@@ -210,6 +212,9 @@ def build_services(
         VerdictCache(clock, settings.gating_cache_seconds),
         chain_stats,
         call_gas=settings.chain_call_gas,
+        registry=settings.delegate_registry_address,
+        # Qari's wall clock: an Unlock key ends by it (DESIGN.md section 10).
+        now=lambda: now().timestamp(),
     )
     metrics.watch(
         actors_alive=lambda: len(rooms),

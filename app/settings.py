@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     # live participants of gated rooms are checked again.
     gating_cache_seconds: float = Field(default=60.0, ge=0)
     gating_recheck_seconds: float = Field(default=120.0, gt=0)
+    # delegate.xyz v2's registry (the same address on every chain it is on): where
+    # rooms with `delegation` read which vaults delegated to a wallet.
+    delegate_registry_address: str = Field(
+        default="0x00000000000000447e69651d841bd8d104bed493", pattern=r"^0x[0-9a-fA-F]{40}$"
+    )
 
     # Wallet sign-in (SIWE). Empty SIWE_DOMAIN means HOST:PORT (refused when
     # HOST is every interface); empty SIWE_CHAIN_IDS means the chains of

@@ -23,6 +23,8 @@ ADDED_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("seats", "grant_key", "VARCHAR(32) NOT NULL DEFAULT ''", "5_20261206053145_grant_key"),
     ("rooms", "recording", "INT NOT NULL DEFAULT 0", "8_20261206104951_recordings"),
     ("rooms", "lobby", "INT NOT NULL DEFAULT 0", "10_20261206132553_lobby"),
+    ("rooms", "access", "TEXT", "11_20261206133122_access_conditions"),
+    ("rooms", "delegation", "INT NOT NULL DEFAULT 0", "11_20261206133122_access_conditions"),
 )
 
 

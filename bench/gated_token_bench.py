@@ -2,10 +2,14 @@
 
 One server process (`python -m app` on a SQLite file) reads a local anvil
 (the suite's node and test ERC-20). Two rooms of 10,000 seats are created:
-`bench-public` and `bench-gated` (ERC-20, at least 1 base unit). 500
-addresses are minted a balance, one transaction each. Every address asks
-once during the warm-up, so its yes is cached (GATING_CACHE_SECONDS is set
-past the run's length: what is measured is the cached path, not the chain).
+`bench-public` and `bench-gated`, whose `access` is an `any` of three leaves
+on one chain (DESIGN.md section 10): an ERC-721 and an ERC-1155 token nobody
+holds, then at least 1 base unit of the ERC-20. 500 addresses are minted a
+balance, one transaction each. Every address asks once during the warm-up
+(its three leaves read in one JSON-RPC batch), so its yes is cached
+(GATING_CACHE_SECONDS is set past the run's length: what is measured is the
+cached path, not the chain; the no's of the other two leaves have expired by
+then, and one yes decides an `any` whatever else is unknown).
 Then, from 64 connections and with the same bodies, the two routes run
 alternately; the median of each is reported. Target: gated >= 0.90 of public.
 """
@@ -93,16 +97,17 @@ def _check(result: LoadResult, what: str) -> None:
         raise RuntimeError(f"{what}: non-200 answers {bad}; {result.summary()}")
 
 
-async def _create_rooms(server: Server, token: str) -> None:
+async def _create_rooms(server: Server, token: str, nft: str, multi: str) -> None:
+    access = {
+        "any": [
+            {"erc721": {"address": nft}},
+            {"erc1155": {"address": multi, "token_id": "1"}},
+            {"erc20": {"address": token, "min": "1"}},
+        ]
+    }
     rooms = [
         {"name": ROOMS[0], "max_participants": 10_000},
-        {
-            "name": ROOMS[1],
-            "max_participants": 10_000,
-            "access_type": "token",
-            "token_address": token,
-            "token_amount": "1",
-        },
+        {"name": ROOMS[1], "max_participants": 10_000, "access": access},
     ]
     requests = [Request("POST", "/v1/rooms", json.dumps(r).encode(), JSON_AUTH) for r in rooms]
     result = await run_load(server.base_url, requests, concurrency=1)
@@ -121,6 +126,7 @@ async def run_async(quick: bool = False) -> list[dict[str, Any]]:
         chain.chain_id = int(chain.rpc("eth_chainId"), 16)
         chain.accounts = list(chain.rpc("eth_accounts"))
         token = chain.deploy("TestToken")
+        nft, multi = chain.deploy("TestNFT"), chain.deploy("TestMultiToken")
         _mint_all(chain, token)
         env = base_env(
             f"sqlite://{folder}/bench.sqlite3",
@@ -129,7 +135,7 @@ async def run_async(quick: bool = False) -> list[dict[str, Any]]:
             GATING_CACHE_SECONDS="3600",
         )
         async with Server(env, name="gated-tokens") as server:
-            await _create_rooms(server, token)
+            await _create_rooms(server, token, nft, multi)
             for room in ROOMS:
                 warm = await run_load(
                     server.base_url, _requests(room, _bodies(HOLDERS * 2, 0)), concurrency=16
@@ -151,7 +157,7 @@ async def run_async(quick: bool = False) -> list[dict[str, Any]]:
     suffix = f"{CONCURRENCY} conns, median of {rounds}"
     return [
         row(
-            f"token: gated (cached yes) vs public throughput ({suffix})",
+            f"token: gated (any of 3, cached yes) vs public throughput ({suffix})",
             statistics.median(r.rps() for r in gated),
             "req/s",
             statistics.median(r.rps() for r in public),

@@ -17,6 +17,7 @@ from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
+from models.access import Condition, as_json, stored_condition
 from models.db import Database
 from models.outbox import append
 from models.outbox_events import room_changed
@@ -26,6 +27,8 @@ class AccessType(StrEnum):
     PUBLIC = "public"
     TOKEN = "token"  # noqa: S105 - an access type, not a credential
     NFT = "nft"
+    # A condition the older fields cannot say: the room's `access` holds it.
+    CONDITIONS = "conditions"
 
 
 class NftStandard(StrEnum):
@@ -65,6 +68,11 @@ class Room(Model):
     livekit_sid = fields.CharField(max_length=64, null=True, db_index=True)
     # The wallet (checksummed address) that may manage the room; null: services only.
     owner = fields.CharField(max_length=42, null=True, db_index=True)
+    # The access condition (models/access.py) as compact JSON; null: public. The
+    # older fields above are kept in step with it (what they can say of it).
+    access = fields.TextField(null=True)
+    # Wallets may join through vaults that delegated to them (delegate.xyz v2).
+    delegation = fields.BooleanField(default=False)
     empty_timeout = fields.IntField(default=600)
     departure_timeout = fields.IntField(default=20)
     max_participants = fields.IntField(default=50)
@@ -111,12 +119,15 @@ class RoomSettings:
     metadata: str | None
     owner: str | None
     lobby: bool
+    # The condition's stored text (models/access.py `dumps`), None: public.
+    access: str | None = None
+    delegation: bool = False
 
     def as_row(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in dataclass_fields(RoomSettings)}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RoomRow(RoomSettings):
     """A rooms row as plain values: its configuration and its presence."""
 
@@ -131,7 +142,21 @@ class RoomRow(RoomSettings):
 
     def as_dict(self) -> dict[str, Any]:
         """The Room object of the API (and of room.* events), as plain values."""
-        return {f.name: getattr(self, f.name) for f in dataclass_fields(self)}
+        values = {f.name: getattr(self, f.name) for f in dataclass_fields(self)}
+        values["access"] = as_json(self.condition())
+        return values
+
+    def condition(self) -> Condition | None:
+        return stored_condition(
+            self.access,
+            self.access_type,
+            self.chain_id,
+            self.token_address,
+            self.token_amount,
+            self.nft_address,
+            self.nft_standard,
+            self.nft_token_id,
+        )
 
     @classmethod
     def of(cls, room: Room) -> RoomRow:
@@ -221,62 +246,19 @@ async def _room_event(conn: BaseDBAsyncClient, type_: str, room: Room, at: dt.da
 
 
 @dataclass(frozen=True, slots=True)
-class AccessCondition:
-    """What an identity must hold to join a gated room, read from its configuration.
+class GatedRoom:
+    """A gated room's condition, as the re-check reads it."""
 
-    A plain value: the room actor compares the one a route checked with the
-    room's current one, so a check made before a configuration change never
-    admits anyone after it.
-    """
-
-    access_type: AccessType
-    chain_id: int
-    contract: str  # lower-case 0x address
-    # token: the minimum balance in base units; nft: 1.
-    amount: int
-    nft_standard: NftStandard | None = None
-    nft_token_id: int | None = None
-
-    def describe(self) -> str:
-        """The condition in words, for a refusal's `detail`."""
-        where = f"on chain {self.chain_id}"
-        if self.access_type == AccessType.TOKEN:
-            return f"hold at least {self.amount} base units of ERC-20 {self.contract} {where}"
-        if self.nft_standard == NftStandard.ERC1155:
-            return f"hold ERC-1155 token {self.nft_token_id} of {self.contract} {where}"
-        if self.nft_token_id is not None:
-            return f"own ERC-721 token {self.nft_token_id} of {self.contract} {where}"
-        return f"hold an ERC-721 token of {self.contract} {where}"
+    condition: Condition
+    delegation: bool
 
 
-def access_condition(
-    access_type: AccessType | str,
-    chain_id: int,
-    token_address: str | None,
-    token_amount: str | None,
-    nft_address: str | None,
-    nft_standard: NftStandard | str,
-    nft_token_id: str | None,
-) -> AccessCondition | None:
-    """The condition of a room whose settings pass access_rule_violation; None if public."""
-    if access_type == AccessType.TOKEN and token_address and token_amount:
-        return AccessCondition(AccessType.TOKEN, chain_id, token_address.lower(), int(token_amount))
-    if access_type == AccessType.NFT and nft_address:
-        return AccessCondition(
-            AccessType.NFT,
-            chain_id,
-            nft_address.lower(),
-            1,
-            NftStandard(nft_standard),
-            None if nft_token_id is None else int(nft_token_id),
-        )
-    return None
-
-
-async def gated_room_conditions() -> dict[str, AccessCondition]:
+async def gated_rooms() -> dict[str, GatedRoom]:
     """Every gated room's access condition, by room name."""
-    rows = await Room.filter(access_type__in=[AccessType.TOKEN, AccessType.NFT]).values(
+    rows = await Room.filter(access_type__not=AccessType.PUBLIC).values(
         "name",
+        "access",
+        "delegation",
         "access_type",
         "chain_id",
         "token_address",
@@ -285,13 +267,14 @@ async def gated_room_conditions() -> dict[str, AccessCondition]:
         "nft_standard",
         "nft_token_id",
     )
-    conditions: dict[str, AccessCondition] = {}
+    gated: dict[str, GatedRoom] = {}
     for row in rows:
         name = row.pop("name")
-        condition = access_condition(**row)
+        delegation = bool(row.pop("delegation"))
+        condition = stored_condition(**row)
         if condition is not None:
-            conditions[name] = condition
-    return conditions
+            gated[name] = GatedRoom(condition, delegation)
+    return gated
 
 
 # PostgreSQL's name for the UNIQUE constraint of rooms.name; SQLite names the column.

@@ -105,6 +105,8 @@ class Running:
     gating_sleep: ManualSleep
     # Every room's reconciliation timer: no period ends unless a test fires it.
     reconcile: ManualTimers
+    # Every room's timer of Unlock keys' ends (it looks at the clock again when fired).
+    expiry: ManualTimers
 
     def client(self) -> Client:
         return self.test_app.test_client()
@@ -117,6 +119,7 @@ async def app_running(settings: Settings, clock: FakeClock | None = None) -> Asy
     sleep = ManualSleep()
     gating_sleep = ManualSleep()
     reconcile = ManualTimers()
+    expiry = ManualTimers()
     services = build_services(
         settings,
         clock=clock.monotonic,
@@ -124,6 +127,7 @@ async def app_running(settings: Settings, clock: FakeClock | None = None) -> Asy
         sleep=sleep,
         gating_sleep=gating_sleep,
         reconcile_sleep=reconcile,
+        expiry_sleep=expiry,
     )
     app = create_app(settings, services)
     test_app = app.test_app()
@@ -136,6 +140,7 @@ async def app_running(settings: Settings, clock: FakeClock | None = None) -> Asy
             sleep=sleep,
             gating_sleep=gating_sleep,
             reconcile=reconcile,
+            expiry=expiry,
         )
     finally:
         await test_app.shutdown()

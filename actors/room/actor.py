@@ -16,15 +16,16 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from actors.actor import Actor
 from actors.committer import Committer
 from actors.room import configuring, lobbying, moderation, perform, recordings, tokens
-from actors.room.admission import AdmissionStats
+from actors.room.admission import VAULT_ATTRIBUTE, AdmissionStats
 from actors.room.directory import RoomDirectory
-from actors.room.errors import RoomUnavailableError
+from actors.room.errors import RoomError, RoomUnavailableError
+from actors.room.expiry import KeyEnds
 from actors.room.livekit import LiveKit
 from actors.room.lobby import Lobby
 from actors.room.lobby_board import LobbyBoard
@@ -32,6 +33,7 @@ from actors.room.memory import RoomMemory
 from actors.room.ownership import Ownership, SoleNode
 from actors.room.protocol import (
     MANAGED,
+    AccessConfirmed,
     AdmitAll,
     AdmitTicket,
     ChangeParticipant,
@@ -42,6 +44,7 @@ from actors.room.protocol import (
     EndMeeting,
     EventsStored,
     IssueToken,
+    KeysEnded,
     LiftBan,
     ListBans,
     ListLobby,
@@ -50,6 +53,7 @@ from actors.room.protocol import (
     MuteTracks,
     ReadEntry,
     ReadTicket,
+    ReadVaults,
     ReconcileDue,
     RemoveParticipant,
     RevokeAccess,
@@ -99,6 +103,8 @@ class RoomActorDeps:
     # The lobby (DESIGN.md section 8): where polls read tickets, and how long one waits.
     lobby_board: LobbyBoard = field(default_factory=LobbyBoard)
     lobby_wait_seconds: float = 600.0
+    # How the timer of Unlock keys' ends waits (actors/room/expiry.py).
+    expiry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 class RoomActor(Actor[str, RoomMessage]):
@@ -117,6 +123,7 @@ class RoomActor(Actor[str, RoomMessage]):
             name,
             RoundPorts(deps.committer, deps.livekit, deps.admission, deps.now, deps.received_until),
         )
+        self._key_ends = KeyEnds(deps.now, deps.expiry_sleep, lambda: deps.nudge(name, KeysEnded()))
         self._reconciler = Reconciler(
             name,
             ReconcilePorts(
@@ -178,6 +185,7 @@ class RoomActor(Actor[str, RoomMessage]):
         if self._lobby_timer is not None:
             self._lobby_timer.cancel()
         self._memory.lobby.reset()  # polls here ask the next activation
+        self._key_ends.cancel()
         if self._memory.entry is not None:
             self._deps.directory.withdraw(self.key)  # the next activation publishes anew
 
@@ -274,13 +282,36 @@ class RoomActor(Actor[str, RoomMessage]):
         match message:
             case IssueToken(request, verdict, wallet):
                 version = None if verdict is None else verdict.version
+                vault = None if verdict is None else verdict.vault
                 if memory.config is not None and lobbying.knocks(memory, wallet):
                     tokens.require_allowed(memory, request, version, wallet)
+                    if vault is not None:
+                        # The ticket's token carries the vault that qualified the knock.
+                        request = replace(
+                            request,
+                            attributes={**(request.attributes or {}), VAULT_ATTRIBUTE: vault},
+                        )
                     wait = self._deps.lobby_wait_seconds
                     knocked = await lobbying.knock(memory, request, now(), wait)
+                    if verdict is not None:
+                        self._key_ends.set(request.identity, verdict.ends_at)
                     self._time_lobby()
                     return knocked
-                return tokens.issue(memory, livekit, now(), request, version, wallet)
+                if verdict is None:
+                    return tokens.issue(memory, livekit, now(), request, None, wallet)
+                issued = tokens.issue(memory, livekit, now(), request, version, wallet, vault)
+                self._key_ends.set(issued.identity, verdict.ends_at)
+                return issued
+            case KeysEnded():
+                await self._remove_ended()
+                return None
+            case AccessConfirmed(identity, vault, ends_at):
+                if memory.config is not None and memory.config.condition is not None:
+                    memory.vaults[identity] = vault
+                    self._key_ends.set(identity, ends_at)
+                return None
+            case ReadVaults():
+                return dict(memory.vaults)
             case EventsStored(applied):
                 self._round.nudge(memory, applied)
                 return None
@@ -299,14 +330,23 @@ class RoomActor(Actor[str, RoomMessage]):
                 self._round.room_created()
                 return room
             case UpdateRoom():
+                before = memory.require_config().condition
                 changed = configuring.update(memory, message)
-                return await perform.update(memory, livekit, changed, self.remaining())
+                row = await perform.update(memory, livekit, changed, self.remaining())
+                if changed.config.condition != before:
+                    # What admitted whom under the old condition says nothing of the
+                    # new one: the next re-check finds it out again.
+                    self._key_ends.clear()
+                    memory.vaults.clear()
+                return row
             case DeleteRoom():
                 return await perform.plan(memory, livekit, configuring.delete(memory))
             case RemoveParticipant():
                 plan = moderation.remove(memory, message, now(), livekit_configured=configured)
                 return await perform.plan(memory, livekit, plan)
             case RevokeAccess():
+                self._key_ends.drop(message.identity)
+                memory.vaults.pop(message.identity, None)
                 plan = moderation.revoke_access(
                     memory, message, now(), livekit_configured=configured
                 )
@@ -344,6 +384,35 @@ class RoomActor(Actor[str, RoomMessage]):
                 await self._expire_lobby()
                 return None
         raise TypeError(f"RoomActor cannot handle {type(message).__name__}")
+
+    async def _remove_ended(self) -> None:
+        """Remove whoever the Unlock key that admitted them has ended for."""
+        memory = self._memory
+        configured = self._deps.livekit.configured
+        for identity in self._key_ends.take_due():
+            memory.vaults.pop(identity, None)
+            if memory.config is None or memory.config.condition is None:
+                continue  # the room is gone, or public now: nobody to remove for it
+            message = RevokeAccess(
+                identity,
+                reason="the membership (Unlock key) that admitted it has ended",
+                by="access_expired",
+            )
+            plan = moderation.revoke_access(
+                memory, message, self._deps.now(), livekit_configured=configured
+            )
+            try:
+                await perform.plan(memory, self._deps.livekit, plan)
+            except (
+                *perform.LIVEKIT_FAILED,
+                RoomError,
+                DatabaseUnavailableError,
+                LeaseLostError,
+            ) as error:
+                # One participant's trouble stops no other removal; the re-check tries again.
+                log.warning(
+                    "could not remove %r from %r as its key ended: %s", identity, self.key, error
+                )
 
 
 def _left_stored(message: RoomMessage) -> bool:

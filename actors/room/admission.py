@@ -31,6 +31,8 @@ MACHINERY = frozenset({"agent", "egress", "ingress", "sip", "connector", "bridge
 RESERVED_ATTRIBUTE_PREFIX = "qari."
 # The participant attribute that names the grant a token was issued under.
 GRANT_ATTRIBUTE = "qari.grant"
+# The vault (delegate.xyz) a wallet qualified through, in a room with delegation.
+VAULT_ATTRIBUTE = "qari.vault"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 
 from actors.room.livekit import RoomConfig
-from models.rooms import AccessCondition, Room, RoomSettings, access_condition
+from models.access import Condition, stored_condition
+from models.rooms import Room, RoomSettings
 
 
 class Unset(Enum):
@@ -40,6 +41,9 @@ class RoomChanges:
     max_participants: int | Unset = UNSET
     metadata: str | Unset | None = UNSET
     lobby: bool | Unset = UNSET
+    # The condition's stored text (models/access.py `dumps`; None: public).
+    access: str | Unset | None = UNSET
+    delegation: bool | Unset = UNSET
 
     def given(self) -> dict[str, object]:
         """The fields given, by the rooms row's names."""
@@ -53,7 +57,7 @@ class RoomChanges:
 CONFIG_FIELDS = tuple(f.name for f in fields(RoomSettings))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config(RoomSettings):
     """The room's row as the actor keeps it: its settings, with its id and name."""
 
@@ -65,10 +69,11 @@ class Config(RoomSettings):
         return cls(id=room.id, name=room.name, **{f: getattr(room, f) for f in CONFIG_FIELDS})
 
     # Derived once per configuration (replace() re-runs __post_init__), not per token.
-    access: AccessCondition | None = field(init=False, compare=False, default=None)
+    condition: Condition | None = field(init=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
-        condition = access_condition(
+        condition = stored_condition(
+            self.access,
             self.access_type,
             self.chain_id,
             self.token_address,
@@ -77,7 +82,7 @@ class Config(RoomSettings):
             self.nft_standard,
             self.nft_token_id,
         )
-        object.__setattr__(self, "access", condition)
+        object.__setattr__(self, "condition", condition)
 
     def changed(self, changes: RoomChanges) -> Config:
         return replace(self, **changes.given())  # type: ignore[arg-type]

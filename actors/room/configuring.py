@@ -8,6 +8,9 @@ database then says no).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from actors.room.config import Config, RoomChanges
 from actors.room.errors import InvalidRoomConfigError, RoomExistsError
 from actors.room.livekit import RoomConfig
 from actors.room.memory import RoomMemory
@@ -22,8 +25,9 @@ from actors.room.plans import (
     Update,
 )
 from actors.room.protocol import CreateRoom, UpdateRoom
+from models.access import dumps, from_legacy
 from models.access_rules import access_rule_violation
-from models.rooms import RoomStatus
+from models.rooms import AccessType, RoomStatus
 
 
 def create(memory: RoomMemory, message: CreateRoom) -> Create:
@@ -57,7 +61,40 @@ def update(memory: RoomMemory, message: UpdateRoom) -> Update:
     """The changes merged with the configuration, within the access rules; a live
     room's new metadata is pushed to LiveKit first."""
     config = memory.require_config()
-    merged = config.changed(message.changes)
+    changes = _with_access(config, message.changes)
+    merged = config.changed(changes)
+    push = None
+    if merged.metadata != config.metadata and memory.state.session is not None:
+        # A live room must see its new metadata; if LiveKit says no, nothing changes.
+        push = PushMetadata(merged.metadata or "", previous=config.metadata or "")
+    return Update(push, changes, merged)
+
+
+# The older access fields (DESIGN.md section 3); `access` (section 10) says what they say.
+_LEGACY = (
+    "access_type",
+    "token_address",
+    "token_amount",
+    "nft_address",
+    "nft_standard",
+    "nft_token_id",
+)
+
+
+def _with_access(config: Config, changes: RoomChanges) -> RoomChanges:
+    """The changes with `access` kept in step with the older fields they change
+    (the route made the older fields of an `access` it was given already)."""
+    given = changes.given()
+    if "access" in given or not any(name in given for name in (*_LEGACY, "chain_id")):
+        return changes
+    merged = config.changed(changes)
+    if merged.access_type == AccessType.CONDITIONS:
+        if any(name in given for name in _LEGACY):
+            # The older fields cannot say this room's condition: they cannot change it.
+            raise InvalidRoomConfigError(
+                "access", "this room's access is a condition tree: change it with `access`"
+            )
+        return changes  # the tree's leaves name their chains
     violation = access_rule_violation(
         merged.access_type,
         merged.token_address,
@@ -68,11 +105,16 @@ def update(memory: RoomMemory, message: UpdateRoom) -> Update:
     )
     if violation is not None:
         raise InvalidRoomConfigError(*violation)
-    push = None
-    if merged.metadata != config.metadata and memory.state.session is not None:
-        # A live room must see its new metadata; if LiveKit says no, nothing changes.
-        push = PushMetadata(merged.metadata or "", previous=config.metadata or "")
-    return Update(push, message.changes, merged)
+    condition = from_legacy(
+        merged.access_type,
+        merged.chain_id,
+        merged.token_address,
+        merged.token_amount,
+        merged.nft_address,
+        merged.nft_standard,
+        merged.nft_token_id,
+    )
+    return replace(changes, access=dumps(condition))
 
 
 def delete(memory: RoomMemory) -> Plan:

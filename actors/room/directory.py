@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from models.rooms import AccessCondition
+from models.access import Condition
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +23,10 @@ class RoomEntry:
     # Unique across rooms and activations: a verdict names the configuration it
     # was checked for, and no later configuration can have the same number.
     version: int
-    access: AccessCondition | None
+    access: Condition | None
     owner: str | None
+    # Wallets may qualify through vaults that delegated to them.
+    delegation: bool = False
 
 
 class RoomDirectory:
@@ -37,8 +39,10 @@ class RoomDirectory:
     def get(self, name: str) -> RoomEntry | None:
         return self._entries.get(name)
 
-    def publish(self, name: str, access: AccessCondition | None, owner: str | None) -> RoomEntry:
-        entry = RoomEntry(next(self._versions), access, owner)
+    def publish(
+        self, name: str, access: Condition | None, owner: str | None, delegation: bool = False
+    ) -> RoomEntry:
+        entry = RoomEntry(next(self._versions), access, owner, delegation)
         self._entries[name] = entry
         return entry
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.rooms import AccessCondition
+from models.access import Condition
 
 
 class RoomError(Exception):
@@ -58,10 +58,11 @@ class AccessCheckNeededError(RoomError):
     `condition` is the room's current one (None: the room is public now).
     """
 
-    def __init__(self, condition: AccessCondition | None, version: int) -> None:
+    def __init__(self, condition: Condition | None, version: int, delegation: bool = False) -> None:
         super().__init__("access condition to check")
         self.condition = condition
         self.version = version
+        self.delegation = delegation
 
 
 class NotRoomOwnerError(RoomError):

@@ -21,7 +21,7 @@ import datetime as dt
 import secrets
 from dataclasses import replace
 
-from actors.room.admission import GRANT_ATTRIBUTE
+from actors.room.admission import GRANT_ATTRIBUTE, VAULT_ATTRIBUTE
 from actors.room.errors import RoomFullError, TicketClosedError
 from actors.room.livekit import LiveKit, TokenRequest
 from actors.room.lobby_board import TicketView
@@ -178,6 +178,9 @@ async def _admit(
             # The grant was revoked once: only tokens carrying its new key admit.
             attributes = {**(attributes or {}), GRANT_ATTRIBUTE: key}
         row = replace(row, attributes=attributes)
+        if config.condition is not None:
+            # The re-check follows the vault that qualified the knock, if one did.
+            memory.vaults[row.identity] = (attributes or {}).get(VAULT_ATTRIBUTE)
         token, expires_at = livekit.mint_token(config.livekit(), _request(row))
         memory.annotations.roles[row.identity] = row.role
         minted_at = int(expires_at.timestamp()) - row.ttl_seconds

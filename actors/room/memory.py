@@ -45,6 +45,8 @@ class RoomMemory:
     # The entry routes read (None until published: not loaded, or no such room).
     entry: RoomEntry | None = None
     loaded: bool = False
+    # The vault each identity qualified through in a gated room (None: itself).
+    vaults: dict[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.state = RoomState(self.name)
@@ -100,11 +102,14 @@ class RoomMemory:
             self.bans.reset()
             self.lobby.reset()
             self.annotations.clear()
+            self.vaults.clear()
         if config is None:
             self.entry = None
             self.directory.withdraw(self.name)
         else:
-            self.entry = self.directory.publish(self.name, config.access, config.owner)
+            self.entry = self.directory.publish(
+                self.name, config.condition, config.owner, config.delegation
+            )
 
     def require_manager(self, wallet: str | None) -> None:
         """A service (None), or the wallet that owns the room; else NotRoomManagerError."""

@@ -127,6 +127,11 @@ class AccessVerdict:
     chain outside the actor, so a slow chain never holds the mailbox)."""
 
     version: int
+    # The vault that qualified (checksummed; None: the identity itself): the token
+    # carries it as `qari.vault`, and the re-check follows it.
+    vault: str | None = None
+    # When the Unlock key that admitted ends (unix seconds), if nothing else admits.
+    ends_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +214,28 @@ class RevokeAccess(Ask[None]):
     # For the participant.removed event: the condition that failed, and what found it.
     reason: str | None = None
     by: str = "access_recheck"
+
+
+@dataclass(frozen=True, slots=True)
+class KeysEnded:
+    """From the room's own timer (actors/room/expiry.py): Unlock keys that admitted
+    participants have ended; remove whoever is due. A tell, coalesced."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessConfirmed:
+    """The re-check found `identity` still qualifies: through `vault`, until `ends_at`
+    (a key renewed moves its end). A tell."""
+
+    identity: str
+    vault: str | None
+    ends_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadVaults(Ask[dict[str, str | None]]):
+    """The vault each identity was admitted through (None: itself), for the re-check
+    of a room with delegation to follow."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +400,9 @@ RoomMessage = (
     | CommitDone
     | RemoveParticipant
     | RevokeAccess
+    | KeysEnded
+    | AccessConfirmed
+    | ReadVaults
     | ListBans
     | LiftBan
     | MuteTracks

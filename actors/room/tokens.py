@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from actors.room.admission import GRANT_ATTRIBUTE
+from actors.room.admission import GRANT_ATTRIBUTE, VAULT_ATTRIBUTE
 from actors.room.errors import AccessCheckNeededError, BannedError, NotRoomOwnerError
 from actors.room.livekit import LiveKit, TokenRequest
 from actors.room.memory import RoomMemory
@@ -26,9 +26,9 @@ def require_allowed(
     entry = memory.published()
     if wallet is not None and request.role == "host" and wallet != config.owner:
         raise NotRoomOwnerError(memory.name)
-    if config.access is not None and verdict_version != entry.version:
+    if config.condition is not None and verdict_version != entry.version:
         # No verdict for the condition as it is now: the route checks this one.
-        raise AccessCheckNeededError(config.access, entry.version)
+        raise AccessCheckNeededError(config.condition, entry.version, config.delegation)
     if request.identity in memory.bans:
         raise BannedError(request.identity)
 
@@ -40,6 +40,7 @@ def issue(
     request: TokenRequest,
     verdict_version: int | None,
     wallet: str | None,
+    vault: str | None = None,
 ) -> IssuedToken:
     """Reserve the identity's seat and mint its token, or say why not."""
     config = memory.require_config()
@@ -55,6 +56,13 @@ def issue(
     if key:
         # The grant was revoked once: only tokens carrying its new key admit.
         request = replace(request, attributes={**(request.attributes or {}), GRANT_ATTRIBUTE: key})
+    if config.condition is not None:
+        # The re-check follows the vault that admitted (DESIGN.md section 10).
+        memory.vaults[request.identity] = vault
+        if vault is not None:
+            request = replace(
+                request, attributes={**(request.attributes or {}), VAULT_ATTRIBUTE: vault}
+            )
     token, expires_at = livekit.mint_token(config.livekit(), request)
     memory.annotations.roles[request.identity] = request.role
     return IssuedToken(

@@ -36,8 +36,18 @@ from app.http.schemas import (
     WalletAddress,
     reject_impossible_room_names,
 )
-from app.services import services
+from app.services import Services, services
 from models import AccessType, NftStandard, RoomStatus
+from models.access import (
+    Allowlist,
+    Condition,
+    ConditionError,
+    dumps,
+    from_legacy,
+    leaves,
+    parse,
+    to_legacy,
+)
 from models.access_rules import access_rule_violation
 from models.rooms import RoomRow, room_by_name, rooms_after
 
@@ -76,10 +86,15 @@ class RoomOut(BaseModel):
     recording: bool
     # Who does not own the room knocks and waits for a host to let them in.
     lobby: bool
+    # Who may join: the condition tree (null: public). `access_type` and the older
+    # fields say the same when they can (`conditions` when they cannot).
+    access: dict[str, Any] | None
+    # Wallets may join through vaults that delegated to them (delegate.xyz v2).
+    delegation: bool
 
     @classmethod
     def of(cls, room: RoomRow) -> RoomOut:
-        return cls.model_validate(room, from_attributes=True)
+        return cls.model_validate(room.as_dict())
 
 
 # The access rules, stated in the schema too, so generated clients know them.
@@ -119,6 +134,25 @@ ACCESS_RULES_SCHEMA: dict[str, Any] = {
 }
 
 
+# Section 10's condition tree; validated by models/access.py (a 422 names what is wrong).
+AccessBody = Annotated[
+    dict[str, Any] | None,
+    Field(
+        description=(
+            "Who may join: one of {all: [...]}, {any: [...]} (1-10 children, at most 3"
+            " nested, 10 leaves in all), {erc20: {address, min}}, {erc721: {address,"
+            " token_id?}}, {erc1155: {address, token_id, min?}}, {native: {min}},"
+            " {unlock: {lock}}, {allowlist: [address, ...]} (at most 1000); amounts are"
+            " decimal strings of base units, at least 1; each leaf may name chain_id"
+            " (default the room's). Null: public. Not with the older access_type fields."
+        )
+    ),
+]
+LEGACY_ACCESS_FIELDS = frozenset(
+    {"access_type", "token_address", "token_amount", "nft_address", "nft_standard", "nft_token_id"}
+)
+
+
 class RoomCreate(RequestBody):
     model_config = ConfigDict(json_schema_extra=ACCESS_RULES_SCHEMA)
 
@@ -139,6 +173,8 @@ class RoomCreate(RequestBody):
     owner: WalletAddress | None = None
     # Token requests by wallets other than the owner knock and wait for a host.
     lobby: bool = False
+    access: AccessBody = None
+    delegation: bool = False
 
 
 class RoomPatch(RequestBody):
@@ -162,10 +198,13 @@ class RoomPatch(RequestBody):
     max_participants: MaxParticipants | SkipJsonSchema[None] = None
     metadata: Metadata | None = None
     lobby: bool | SkipJsonSchema[None] = None
+    access: AccessBody = None
+    delegation: bool | SkipJsonSchema[None] = None
 
     @field_validator(
         "access_type",
         "lobby",
+        "delegation",
         "chain_id",
         "nft_standard",
         "empty_timeout",
@@ -207,16 +246,30 @@ async def create_room(data: RoomCreate) -> tuple[RoomOut, int]:
     from the token's configuration); an error from LiveKit is 503 and nothing
     is stored. A service may name any `owner`; a wallet owns what it creates
     (at most `WALLET_MAX_ROOMS` rooms, else 409 `room_limit`).
+
+    Who may join is `access`, a condition tree (`all`/`any` of `erc20`,
+    `erc721`, `erc1155`, `native`, `unlock` and `allowlist` leaves), or the
+    older `access_type` fields (not both: 422). A tree that breaks a rule, or
+    names a chain not in `CHAIN_RPC_URLS`, is 422 naming where. With
+    `delegation`, wallets may qualify through vaults that delegated to them.
     """
-    access = (data.access_type, data.token_address, data.token_amount, data.nft_address)
-    violation = access_rule_violation(*access, data.nft_standard, data.nft_token_id)
-    if violation is not None:
-        raise InvalidRoomConfigError(*violation)
     fields = data.model_dump(exclude={"name"}, mode="json")
     app_services = services()
     if fields["chain_id"] is None:
         fields["chain_id"] = app_services.settings.default_chain_id
-    await refuse_unusable_gate(app_services.chain, fields)
+    if "access" in data.model_fields_set:
+        _refuse_both(data.model_fields_set)
+        condition = _parsed(app_services, data.access, fields["chain_id"])
+        fields.update(to_legacy(condition, fields["chain_id"]), access=dumps(condition))
+    else:
+        if data.access_type == AccessType.CONDITIONS:
+            raise InvalidRoomConfigError("access_type", _GIVE_ACCESS)
+        access = (data.access_type, data.token_address, data.token_amount, data.nft_address)
+        violation = access_rule_violation(*access, data.nft_standard, data.nft_token_id)
+        if violation is not None:
+            raise InvalidRoomConfigError(*violation)
+        await refuse_unusable_gate(app_services.chain, fields)
+        fields["access"] = dumps(from_legacy(**{k: fields[k] for k in _LEGACY_ARGS}))
     wallet = current_caller().address
     if wallet is None:
         room = await app_services.rooms.ask(data.name, CreateRoom(RoomSettings(**fields)))
@@ -280,11 +333,55 @@ async def update_room(name: str, data: RoomPatch) -> RoomOut:
 
     Only the fields sent change. New metadata of a live room is pushed to
     LiveKit first; if LiveKit refuses, nothing changes (503). A wallet may
-    change only rooms it owns.
+    change only rooms it owns. A new `access` replaces the condition (the
+    older fields then say what they can of it); the older fields cannot
+    change a tree they cannot say (422).
     """
     manager = acting_manager()
-    changes = RoomChanges(**data.model_dump(exclude_unset=True, mode="json"))
+    given = data.model_dump(exclude_unset=True, mode="json")
+    if "access" in given:
+        _refuse_both(set(given))
+        chain_id = given.get("chain_id")
+        if chain_id is None:
+            async with database_work():
+                room = await room_by_name(name)
+            if room is None:
+                raise RoomNotFoundError(name)
+            chain_id = room.chain_id
+        condition = _parsed(services(), given["access"], chain_id)
+        given.update(to_legacy(condition, chain_id), access=dumps(condition))
+    changes = RoomChanges(**given)
     return RoomOut.of(await services().rooms.ask(name, UpdateRoom(changes, manager)))
+
+
+_GIVE_ACCESS = "a room whose access the older fields cannot say is set with `access`"
+_LEGACY_ARGS = ("access_type", "chain_id", *sorted(LEGACY_ACCESS_FIELDS - {"access_type"}))
+
+
+def _refuse_both(given: set[str]) -> None:
+    both = sorted(given & LEGACY_ACCESS_FIELDS)
+    if both:
+        raise InvalidRoomConfigError(
+            "access", f"give `access` or the older fields ({', '.join(both)}), not both"
+        )
+
+
+def _parsed(app_services: Services, body: Any, chain_id: int) -> Condition | None:
+    """The condition of an `access` body, on chains this service reads; else 422."""
+    try:
+        condition = parse(body, chain_id)
+    except ConditionError as error:
+        raise InvalidRoomConfigError(error.where, error.message) from None
+    if condition is None:
+        return None
+    for leaf in leaves(condition):
+        if not isinstance(leaf, Allowlist) and not app_services.chain.is_configured(leaf.chain_id):
+            raise InvalidRoomConfigError(
+                "access",
+                f"chain {leaf.chain_id} is not one this service reads"
+                " (CHAIN_RPC_URLS has no URL for it)",
+            )
+    return condition
 
 
 @blueprint.delete("/v1/rooms/<string:name>")

@@ -26,11 +26,11 @@ from actors.room.protocol import (
 from actors.room.seats import MAX_TOKEN_SECONDS
 from actors.runtime import MailboxFullError, RegistryClosedError
 from actors.seat_writer import SeatNotStoredError
-from app.chain.checker import AccessDeniedError, ChainUnavailableError
+from app.chain.checker import AccessDeniedError, Admission, ChainUnavailableError
 from app.http.auth import current_caller, wallet_allowed
 from app.http.database_budget import database_budget
 from app.http.errors import BODY, APIError, code_of, documents_errors, field_error, invalid_request
-from app.http.schemas import Metadata, RequestBody, reject_impossible_room_names
+from app.http.schemas import Address, Metadata, RequestBody, reject_impossible_room_names
 from app.http.validation import json_body, json_response
 from app.livekit_gateway import TokenRequest
 from app.services import Services, services
@@ -84,6 +84,8 @@ class TokenRequestBody(RequestBody):
     metadata: Metadata | None = None
     attributes: dict[Annotated[str, StringConstraints(max_length=128)], str] | None = None
     ttl_seconds: Annotated[int, Field(ge=MIN_TTL_SECONDS, le=MAX_TTL_SECONDS)] = 600
+    # In a room with `delegation`: the vault (delegate.xyz v2) to qualify through.
+    vault: Address | None = None
 
     _bounded_attributes = field_validator("attributes")(bounded_attributes)
     _checked_identity = field_validator("identity")(lambda cls, value: checked_identity(value))
@@ -139,7 +141,13 @@ async def issue_token(name: str) -> Response:
     `access_denied` naming the condition, or 503 `chain_unavailable` when the
     chain gives no answer. A service names any `identity`; a wallet joins as
     its own address (another identity: 403 `identity_mismatch`) and as `host`
-    only in a room it owns (else 403 `forbidden`).
+    only in a room it owns (else 403 `forbidden`). The condition may be an
+    `all`/`any` tree (`access`): a refusal names the leaves that said no. In a
+    room with `delegation`, a wallet may qualify through a vault that delegated
+    to it (delegate.xyz v2): the one named by `vault`, else up to 10 found in
+    the registry; the token then carries the attribute `qari.vault`. `vault` in
+    a room without delegation: 403 `access_denied`. Attribute keys starting
+    with `qari.` are Qari's: 422.
 
     In a room with `lobby`, a wallet that does not own it knocks instead:
     after every check above, 202 with a ticket to poll (GET
@@ -159,7 +167,7 @@ async def issue_token(name: str) -> Response:
     )
     app_services = services()
     try:
-        issued = await _issue(app_services, name, request, wallet)
+        issued = await _issue(app_services, name, request, wallet, data.vault)
         if isinstance(issued, Knocked):
             knocked = KnockOut(
                 status=issued.status, ticket=issued.ticket, expires_at=issued.expires_at
@@ -211,7 +219,11 @@ def _revoke_on_no(app_services: Services, name: str, identity: str) -> None:
 
 
 async def _issue(
-    app_services: Services, name: str, request: TokenRequest, wallet: str | None
+    app_services: Services,
+    name: str,
+    request: TokenRequest,
+    wallet: str | None,
+    vault: str | None = None,
 ) -> IssuedToken | Knocked:
     """One ask: the room's condition read without its mailbox, checked on chain, and
     the actor asked once with a verdict for that condition's version.
@@ -224,18 +236,27 @@ async def _issue(
     one it had before.
     """
     entry = app_services.directory.get(name)
+    if vault is not None and entry is None:
+        # Whether the room admits through vaults at all decides first.
+        entry = await app_services.rooms.ask(name, ReadEntry())
     for _ in range(MAX_CONDITION_CHANGES):
         verdict = None
+        if vault is not None and entry is not None and not entry.delegation:
+            raise APIError(
+                403,
+                "access_denied",
+                "This room does not admit through delegated vaults: leave out `vault`.",
+            )
         if entry is not None and entry.access is not None:
-            checked = await _check_access(app_services, name, entry, request.identity)
-            if checked is not entry:
+            checked = await _check_access(app_services, name, entry, request.identity, vault)
+            if isinstance(checked, RoomEntry):
                 entry = checked  # the condition changed while it was read: check that one
                 continue
-            verdict = AccessVerdict(entry.version)
+            verdict = AccessVerdict(entry.version, checked.vault, checked.expires_at)
         try:
             return await app_services.rooms.ask(name, IssueToken(request, verdict, wallet))
         except AccessCheckNeededError as needed:
-            entry = RoomEntry(needed.version, needed.condition, None)
+            entry = RoomEntry(needed.version, needed.condition, None, needed.delegation)
     raise APIError(
         503,
         "busy",
@@ -245,13 +266,15 @@ async def _issue(
 
 
 async def _check_access(
-    app_services: Services, name: str, entry: RoomEntry, identity: str
-) -> RoomEntry:
-    """`entry` when the identity meets its condition; the room's newer entry when the
-    condition changed meanwhile; else the refusal (for the current condition)."""
+    app_services: Services, name: str, entry: RoomEntry, identity: str, vault: str | None
+) -> Admission | RoomEntry:
+    """What admitted the identity under `entry`'s condition; the room's newer entry
+    when the condition changed meanwhile; else the refusal (for the current condition)."""
     assert entry.access is not None
     try:
-        await app_services.access.require(entry.access, identity)
+        return await app_services.access.require(
+            entry.access, identity, delegation=entry.delegation, vault=vault
+        )
     except (AccessDeniedError, ChainUnavailableError) as refused:
         current = app_services.directory.get(name)
         if current is None:  # its actor stopped meanwhile: ask it
@@ -261,4 +284,3 @@ async def _check_access(
         if isinstance(refused, AccessDeniedError):
             _revoke_on_no(app_services, name, identity)
         raise
-    return entry

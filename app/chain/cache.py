@@ -15,14 +15,17 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+# A verdict: its truth decides how long it is kept (a yes, or a no).
+V = TypeVar("V")
 
 NO_CACHE_SECONDS = 5.0
 # Past this many entries, expired ones are dropped, then the oldest.
 MAX_ENTRIES = 100_000
 
 
-class VerdictCache(Generic[K]):
-    """Yes/no per key, each with its own expiry on an injected monotonic clock."""
+class VerdictCache(Generic[K, V]):
+    """Yes/no per key (a value whose truth is the verdict), each with its own expiry
+    on an injected monotonic clock."""
 
     def __init__(
         self,
@@ -36,11 +39,11 @@ class VerdictCache(Generic[K]):
         # Never trust a no longer than a yes.
         self._no_seconds = min(no_seconds, yes_seconds)
         self._max_entries = max_entries
-        self._verdicts: dict[K, tuple[bool, float]] = {}
+        self._verdicts: dict[K, tuple[V, float]] = {}
         # Strong references to the checks in flight (tasks are otherwise only weakly held).
-        self._in_flight: dict[K, asyncio.Task[bool]] = {}
+        self._in_flight: dict[K, asyncio.Task[V]] = {}
 
-    def get(self, key: K) -> bool | None:
+    def get(self, key: K) -> V | None:
         """The cached verdict, or None when there is none or it has expired."""
         found = self._verdicts.get(key)
         if found is None:
@@ -51,7 +54,7 @@ class VerdictCache(Generic[K]):
             return None
         return verdict
 
-    def store(self, key: K, verdict: bool) -> None:
+    def store(self, key: K, verdict: V) -> None:
         """Remember a verdict the chain gave (also from the periodic re-check)."""
         seconds = self._yes_seconds if verdict else self._no_seconds
         self._verdicts.pop(key, None)
@@ -61,7 +64,7 @@ class VerdictCache(Generic[K]):
         if len(self._verdicts) > self._max_entries:
             self._shrink()
 
-    async def get_or_check(self, key: K, check: Callable[[], Awaitable[bool]]) -> bool:
+    async def get_or_check(self, key: K, check: Callable[[], Awaitable[V]]) -> V:
         """The cached verdict, else the result of `check()`, shared by every concurrent caller.
 
         `check` raising (no answer from the chain) reaches every caller waiting
@@ -79,12 +82,12 @@ class VerdictCache(Generic[K]):
         # the others are waiting on.
         return await asyncio.shield(task)
 
-    async def _run(self, key: K, check: Callable[[], Awaitable[bool]]) -> bool:
+    async def _run(self, key: K, check: Callable[[], Awaitable[V]]) -> V:
         verdict = await check()
         self.store(key, verdict)
         return verdict
 
-    def _finished(self, key: K, task: asyncio.Task[bool]) -> None:
+    def _finished(self, key: K, task: asyncio.Task[V]) -> None:
         if self._in_flight.get(key) is task:
             del self._in_flight[key]
         if not task.cancelled():
@@ -102,3 +105,30 @@ class VerdictCache(Generic[K]):
 
     def __len__(self) -> int:
         return len(self._verdicts)
+
+
+class SingleFlight(Generic[K, V]):
+    """One piece of work in flight per key, shared by every concurrent caller; nothing kept.
+
+    A whole gating check (its leaves' verdicts go to the VerdictCache): the burst
+    of identical token requests when a meeting starts makes one set of reads.
+    """
+
+    def __init__(self) -> None:
+        self._in_flight: dict[K, asyncio.Task[V]] = {}
+
+    async def run(self, key: K, work: Callable[[], Awaitable[V]]) -> V:
+        task = self._in_flight.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(work())  # type: ignore[arg-type]
+            self._in_flight[key] = task
+            task.add_done_callback(lambda done: self._finished(key, done))
+        # Shielded: a caller that gives up must not cancel what the others wait on.
+        return await asyncio.shield(task)
+
+    def _finished(self, key: K, task: asyncio.Task[V]) -> None:
+        if self._in_flight.get(key) is task:
+            del self._in_flight[key]
+        if not task.cancelled():
+            with contextlib.suppress(Exception):
+                task.exception()

@@ -151,8 +151,8 @@ def _chain_unavailable(error: ChainUnavailableError) -> Answer:
     return Answer(
         503,
         "chain_unavailable",
-        f"Could not check on chain {error.condition.chain_id} whether the identity may "
-        f"join ({error.condition.describe()}); {outlook}",
+        f"Could not check on chain {error.chain_id} whether the identity may "
+        f"join ({error.what}); {outlook}",
         headers=retry_after(UPSTREAM_RETRY_AFTER),
         log=f"gating check without an answer: {error.reason}",
     )
@@ -236,7 +236,7 @@ ANSWERS: dict[type[Exception], Answering] = {
     AccessDeniedError: lambda e: Answer(
         403,
         "access_denied",
-        f"To join this room, the identity must {e.condition.describe()}; {e.reason}.",
+        f"To join this room, the identity must {e.what}; {e.reason}.",
     ),
     ChainUnavailableError: _chain_unavailable,
     ChainError: lambda e: Answer(

@@ -26,9 +26,9 @@ from app.chain.rpc_errors import ChainError
 from app.http.errors import ANSWERS, APIError, answer_of, code_of, register_error_handlers
 from app.wallet.siwe_login import SignInRejectedError
 from app.wallet.siwe_message import MalformedMessageError
-from models.rooms import AccessCondition, AccessType
+from models.access import Erc20
 
-CONDITION = AccessCondition(AccessType.TOKEN, 1, "0x" + "ab" * 20, 10)
+CONDITION = Erc20(1, "0x" + "ab" * 20, 10).describe()
 
 
 class _Body(BaseModel):
@@ -53,8 +53,8 @@ MADE: dict[type[Exception], list[Exception]] = {
     InvalidRoomConfigError: [InvalidRoomConfigError("max_participants", "Too many.")],
     AccessDeniedError: [AccessDeniedError(CONDITION, "it holds 0")],
     ChainUnavailableError: [
-        ChainUnavailableError(CONDITION, "no answer"),
-        ChainUnavailableError(CONDITION, "chain 1 is not configured", lasting=True),
+        ChainUnavailableError(1, CONDITION, "no answer"),
+        ChainUnavailableError(1, CONDITION, "chain 1 is not configured", lasting=True),
     ],
     ChainError: [ChainError(1, "no answer")],
     RemovalNotMadeError: [
