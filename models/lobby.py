@@ -27,7 +27,7 @@ from models.rooms import Room
 
 MAX_REASON_LENGTH = 512
 # Decided tickets stay readable this long (a knocker polling after the decision),
-# then a load of the room deletes them.
+# then the room's actor forgets them and a load of the room deletes them.
 DECIDED_KEPT = dt.timedelta(days=1)
 
 
@@ -151,15 +151,26 @@ async def _decide(conn: BaseDBAsyncClient, rows: list[TicketRow], events: list[E
 
 
 async def load_room_tickets(
-    conn: BaseDBAsyncClient, room_id: int, now: dt.datetime
+    database: Database, fence: dict[str, int], room_id: int, now: dt.datetime
 ) -> list[TicketRow]:
-    """The room's tickets in knock order; those decided more than DECIDED_KEPT ago
-    are deleted (in `conn`'s transaction: a write of the room's state, fenced)."""
+    """The room's tickets in knock order, but those decided more than DECIDED_KEPT
+    ago, which are deleted (fenced) when there are any: a room without old tickets
+    (most rooms: no lobby) costs one read, no write."""
+    async with database.transaction() as conn:
+        rows = await _room_tickets(conn, room_id)
+    cutoff = now - DECIDED_KEPT
+    if any(r.decided_at is not None and r.decided_at < cutoff for r in rows):
+        async with database.room_write(fence) as conn:
+            p = placeholder(conn)
+            await conn.execute_query(
+                f"DELETE FROM lobby_tickets WHERE room_id = {p}1 AND decided_at < {p}2",  # noqa: S608
+                [room_id, cutoff],
+            )
+    return [r for r in rows if r.decided_at is None or r.decided_at >= cutoff]
+
+
+async def _room_tickets(conn: BaseDBAsyncClient, room_id: int) -> list[TicketRow]:
     p = placeholder(conn)
-    await conn.execute_query(
-        f"DELETE FROM lobby_tickets WHERE room_id = {p}1 AND decided_at < {p}2",  # noqa: S608
-        [room_id, now - DECIDED_KEPT],
-    )
     rows = await conn.execute_query_dict(
         "SELECT id, ticket, room_id, identity, name, status, reason, role, metadata, "  # noqa: S608
         "attributes, ttl_seconds, knocked_at, expires_at, decided_at, minted_at "

@@ -71,6 +71,10 @@ from models.leases import Lease
 
 log = logging.getLogger(__name__)
 
+# The lobby timer's backoff after expiring failed: the first wait, doubling up to the second.
+LOBBY_BACKOFF_SECONDS = 1.0
+LOBBY_BACKOFF_MAX_SECONDS = 30.0
+
 
 @dataclass(frozen=True, slots=True)
 class RoomActorDeps:
@@ -119,6 +123,8 @@ class RoomActor(Actor[str, RoomMessage]):
         )
         # Sleeps until the first waiting ticket's wait is over, then tells LobbyDue.
         self._lobby_timer: asyncio.Task[None] | None = None
+        # Seconds before trying again after expiring failed (0: it did not).
+        self._lobby_backoff = 0.0
         self._round = WebhookRound(
             name,
             RoundPorts(deps.committer, deps.livekit, deps.admission, deps.now, deps.received_until),
@@ -169,6 +175,8 @@ class RoomActor(Actor[str, RoomMessage]):
             while (earlier := self._deps.committer.in_flight(self.key)) is not None:
                 await asyncio.wait([earlier])
             pending = await self._memory.load(self._deps.now(), self._deps.webhook_max_attempts)
+            # A ban stored without its tickets' denial (a separate write) is applied now.
+            await lobbying.deny_all_banned(self._memory, self._deps.now())
         lobbying.restore_tokens(self._memory, self._deps.livekit)
         self._time_lobby()
         self._round.loaded(self._memory)
@@ -227,20 +235,32 @@ class RoomActor(Actor[str, RoomMessage]):
             return
         due = self._memory.lobby.next_expiry()
         if due is not None:
-            self._lobby_timer = asyncio.create_task(self._lobby_due(due))
+            self._lobby_timer = asyncio.create_task(self._lobby_due(due, self._lobby_backoff))
 
-    async def _lobby_due(self, due: dt.datetime) -> None:
+    async def _lobby_due(self, due: dt.datetime, backoff: float) -> None:
         # The injected clock and sleep: tests move time instead of waiting it.
-        await self._deps.reconcile_sleep(max(0.0, (due - self._deps.now()).total_seconds()))
+        # After a failure, not sooner than the backoff (a due time in the past
+        # would otherwise retry at once, holding the mailbox).
+        wait = max(backoff, (due - self._deps.now()).total_seconds())
+        await self._deps.reconcile_sleep(wait)
+        # A coalesced nudge passes a full mailbox (actors/mailbox.py): not lost to a busy room.
         self._deps.nudge(self.key, LobbyDue())
 
     async def _expire_lobby(self) -> None:
+        failed = True
         try:
             await lobbying.expire_due(self._memory, self._deps.now())
+            failed = False
         except (DatabaseUnavailableError, LeaseLostError) as error:
-            # Still waiting in memory and stored: the next tick tries again.
+            # Still waiting in memory and stored: tried again after the backoff.
             log.warning("room %r: lobby tickets not expired: %s", self.key, error)
         finally:
+            # Any failure backs off (an unexpected one too, which the runtime logs).
+            self._lobby_backoff = (
+                min(LOBBY_BACKOFF_MAX_SECONDS, max(LOBBY_BACKOFF_SECONDS, 2 * self._lobby_backoff))
+                if failed
+                else 0.0
+            )
             self._time_lobby()
 
     # -- dispatch ------------------------------------------------------------------
@@ -373,7 +393,7 @@ class RoomActor(Actor[str, RoomMessage]):
             case ReadTicket(ticket):
                 return lobbying.read(memory, ticket)
             case ListLobby():
-                return lobbying.listing(memory)
+                return lobbying.listing(memory, now())
             case AdmitTicket(ticket):
                 return await lobbying.admit(memory, livekit, ticket, now())
             case DenyTicket(ticket, reason):

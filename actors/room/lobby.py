@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from actors.room.admission import GRANT_ATTRIBUTE
 from actors.room.errors import TicketNotFoundError
 from actors.room.lobby_board import LobbyBoard, TicketView
-from models.lobby import TicketRow, TicketStatus
+from models.lobby import DECIDED_KEPT, TicketRow, TicketStatus
 
 
 class Lobby:
@@ -52,23 +53,52 @@ class Lobby:
             raise TicketNotFoundError(ticket)
         return row
 
-    def open_ticket(self, identity: str, now: dt.datetime) -> TicketRow | None:
+    def open_ticket(self, identity: str, now: dt.datetime, grant_key: str) -> TicketRow | None:
         """The identity's ticket still waiting (and not due to expire), or admitted
-        with a token that has not expired: a knock gets it back."""
+        with a token that still admits: not expired, and carrying `grant_key`, the
+        key of the identity's grant now. A removal, an access revocation or the
+        meeting's end gives the grant a new key: the admitted ticket's token no
+        longer admits, so a knock then gets a new ticket to wait with."""
         for row in reversed(self._tickets.values()):
             if row.identity != identity:
                 continue
             if row.status == TicketStatus.WAITING and row.expires_at > now:
                 return row
             token = self._tokens.get(row.ticket)
-            if row.status == TicketStatus.ADMITTED and token is not None and token[1] > now:
+            if (
+                row.status == TicketStatus.ADMITTED
+                and token is not None
+                and token[1] > now
+                and (row.attributes or {}).get(GRANT_ATTRIBUTE, "") == grant_key
+            ):
                 return row
             return None
         return None
 
-    def waiting(self) -> list[TicketRow]:
-        """The tickets waiting, in knock order."""
-        return [r for r in self._tickets.values() if r.status == TicketStatus.WAITING]
+    def waiting(self, now: dt.datetime | None = None) -> list[TicketRow]:
+        """The tickets waiting, in knock order (with `now`: those not due to expire)."""
+        return [
+            r
+            for r in self._tickets.values()
+            if r.status == TicketStatus.WAITING and (now is None or r.expires_at > now)
+        ]
+
+    def prune(self, now: dt.datetime) -> None:
+        """Forget the tickets decided more than DECIDED_KEPT ago (as a load would): a
+        room that stays in use keeps no ever-growing history."""
+        cutoff = now - DECIDED_KEPT
+        old = [
+            t
+            for t, r in self._tickets.items()
+            if r.decided_at is not None and r.decided_at < cutoff
+        ]
+        for ticket in old:
+            del self._tickets[ticket]
+            self._tokens.pop(ticket, None)
+        self._board.withdraw(old)
+
+    def open_tickets(self) -> list[TicketRow]:
+        return [r for r in self._tickets.values() if r.open]
 
     def of_identity(self, identity: str) -> list[TicketRow]:
         return [r for r in self._tickets.values() if r.identity == identity]

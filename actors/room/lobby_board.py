@@ -66,6 +66,10 @@ class LobbyBoard:
             event = self._changes[ticket] = asyncio.Event()
         return event
 
+    def watched(self, ticket: str) -> bool:
+        """Whether a poll waits on the ticket's next change (for tests and ops)."""
+        return ticket in self._changes
+
     def close(self) -> None:
         """The node is stopping: every held poll answers now, and none waits again."""
         self.closed = True

@@ -52,7 +52,8 @@ async def knock(
     """The identity's open ticket, or a new one (stored with `lobby.waiting`)."""
     config = memory.require_config()
     await expire_due(memory, now)
-    row = memory.lobby.open_ticket(request.identity, now)
+    memory.lobby.prune(now)
+    row = memory.lobby.open_ticket(request.identity, now, memory.seats.grant_key(request.identity))
     if row is None:
         row = TicketRow(
             ticket=new_ticket(),
@@ -79,18 +80,24 @@ def read(memory: RoomMemory, ticket: str) -> TicketView:
     return memory.lobby.view(memory.name, memory.lobby.require(ticket))
 
 
-def listing(memory: RoomMemory) -> list[TicketView]:
+def listing(memory: RoomMemory, now: dt.datetime) -> list[TicketView]:
+    """The tickets waiting, in knock order: not those due to expire (their timer is late)."""
     memory.require_config()
-    return [memory.lobby.view(memory.name, row) for row in memory.lobby.waiting()]
+    return [memory.lobby.view(memory.name, row) for row in memory.lobby.waiting(now)]
 
 
 async def admit(memory: RoomMemory, livekit: LiveKit, ticket: str, now: dt.datetime) -> None:
     """Admit one ticket (RoomFullError when there is no place); admitting an admitted
-    ticket again changes nothing."""
+    ticket again changes nothing. A banned identity's ticket is denied instead
+    (TicketClosedError)."""
+    memory.require_config()  # no such room: room_not_found, not ticket_not_found
     row = memory.lobby.require(ticket)
     if row.status == TicketStatus.ADMITTED:
         return
     await _require_waiting(memory, row, now)
+    if row.identity in memory.bans:
+        await _deny(memory, [row], BANNED, now)
+        raise TicketClosedError(row.ticket)
     await _admit(memory, livekit, [row], now, all_or_nothing=True)
 
 
@@ -98,10 +105,12 @@ async def admit_all(memory: RoomMemory, livekit: LiveKit, now: dt.datetime) -> i
     """Admit waiting tickets in knock order while there are places; how many."""
     memory.require_config()
     await expire_due(memory, now)
+    await deny_all_banned(memory, now)
     return await _admit(memory, livekit, memory.lobby.waiting(), now, all_or_nothing=False)
 
 
 async def deny(memory: RoomMemory, ticket: str, reason: str | None, now: dt.datetime) -> None:
+    memory.require_config()
     row = memory.lobby.require(ticket)
     await _require_waiting(memory, row, now)
     await _deny(memory, [row], reason, now)
@@ -115,6 +124,15 @@ async def deny_banned(memory: RoomMemory, identity: str, now: dt.datetime) -> No
         await _deny(memory, rows, BANNED, now)
 
 
+async def deny_all_banned(memory: RoomMemory, now: dt.datetime) -> None:
+    """Every open ticket of a banned identity denied: a ban's own denial is a write
+    apart from the ban's, so one stored without the other is found here (at a
+    load, and before admitting)."""
+    rows = [r for r in memory.lobby.open_tickets() if r.identity in memory.bans]
+    if rows:
+        await _deny(memory, rows, BANNED, now)
+
+
 async def expire_due(memory: RoomMemory, now: dt.datetime) -> None:
     """The waiting tickets whose LOBBY_WAIT_SECONDS are over become `expired`."""
     due = memory.lobby.due(now)
@@ -124,6 +142,7 @@ async def expire_due(memory: RoomMemory, now: dt.datetime) -> None:
     await decide_tickets(memory.database, memory.fence(), expired, [])
     for row in expired:
         memory.lobby.put(memory.name, row)
+    memory.lobby.prune(now)
 
 
 def restore_tokens(memory: RoomMemory, livekit: LiveKit) -> None:

@@ -83,9 +83,8 @@ class RoomMemory:
             # The seats held before a restart count again, until they expire.
             await self.seats.load(room.id, now, state.identities())
             await self.bans.load(room.id)
-            # Fenced: the load also deletes tickets decided long ago.
-            async with self.database.room_write(self.fence()) as conn:
-                tickets = await load_room_tickets(conn, room.id, now)
+            # Tickets decided long ago are deleted (fenced), if there are any.
+            tickets = await load_room_tickets(self.database, self.fence(), room.id, now)
         pending = await has_pending(self.name, max_attempts)
         self.state = state
         self.adopt(None if room is None else Config.of(room), new_creation=False)

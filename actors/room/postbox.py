@@ -37,9 +37,9 @@ class RoomPostbox:
 
     def nudge(self, room: str, message: RoomMessage) -> None:
         """A nudge a room's own work sends it (its reconciliation timer, events its
-        reconciliation stored): coalesced, so one waiting is enough. A full mailbox
-        drops it (the timer ticks again; stored events are the sweep's too), and
-        so does shutdown."""
+        reconciliation stored): coalesced, so one waiting is enough, and so accepted
+        past the mailbox bound (actors/mailbox.py): a busy room still gets it.
+        Shutdown drops it."""
         if self._rooms is None:
             raise RuntimeError("the postbox has no registry yet")
         try:

@@ -96,7 +96,10 @@ async def get_ticket(name: str, ticket: str, query_args: TicketQuery) -> TicketO
     the host's reason, or `banned`) or `expired` (after `LOBBY_WAIT_SECONDS`).
     With `?wait=N` a waiting ticket's answer is held until it changes or N
     seconds pass (at most 30). Only the wallet that knocked and the room's
-    managers may read it: anyone else gets 404 `ticket_not_found`.
+    managers may read it: anyone else gets 404 `ticket_not_found`. The token
+    is the knocker's alone: a service reads it too, but the room's owner
+    reading another wallet's ticket gets `token: null` (the status and the
+    reason as they are).
     """
     app_services = services()
     view = await _ticket(app_services, name, ticket)
@@ -104,19 +107,25 @@ async def get_ticket(name: str, ticket: str, query_args: TicketQuery) -> TicketO
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(query_args.wait, MAX_WAIT_SECONDS)
     board = app_services.lobby_board
-    while view.status == "waiting" and not board.closed and (left := deadline - loop.time()) > 0:
+    while True:
+        # Read again just before taking the change's event, with nothing awaited in
+        # between: a decision published while the reads above awaited (an ask of
+        # the actor) is seen here, not waited for in vain.
+        latest = board.get(ticket)
+        if latest is None:
+            # Withdrawn: its room's actor stopped (another node may serve it now).
+            # The answer is the ticket as last known; the next poll asks anew.
+            break
+        view = latest
+        left = deadline - loop.time()
+        if view.status != "waiting" or board.closed or left <= 0:
+            break
         change = board.change(ticket)
         try:
             async with asyncio.timeout(left):
                 await change.wait()
         except TimeoutError:
             break
-        now = board.get(ticket)
-        if now is None:
-            # Withdrawn: its room's actor stopped (another node may serve it now).
-            # The answer is the ticket as last known; the next poll asks anew.
-            break
-        view = now
     return _out(app_services, view)
 
 
@@ -210,8 +219,15 @@ async def _require_reader(app_services: Services, name: str, view: TicketView) -
 
 
 def _out(app_services: Services, view: TicketView) -> TicketOut:
+    """The ticket for its reader: the token only for the knocker and services (a
+    join token is a credential of the identity it names)."""
+    caller = current_caller()
     token = None
-    if view.token is not None and view.token_expires_at is not None:
+    if (
+        view.token is not None
+        and view.token_expires_at is not None
+        and (caller.is_service or caller.address == view.identity)
+    ):
         token = TokenOut(
             token=view.token,
             url=app_services.settings.livekit_client_url,

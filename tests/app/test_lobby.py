@@ -12,7 +12,9 @@ import pytest
 from livekit import api
 
 from tests.conftest import Client, Running, app_running
+from tests.fakes.livekit_server import FakeLiveKit
 from tests.support.clock import FakeClock
+from tests.support.locks import locked
 from tests.support.outbox import data_of, kinds, numbered
 from tests.support.settings import AUTH, LIVEKIT_KEY, LIVEKIT_SECRET, make_settings
 from tests.support.wallets import SIWE_DOMAIN, Wallet, sign_in
@@ -409,3 +411,207 @@ async def test_a_ticket_expires_after_lobby_wait_seconds(app: Running, clock: Fa
     clock.advance(WAIT)
     await app.reconcile.fire()
     assert (await poll(client, later, bob.auth, wait=5))[1]["status"] == "expired"
+
+
+# -- after review: re-knocks, who sees a token, bans, expiry's timer, pruning ------------------
+
+
+@pytest.fixture
+async def mirrored_lobby(
+    database_url: str, clock: FakeClock, fake_livekit: FakeLiveKit
+) -> AsyncIterator[Running]:
+    """The lobby's app with LiveKit (faked at its HTTP edge): moderation succeeds."""
+    settings = make_settings(
+        database_url,
+        siwe_domain=SIWE_DOMAIN,
+        lobby_wait_seconds=WAIT,
+        livekit_url=fake_livekit.url,
+        livekit_timeout_seconds=0.5,
+    )
+    async with app_running(settings, clock) as instance:
+        yield instance
+
+
+async def test_an_admitted_knocker_whose_grant_was_revoked_knocks_anew(
+    mirrored_lobby: Running, clock: FakeClock
+) -> None:
+    client = mirrored_lobby.client()
+    owner, alice = await wallets(client, clock, 2)
+    await lobby_room(client, owner)
+    first = (await knock(client, alice))[1]["ticket"]
+    assert (await post(client, f"/{first}/admit", owner.auth))[0] == 204
+    old = (await poll(client, first, alice.auth))[1]["token"]["token"]
+    # Ending the meeting revokes every grant: the admitted ticket's token no longer admits.
+    response = await client.post(f"/v1/rooms/{ROOM}/end", headers=AUTH)
+    assert response.status_code == 204, await response.get_json()
+
+    status, again = await knock(client, alice)
+    assert (status, again["status"]) == (202, "waiting")
+    assert again["ticket"] != first
+    assert (await post(client, f"/{again['ticket']}/admit", owner.auth))[0] == 204
+    new = (await poll(client, again["ticket"], alice.auth))[1]["token"]["token"]
+    # The new token carries the grant's new key (the old one does not).
+    assert claims(new).attributes.get("qari.grant")
+    assert claims(new).attributes.get("qari.grant") != claims(old).attributes.get("qari.grant")
+
+
+async def test_the_owner_reads_another_wallet_s_ticket_without_its_token(
+    app: Running, clock: FakeClock
+) -> None:
+    client = app.client()
+    owner, alice = await wallets(client, clock, 2)
+    await lobby_room(client, owner)
+    ticket = (await knock(client, alice))[1]["ticket"]
+    assert (await post(client, f"/{ticket}/admit", owner.auth))[0] == 204
+    assert (await poll(client, ticket, alice.auth))[1]["token"] is not None
+    assert (await poll(client, ticket, AUTH))[1]["token"] is not None  # a service: yes
+    assert (await poll(client, ticket, owner.auth))[1] == {
+        "status": "admitted",
+        "token": None,
+        "reason": None,
+    }
+
+
+async def test_a_ban_stored_without_its_denial_denies_the_ticket_at_the_load(
+    database_url: str, clock: FakeClock
+) -> None:
+    """The ban and the ticket's denial are two writes: a node that stops between them
+    leaves a waiting ticket of a banned identity, which the next load denies."""
+    from models.bans import BanRow, insert_ban
+    from models.db import connection
+    from models.rooms import get_room
+
+    settings = settings_for(database_url)
+    async with app_running(settings, clock) as first:
+        client = first.client()
+        owner, alice = await wallets(client, clock, 2)
+        await lobby_room(client, owner)
+        ticket = (await knock(client, alice))[1]["ticket"]
+    async with app_running(settings, clock) as second:
+        room = await get_room(ROOM)
+        assert room is not None
+        await insert_ban(connection(), room.id, BanRow(alice.address, "out", clock.now()))
+        client = second.client()
+        assert (await poll(client, ticket, alice.auth))[1] == {
+            "status": "denied",
+            "token": None,
+            "reason": "banned",
+        }
+        status, body = await post(client, f"/{ticket}/admit", AUTH)
+        assert (status, body["code"]) == (409, "ticket_closed")
+
+
+async def test_the_list_leaves_out_tickets_due_to_expire(app: Running, clock: FakeClock) -> None:
+    client = app.client()
+    owner, alice = await wallets(client, clock, 2)
+    await lobby_room(client, owner)
+    await knock(client, alice)
+    clock.advance(WAIT + 1)  # its timer has not fired yet
+    assert (await get_json(client, f"/v1/rooms/{ROOM}/lobby", AUTH)) == (200, {"items": []})
+
+
+async def test_a_manager_action_in_no_room_is_room_not_found(
+    app: Running, clock: FakeClock
+) -> None:
+    client = app.client()
+    for path in ("/lt_nosuchticket/admit", "/lt_nosuchticket/deny"):
+        response = await client.post(f"/v1/rooms/no-such-room/lobby{path}", json={}, headers=AUTH)
+        assert (response.status_code, (await response.get_json())["code"]) == (
+            404,
+            "room_not_found",
+        )
+
+
+async def test_a_room_in_use_forgets_tickets_decided_a_day_ago(
+    app: Running, clock: FakeClock
+) -> None:
+    client = app.client()
+    owner, alice = await wallets(client, clock, 2)
+    await lobby_room(client, owner)
+    old = (await knock(client, alice))[1]["ticket"]
+    assert (await post(client, f"/{old}/deny", owner.auth))[0] == 204
+    clock.advance(24 * 3600 + 1)
+    (bob,) = await wallets(client, clock, 1)
+    assert (await knock(client, bob))[0] == 202  # the room stayed in memory all along
+    status, body = await poll(client, old, AUTH)
+    assert (status, body["code"]) == (404, "ticket_not_found")
+
+
+async def test_the_lobby_timer_backs_off_when_expiring_fails(
+    database_url: str, clock: FakeClock
+) -> None:
+    """A stalled database: expiring fails, and the timer waits 1 s, then 2, then 4
+    (before, its due time was past: it slept 0 and tried again at once)."""
+    settings = make_settings(
+        database_url,
+        siwe_domain=SIWE_DOMAIN,
+        lobby_wait_seconds=WAIT,
+        database_timeout_seconds=0.3,
+    )
+    async with app_running(settings, clock) as app:
+        client = app.client()
+        owner, alice = await wallets(client, clock, 2)
+        await lobby_room(client, owner)
+        ticket = (await knock(client, alice))[1]["ticket"]
+        clock.advance(WAIT + 1)
+        timers = app.reconcile
+        async with locked(database_url, "lobby_tickets"):
+            for expected in (1.0, 2.0, 4.0):
+                before = len(timers.asked)
+                await timers.fire()
+                # The actor failed to expire it, and armed its timer again: not at once.
+                async with asyncio.timeout(5):
+                    while expected not in timers.asked[before:]:
+                        await asyncio.sleep(0.01)
+                assert 0.0 not in timers.asked[before:]
+        assert (await poll(client, ticket, alice.auth))[1]["status"] == "waiting"
+        await timers.fire()
+        assert (await poll(client, ticket, alice.auth, wait=5))[1]["status"] == "expired"
+
+
+async def test_the_lobby_timer_s_tell_passes_a_full_mailbox(
+    database_url: str, clock: FakeClock, fake_livekit: FakeLiveKit
+) -> None:
+    """The timer's LobbyDue is a coalesced nudge, accepted past the mailbox bound: a
+    busy room with a full mailbox still expires its tickets (no tell is lost)."""
+    settings = make_settings(
+        database_url,
+        siwe_domain=SIWE_DOMAIN,
+        lobby_wait_seconds=WAIT,
+        livekit_url=fake_livekit.url,
+        livekit_timeout_seconds=0.5,
+        actor_mailbox_size=1,
+    )
+    async with app_running(settings, clock) as app:
+        client = app.client()
+        owner, alice = await wallets(client, clock, 2)
+        await lobby_room(client, owner)
+        ticket = (await knock(client, alice))[1]["ticket"]
+        clock.advance(WAIT + 1)
+        # The actor busy (a LiveKit call that hangs) and its one place taken.
+        fake_livekit.hang_next("DeleteRoom", 2.0)
+        ending = asyncio.create_task(client.post(f"/v1/rooms/{ROOM}/end", headers=AUTH))
+        async with asyncio.timeout(5):
+            while not any(m == "DeleteRoom" for m, _ in fake_livekit.calls):
+                await asyncio.sleep(0.01)
+        listing = asyncio.create_task(get_json(client, f"/v1/rooms/{ROOM}/lobby", AUTH))
+        async with asyncio.timeout(5):
+            while mailbox_depth(app) < 1:
+                await asyncio.sleep(0.01)
+        held = asyncio.create_task(poll(client, ticket, alice.auth, wait=5))
+        await held_on(app, ticket)
+        await app.reconcile.fire()  # the timer tells while the mailbox is full
+        assert (await asyncio.wait_for(held, 5))[1]["status"] == "expired"
+        await asyncio.wait_for(asyncio.gather(ending, listing), 5)
+
+
+def mailbox_depth(app: Running) -> int:
+    (room,) = [i for i in app.services.rooms.snapshot() if i.key == ROOM]
+    return room.mailbox_depth
+
+
+async def held_on(app: Running, ticket: str) -> None:
+    """Until a poll waits on the ticket's next change (the board has its waiter)."""
+    async with asyncio.timeout(5):
+        while not app.services.lobby_board.watched(ticket):
+            await asyncio.sleep(0.005)

@@ -15,12 +15,15 @@ class ManualTimers:
     def __init__(self) -> None:
         self._waiting: set[asyncio.Future[None]] = set()
         self._arrived = asyncio.Condition()
+        # Every wait asked for, in order (what a timer chose to sleep).
+        self.asked: list[float] = []
 
     @property
     def sleepers(self) -> int:
         return len(self._waiting)
 
     async def __call__(self, seconds: float) -> None:
+        self.asked.append(seconds)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.add(waiter)
         async with self._arrived:
