@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import aiohttp
 import jwt
@@ -123,17 +124,22 @@ class LiveKitGateway:
 
     # -- tokens ----------------------------------------------------------------
 
-    def mint_token(
-        self, room: RoomConfig, request: TokenRequest, issued_at: int | None = None
-    ) -> tuple[str, dt.datetime]:
+    def mint_token(self, room: RoomConfig, request: TokenRequest) -> tuple[str, dt.datetime]:
         """A join token for one room, its grants by role, the room's configuration inside.
 
         The claims are built directly (app/livekit_claims.py), the same as
         livekit-api's AccessToken would make them, and signed once with a key
         prepared once; `exp` is ours, so nothing is decoded back.
         """
-        now = int(self._clock()) if issued_at is None else issued_at
-        claims = join_claims(self._key, room, request, now)
+        return self.sign_claims(self.token_claims(room, request))
+
+    def token_claims(self, room: RoomConfig, request: TokenRequest) -> dict[str, Any]:
+        return join_claims(self._key, room, request, int(self._clock()))
+
+    def sign_claims(self, claims: dict[str, Any]) -> tuple[str, dt.datetime]:
+        if claims.get("iss") != self._key:
+            # Minted under another API key: LiveKit would refuse its issuer.
+            claims = {**claims, "iss": self._key}
         return self._signer.sign(claims), dt.datetime.fromtimestamp(claims["exp"], tz=dt.UTC)
 
     # -- webhooks --------------------------------------------------------------

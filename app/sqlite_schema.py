@@ -25,6 +25,9 @@ ADDED_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("rooms", "lobby", "INT NOT NULL DEFAULT 0", "10_20261206132553_lobby"),
     ("rooms", "access", "TEXT", "11_20261206133122_access_conditions"),
     ("rooms", "delegation", "INT NOT NULL DEFAULT 0", "11_20261206133122_access_conditions"),
+    # (Its `minted_at`, dropped there, is left here: nullable, and read by nothing.)
+    ("lobby_tickets", "claims", "TEXT", "12_20261206140227_lobby_claims"),
+    ("lobby_tickets", "checked_access", "TEXT", "12_20261206140227_lobby_claims"),
 )
 
 

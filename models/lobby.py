@@ -5,9 +5,10 @@ The room's actor is the only writer (fenced by its lease, with the ticket's
 event in the same transaction); it loads the room's tickets at activation, so
 a restart or a failover keeps the queue, in knock order (the row's id).
 
-What an admitted ticket's token is made of is stored (the request's claims,
-and the second it was minted at), not the token: signing the same claims with
-the same key gives the same bytes, so the token is minted again after a load.
+An admitted ticket's token claims are stored exactly as minted (they are not
+secret: the token is their HS256 signature), not the token: signing the same
+claims with the same key gives the same bytes, so after a load the token is the
+same, whatever the room's configuration became meanwhile.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -60,8 +62,11 @@ class LobbyTicket(Model):
     knocked_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
     decided_at = fields.DatetimeField(null=True)
-    # The second (Unix) the admitted ticket's token was minted at (its nbf).
-    minted_at = fields.BigIntField(null=True)
+    # The admitted ticket's token claims, as minted (JSON; signed again after a load).
+    claims = fields.TextField(null=True)
+    # The access condition the knock was checked under (its stored text, and
+    # "+delegation" when vaults counted); None: the room had none.
+    checked_access = fields.TextField(null=True)
 
     class Meta:
         table = "lobby_tickets"
@@ -85,7 +90,8 @@ class TicketRow:
     knocked_at: dt.datetime
     expires_at: dt.datetime
     decided_at: dt.datetime | None = None
-    minted_at: int | None = None
+    claims: dict[str, Any] | None = None
+    checked_access: str | None = None
     id: int = 0
 
     @property
@@ -111,6 +117,7 @@ async def insert_ticket(
             ttl_seconds=row.ttl_seconds,
             knocked_at=row.knocked_at,
             expires_at=row.expires_at,
+            checked_access=row.checked_access,
             using_db=conn,
         )
         await append(conn, [event])
@@ -132,17 +139,27 @@ async def decide_tickets(
         database.events_committed()
 
 
+async def recheck_ticket(database: Database, fence: dict[str, int], row: TicketRow) -> None:
+    """Store the condition a waiting ticket's knock was checked under again, fenced."""
+    async with database.room_write(fence) as conn:
+        p = placeholder(conn)
+        await conn.execute_query(
+            f"UPDATE lobby_tickets SET checked_access = {p}1 WHERE ticket = {p}2",  # noqa: S608
+            [row.checked_access, row.ticket],
+        )
+
+
 async def _decide(conn: BaseDBAsyncClient, rows: list[TicketRow], events: list[Event]) -> None:
     p = placeholder(conn)
     for row in rows:
         await conn.execute_query(
             f"UPDATE lobby_tickets SET status = {p}1, reason = {p}2, decided_at = {p}3, "  # noqa: S608
-            f"minted_at = {p}4, attributes = {p}5 WHERE ticket = {p}6",
+            f"claims = {p}4, attributes = {p}5 WHERE ticket = {p}6",
             [
                 str(row.status),
                 row.reason,
                 row.decided_at,
-                row.minted_at,
+                None if row.claims is None else json.dumps(row.claims),
                 None if row.attributes is None else json.dumps(row.attributes),
                 row.ticket,
             ],
@@ -173,7 +190,7 @@ async def _room_tickets(conn: BaseDBAsyncClient, room_id: int) -> list[TicketRow
     p = placeholder(conn)
     rows = await conn.execute_query_dict(
         "SELECT id, ticket, room_id, identity, name, status, reason, role, metadata, "  # noqa: S608
-        "attributes, ttl_seconds, knocked_at, expires_at, decided_at, minted_at "
+        "attributes, ttl_seconds, knocked_at, expires_at, decided_at, claims, checked_access "
         f"FROM lobby_tickets WHERE room_id = {p}1 ORDER BY id",
         [room_id],
     )
@@ -183,7 +200,8 @@ async def _room_tickets(conn: BaseDBAsyncClient, room_id: int) -> list[TicketRow
 def _row(row: dict[str, object]) -> TicketRow:
     attributes = row["attributes"]
     decided = row["decided_at"]
-    minted = row["minted_at"]
+    claims = row["claims"]
+    checked = row["checked_access"]
     return TicketRow(
         ticket=str(row["ticket"]),
         room_id=int(str(row["room_id"])),
@@ -198,6 +216,7 @@ def _row(row: dict[str, object]) -> TicketRow:
         knocked_at=timestamp(row["knocked_at"]),
         expires_at=timestamp(row["expires_at"]),
         decided_at=None if decided is None else timestamp(decided),
-        minted_at=None if minted is None else int(str(minted)),
+        claims=None if claims is None else json.loads(str(claims)),
+        checked_access=None if checked is None else str(checked),
         id=int(str(row["id"])),
     )

@@ -108,3 +108,8 @@ class TicketNotFoundError(RoomError):
 class TicketClosedError(RoomError):
     """A decision asked for on a lobby ticket already decided (denied, expired, or
     admitted when denying)."""
+
+
+class TicketAccessChangedError(RoomError):
+    """An admission asked for on a ticket whose knock was checked under an access
+    condition the room no longer has: the ticket is denied, the knocker knocks again."""

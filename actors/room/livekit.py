@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from livekit.protocol.models import ParticipantInfo, Room
 
@@ -85,12 +85,18 @@ class LiveKit(Protocol):
         LiveKitNotConfiguredError; tokens are minted all the same."""
         ...
 
-    def mint_token(
-        self, room: RoomConfig, request: TokenRequest, issued_at: int | None = None
-    ) -> tuple[str, dt.datetime]:
-        """A join token and its expiry; with `issued_at` (Unix seconds), the token
-        minted then (the same claims give the same bytes: an admitted lobby
-        ticket's token, minted again after a restart)."""
+    def mint_token(self, room: RoomConfig, request: TokenRequest) -> tuple[str, dt.datetime]:
+        """A join token and its expiry."""
+        ...
+
+    def token_claims(self, room: RoomConfig, request: TokenRequest) -> dict[str, Any]:
+        """The claims a join token minted now carries (JSON values; not secret)."""
+        ...
+
+    def sign_claims(self, claims: dict[str, Any]) -> tuple[str, dt.datetime]:
+        """The token of `claims` (as `token_claims` made them) and its expiry: the same
+        claims signed with the same key give the same bytes (HS256 is deterministic),
+        so a token whose claims were stored is the same token again after a restart."""
         ...
 
     async def create_room(self, room: RoomConfig) -> str | None: ...

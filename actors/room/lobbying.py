@@ -9,9 +9,16 @@ where polls waiting on the ticket wake (a poll never sees a decision that a
 restart could undo).
 
 An admission takes a seat by the room's rules at that moment (capacity now,
-not at the knock), waits for the seat's write, and mints the token; the
-claims and the second it was minted at are stored, so the same token is
-minted again after a load.
+not at the knock), waits for the seat's write, and mints the token; its
+claims are stored as minted, so after a load the same claims are signed again:
+the same token, whatever the room's configuration became meanwhile.
+
+A knock is checked against the room's access condition as it is then, and the
+ticket keeps which condition that was. Admitting hands out a token without a
+further check, so a ticket checked under another condition than the room's now
+(changed, or added by a PATCH after the knock) is not admitted: it is denied
+with the reason `access_changed` (admit answers 409 `access_changed`), and the
+knocker knocks again, checked against the condition as it is.
 """
 
 from __future__ import annotations
@@ -22,21 +29,39 @@ import secrets
 from dataclasses import replace
 
 from actors.room.admission import GRANT_ATTRIBUTE, VAULT_ATTRIBUTE
-from actors.room.errors import RoomFullError, TicketClosedError
+from actors.room.config import Config
+from actors.room.errors import RoomFullError, TicketAccessChangedError, TicketClosedError
 from actors.room.livekit import LiveKit, TokenRequest
 from actors.room.lobby_board import TicketView
 from actors.room.memory import RoomMemory
 from actors.room.views import Knocked
-from models.lobby import TicketRow, TicketStatus, decide_tickets, insert_ticket
+from models.access import dumps
+from models.lobby import TicketRow, TicketStatus, decide_tickets, insert_ticket, recheck_ticket
 from models.outbox import Event
 from models.outbox_events import lobby_event
 
 BANNED = "banned"
+# A ticket checked under an access condition the room no longer has.
+ACCESS_CHANGED = "access_changed"
 
 
 def new_ticket() -> str:
     """`lt_` and 128 random bits: a ticket cannot be guessed."""
     return "lt_" + secrets.token_urlsafe(16)
+
+
+def checked_access(config: Config) -> str | None:
+    """What a knock checked now was checked against: the room's condition (its stored
+    text) and whether delegated vaults counted; None when the room has none."""
+    if config.condition is None:
+        return None
+    return (dumps(config.condition) or "") + ("+delegation" if config.delegation else "")
+
+
+def stale(config: Config, row: TicketRow) -> bool:
+    """Whether the ticket's knock was checked under another condition than the room's
+    now (one added since counts: the knock was checked against none)."""
+    return config.condition is not None and row.checked_access != checked_access(config)
 
 
 def knocks(memory: RoomMemory, wallet: str | None) -> bool:
@@ -54,6 +79,12 @@ async def knock(
     await expire_due(memory, now)
     memory.lobby.prune(now)
     row = memory.lobby.open_ticket(request.identity, now, memory.seats.grant_key(request.identity))
+    if row is not None and row.status == TicketStatus.WAITING and stale(config, row):
+        # This knock was checked against the condition as it is now: the ticket
+        # keeps its place, checked anew.
+        row = replace(row, checked_access=checked_access(config))
+        await recheck_ticket(memory.database, memory.fence(), row)
+        memory.lobby.put(memory.name, row)
     if row is None:
         row = TicketRow(
             ticket=new_ticket(),
@@ -68,6 +99,7 @@ async def knock(
             ttl_seconds=request.ttl_seconds,
             knocked_at=now,
             expires_at=now + dt.timedelta(seconds=wait_seconds),
+            checked_access=checked_access(config),
         )
         waiting = _event("lobby.waiting", memory, row, now)
         row = await insert_ticket(memory.database, memory.fence(), row, waiting)
@@ -98,14 +130,21 @@ async def admit(memory: RoomMemory, livekit: LiveKit, ticket: str, now: dt.datet
     if row.identity in memory.bans:
         await _deny(memory, [row], BANNED, now)
         raise TicketClosedError(row.ticket)
+    if stale(memory.require_config(), row):
+        await _deny(memory, [row], ACCESS_CHANGED, now)
+        raise TicketAccessChangedError(row.ticket)
     await _admit(memory, livekit, [row], now, all_or_nothing=True)
 
 
 async def admit_all(memory: RoomMemory, livekit: LiveKit, now: dt.datetime) -> int:
-    """Admit waiting tickets in knock order while there are places; how many."""
-    memory.require_config()
+    """Admit waiting tickets in knock order while there are places; how many. Those
+    checked under another access condition are denied (`access_changed`) instead."""
+    config = memory.require_config()
     await expire_due(memory, now)
     await deny_all_banned(memory, now)
+    changed = [r for r in memory.lobby.waiting() if stale(config, r)]
+    if changed:
+        await _deny(memory, changed, ACCESS_CHANGED, now)
     return await _admit(memory, livekit, memory.lobby.waiting(), now, all_or_nothing=False)
 
 
@@ -146,14 +185,13 @@ async def expire_due(memory: RoomMemory, now: dt.datetime) -> None:
 
 
 def restore_tokens(memory: RoomMemory, livekit: LiveKit) -> None:
-    """After a load: the admitted tickets' tokens, minted again from what was stored
-    (the same claims at the same second: the same bytes)."""
-    config = memory.config
-    if config is None:
+    """After a load: the admitted tickets' tokens, their stored claims signed again
+    (the same bytes while the LiveKit key is the same)."""
+    if memory.config is None:
         return
     for row in memory.lobby.admitted_without_token():
-        token = livekit.mint_token(config.livekit(), _request(row), issued_at=row.minted_at)
-        memory.lobby.put(memory.name, row, token)
+        if row.claims is not None:
+            memory.lobby.put(memory.name, row, livekit.sign_claims(row.claims))
 
 
 async def _require_waiting(memory: RoomMemory, row: TicketRow, now: dt.datetime) -> None:
@@ -200,10 +238,10 @@ async def _admit(
         if config.condition is not None:
             # The re-check follows the vault that qualified the knock, if one did.
             memory.vaults[row.identity] = (attributes or {}).get(VAULT_ATTRIBUTE)
-        token, expires_at = livekit.mint_token(config.livekit(), _request(row))
+        claims = livekit.token_claims(config.livekit(), _request(row))
+        token, expires_at = livekit.sign_claims(claims)
         memory.annotations.roles[row.identity] = row.role
-        minted_at = int(expires_at.timestamp()) - row.ttl_seconds
-        admitted = replace(row, status=TicketStatus.ADMITTED, decided_at=now, minted_at=minted_at)
+        admitted = replace(row, status=TicketStatus.ADMITTED, decided_at=now, claims=claims)
         decided.append((admitted, (token, expires_at)))
         events.append(_event("lobby.admitted", memory, admitted, now))
     if not decided:
@@ -222,7 +260,7 @@ async def _deny(
     memory: RoomMemory, rows: list[TicketRow], reason: str | None, now: dt.datetime
 ) -> None:
     denied = [
-        replace(r, status=TicketStatus.DENIED, reason=reason, decided_at=now, minted_at=None)
+        replace(r, status=TicketStatus.DENIED, reason=reason, decided_at=now, claims=None)
         for r in rows
     ]
     events = [_event("lobby.denied", memory, r, now) for r in denied]

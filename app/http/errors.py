@@ -23,6 +23,7 @@ from actors.room.errors import (
     RecordingNotFoundError,
     RoomNotLiveError,
     RoomUnavailableError,
+    TicketAccessChangedError,
     TicketClosedError,
     TicketNotFoundError,
 )
@@ -231,6 +232,12 @@ ANSWERS: dict[type[Exception], Answering] = {
     ),
     TicketClosedError: answer_fixed(
         409, "ticket_closed", "The ticket was already decided (denied, expired or admitted)."
+    ),
+    TicketAccessChangedError: answer_fixed(
+        409,
+        "access_changed",
+        "The room's access condition changed since this knock: the ticket is denied "
+        "(reason access_changed) and the knocker must knock again to be checked.",
     ),
     # Gating: never admit on an unknown answer.
     AccessDeniedError: lambda e: Answer(

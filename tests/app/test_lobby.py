@@ -615,3 +615,25 @@ async def held_on(app: Running, ticket: str) -> None:
     async with asyncio.timeout(5):
         while not app.services.lobby_board.watched(ticket):
             await asyncio.sleep(0.005)
+
+
+async def test_the_same_token_after_a_restart_though_the_room_s_configuration_changed(
+    database_url: str, clock: FakeClock
+) -> None:
+    """The claims minted are stored and signed again: a PATCH since the admission
+    changes nothing of the admitted ticket's token."""
+    settings = settings_for(database_url)
+    async with app_running(settings, clock) as first:
+        client = first.client()
+        owner, alice = await wallets(client, clock, 2)
+        await lobby_room(client, owner, max_participants=5)
+        ticket = (await knock(client, alice))[1]["ticket"]
+        assert (await post(client, f"/{ticket}/admit", AUTH))[0] == 204
+        token = (await poll(client, ticket, alice.auth))[1]["token"]
+        response = await client.patch(
+            f"/v1/rooms/{ROOM}", json={"metadata": "changed", "max_participants": 9}, headers=AUTH
+        )
+        assert response.status_code == 200
+    clock.advance(5)
+    async with app_running(settings, clock) as second:
+        assert (await poll(second.client(), ticket, AUTH))[1]["token"] == token

@@ -106,3 +106,47 @@ async def test_a_knock_through_a_vault_is_admitted_with_the_vault_in_its_token(
     assert claims["attributes"]["qari.vault"].lower() == VAULT.lower()
     vaults = await gated.running.services.rooms.ask(ROOM, ReadVaults())
     assert {k: (v or "").lower() for k, v in vaults.items()} == {hot.address: VAULT.lower()}
+
+
+async def test_a_ticket_checked_under_another_condition_is_not_admitted(
+    gated: Gated, delegate_registry: DelegateRegistry
+) -> None:
+    """A condition added after the knocks: admitting hands out no token to someone never
+    checked against it. The ticket is denied (`access_changed`); a knock again is
+    checked against the condition now, and keeps its place when it qualifies."""
+    owner, alice, bob, carol = [await wallet(gated) for _ in range(4)]
+    for token_id, holder in ((21, bob), (22, carol)):
+        gated.chain.transact(gated.tokens.erc721, "mint(address,uint256)", holder.address, token_id)
+    client = gated.running.client()
+    body = {"name": ROOM, "lobby": True}
+    response = await client.post("/v1/rooms", json=body, headers=owner.auth)
+    assert response.status_code == 201
+    tickets = {}
+    for who in (alice, bob, carol):
+        status, knocked = await call(gated, "POST", "/token", who)
+        assert status == 202, knocked
+        tickets[who.address] = knocked["ticket"]
+    response = await client.patch(
+        f"/v1/rooms/{ROOM}",
+        json={"access": {"erc721": {"address": gated.tokens.erc721}}},
+        headers=owner.auth,
+    )
+    assert response.status_code == 200, await response.get_json()
+
+    # Alice, who holds nothing, was never checked against it: not admitted.
+    status, body = await call(gated, "POST", f"/lobby/{tickets[alice.address]}/admit", owner)
+    assert (status, body["code"]) == (409, "access_changed")
+    status, answer = await call(gated, "GET", f"/lobby/{tickets[alice.address]}", alice)
+    assert answer == {"status": "denied", "token": None, "reason": "access_changed"}
+    status, body = await call(gated, "POST", "/token", alice)
+    assert (status, body["code"]) == (403, "access_denied")
+
+    # Bob knocks again: checked now, his ticket keeps its place. Carol did not.
+    status, knocked = await call(gated, "POST", "/token", bob)
+    assert (status, knocked["ticket"]) == (202, tickets[bob.address])
+    status, body = await call(gated, "POST", "/lobby/admit-all", owner)
+    assert (status, body) == (200, {"admitted": 1})
+    status, answer = await call(gated, "GET", f"/lobby/{tickets[bob.address]}", bob)
+    assert answer["status"] == "admitted"
+    status, answer = await call(gated, "GET", f"/lobby/{tickets[carol.address]}", carol)
+    assert (answer["status"], answer["reason"]) == ("denied", "access_changed")
