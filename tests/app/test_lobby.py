@@ -230,14 +230,21 @@ async def test_a_held_poll_answers_within_100_ms_of_the_decision(
     assert 0.3 <= time.perf_counter() - started < 2.0
 
     held = asyncio.create_task(poll(client, ticket, alice.auth, wait=100))  # counts as 30
-    await asyncio.sleep(0.3)
+    answered: list[float] = []
+    held.add_done_callback(lambda _: answered.append(time.perf_counter()))
+    await held_on(app, ticket)
     assert not held.done()
-    decided = time.perf_counter()
     assert (await post(client, f"/{ticket}/admit", owner.auth))[0] == 204
+    decided = time.perf_counter()  # the decision's completion, as its host sees it
     status, body = await asyncio.wait_for(held, 5)
-    assert time.perf_counter() - decided < 0.1 + 0.05  # the admit's own answer included
     assert (status, body["status"]) == (200, "admitted")
     assert body["token"]
+    # The contract's 100 ms, plus what one request through this client takes now
+    # (the machine's load: the poll's answer travels the same way).
+    started = time.perf_counter()
+    assert (await poll(client, ticket, alice.auth))[0] == 200
+    slack = time.perf_counter() - started
+    assert answered[0] - decided < 0.1 + slack
 
 
 async def test_waiting_polls_leave_the_room_s_mailbox_empty(app: Running, clock: FakeClock) -> None:
@@ -246,7 +253,9 @@ async def test_waiting_polls_leave_the_room_s_mailbox_empty(app: Running, clock:
     await lobby_room(client, owner)
     ticket = (await knock(client, alice))[1]["ticket"]
     polls = [asyncio.create_task(poll(client, ticket, alice.auth, wait=30)) for _ in range(20)]
-    await asyncio.sleep(0.3)
+    await held_on(app, ticket)
+    for _ in range(20):
+        await asyncio.sleep(0)  # every poll's turn to reach the board
     assert not any(p.done() for p in polls)
     (room,) = [info for info in app.services.rooms.snapshot() if info.key == ROOM]
     assert (room.mailbox_depth, room.busy) == (0, False)
@@ -288,7 +297,7 @@ async def test_held_polls_answer_at_once_when_the_node_begins_to_stop(
     await lobby_room(client, owner)
     ticket = (await knock(client, alice))[1]["ticket"]
     held = asyncio.create_task(poll(client, ticket, alice.auth, wait=30))
-    await asyncio.sleep(0.2)
+    await held_on(app, ticket)
     assert not held.done()
     note_shutdown_requested(app.app)
     assert (await asyncio.wait_for(held, 2))[1]["status"] == "waiting"
@@ -319,12 +328,14 @@ async def test_admission_takes_a_seat_by_the_rules_at_that_moment(
 
 
 async def test_admit_racing_deny_and_a_ban_has_exactly_one_outcome(
-    app: Running, clock: FakeClock
+    mirrored_lobby: Running, clock: FakeClock
 ) -> None:
+    app = mirrored_lobby  # with LiveKit, so the ban succeeds
     client = app.client()
     owner, *knockers = await wallets(client, clock, 7)
     await lobby_room(client, owner)
     tickets = [(await knock(client, w))[1]["ticket"] for w in knockers]
+    outcomes: dict[str, tuple[int, int]] = {}
     orders = list(itertools.permutations(("admit", "deny", "ban")))
     for ticket, who, order in zip(tickets, knockers, orders, strict=True):
         requests = {
@@ -334,12 +345,11 @@ async def test_admit_racing_deny_and_a_ban_has_exactly_one_outcome(
         }
         # All at once, sent in a different order each time.
         answers = dict(zip(order, await asyncio.gather(*(requests[k] for k in order)), strict=True))
-        assert answers["ban"][0] in (204, 503)  # no LiveKit here: the ban is kept (503)
-        # At most one of admit and deny decided the ticket (none if the ban came first).
-        assert sorted([answers["admit"][0], answers["deny"][0]]) in ([204, 409], [409, 409])
+        assert answers["ban"][0] == 204
         body = (await poll(client, ticket, who.auth))[1]
         # Whatever came first, the ban leaves the ticket denied, and no token is handed out.
         assert (body["status"], body["token"]) == ("denied", None)
+        outcomes[ticket] = (answers["admit"][0], answers["deny"][0])
 
     events = await numbered(app)
     decisions: dict[str, list[tuple[str, str | None]]] = {t: [] for t in tickets}
@@ -347,12 +357,17 @@ async def test_admit_racing_deny_and_a_ban_has_exactly_one_outcome(
         if event.type in ("lobby.admitted", "lobby.denied"):
             decisions[event.data["ticket"]].append((event.type, event.data.get("reason")))
     for ticket in tickets:
-        # One decision, and only an admission is followed by the ban's denial.
-        assert decisions[ticket] in (
-            [("lobby.admitted", None), ("lobby.denied", "banned")],
-            [("lobby.denied", "no")],
-            [("lobby.denied", "banned")],
-        )
+        # Exactly one outcome: whichever the mailbox took first decided, and the
+        # answers say the same (only an admission is followed by the ban's denial).
+        expected = {
+            "admit": ([("lobby.admitted", None), ("lobby.denied", "banned")], (204, 409)),
+            "deny": ([("lobby.denied", "no")], (409, 204)),
+            "ban": ([("lobby.denied", "banned")], (409, 409)),
+        }
+        first = {"lobby.admitted": "admit", "no": "deny", "banned": "ban"}
+        kind, reason = decisions[ticket][0]
+        decided_by = first[kind] if kind == "lobby.admitted" else first[str(reason)]
+        assert (decisions[ticket], outcomes[ticket]) == expected[decided_by]
 
 
 async def post_ban(client: Client, identity: str) -> tuple[int, Any]:
@@ -397,6 +412,8 @@ async def test_a_ticket_expires_after_lobby_wait_seconds(app: Running, clock: Fa
     clock.advance(WAIT / 2)
     later = (await knock(client, bob))[1]["ticket"]
     held = asyncio.create_task(poll(client, ticket, alice.auth, wait=30))
+    await held_on(app, ticket)  # held while it waits: the expiry is what answers it
+    assert not held.done()
     clock.advance(WAIT / 2)
     await app.reconcile.fire()  # the lobby's timer: its sleep is over
     status, body = await asyncio.wait_for(held, 5)
