@@ -156,7 +156,10 @@ async def post_admit_all(name: str) -> AdmittedOut:
     """Admit everyone waiting, in knock order, as far as places go.
 
     Each admitted ticket takes a seat by the room's rules now; the rest keep
-    waiting once the room is full. Answers how many were admitted.
+    waiting once the room is full. Tickets whose knock was checked under
+    another access condition than the room's now are denied
+    (`access_changed`: their knockers knock again). Answers how many were
+    admitted.
     """
     admitted = await services().rooms.ask(name, AdmitAll(acting_manager()))
     return AdmittedOut(admitted=admitted)
@@ -171,8 +174,12 @@ async def post_admit(name: str, ticket: str) -> tuple[str, int]:
 
     Takes a seat by the room's rules at this moment (409 `room_full` when
     there is none) and mints the knocker's token, which its poll then
-    carries. 409 `ticket_closed` when the ticket was denied or has expired;
-    admitting an admitted ticket again changes nothing.
+    carries. 409 `ticket_closed` when the ticket was denied or has expired
+    (or its identity is banned: it is denied now); admitting an admitted
+    ticket again changes nothing. 409 `access_changed` when the knock was
+    checked under another access condition than the room's now (changed, or
+    added since): the ticket is denied with that reason and its knocker must
+    knock again, to be checked against the condition as it is.
     """
     await services().rooms.ask(name, AdmitTicket(ticket, acting_manager()))
     return "", 204
