@@ -95,8 +95,15 @@ class Check:
     condition: Condition
     identity: str
     delegation: bool = False
-    # The vault to follow (lower case), None: search the registry (delegation rooms).
+    # The vault to follow, None: search the registry (delegation rooms).
     vault: str | None = None
+
+    def __post_init__(self) -> None:
+        # The one place addresses are normalised: the actor keeps a vault as the token
+        # carries it (checksummed), the rules compare lower case (holders, allowlists).
+        object.__setattr__(self, "identity", self.identity.lower())
+        if self.vault is not None:
+            object.__setattr__(self, "vault", self.vault.lower())
 
 
 T = TypeVar("T")
@@ -157,7 +164,7 @@ class AccessChecker:
         if holder is None:
             stats.denied += 1
             raise AccessDeniedError(_what(condition, []), "the identity is not an address")
-        check = Check(condition, holder, delegation, None if vault is None else vault.lower())
+        check = Check(condition, holder, delegation, vault)
         evaluation = self._evaluation(check, cached=True)
         decided = evaluation.cached_outcome()
         if decided is not None:
@@ -217,7 +224,7 @@ class AccessChecker:
         lookup = self.cache.get if cached else _nothing_cached
         return Evaluation(
             check.condition,
-            check.identity.lower(),
+            check.identity,
             self._now(),
             lookup,
             registry=self._registry if check.delegation else None,
