@@ -6,8 +6,9 @@ One place states them, for the token route and the periodic re-check alike:
 - erc721: `balanceOf(holder) >= 1`; with a token id, `ownerOf(id) == holder`;
 - erc1155: `balanceOf(holder, id) >= min`;
 - native: `eth_getBalance(holder) >= min`;
-- unlock: `getHasValidKey(holder)`, and the key's expiry
-  (`keyExpirationTimestampFor(tokenOfOwnerByIndex(holder, 0))`);
+- unlock: `getHasValidKey(holder)` decides; the expiry of the key at index 0
+  (`keyExpirationTimestampFor(tokenOfOwnerByIndex(holder, 0))`) only arms the
+  end-of-key timer, when it is in the future;
 - allowlist: the holder is on it (no read).
 
 Three-valued (Kleene): True, False, or None for no answer. `any` is yes on one
@@ -169,12 +170,13 @@ def leaf_held(leaf: Leaf, holder: str, answers: Answers, now: float) -> Held | o
             expiry = answers.get(expiry_read(leaf, token), _MISSING)
             if expiry is _MISSING:
                 return _MISSING
-            if isinstance(expiry, int) and not isinstance(expiry, bool):
-                if expiry >= NEVER_EXPIRES:
-                    return Held(True)
-                # Qari's clock decides (DESIGN.md section 10): an ended key admits no one.
-                return Held(expiry > now, expiry)
-        # A valid key whose expiry cannot be read: admitted; the re-check follows it.
+            if isinstance(expiry, int) and not isinstance(expiry, bool) and now < expiry:
+                # `getHasValidKey` decides; the expiry only arms the timer, and only a
+                # future one: index 0 may be an ended key while a later one is valid
+                # (PublicLock counts ended keys in tokenOfOwnerByIndex).
+                return Held(True, None if expiry >= NEVER_EXPIRES else expiry)
+        # A valid key whose expiry cannot be read (or is past): admitted; the
+        # re-check follows it.
         return Held(True)
     [answer] = found
     if answer is None:

@@ -235,3 +235,24 @@ async def test_a_member_who_needed_the_key_and_more_is_removed_when_it_expires(
 
     (gone,) = data_of(await numbered(gated.running), "participant.removed")
     assert (gone["identity"], gone["by"]) == (member, "access_expired")
+
+
+async def test_an_ended_key_at_index_0_does_not_refuse_a_member_with_a_valid_key(
+    gated: Gated, lock: UnlockLock
+) -> None:
+    chain = gated.chain
+    member = chain.accounts[1]
+    ended = now(gated) + 60
+    lock.grant(member, ended)
+    mine_at(chain, ended + 1)  # the first key (index 0) has ended on the chain
+    gated.clock.advance(61)
+    renewed = now(gated) + 3600
+    second = lock.grant(member, renewed)
+    assert lock.token_of_owner_by_index(member, 1) == second
+    await members_room(gated, unlock(lock))
+
+    await join(gated, member, 1)
+    await pass_time_to(gated, ended + 5)
+    await gated.running.gating_sleep.tick()
+
+    assert removed(gated) == []
