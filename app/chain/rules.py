@@ -330,8 +330,12 @@ def failing(condition: Condition, value: Callable[[Leaf], Tri]) -> list[Leaf]:
 
 
 def expiry(condition: Condition, held: Mapping[Leaf, Held | None]) -> int | None:
-    """When a yes on `held` stops being one as Unlock keys end: the expiry of the
-    key that then decides (None: no key ending takes the yes away)."""
+    """When a yes on `held` becomes a definite no as Unlock keys end: the expiry of
+    the key that then decides (None: no key ending takes the yes away for sure).
+
+    A leaf without an answer (None) is not a no: an unknown removes nobody
+    (DESIGN.md section 3), so a key whose end leaves only an unknown arms no
+    timer, and the re-check decides then."""
     ending = sorted(
         (
             (h.expires_at, leaf)
@@ -350,6 +354,6 @@ def expiry(condition: Condition, held: Mapping[Leaf, Held | None]) -> int | None
             found = held.get(item)
             return None if found is None else found.yes
 
-        if evaluate(condition, value) is not True:
+        if evaluate(condition, value) is False:
             return expires_at
     return None

@@ -256,3 +256,25 @@ async def test_an_ended_key_at_index_0_does_not_refuse_a_member_with_a_valid_key
     await gated.running.gating_sleep.tick()
 
     assert removed(gated) == []
+
+
+async def test_a_key_whose_end_leaves_only_an_unknown_removes_nobody(
+    gated: Gated, lock: UnlockLock
+) -> None:
+    chain = gated.chain
+    member = chain.accounts[1]
+    expiry = now(gated) + 120
+    lock.grant(member, expiry)
+    # An erc20 leaf that never answers: the multi-token has no balanceOf(address), so
+    # the call reverts (no answer, not a balance of zero).
+    unknown = {"erc20": {"address": gated.tokens.erc1155, "min": "1"}}
+    await members_room(gated, {"any": [unlock(lock), unknown]})
+    await join(gated, member, 1)
+
+    mine_at(chain, expiry + 1)
+    await pass_time_to(gated, expiry + 5)
+    await pass_time_to(gated, expiry + 10)
+    await gated.running.gating_sleep.tick()
+
+    assert removed(gated) == []
+    assert data_of(await numbered(gated.running), "participant.removed") == []
