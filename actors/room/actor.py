@@ -305,8 +305,8 @@ class RoomActor(Actor[str, RoomMessage]):
             case KeysEnded():
                 await self._remove_ended()
                 return None
-            case AccessConfirmed(identity, vault, ends_at):
-                if memory.config is not None and memory.config.condition is not None:
+            case AccessConfirmed(identity, vault, ends_at, condition):
+                if memory.config is not None and memory.config.condition == condition:
                     memory.vaults[identity] = vault
                     self._key_ends.set(identity, ends_at)
                 return None
