@@ -345,8 +345,12 @@ class RoomActor(Actor[str, RoomMessage]):
                 plan = moderation.remove(memory, message, now(), livekit_configured=configured)
                 return await perform.plan(memory, livekit, plan)
             case RevokeAccess():
-                self._key_ends.drop(message.identity)
-                memory.vaults.pop(message.identity, None)
+                if message.disconnect:
+                    # Only a removal ends what admitted it: a token request's no
+                    # revokes the grant, and the re-check still follows whoever
+                    # stays connected (through its vault, until its key ends).
+                    self._key_ends.drop(message.identity)
+                    memory.vaults.pop(message.identity, None)
                 plan = moderation.revoke_access(
                     memory, message, now(), livekit_configured=configured
                 )
