@@ -40,6 +40,19 @@ CacheLookup = Callable[[Hashable], object | None]
 
 
 @dataclass(frozen=True, slots=True)
+class Incoming:
+    """One chain's delegations to a wallet, as cached. Kept like a yes only when a
+    vault in it admitted; else like a no (a few seconds), so a delegation made
+    just now is seen by the next request."""
+
+    delegations: tuple[Delegation, ...]
+    admitted: bool = False
+
+    def __bool__(self) -> bool:
+        return self.admitted
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """The decision: `verdict` True (admitted), False (refused) or None (no answer)."""
 
@@ -133,8 +146,8 @@ class Evaluation:
         found: list[Delegation] = []
         for read in self._incoming_reads():
             cached = self.cached(_incoming_key(read))
-            if cached is not None:
-                found += cached  # type: ignore[arg-type]
+            if isinstance(cached, Incoming):
+                found += cached.delegations
                 continue
             answer = answers.get(read, _ABSENT)
             if answer is _ABSENT:
@@ -209,7 +222,7 @@ class Evaluation:
                     for read in self._incoming_reads():
                         listed = delegations_of(answers.get(read), read.chain_id)
                         if listed is not None:
-                            learned[_incoming_key(read)] = tuple(listed)
+                            learned[_incoming_key(read)] = Incoming(tuple(listed))
                     for vault in vaults_in(incoming, self.wallet):
                         candidates.append((vault, vault, self._coverage(incoming, vault)))
         unknown = incoming_unknown
@@ -226,6 +239,8 @@ class Evaluation:
                 wallet_value = value
             verdict = evaluate(self.condition, value)
             if verdict is True:
+                if admitting is not None:
+                    _admitted_through(learned, admitting)
                 admitted: dict[Leaf, Held | None] = {}
                 for leaf, h in held.items():
                     said = value(leaf)
@@ -260,6 +275,13 @@ class Evaluation:
 
 
 _ABSENT = object()
+
+
+def _admitted_through(learned: dict[Hashable, object], vault: str) -> None:
+    """The delegation lists just read that name `vault`, which admitted: kept like a yes."""
+    for key, value in list(learned.items()):
+        if isinstance(value, Incoming) and any(d.vault == vault for d in value.delegations):
+            learned[key] = Incoming(value.delegations, admitted=True)
 
 
 @functools.lru_cache(maxsize=4096)
