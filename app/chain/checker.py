@@ -34,12 +34,18 @@ from app.chain.rpc_errors import (
     ExecutionRevertedError,
 )
 from app.chain.rpc_requests import RPCRequest, block_param, eth_call_request
-from app.chain.rules import REVERTED, Answer, ChainRead, holder_address
+from app.chain.rules import INCOMING_SIGNATURE, REVERTED, Answer, ChainRead, holder_address
 from app.chain.stats import GatingStats
 from models.access import Condition, Leaf, leaves
 
 # delegate.xyz v2's registry, at the same address on every chain it is deployed to.
 DEFAULT_DELEGATE_REGISTRY = "0x00000000000000447e69651d841bd8d104bed493"
+
+# The registry's `getIncomingDelegations` costs ~15,000 gas per delegation listed,
+# and anyone may delegate to anyone: under CHAIN_CALL_GAS it runs out past ~67, so
+# a spammed wallet could never qualify through a vault. This one call gets a higher
+# cap (~600 delegations); its answer is bounded by the RPC's 1 MiB answer limit.
+INCOMING_DELEGATIONS_GAS = 10_000_000
 
 # JSON-RPC batches are capped by providers (often 100 to 1000 calls): stay well under.
 MAX_BATCH = 100
@@ -345,6 +351,8 @@ def _not_configured(chain_id: int) -> str:
 def _request(read: ChainRead, gas: int) -> RPCRequest:
     if read.contract is None:
         return RPCRequest("eth_getBalance", [read.args[0], block_param("latest")])
+    if read.signature == INCOMING_SIGNATURE:
+        gas = max(gas, INCOMING_DELEGATIONS_GAS)
     return eth_call_request(read.contract, encode_call(read.signature, *read.args), gas=gas)
 
 

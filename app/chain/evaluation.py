@@ -122,7 +122,7 @@ class Evaluation:
         incoming = self._incoming(answers)
         reads += [r for r in self._incoming_reads() if self.cached(_incoming_key(r)) is None]
         if incoming is not None:
-            for vault in vaults_in(incoming, self.wallet):
+            for vault in vaults_in(incoming, self.wallet, self._leaves):
                 reads += self._reads_for(vault, answers, self._coverage(incoming, vault))
         return reads
 
@@ -223,7 +223,7 @@ class Evaluation:
                         listed = delegations_of(answers.get(read), read.chain_id)
                         if listed is not None:
                             learned[_incoming_key(read)] = Incoming(tuple(listed))
-                    for vault in vaults_in(incoming, self.wallet):
+                    for vault in vaults_in(incoming, self.wallet, self._leaves):
                         candidates.append((vault, vault, self._coverage(incoming, vault)))
         unknown = incoming_unknown
         unknown_leaves: list[Leaf] = []

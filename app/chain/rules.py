@@ -18,7 +18,7 @@ yes whatever else is unknown; `all` is no on one no.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -47,6 +47,7 @@ DELEGATION_ALL = 1
 DELEGATION_CONTRACT = 2
 DELEGATION_ERC721 = 3
 DELEGATION_TUPLE = "(uint8,address,address,bytes32,address,uint256,uint256)[]"
+INCOMING_SIGNATURE = "getIncomingDelegations(address)"
 # Vaults tried when the token request names none (DESIGN.md section 10).
 MAX_VAULTS = 10
 
@@ -242,9 +243,7 @@ def delegation_read(registry: str, leaf: Leaf, wallet: str, vault: str) -> Chain
 
 
 def incoming_read(registry: str, chain_id: int, wallet: str) -> ChainRead:
-    return ChainRead(
-        chain_id, registry, "getIncomingDelegations(address)", (wallet,), DELEGATION_TUPLE
-    )
+    return ChainRead(chain_id, registry, INCOMING_SIGNATURE, (wallet,), DELEGATION_TUPLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,10 +273,20 @@ def delegations_of(answer: Answer | None, chain_id: int) -> list[Delegation] | N
     return found
 
 
-def vaults_in(delegations: list[Delegation], wallet: str) -> list[str]:
-    """The vaults to try, in the registry's order, at most MAX_VAULTS."""
+def vaults_in(
+    delegations: list[Delegation], wallet: str, condition_leaves: Sequence[Leaf]
+) -> list[str]:
+    """The vaults to try, in the registry's order, at most MAX_VAULTS: only those whose
+    delegations cover some leaf of the condition (that costs no read), so vaults
+    delegating something else (anyone may delegate to anyone) do not crowd out one
+    that counts."""
     vaults = dict.fromkeys(d.vault for d in delegations if d.vault != wallet)
-    return list(vaults)[:MAX_VAULTS]
+    covering = [
+        vault
+        for vault in vaults
+        if any(delegated(delegations, vault, leaf) for leaf in condition_leaves)
+    ]
+    return covering[:MAX_VAULTS]
 
 
 def delegated(delegations: list[Delegation], vault: str, leaf: Leaf) -> bool:
