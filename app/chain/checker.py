@@ -52,9 +52,10 @@ MAX_BATCH = 100
 # Exchanges of one re-check in flight at once per chain: contracts are read
 # side by side, so a slow one costs the others nothing, without flooding the node.
 MAX_CONCURRENT_EXCHANGES = 4
-# Rounds of reads for one check: first reads; what depends on them (an Unlock
-# key's expiry, a found vault's holdings); a found vault's key expiry.
-MAX_ROUNDS = 3
+# Rounds of reads for one check (DESIGN.md section 10): first reads; what depends
+# on them (an Unlock key's expiry, a found vault's holdings). A found vault's key
+# end is not read (evaluation.py `_key_end`): the re-check reads it.
+MAX_ROUNDS = 2
 
 
 class AccessDeniedError(Exception):

@@ -134,8 +134,16 @@ class Evaluation:
             if self._cached_held(leaf, address) is not None or not covers(leaf):
                 continue
             reads += first_reads(leaf, address)
-            reads += follow_up_reads(leaf, address, answers)
+            if self._key_end(address):
+                reads += follow_up_reads(leaf, address, answers)
         return reads
+
+    def _key_end(self, address: str) -> bool:
+        """Whether an Unlock key's end is read for `address`: not for a vault found in
+        the registry, whose holdings are read in the second batch already (DESIGN.md
+        section 10: the first batch and one more per chain). Its key's end is then
+        read by the first re-check, which follows the vault named and arms the timer."""
+        return address in (self.wallet, self.vault)
 
     def _incoming_reads(self) -> list[ChainRead]:
         assert self.registry is not None
@@ -169,7 +177,9 @@ class Evaluation:
         for leaf in self._leaves:
             cached = self._cached_held(leaf, address)
             if cached is None:
-                held[leaf] = leaf_held(leaf, address, answers, self.now)
+                held[leaf] = leaf_held(
+                    leaf, address, answers, self.now, key_end=self._key_end(address)
+                )
             else:
                 held[leaf] = cached
         return held

@@ -152,9 +152,12 @@ def follow_up_reads(leaf: Leaf, holder: str, answers: Answers) -> list[ChainRead
     return []
 
 
-def leaf_held(leaf: Leaf, holder: str, answers: Answers, now: float) -> Held | object | None:
+def leaf_held(
+    leaf: Leaf, holder: str, answers: Answers, now: float, *, key_end: bool = True
+) -> Held | object | None:
     """What `holder` has of `leaf` given `answers`: Held, None (no answer), or
-    _MISSING when a read it needs has not been made."""
+    _MISSING when a read it needs has not been made. Without `key_end`, an Unlock
+    key's end is not read (a yes without an end: the re-check follows it)."""
     if isinstance(leaf, Allowlist):
         return Held(holder in leaf.members)
     reads = first_reads(leaf, holder)
@@ -167,7 +170,7 @@ def leaf_held(leaf: Leaf, holder: str, answers: Answers, now: float) -> Held | o
             return None
         if has_key != 1:
             return Held(False)
-        if isinstance(token, int) and not isinstance(token, bool):
+        if key_end and isinstance(token, int) and not isinstance(token, bool):
             expiry = answers.get(expiry_read(leaf, token), _MISSING)
             if expiry is _MISSING:
                 return _MISSING
