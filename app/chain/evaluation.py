@@ -150,7 +150,8 @@ class Evaluation:
         return [incoming_read(self.registry, c, self.wallet) for c in chains_of(self.condition)]
 
     def _incoming(self, answers: Answers) -> list[Delegation] | None:
-        """Every chain's delegations to the wallet, in chain order; None until all answered."""
+        """The delegations to the wallet of every chain that answered, in chain order;
+        None until every chain's listing has been read (answered or not)."""
         found: list[Delegation] = []
         for read in self._incoming_reads():
             cached = self.cached(_incoming_key(read))
@@ -160,11 +161,17 @@ class Evaluation:
             answer = answers.get(read, _ABSENT)
             if answer is _ABSENT:
                 return None
-            listed = delegations_of(answer, read.chain_id)  # type: ignore[arg-type]
-            if listed is None:
-                return None
-            found += listed
+            found += delegations_of(answer, read.chain_id) or []  # type: ignore[arg-type]
         return found
+
+    def _unlisted_chains(self, answers: Answers) -> set[int]:
+        """The chains whose listing of delegations to the wallet gave no answer."""
+        return {
+            read.chain_id
+            for read in self._incoming_reads()
+            if not isinstance(self.cached(_incoming_key(read)), Incoming)
+            and delegations_of(answers.get(read), read.chain_id) is None
+        }
 
     def _coverage(self, incoming: list[Delegation], vault: str) -> Callable[[Leaf], bool]:
         """Whether `vault`'s delegations to the wallet cover a leaf."""
@@ -217,6 +224,7 @@ class Evaluation:
             (None, self.wallet, lambda leaf: True)
         ]
         incoming_unknown = False
+        unknown_leaves: list[Leaf] = []
         if self.registry is not None:
             if self.vault is not None and self.vault != self.wallet:
                 checks = {
@@ -235,8 +243,20 @@ class Evaluation:
                             learned[_incoming_key(read)] = Incoming(tuple(listed))
                     for vault in vaults_in(incoming, self.wallet, self._leaves):
                         candidates.append((vault, vault, self._coverage(incoming, vault)))
+                    unlisted = self._unlisted_chains(answers)
+                    if unlisted:
+                        # A vault listed on a chain that gave no answer counts only for
+                        # that chain's leaves (a delegation is per chain): unknown
+                        # there, no elsewhere. Only if that could admit is it an unknown.
+                        def unseen(leaf: Leaf) -> Tri:
+                            return None if leaf.chain_id in unlisted else False
+
+                        if evaluate(self.condition, unseen) is not False:
+                            incoming_unknown = True
+                            unknown_leaves += [
+                                leaf for leaf in self._leaves if leaf.chain_id in unlisted
+                            ]
         unknown = incoming_unknown
-        unknown_leaves: list[Leaf] = []
         wallet_value: Callable[[Leaf], Tri] | None = None
         for admitting, address, covers in candidates:
             held = self._held(address, answers)
