@@ -94,7 +94,13 @@ class Evaluation:
 
         verdict = evaluate(self.condition, value)
         if verdict is True:
-            ends = expiry(self.condition, held) if _has_unlock(self.condition) else None
+            if not _has_unlock(self.condition):
+                return Outcome(True)
+            ends = expiry(self.condition, held)
+            if ends is None and expiry(self.condition, _unread_as_no(held)) is not None:
+                # Whether the key's end removes depends on a leaf not in the cache
+                # (not read, which is not an unknown answer): read it.
+                return None
             return Outcome(True, expires_at=ends)
         if verdict is False and self.registry is None:
             return Outcome(False, failed=failing(self.condition, value))
@@ -305,6 +311,10 @@ class Evaluation:
 
 
 _ABSENT = object()
+
+
+def _unread_as_no(held: dict[Leaf, Held | None]) -> dict[Leaf, Held | None]:
+    return {leaf: Held(False) if h is None else h for leaf, h in held.items()}
 
 
 def _admitted_through(learned: dict[Hashable, object], vault: str) -> None:

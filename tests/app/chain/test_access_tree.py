@@ -267,3 +267,16 @@ def test_a_stored_condition_is_parsed_once_per_text() -> None:
     assert first is again
     assert first == parse({"allowlist": addresses}, 1)
     assert loads(text, 2) is not first  # the room's chain is part of what is parsed
+
+
+def test_a_cached_key_whose_end_depends_on_a_leaf_not_cached_is_read() -> None:
+    condition = AnyOf((LOCK, A))
+    key_only = {(LOCK, HOLDER): Held(True, 100)}
+    # Not in the cache is not an unknown answer: whether the key's end removes
+    # depends on A, so the fast path does not decide.
+    assert Evaluation(condition, HOLDER, 50.0, key_only.get).cached_outcome() is None
+
+    both = {**key_only, (A, HOLDER): Held(False)}
+    decided = Evaluation(condition, HOLDER, 50.0, both.get).cached_outcome()
+    assert decided is not None
+    assert (decided.verdict, decided.expires_at) == (True, 100)
