@@ -44,6 +44,7 @@ from app.database import DATABASE_UNAVAILABLE, close_database, open_database
 from app.events.service import start_tasks as start_events
 from app.schema_check import SchemaNotCurrentError, check_schema
 from app.services import Services
+from models.access import Condition
 from models.db import is_unavailable
 from models.webhook_inbox import rooms_with_pending
 from models.webhook_inbox_ops import blank_payloads_processed_before
@@ -176,11 +177,17 @@ async def read_vaults(services: Services, room: str) -> dict[str, str | None]:
 
 
 def confirm_access(
-    services: Services, room: str, identity: str, vault: str | None, ends_at: int | None
+    services: Services,
+    room: str,
+    identity: str,
+    vault: str | None,
+    ends_at: int | None,
+    condition: Condition,
 ) -> None:
-    """The re-check's yes, to the room's actor: the vault and key end to follow now."""
+    """The re-check's yes, to the room's actor: the vault and key end to follow now
+    (under `condition`, which the actor still holds, or the yes is stale)."""
     with contextlib.suppress(MailboxFullError, RegistryClosedError):
-        services.rooms.tell(room, AccessConfirmed(identity, vault, ends_at))
+        services.rooms.tell(room, AccessConfirmed(identity, vault, ends_at, condition))
 
 
 def recheck_ports(services: Services) -> RecheckPorts:

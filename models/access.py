@@ -8,6 +8,7 @@ older `access_type` fields map to a one-leaf tree and back.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -326,8 +327,22 @@ def dumps(condition: Condition | None) -> str | None:
 
 
 def loads(text: str | None, room_chain: int) -> Condition | None:
-    """A stored condition (written by `dumps`, so valid)."""
-    return None if text is None else parse(json.loads(text), room_chain)
+    """A stored condition (written by `dumps`, so valid).
+
+    Memoised by its text: every room read (GET /v1/rooms, room.* events, each
+    re-check round) loads it, and parsing checksums every address (a keccak
+    each), ~0.1 s for a full allowlist. A condition is immutable, so one parsed
+    object serves every read of the same text."""
+    return None if text is None else _parsed(text, room_chain)
+
+
+# Distinct stored conditions kept parsed; past it the least recently read is parsed again.
+PARSED_CONDITIONS = 1024
+
+
+@functools.lru_cache(maxsize=PARSED_CONDITIONS)
+def _parsed(text: str, room_chain: int) -> Condition | None:
+    return parse(json.loads(text), room_chain)
 
 
 # -- the older fields -------------------------------------------------------------------

@@ -325,8 +325,8 @@ class RoomActor(Actor[str, RoomMessage]):
             case KeysEnded():
                 await self._remove_ended()
                 return None
-            case AccessConfirmed(identity, vault, ends_at):
-                if memory.config is not None and memory.config.condition is not None:
+            case AccessConfirmed(identity, vault, ends_at, condition):
+                if memory.config is not None and memory.config.condition == condition:
                     memory.vaults[identity] = vault
                     self._key_ends.set(identity, ends_at)
                 return None
@@ -365,8 +365,12 @@ class RoomActor(Actor[str, RoomMessage]):
                 plan = moderation.remove(memory, message, now(), livekit_configured=configured)
                 return await perform.plan(memory, livekit, plan)
             case RevokeAccess():
-                self._key_ends.drop(message.identity)
-                memory.vaults.pop(message.identity, None)
+                if message.disconnect:
+                    # Only a removal ends what admitted it: a token request's no
+                    # revokes the grant, and the re-check still follows whoever
+                    # stays connected (through its vault, until its key ends).
+                    self._key_ends.drop(message.identity)
+                    memory.vaults.pop(message.identity, None)
                 plan = moderation.revoke_access(
                     memory, message, now(), livekit_configured=configured
                 )

@@ -43,6 +43,7 @@ from actors.room.livekit import (
 )
 from actors.room.lobby_board import TicketView
 from actors.room.views import IssuedToken, Knocked, LiveParticipant
+from models.access import Condition
 from models.bans import BanRow
 from models.recordings import RecordingRow
 from models.rooms import RoomRow, RoomSettings
@@ -225,11 +226,15 @@ class KeysEnded:
 @dataclass(frozen=True, slots=True)
 class AccessConfirmed:
     """The re-check found `identity` still qualifies: through `vault`, until `ends_at`
-    (a key renewed moves its end). A tell."""
+    (a key renewed moves its end). A tell.
+
+    `condition`: the one it was checked against; a confirmation of a condition the
+    room no longer holds (a PATCH since the re-check read it) is ignored."""
 
     identity: str
     vault: str | None
     ends_at: int | None
+    condition: Condition
 
 
 @dataclass(frozen=True, slots=True)

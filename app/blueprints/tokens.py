@@ -281,6 +281,8 @@ async def _check_access(
             current = await app_services.rooms.ask(name, ReadEntry())
         if current.version != entry.version:
             return current
-        if isinstance(refused, AccessDeniedError):
+        if isinstance(refused, AccessDeniedError) and vault is None:
+            # Only a no for the identity as such (itself and the vaults the registry
+            # lists): a no for a named vault says nothing of the one it came in through.
             _revoke_on_no(app_services, name, identity)
         raise

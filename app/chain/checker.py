@@ -34,21 +34,28 @@ from app.chain.rpc_errors import (
     ExecutionRevertedError,
 )
 from app.chain.rpc_requests import RPCRequest, block_param, eth_call_request
-from app.chain.rules import REVERTED, Answer, ChainRead, holder_address
+from app.chain.rules import INCOMING_SIGNATURE, REVERTED, Answer, ChainRead, holder_address
 from app.chain.stats import GatingStats
 from models.access import Condition, Leaf, leaves
 
 # delegate.xyz v2's registry, at the same address on every chain it is deployed to.
 DEFAULT_DELEGATE_REGISTRY = "0x00000000000000447e69651d841bd8d104bed493"
 
+# The registry's `getIncomingDelegations` costs ~15,000 gas per delegation listed,
+# and anyone may delegate to anyone: under CHAIN_CALL_GAS it runs out past ~67, so
+# a spammed wallet could never qualify through a vault. This one call gets a higher
+# cap (~600 delegations); its answer is bounded by the RPC's 1 MiB answer limit.
+INCOMING_DELEGATIONS_GAS = 10_000_000
+
 # JSON-RPC batches are capped by providers (often 100 to 1000 calls): stay well under.
 MAX_BATCH = 100
 # Exchanges of one re-check in flight at once per chain: contracts are read
 # side by side, so a slow one costs the others nothing, without flooding the node.
 MAX_CONCURRENT_EXCHANGES = 4
-# Rounds of reads for one check: first reads; what depends on them (an Unlock
-# key's expiry, a found vault's holdings); a found vault's key expiry.
-MAX_ROUNDS = 3
+# Rounds of reads for one check (DESIGN.md section 10): first reads; what depends
+# on them (an Unlock key's expiry, a found vault's holdings). A found vault's key
+# end is not read (evaluation.py `_key_end`): the re-check reads it.
+MAX_ROUNDS = 2
 
 
 class AccessDeniedError(Exception):
@@ -95,8 +102,15 @@ class Check:
     condition: Condition
     identity: str
     delegation: bool = False
-    # The vault to follow (lower case), None: search the registry (delegation rooms).
+    # The vault to follow, None: search the registry (delegation rooms).
     vault: str | None = None
+
+    def __post_init__(self) -> None:
+        # The one place addresses are normalised: the actor keeps a vault as the token
+        # carries it (checksummed), the rules compare lower case (holders, allowlists).
+        object.__setattr__(self, "identity", self.identity.lower())
+        if self.vault is not None:
+            object.__setattr__(self, "vault", self.vault.lower())
 
 
 T = TypeVar("T")
@@ -157,7 +171,7 @@ class AccessChecker:
         if holder is None:
             stats.denied += 1
             raise AccessDeniedError(_what(condition, []), "the identity is not an address")
-        check = Check(condition, holder, delegation, None if vault is None else vault.lower())
+        check = Check(condition, holder, delegation, vault)
         evaluation = self._evaluation(check, cached=True)
         decided = evaluation.cached_outcome()
         if decided is not None:
@@ -217,7 +231,7 @@ class AccessChecker:
         lookup = self.cache.get if cached else _nothing_cached
         return Evaluation(
             check.condition,
-            check.identity.lower(),
+            check.identity,
             self._now(),
             lookup,
             registry=self._registry if check.delegation else None,
@@ -338,6 +352,8 @@ def _not_configured(chain_id: int) -> str:
 def _request(read: ChainRead, gas: int) -> RPCRequest:
     if read.contract is None:
         return RPCRequest("eth_getBalance", [read.args[0], block_param("latest")])
+    if read.signature == INCOMING_SIGNATURE:
+        gas = max(gas, INCOMING_DELEGATIONS_GAS)
     return eth_call_request(read.contract, encode_call(read.signature, *read.args), gas=gas)
 
 

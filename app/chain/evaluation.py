@@ -40,6 +40,19 @@ CacheLookup = Callable[[Hashable], object | None]
 
 
 @dataclass(frozen=True, slots=True)
+class Incoming:
+    """One chain's delegations to a wallet, as cached. Kept like a yes only when a
+    vault in it admitted; else like a no (a few seconds), so a delegation made
+    just now is seen by the next request."""
+
+    delegations: tuple[Delegation, ...]
+    admitted: bool = False
+
+    def __bool__(self) -> bool:
+        return self.admitted
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """The decision: `verdict` True (admitted), False (refused) or None (no answer)."""
 
@@ -81,7 +94,13 @@ class Evaluation:
 
         verdict = evaluate(self.condition, value)
         if verdict is True:
-            ends = expiry(self.condition, held) if _has_unlock(self.condition) else None
+            if not _has_unlock(self.condition):
+                return Outcome(True)
+            ends = expiry(self.condition, held)
+            if ends is None and expiry(self.condition, _unread_as_no(held)) is not None:
+                # Whether the key's end removes depends on a leaf not in the cache
+                # (not read, which is not an unknown answer): read it.
+                return None
             return Outcome(True, expires_at=ends)
         if verdict is False and self.registry is None:
             return Outcome(False, failed=failing(self.condition, value))
@@ -109,7 +128,7 @@ class Evaluation:
         incoming = self._incoming(answers)
         reads += [r for r in self._incoming_reads() if self.cached(_incoming_key(r)) is None]
         if incoming is not None:
-            for vault in vaults_in(incoming, self.wallet):
+            for vault in vaults_in(incoming, self.wallet, self._leaves):
                 reads += self._reads_for(vault, answers, self._coverage(incoming, vault))
         return reads
 
@@ -121,29 +140,44 @@ class Evaluation:
             if self._cached_held(leaf, address) is not None or not covers(leaf):
                 continue
             reads += first_reads(leaf, address)
-            reads += follow_up_reads(leaf, address, answers)
+            if self._key_end(address):
+                reads += follow_up_reads(leaf, address, answers)
         return reads
+
+    def _key_end(self, address: str) -> bool:
+        """Whether an Unlock key's end is read for `address`: not for a vault found in
+        the registry, whose holdings are read in the second batch already (DESIGN.md
+        section 10: the first batch and one more per chain). Its key's end is then
+        read by the first re-check, which follows the vault named and arms the timer."""
+        return address in (self.wallet, self.vault)
 
     def _incoming_reads(self) -> list[ChainRead]:
         assert self.registry is not None
         return [incoming_read(self.registry, c, self.wallet) for c in chains_of(self.condition)]
 
     def _incoming(self, answers: Answers) -> list[Delegation] | None:
-        """Every chain's delegations to the wallet, in chain order; None until all answered."""
+        """The delegations to the wallet of every chain that answered, in chain order;
+        None until every chain's listing has been read (answered or not)."""
         found: list[Delegation] = []
         for read in self._incoming_reads():
             cached = self.cached(_incoming_key(read))
-            if cached is not None:
-                found += cached  # type: ignore[arg-type]
+            if isinstance(cached, Incoming):
+                found += cached.delegations
                 continue
             answer = answers.get(read, _ABSENT)
             if answer is _ABSENT:
                 return None
-            listed = delegations_of(answer, read.chain_id)  # type: ignore[arg-type]
-            if listed is None:
-                return None
-            found += listed
+            found += delegations_of(answer, read.chain_id) or []  # type: ignore[arg-type]
         return found
+
+    def _unlisted_chains(self, answers: Answers) -> set[int]:
+        """The chains whose listing of delegations to the wallet gave no answer."""
+        return {
+            read.chain_id
+            for read in self._incoming_reads()
+            if not isinstance(self.cached(_incoming_key(read)), Incoming)
+            and delegations_of(answers.get(read), read.chain_id) is None
+        }
 
     def _coverage(self, incoming: list[Delegation], vault: str) -> Callable[[Leaf], bool]:
         """Whether `vault`'s delegations to the wallet cover a leaf."""
@@ -156,7 +190,9 @@ class Evaluation:
         for leaf in self._leaves:
             cached = self._cached_held(leaf, address)
             if cached is None:
-                held[leaf] = leaf_held(leaf, address, answers, self.now)
+                held[leaf] = leaf_held(
+                    leaf, address, answers, self.now, key_end=self._key_end(address)
+                )
             else:
                 held[leaf] = cached
         return held
@@ -194,6 +230,7 @@ class Evaluation:
             (None, self.wallet, lambda leaf: True)
         ]
         incoming_unknown = False
+        unknown_leaves: list[Leaf] = []
         if self.registry is not None:
             if self.vault is not None and self.vault != self.wallet:
                 checks = {
@@ -209,11 +246,23 @@ class Evaluation:
                     for read in self._incoming_reads():
                         listed = delegations_of(answers.get(read), read.chain_id)
                         if listed is not None:
-                            learned[_incoming_key(read)] = tuple(listed)
-                    for vault in vaults_in(incoming, self.wallet):
+                            learned[_incoming_key(read)] = Incoming(tuple(listed))
+                    for vault in vaults_in(incoming, self.wallet, self._leaves):
                         candidates.append((vault, vault, self._coverage(incoming, vault)))
+                    unlisted = self._unlisted_chains(answers)
+                    if unlisted:
+                        # A vault listed on a chain that gave no answer counts only for
+                        # that chain's leaves (a delegation is per chain): unknown
+                        # there, no elsewhere. Only if that could admit is it an unknown.
+                        def unseen(leaf: Leaf) -> Tri:
+                            return None if leaf.chain_id in unlisted else False
+
+                        if evaluate(self.condition, unseen) is not False:
+                            incoming_unknown = True
+                            unknown_leaves += [
+                                leaf for leaf in self._leaves if leaf.chain_id in unlisted
+                            ]
         unknown = incoming_unknown
-        unknown_leaves: list[Leaf] = []
         wallet_value: Callable[[Leaf], Tri] | None = None
         for admitting, address, covers in candidates:
             held = self._held(address, answers)
@@ -226,6 +275,8 @@ class Evaluation:
                 wallet_value = value
             verdict = evaluate(self.condition, value)
             if verdict is True:
+                if admitting is not None:
+                    _admitted_through(learned, admitting)
                 admitted: dict[Leaf, Held | None] = {}
                 for leaf, h in held.items():
                     said = value(leaf)
@@ -260,6 +311,17 @@ class Evaluation:
 
 
 _ABSENT = object()
+
+
+def _unread_as_no(held: dict[Leaf, Held | None]) -> dict[Leaf, Held | None]:
+    return {leaf: Held(False) if h is None else h for leaf, h in held.items()}
+
+
+def _admitted_through(learned: dict[Hashable, object], vault: str) -> None:
+    """The delegation lists just read that name `vault`, which admitted: kept like a yes."""
+    for key, value in list(learned.items()):
+        if isinstance(value, Incoming) and any(d.vault == vault for d in value.delegations):
+            learned[key] = Incoming(value.delegations, admitted=True)
 
 
 @functools.lru_cache(maxsize=4096)

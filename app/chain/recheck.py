@@ -22,6 +22,7 @@ from actors.runtime import ActorError
 from app.chain.checker import AccessChecker, Check
 from app.chain.rules import holder_address
 from app.livekit_gateway import LiveKitRefusedError, LiveKitUnreachableError
+from models.access import Condition
 from models.db import Database, DatabaseUnavailableError, is_unavailable
 from models.rooms import gated_rooms
 from models.sessions import open_standard_participants
@@ -33,8 +34,9 @@ log = logging.getLogger(__name__)
 RemoveParticipant = Callable[[str, str, str], Awaitable[None]]
 # (room): the vault each identity was admitted through, from the room's actor.
 ReadVaults = Callable[[str], Awaitable[dict[str, str | None]]]
-# (room, identity, vault, when its admitting key ends): still admitted, told to the actor.
-Confirm = Callable[[str, str, str | None, int | None], None]
+# (room, identity, vault, when its admitting key ends, the condition checked): still
+# admitted, told to the actor.
+Confirm = Callable[[str, str, str | None, int | None, Condition], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,13 @@ async def recheck_gated_rooms(
             continue
         if outcome is not None and outcome.verdict:
             if ports.confirm is not None:
-                ports.confirm(room_name, identity, outcome.vault, outcome.expires_at)
+                ports.confirm(
+                    room_name,
+                    identity,
+                    outcome.vault,
+                    outcome.expires_at,
+                    gated[room_name].condition,
+                )
             continue
         condition = gated[room_name].condition
         described = condition.describe()

@@ -6,8 +6,9 @@ One place states them, for the token route and the periodic re-check alike:
 - erc721: `balanceOf(holder) >= 1`; with a token id, `ownerOf(id) == holder`;
 - erc1155: `balanceOf(holder, id) >= min`;
 - native: `eth_getBalance(holder) >= min`;
-- unlock: `getHasValidKey(holder)`, and the key's expiry
-  (`keyExpirationTimestampFor(tokenOfOwnerByIndex(holder, 0))`);
+- unlock: `getHasValidKey(holder)` decides; the expiry of the key at index 0
+  (`keyExpirationTimestampFor(tokenOfOwnerByIndex(holder, 0))`) only arms the
+  end-of-key timer, when it is in the future;
 - allowlist: the holder is on it (no read).
 
 Three-valued (Kleene): True, False, or None for no answer. `any` is yes on one
@@ -17,7 +18,7 @@ yes whatever else is unknown; `all` is no on one no.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -46,6 +47,7 @@ DELEGATION_ALL = 1
 DELEGATION_CONTRACT = 2
 DELEGATION_ERC721 = 3
 DELEGATION_TUPLE = "(uint8,address,address,bytes32,address,uint256,uint256)[]"
+INCOMING_SIGNATURE = "getIncomingDelegations(address)"
 # Vaults tried when the token request names none (DESIGN.md section 10).
 MAX_VAULTS = 10
 
@@ -150,9 +152,12 @@ def follow_up_reads(leaf: Leaf, holder: str, answers: Answers) -> list[ChainRead
     return []
 
 
-def leaf_held(leaf: Leaf, holder: str, answers: Answers, now: float) -> Held | object | None:
+def leaf_held(
+    leaf: Leaf, holder: str, answers: Answers, now: float, *, key_end: bool = True
+) -> Held | object | None:
     """What `holder` has of `leaf` given `answers`: Held, None (no answer), or
-    _MISSING when a read it needs has not been made."""
+    _MISSING when a read it needs has not been made. Without `key_end`, an Unlock
+    key's end is not read (a yes without an end: the re-check follows it)."""
     if isinstance(leaf, Allowlist):
         return Held(holder in leaf.members)
     reads = first_reads(leaf, holder)
@@ -165,16 +170,17 @@ def leaf_held(leaf: Leaf, holder: str, answers: Answers, now: float) -> Held | o
             return None
         if has_key != 1:
             return Held(False)
-        if isinstance(token, int) and not isinstance(token, bool):
+        if key_end and isinstance(token, int) and not isinstance(token, bool):
             expiry = answers.get(expiry_read(leaf, token), _MISSING)
             if expiry is _MISSING:
                 return _MISSING
-            if isinstance(expiry, int) and not isinstance(expiry, bool):
-                if expiry >= NEVER_EXPIRES:
-                    return Held(True)
-                # Qari's clock decides (DESIGN.md section 10): an ended key admits no one.
-                return Held(expiry > now, expiry)
-        # A valid key whose expiry cannot be read: admitted; the re-check follows it.
+            if isinstance(expiry, int) and not isinstance(expiry, bool) and now < expiry:
+                # `getHasValidKey` decides; the expiry only arms the timer, and only a
+                # future one: index 0 may be an ended key while a later one is valid
+                # (PublicLock counts ended keys in tokenOfOwnerByIndex).
+                return Held(True, None if expiry >= NEVER_EXPIRES else expiry)
+        # A valid key whose expiry cannot be read (or is past): admitted; the
+        # re-check follows it.
         return Held(True)
     [answer] = found
     if answer is None:
@@ -240,9 +246,7 @@ def delegation_read(registry: str, leaf: Leaf, wallet: str, vault: str) -> Chain
 
 
 def incoming_read(registry: str, chain_id: int, wallet: str) -> ChainRead:
-    return ChainRead(
-        chain_id, registry, "getIncomingDelegations(address)", (wallet,), DELEGATION_TUPLE
-    )
+    return ChainRead(chain_id, registry, INCOMING_SIGNATURE, (wallet,), DELEGATION_TUPLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,10 +276,20 @@ def delegations_of(answer: Answer | None, chain_id: int) -> list[Delegation] | N
     return found
 
 
-def vaults_in(delegations: list[Delegation], wallet: str) -> list[str]:
-    """The vaults to try, in the registry's order, at most MAX_VAULTS."""
+def vaults_in(
+    delegations: list[Delegation], wallet: str, condition_leaves: Sequence[Leaf]
+) -> list[str]:
+    """The vaults to try, in the registry's order, at most MAX_VAULTS: only those whose
+    delegations cover some leaf of the condition (that costs no read), so vaults
+    delegating something else (anyone may delegate to anyone) do not crowd out one
+    that counts."""
     vaults = dict.fromkeys(d.vault for d in delegations if d.vault != wallet)
-    return list(vaults)[:MAX_VAULTS]
+    covering = [
+        vault
+        for vault in vaults
+        if any(delegated(delegations, vault, leaf) for leaf in condition_leaves)
+    ]
+    return covering[:MAX_VAULTS]
 
 
 def delegated(delegations: list[Delegation], vault: str, leaf: Leaf) -> bool:
@@ -328,8 +342,12 @@ def failing(condition: Condition, value: Callable[[Leaf], Tri]) -> list[Leaf]:
 
 
 def expiry(condition: Condition, held: Mapping[Leaf, Held | None]) -> int | None:
-    """When a yes on `held` stops being one as Unlock keys end: the expiry of the
-    key that then decides (None: no key ending takes the yes away)."""
+    """When a yes on `held` becomes a definite no as Unlock keys end: the expiry of
+    the key that then decides (None: no key ending takes the yes away for sure).
+
+    A leaf without an answer (None) is not a no: an unknown removes nobody
+    (DESIGN.md section 3), so a key whose end leaves only an unknown arms no
+    timer, and the re-check decides then."""
     ending = sorted(
         (
             (h.expires_at, leaf)
@@ -348,6 +366,6 @@ def expiry(condition: Condition, held: Mapping[Leaf, Held | None]) -> int | None
             found = held.get(item)
             return None if found is None else found.yes
 
-        if evaluate(condition, value) is not True:
+        if evaluate(condition, value) is False:
             return expires_at
     return None

@@ -25,8 +25,19 @@ async def upgrade(db: BaseDBAsyncClient) -> str:
         WHERE "access_type" = 'nft' AND "nft_address" IS NOT NULL AND "access" IS NULL;"""
 
 
+# A room whose condition only `access` can say (`access_type` 'conditions') has no
+# older field that says it, and 'public' would open a gated room: the downgrade is
+# refused while one exists (README: make such rooms public or one leaf first).
 async def downgrade(db: BaseDBAsyncClient) -> str:
     return """
+        DO $$
+        DECLARE gated INTEGER;
+        BEGIN
+            SELECT count(*) INTO gated FROM "rooms" WHERE "access_type" = 'conditions';
+            IF gated > 0 THEN
+                RAISE EXCEPTION 'downgrade past migration 11 refused: % room(s) have access_type conditions, which older versions cannot read (opening them would ungate them); PATCH their access to a single erc20/erc721/erc1155 leaf or null first', gated;
+            END IF;
+        END $$;
         ALTER TABLE "rooms" DROP COLUMN "access";
         ALTER TABLE "rooms" DROP COLUMN "delegation";
         COMMENT ON COLUMN "rooms"."access_type" IS 'PUBLIC: public\nTOKEN: token\nNFT: nft';"""

@@ -23,7 +23,9 @@ from models.access import (
     Native,
     Unlock,
     as_json,
+    dumps,
     from_legacy,
+    loads,
     parse,
     to_legacy,
 )
@@ -83,7 +85,9 @@ OTHER_LOCK = Unlock(1, "0x" + "44" * 20)
         (LOCK, {LOCK: Held(True, None)}, None),  # a key that never ends
         (AnyOf((LOCK, A)), {LOCK: Held(True, 100), A: Held(True)}, None),  # not needed
         (AnyOf((LOCK, A)), {LOCK: Held(True, 100), A: Held(False)}, 100),
-        (AnyOf((LOCK, A)), {LOCK: Held(True, 100), A: None}, 100),  # unknown is no yes
+        # Without the key only an unknown is left: that removes nobody (section 3).
+        (AnyOf((LOCK, A)), {LOCK: Held(True, 100), A: None}, None),
+        (All((LOCK, A)), {LOCK: Held(True, 100), A: None}, 100),  # a no whatever A says
         (All((LOCK, A)), {LOCK: Held(True, 100), A: Held(True)}, 100),
         # Two keys, either admits: the yes ends with the later one.
         (AnyOf((LOCK, OTHER_LOCK)), {LOCK: Held(True, 100), OTHER_LOCK: Held(True, 200)}, 200),
@@ -124,9 +128,10 @@ def test_an_unlock_key_is_read_then_its_expiry() -> None:
     answers[then] = 100
     outcome = evaluation.outcome(answers)
     assert (outcome.verdict, outcome.expires_at) == (True, 100)
-    # By Qari's clock past its end, the same answers admit nobody.
-    late = Evaluation(LOCK, HOLDER, 100.0, lambda key: None)
-    assert late.outcome(answers).verdict is False
+    # Past the index-0 key's end by Qari's clock, getHasValidKey still decides
+    # (another key may be valid): admitted, and no timer for an end gone by.
+    late = Evaluation(LOCK, HOLDER, 100.0, lambda key: None).outcome(answers)
+    assert (late.verdict, late.expires_at) == (True, None)
 
 
 def test_a_reverting_key_check_is_no_answer() -> None:
@@ -250,3 +255,28 @@ def test_a_cached_key_that_has_ended_is_read_again() -> None:
     ]
     # A cached no is kept: it is not read again.
     assert evaluation.outcome({}).verdict is None
+
+
+def test_a_stored_condition_is_parsed_once_per_text() -> None:
+    # A full allowlist costs a keccak per address to parse: every room read loads it.
+    addresses = [to_checksum_address(f"0x{n:040x}") for n in range(1, 1001)]
+    text = dumps(parse({"allowlist": addresses}, 1))
+
+    first, again = loads(text, 1), loads(text, 1)
+
+    assert first is again
+    assert first == parse({"allowlist": addresses}, 1)
+    assert loads(text, 2) is not first  # the room's chain is part of what is parsed
+
+
+def test_a_cached_key_whose_end_depends_on_a_leaf_not_cached_is_read() -> None:
+    condition = AnyOf((LOCK, A))
+    key_only = {(LOCK, HOLDER): Held(True, 100)}
+    # Not in the cache is not an unknown answer: whether the key's end removes
+    # depends on A, so the fast path does not decide.
+    assert Evaluation(condition, HOLDER, 50.0, key_only.get).cached_outcome() is None
+
+    both = {**key_only, (A, HOLDER): Held(False)}
+    decided = Evaluation(condition, HOLDER, 50.0, both.get).cached_outcome()
+    assert decided is not None
+    assert (decided.verdict, decided.expires_at) == (True, 100)

@@ -23,12 +23,15 @@ import jwt
 import pytest
 from livekit.protocol.room import RoomParticipantIdentity
 
+from actors.room.protocol import AccessConfirmed, ReadVaults
+from models.access import parse
 from tests.app.chain.conftest import Gated
 from tests.app.chain.helpers import ask_token, make_room
 from tests.support.applied import apply_pending
 from tests.support.chain import Chain
 from tests.support.clock import FakeClock
 from tests.support.outbox import data_of, numbered
+from tests.support.settings import AUTH
 from tests.support.timers import ManualTimers
 from tests.support.unlock_lock import UnlockLock, deploy_lock, latest_time, mine_at
 from tests.support.webhooks import event, participant, room_info, signed
@@ -235,3 +238,75 @@ async def test_a_member_who_needed_the_key_and_more_is_removed_when_it_expires(
 
     (gone,) = data_of(await numbered(gated.running), "participant.removed")
     assert (gone["identity"], gone["by"]) == (member, "access_expired")
+
+
+async def test_an_ended_key_at_index_0_does_not_refuse_a_member_with_a_valid_key(
+    gated: Gated, lock: UnlockLock
+) -> None:
+    chain = gated.chain
+    member = chain.accounts[1]
+    ended = now(gated) + 60
+    lock.grant(member, ended)
+    mine_at(chain, ended + 1)  # the first key (index 0) has ended on the chain
+    gated.clock.advance(61)
+    renewed = now(gated) + 3600
+    second = lock.grant(member, renewed)
+    assert lock.token_of_owner_by_index(member, 1) == second
+    await members_room(gated, unlock(lock))
+
+    await join(gated, member, 1)
+    await pass_time_to(gated, ended + 5)
+    await gated.running.gating_sleep.tick()
+
+    assert removed(gated) == []
+
+
+async def test_a_key_whose_end_leaves_only_an_unknown_removes_nobody(
+    gated: Gated, lock: UnlockLock
+) -> None:
+    chain = gated.chain
+    member = chain.accounts[1]
+    expiry = now(gated) + 120
+    lock.grant(member, expiry)
+    # An erc20 leaf that never answers: the multi-token has no balanceOf(address), so
+    # the call reverts (no answer, not a balance of zero).
+    unknown = {"erc20": {"address": gated.tokens.erc1155, "min": "1"}}
+    await members_room(gated, {"any": [unlock(lock), unknown]})
+    await join(gated, member, 1)
+
+    mine_at(chain, expiry + 1)
+    await pass_time_to(gated, expiry + 5)
+    await pass_time_to(gated, expiry + 10)
+    await gated.running.gating_sleep.tick()
+
+    assert removed(gated) == []
+    assert data_of(await numbered(gated.running), "participant.removed") == []
+
+
+async def test_a_confirmation_of_the_condition_before_a_patch_is_ignored(
+    gated: Gated, lock: UnlockLock
+) -> None:
+    chain = gated.chain
+    member = chain.accounts[1]
+    expiry = now(gated) + 120
+    lock.grant(member, expiry)
+    await members_room(gated, unlock(lock))
+    await join(gated, member, 1)
+    before = parse(unlock(lock), chain.chain_id)
+    assert before is not None
+    # The room now admits the member by the allowlist: its key's end removes nobody.
+    response = await gated.running.client().patch(
+        f"/v1/rooms/{ROOM}", json={"access": {"allowlist": [member]}}, headers=AUTH
+    )
+    assert response.status_code == 200
+    # A re-check that read the room before the PATCH confirms the key it saw.
+    rooms = gated.running.services.rooms
+    rooms.tell(ROOM, AccessConfirmed(member, None, expiry, before))
+    await rooms.ask(ROOM, ReadVaults())
+
+    mine_at(chain, expiry + 1)
+    await pass_time_to(gated, expiry + 5)
+    await pass_time_to(gated, expiry + 10)
+
+    assert removed(gated) == []
+    assert data_of(await numbered(gated.running), "participant.removed") == []
