@@ -69,6 +69,10 @@ class SeatBook:
         # The lease the room's actor holds: every write of a seat carries it (fenced).
         self.lease = Lease(room_name, 0)
         self._grants: dict[str, _Grant] = {}
+        # The same grants as the admission rule reads them, kept in step with
+        # `_grants`: a round's copy is then a plain dict copy (C speed), not a new
+        # Grant per identity (py-spy: 9.7% of the webhook bench's busy samples).
+        self._grant_values: dict[str, Grant] = {}
         # What grants() last handed out; None once the grants changed since.
         self._grants_view: Mapping[str, Grant] | None = None
         # identity -> held_until, kept in expiry order (a new hold is the latest),
@@ -83,6 +87,7 @@ class SeatBook:
         """A new creation of the room (or none): nothing granted before counts."""
         self.room_id = room_id
         self._grants = {}
+        self._grant_values = {}
         self._grants_view = None
         self._held = {}
 
@@ -100,6 +105,7 @@ class SeatBook:
             if known is not None and known.row.granted_until >= row.granted_until:
                 continue
             self._grants[row.identity] = _Grant(row, None)
+            self._grant_values[row.identity] = Grant(row.granted_until, row.grant_key)
             self._grants_view = None
             until = row.held_until
             if until is not None and until > now and row.identity not in in_room:
@@ -136,9 +142,7 @@ class SeatBook:
         The copy is kept until the grants change: each webhook round asks for it,
         and copying every grant each time grew with the room's history."""
         if self._grants_view is None:
-            self._grants_view = MappingProxyType(
-                {i: Grant(g.row.granted_until, g.row.grant_key) for i, g in self._grants.items()}
-            )
+            self._grants_view = MappingProxyType(self._grant_values.copy())
         return self._grants_view
 
     def held(self, now: dt.datetime) -> Mapping[str, dt.datetime]:
@@ -266,10 +270,12 @@ class SeatBook:
         for identity in [i for i, g in self._grants.items() if g.row.granted_until <= now]:
             if identity not in self._held:
                 del self._grants[identity]
+                del self._grant_values[identity]
                 self._grants_view = None
 
     def _write(self, identity: str, row: SeatRow) -> asyncio.Future[None]:
         stored = self._writer.store(row, self.lease)
         self._grants[identity] = _Grant(row, stored)
+        self._grant_values[identity] = Grant(row.granted_until, row.grant_key)
         self._grants_view = None
         return stored
