@@ -26,7 +26,7 @@ from actors.room.admission import VAULT_ATTRIBUTE, AdmissionStats
 from actors.room.directory import RoomDirectory
 from actors.room.errors import RoomError, RoomUnavailableError
 from actors.room.expiry import KeyEnds
-from actors.room.livekit import LiveKit
+from actors.room.livekit import LiveKit, TokenRequest
 from actors.room.lobby import Lobby
 from actors.room.lobby_board import LobbyBoard
 from actors.room.memory import RoomMemory
@@ -34,6 +34,7 @@ from actors.room.ownership import Ownership, SoleNode
 from actors.room.protocol import (
     MANAGED,
     AccessConfirmed,
+    AccessVerdict,
     AdmitAll,
     AdmitTicket,
     ChangeParticipant,
@@ -64,6 +65,7 @@ from actors.room.protocol import (
 )
 from actors.room.reconciler import ReconcilePorts, Reconciler
 from actors.room.seats import SeatBook
+from actors.room.views import Knocked
 from actors.room.webhook_round import RoundPorts, WebhookRound
 from actors.seat_writer import SeatWriter
 from models.db import Database, DatabaseUnavailableError, LeaseLostError
@@ -301,25 +303,13 @@ class RoomActor(Actor[str, RoomMessage]):
         configured = livekit.configured
         match message:
             case IssueToken(request, verdict, wallet):
-                version = None if verdict is None else verdict.version
-                vault = None if verdict is None else verdict.vault
                 if memory.config is not None and lobbying.knocks(memory, wallet):
-                    tokens.require_allowed(memory, request, version, wallet)
-                    if vault is not None:
-                        # The ticket's token carries the vault that qualified the knock.
-                        request = replace(
-                            request,
-                            attributes={**(request.attributes or {}), VAULT_ATTRIBUTE: vault},
-                        )
-                    wait = self._deps.lobby_wait_seconds
-                    knocked = await lobbying.knock(memory, request, now(), wait)
-                    if verdict is not None:
-                        self._key_ends.set(request.identity, verdict.ends_at)
-                    self._time_lobby()
-                    return knocked
+                    return await self._knock(request, verdict, wallet)
                 if verdict is None:
                     return tokens.issue(memory, livekit, now(), request, None, wallet)
-                issued = tokens.issue(memory, livekit, now(), request, version, wallet, vault)
+                issued = tokens.issue(
+                    memory, livekit, now(), request, verdict.version, wallet, verdict.vault
+                )
                 self._key_ends.set(issued.identity, verdict.ends_at)
                 return issued
             case KeysEnded():
@@ -408,6 +398,25 @@ class RoomActor(Actor[str, RoomMessage]):
                 await self._expire_lobby()
                 return None
         raise TypeError(f"RoomActor cannot handle {type(message).__name__}")
+
+    async def _knock(
+        self, request: TokenRequest, verdict: AccessVerdict | None, wallet: str | None
+    ) -> Knocked:
+        """A token request in a lobby room by a wallet not owning it: checked as any
+        token request would be, then its ticket (new, or the identity's open one)."""
+        memory = self._memory
+        version = None if verdict is None else verdict.version
+        tokens.require_allowed(memory, request, version, wallet)
+        if verdict is not None and verdict.vault is not None:
+            # The ticket's token carries the vault that qualified the knock.
+            attributes = {**(request.attributes or {}), VAULT_ATTRIBUTE: verdict.vault}
+            request = replace(request, attributes=attributes)
+        wait = self._deps.lobby_wait_seconds
+        knocked = await lobbying.knock(memory, request, self._deps.now(), wait)
+        if verdict is not None:
+            self._key_ends.set(request.identity, verdict.ends_at)
+        self._time_lobby()
+        return knocked
 
     async def _remove_ended(self) -> None:
         """Remove whoever the Unlock key that admitted them has ended for."""

@@ -23,6 +23,36 @@ NO_CACHE_SECONDS = 5.0
 MAX_ENTRIES = 100_000
 
 
+class SingleFlight(Generic[K, V]):
+    """One piece of work in flight per key, shared by every concurrent caller; nothing kept.
+
+    A whole gating check (its leaves' verdicts go to the VerdictCache): the burst
+    of identical token requests when a meeting starts makes one set of reads.
+    """
+
+    def __init__(self) -> None:
+        # Strong references to the work in flight (tasks are otherwise only weakly held).
+        self._in_flight: dict[K, asyncio.Task[V]] = {}
+
+    async def run(self, key: K, work: Callable[[], Awaitable[V]]) -> V:
+        task = self._in_flight.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(work())  # type: ignore[arg-type]
+            self._in_flight[key] = task
+            task.add_done_callback(lambda done: self._finished(key, done))
+        # Shielded: a caller that gives up (client gone) must not cancel what the
+        # others wait on.
+        return await asyncio.shield(task)
+
+    def _finished(self, key: K, task: asyncio.Task[V]) -> None:
+        if self._in_flight.get(key) is task:
+            del self._in_flight[key]
+        if not task.cancelled():
+            # Retrieved here so a failure nobody awaited any more is not reported as lost.
+            with contextlib.suppress(Exception):
+                task.exception()
+
+
 class VerdictCache(Generic[K, V]):
     """Yes/no per key (a value whose truth is the verdict), each with its own expiry
     on an injected monotonic clock."""
@@ -40,8 +70,8 @@ class VerdictCache(Generic[K, V]):
         self._no_seconds = min(no_seconds, yes_seconds)
         self._max_entries = max_entries
         self._verdicts: dict[K, tuple[V, float]] = {}
-        # Strong references to the checks in flight (tasks are otherwise only weakly held).
-        self._in_flight: dict[K, asyncio.Task[V]] = {}
+        # The checks in flight, one per key, shared by its concurrent callers.
+        self._flight: SingleFlight[K, V] = SingleFlight()
 
     def get(self, key: K) -> V | None:
         """The cached verdict, or None when there is none or it has expired."""
@@ -73,27 +103,12 @@ class VerdictCache(Generic[K, V]):
         cached = self.get(key)
         if cached is not None:
             return cached
-        task = self._in_flight.get(key)
-        if task is None:
-            task = asyncio.get_running_loop().create_task(self._run(key, check))
-            self._in_flight[key] = task
-            task.add_done_callback(lambda done: self._finished(key, done))
-        # Shielded: a caller that gives up (client gone) must not cancel the check
-        # the others are waiting on.
-        return await asyncio.shield(task)
+        return await self._flight.run(key, lambda: self._run(key, check))
 
     async def _run(self, key: K, check: Callable[[], Awaitable[V]]) -> V:
         verdict = await check()
         self.store(key, verdict)
         return verdict
-
-    def _finished(self, key: K, task: asyncio.Task[V]) -> None:
-        if self._in_flight.get(key) is task:
-            del self._in_flight[key]
-        if not task.cancelled():
-            # Retrieved here so a failure nobody awaited any more is not reported as lost.
-            with contextlib.suppress(Exception):
-                task.exception()
 
     def _shrink(self) -> None:
         now = self._clock()
@@ -105,30 +120,3 @@ class VerdictCache(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._verdicts)
-
-
-class SingleFlight(Generic[K, V]):
-    """One piece of work in flight per key, shared by every concurrent caller; nothing kept.
-
-    A whole gating check (its leaves' verdicts go to the VerdictCache): the burst
-    of identical token requests when a meeting starts makes one set of reads.
-    """
-
-    def __init__(self) -> None:
-        self._in_flight: dict[K, asyncio.Task[V]] = {}
-
-    async def run(self, key: K, work: Callable[[], Awaitable[V]]) -> V:
-        task = self._in_flight.get(key)
-        if task is None:
-            task = asyncio.get_running_loop().create_task(work())  # type: ignore[arg-type]
-            self._in_flight[key] = task
-            task.add_done_callback(lambda done: self._finished(key, done))
-        # Shielded: a caller that gives up must not cancel what the others wait on.
-        return await asyncio.shield(task)
-
-    def _finished(self, key: K, task: asyncio.Task[V]) -> None:
-        if self._in_flight.get(key) is task:
-            del self._in_flight[key]
-        if not task.cancelled():
-            with contextlib.suppress(Exception):
-                task.exception()
