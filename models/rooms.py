@@ -127,6 +127,20 @@ class RoomSettings:
         return {f.name: getattr(self, f.name) for f in dataclass_fields(RoomSettings)}
 
 
+def settings_condition(settings: RoomSettings) -> Condition | None:
+    """The access condition a room's settings hold (the older fields' if `access` is unset)."""
+    return stored_condition(
+        settings.access,
+        settings.access_type,
+        settings.chain_id,
+        settings.token_address,
+        settings.token_amount,
+        settings.nft_address,
+        settings.nft_standard,
+        settings.nft_token_id,
+    )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RoomRow(RoomSettings):
     """A rooms row as plain values: its configuration and its presence."""
@@ -147,16 +161,7 @@ class RoomRow(RoomSettings):
         return values
 
     def condition(self) -> Condition | None:
-        return stored_condition(
-            self.access,
-            self.access_type,
-            self.chain_id,
-            self.token_address,
-            self.token_amount,
-            self.nft_address,
-            self.nft_standard,
-            self.nft_token_id,
-        )
+        return settings_condition(self)
 
     @classmethod
     def of(cls, room: Room) -> RoomRow:

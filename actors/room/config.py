@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 
 from actors.room.livekit import RoomConfig
-from models.access import Condition, stored_condition
-from models.rooms import Room, RoomSettings
+from models.access import Condition
+from models.rooms import Room, RoomSettings, settings_condition
 
 
 class Unset(Enum):
@@ -72,17 +72,7 @@ class Config(RoomSettings):
     condition: Condition | None = field(init=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
-        condition = stored_condition(
-            self.access,
-            self.access_type,
-            self.chain_id,
-            self.token_address,
-            self.token_amount,
-            self.nft_address,
-            self.nft_standard,
-            self.nft_token_id,
-        )
-        object.__setattr__(self, "condition", condition)
+        object.__setattr__(self, "condition", settings_condition(self))
 
     def changed(self, changes: RoomChanges) -> Config:
         return replace(self, **changes.given())  # type: ignore[arg-type]
