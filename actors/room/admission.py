@@ -143,12 +143,19 @@ class AdmissionView:
     # there is nobody to remove it, so it is counted and kept.
     enforce: bool
     now: dt.datetime
+    # The seats of `held` still held at `now`: taken once per view, not per join.
+    holding: frozenset[str] = field(init=False, default=frozenset())
+
+    def __post_init__(self) -> None:
+        now = self.now
+        holding = frozenset(o for o, until in self.held.items() if until > now)
+        object.__setattr__(self, "holding", holding)
 
     def facts(
         self,
         kind: str,
         identity: str,
-        in_room: set[str],
+        in_room: Collection[str],
         consumed: set[str],
         at: dt.datetime,
         grant_key: str = "",
@@ -159,7 +166,7 @@ class AdmissionView:
         grant = self.grants.get(identity)
         held_until = self.held.get(identity)
         # Seats still held: a join of this batch has turned its holder's into a place.
-        held = {o for o, until in self.held.items() if o not in consumed and until > now}
+        held = self.holding - consumed if consumed else self.holding
         return JoinFacts(
             kind=kind,
             granted_until=None if grant is None else grant.until,

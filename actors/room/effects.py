@@ -108,6 +108,7 @@ class _Draft:
         self.admission = admission
         self.session = state.session
         self.live = dict(state.live)
+        self.in_room = dict(state.in_room)
         self.closed = set(state.closed)
         self.ended = list(state.ended)
         self.latest_start = state.latest_start
@@ -129,6 +130,7 @@ class _Draft:
             self.name,
             session=self.session,
             live=MappingProxyType(self.live),
+            in_room=MappingProxyType(self.in_room),
             closed=frozenset(self.closed),
             ended=tuple(self.ended[-RECENT_ENDED:]),
             latest_start=self.latest_start,
@@ -198,10 +200,9 @@ class _Draft:
             state=who.state,
             joined_at=who.joined_at or at,
         )
-        in_room = {c.identity for c in self.live.values()}
         verdict = admit(
             self.admission.facts(
-                who.kind, who.identity, in_room, self.consumed, at, grant_key=who.grant_key
+                who.kind, who.identity, self.in_room, self.consumed, at, grant_key=who.grant_key
             )
         )
         if not verdict.admitted:
@@ -229,6 +230,7 @@ class _Draft:
             state=row.state,
             joined_at=row.joined_at,
         )
+        self.in_room[row.identity] = self.in_room.get(row.identity, 0) + 1
         self.consumed.add(who.identity)
         self.joined.append(who.identity)
         self._event(
@@ -351,6 +353,11 @@ class _Draft:
 
     def _close(self, sid: str, at: dt.datetime, reason: str) -> None:
         connection = self.live.pop(sid)
+        left = self.in_room[connection.identity] - 1
+        if left:
+            self.in_room[connection.identity] = left
+        else:
+            del self.in_room[connection.identity]
         self.closed.add(sid)
         assert self.session is not None  # only connections of the current session are live
         left = events_out.participant(

@@ -218,7 +218,7 @@ async def _admit(
         try:
             stored = memory.seats.reserve(
                 row.identity,
-                in_room=memory.state.identities(),
+                in_room=memory.state.in_room,
                 max_participants=config.max_participants,
                 ttl_seconds=row.ttl_seconds,
                 now=now,

@@ -10,6 +10,7 @@ Annotations, so a commit never undoes it.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -31,6 +32,7 @@ class CurrentSession:
 
 
 _NO_ONE: Mapping[str, Connection] = MappingProxyType({})
+_NO_ONE_IN: Mapping[str, int] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +50,18 @@ class RoomState:
     # When the newest session known started: an unknown sid older than that is a
     # late event of an earlier instance of this room name.
     latest_start: dt.datetime | None = None
+    # identity -> how many of its connections are live: who is in the room, kept
+    # by the rules as they decide (effects.py), so a join's check and the room
+    # row read it without a pass over every connection. Counted from `live`
+    # when not given.
+    in_room: Mapping[str, int] = field(default_factory=lambda: _NO_ONE_IN)
+
+    def __post_init__(self) -> None:
+        if self.live and not self.in_room:
+            object.__setattr__(self, "in_room", counted(self.live))
 
     def identities(self) -> set[str]:
-        return {c.identity for c in self.live.values()}
+        return set(self.in_room)
 
     def connections(self, identity: str) -> list[Connection]:
         return [c for c in self.live.values() if c.identity == identity]
@@ -60,9 +71,14 @@ class RoomState:
         return RoomPresenceRow(
             room_id=room_id,
             status=(RoomStatus.LIVE if self.session else RoomStatus.IDLE).value,
-            num_participants=len(self.identities()),
+            num_participants=len(self.in_room),
             livekit_sid=self.session.sid if self.session else None,
         )
+
+
+def counted(live: Mapping[str, Connection]) -> Mapping[str, int]:
+    """identity -> how many of `live`'s connections are its."""
+    return MappingProxyType(dict(Counter(c.identity for c in live.values())))
 
 
 async def load_state(database: Database, room_name: str) -> RoomState:

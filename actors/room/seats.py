@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
@@ -91,7 +91,7 @@ class SeatBook:
         self._grants_view = None
         self._held = {}
 
-    async def load(self, room_id: int, now: dt.datetime, in_room: set[str]) -> None:
+    async def load(self, room_id: int, now: dt.datetime, in_room: Collection[str]) -> None:
         """Rebuild from the database at activation (the rows of this room's id)."""
         # Fenced: the load also deletes lapsed rows, a write of the room's state.
         async with self._database.room_write({self.lease.room: self.lease.epoch}) as conn:
@@ -156,7 +156,7 @@ class SeatBook:
         self,
         identity: str,
         *,
-        in_room: set[str],
+        in_room: Collection[str],
         max_participants: int,
         ttl_seconds: int,
         now: dt.datetime,
@@ -253,7 +253,7 @@ class SeatBook:
             )
         return self._write(identity, row)
 
-    def revoke_all(self, now: dt.datetime, in_room: set[str]) -> list[asyncio.Future[None]]:
+    def revoke_all(self, now: dt.datetime, in_room: Collection[str]) -> list[asyncio.Future[None]]:
         """Every grant of the room revoked (the meeting was ended): holders who never
         joined included, and everyone in the room whatever memory holds of them."""
         writes = [self.revoke(identity, now) for identity in {*self._grants, *in_room}]
@@ -276,6 +276,10 @@ class SeatBook:
     def _write(self, identity: str, row: SeatRow) -> asyncio.Future[None]:
         stored = self._writer.store(row, self.lease)
         self._grants[identity] = _Grant(row, stored)
-        self._grant_values[identity] = Grant(row.granted_until, row.grant_key)
-        self._grants_view = None
+        value = Grant(row.granted_until, row.grant_key)
+        if self._grant_values.get(identity) != value:
+            # A join's write (the seat become a place) leaves the grant as it was:
+            # the rounds' copy of the grants stays good.
+            self._grant_values[identity] = value
+            self._grants_view = None
         return stored

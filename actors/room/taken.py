@@ -13,6 +13,7 @@ from dataclasses import replace
 from types import MappingProxyType
 
 from actors.room.effects import Outcome
+from actors.room.presence import counted
 from models.webhook_effects import Stored
 
 
@@ -33,7 +34,9 @@ def without_taken(outcome: Outcome, stored: Stored) -> Outcome:
     if not taken:
         return outcome
     live = {sid: c for sid, c in state.live.items() if sid not in taken}
-    after = replace(state, live=MappingProxyType(live), closed=state.closed | taken)
+    after = replace(
+        state, live=MappingProxyType(live), in_room=counted(live), closed=state.closed | taken
+    )
     lost = {c.identity for sid, c in state.live.items() if sid in taken} - after.identities()
     joined = tuple(identity for identity in outcome.joined if identity not in lost)
     return replace(outcome, state=after, joined=joined)

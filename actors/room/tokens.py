@@ -47,7 +47,7 @@ def issue(
     require_allowed(memory, request, verdict_version, wallet)
     stored = memory.seats.reserve(
         request.identity,
-        in_room=memory.state.identities(),
+        in_room=memory.state.in_room,
         max_participants=config.max_participants,
         ttl_seconds=request.ttl_seconds,
         now=now,

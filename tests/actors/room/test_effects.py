@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -99,6 +100,9 @@ def run(*batches: list[WebhookEvent], admission: AdmissionView = OPEN) -> Run:
         outcome = decide(result.state, [pending(m) for m in batch], admission, room_id=ROOM_ID)
         result.outcomes.append(outcome)
         result.state = outcome.state
+        # Who is in the room is kept as the rules decide: always the live connections' count.
+        people = Counter(c.identity for c in outcome.state.live.values())
+        assert dict(outcome.state.in_room) == people
     return result
 
 
