@@ -37,9 +37,9 @@ from actors.room.protocol import (
 )
 from actors.runtime import MailboxFullError, RegistryClosedError
 from app.chain.recheck import RecheckPorts, recheck_forever
-from app.collector import ServingCollector
 from app.cluster.node import leave_cluster, lock_sqlite, start_node, unlock_sqlite
 from app.cluster.sqlite_lock import SqliteInUseError
+from app.collector import ServingCollector
 from app.database import DATABASE_UNAVAILABLE, close_database, open_database
 from app.events.service import start_tasks as start_events
 from app.schema_check import SchemaNotCurrentError, check_schema
