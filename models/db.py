@@ -63,17 +63,35 @@ class LeaseLostError(Exception):
 class Fencing(Protocol):
     """Checks, inside a write's transaction, that its writer still owns the rooms."""
 
+    @property
+    def node(self) -> str | None:
+        """The node whose leases fence its writes (None: nothing fences them). A
+        statement may fence itself with it (models/webhook_effects.py) and then
+        report what it found to `lost`."""
+        ...
+
     async def stale(self, conn: BaseDBAsyncClient, leases: Mapping[str, int]) -> set[str]:
         """Of `leases` (room -> epoch), the rooms this node no longer owns under that
         epoch; the others stay owned until the transaction ends."""
+        ...
+
+    def lost(self, leases: Mapping[str, int], stale: set[str]) -> None:
+        """A write's own fence found the rooms `stale` of `leases` no longer this node's."""
         ...
 
 
 class Unfenced:
     """One process owns every room (SQLite): nothing to check."""
 
+    @property
+    def node(self) -> str | None:
+        return None
+
     async def stale(self, conn: BaseDBAsyncClient, leases: Mapping[str, int]) -> set[str]:
         return set()
+
+    def lost(self, leases: Mapping[str, int], stale: set[str]) -> None:
+        pass
 
 
 class Database:

@@ -12,9 +12,10 @@ import datetime as dt
 
 import pytest
 
-from models import Ban, Room
+from models import Ban, Room, WebhookInbox
 from models.db import Database, LeaseLostError, connection
 from models.leases import Holder, Lease, claim, release, renew
+from models.webhook_effects import EffectBatch, write_and_mark
 from tests.conftest import Running
 
 NOW = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
@@ -103,3 +104,38 @@ async def test_a_takeover_waits_for_a_write_that_passed_the_fence(running: Runni
     await asyncio.wait_for(writer, 5)
     assert await asyncio.wait_for(taker, 5) == Lease("racing", lease.epoch + 1)
     assert await Ban.filter(room_id=room.id).count() == 1  # what passed the fence committed
+
+
+async def test_a_webhook_round_s_statement_fences_itself_and_writes_nothing_when_stale(
+    running: Running,
+) -> None:
+    # The committer's write on PostgreSQL is one statement with its own fence
+    # (models/webhook_effects.py), not a transaction's fence query: it refuses the
+    # same way, and a lease lost that way is lost to this node too.
+    database: Database = running.services.database
+    leases = running.services.ownership
+    node = leases.node_id
+    held = await claim(connection(), "kept-room", node, 10)
+    gone = await claim(connection(), "taken-room", node, 10)
+    assert isinstance(held, Lease) and isinstance(gone, Lease)
+    events = [
+        await WebhookInbox.create(
+            event_id=f"EV_fenced_{n}",
+            event_type="room_started",
+            room_name=None,  # no actor applies it meanwhile
+            payload="{}",
+            received_at=NOW,
+        )
+        for n in range(2)
+    ]
+    await _take_over("taken-room", "node-b")
+
+    batch = EffectBatch(applied=[e.id for e in events])
+    with pytest.raises(LeaseLostError) as refused:
+        await write_and_mark(database, batch, {"kept-room": held.epoch, "taken-room": gone.epoch})
+    assert refused.value.rooms == {"taken-room"}
+    marked = await WebhookInbox.filter(id__in=[e.id for e in events], processed_at__not_isnull=True)
+    assert marked == []  # nothing written: not even the room whose lease held
+
+    written = await write_and_mark(database, batch, {"kept-room": held.epoch})
+    assert set(written.processed) == {e.id for e in events}
