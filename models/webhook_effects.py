@@ -22,7 +22,8 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from models.db import Database, LeaseLostError, columns, connection, is_postgres, timestamp
+from models.db import Database, columns, connection, is_postgres, timestamp
+from models.fenced import HELD_ROOM, fence_ctes, run_fenced
 from models.outbox import Event, append
 from models.recordings import EgressUpdate, SessionOver, apply_egress
 from models.rooms import RoomPresenceRow
@@ -136,18 +137,8 @@ def _write_and_mark_pg(fenced: bool) -> str:
     # Each write below happens only if the fence held (nothing, when not fenced).
     where = " WHERE (SELECT ok FROM held)" if fenced else ""
     also = " AND (SELECT ok FROM held)" if fenced else ""
-    fence = (
-        # The leases still the writer's, locked (key share) until the statement ends.
-        "fence AS MATERIALIZED (SELECT l.room FROM room_leases l "
-        "JOIN unnest($37::text[], $38::bigint[]) AS f(room, epoch) "
-        "ON l.room = f.room AND l.epoch = f.epoch "
-        "WHERE l.node = $39 AND l.expires_at > clock_timestamp() "
-        "ORDER BY l.room FOR KEY SHARE OF l), "
-        "held AS MATERIALIZED (SELECT count(*) = cardinality($37::text[]) AS ok FROM fence), "
-        if fenced
-        else ""
-    )
-    held_column = ", NULL::text AS held_room" if fenced else ""
+    fence = f"{fence_ctes(37)}, " if fenced else ""
+    held_column = f", NULL::text AS {HELD_ROOM}" if fenced else ""
     held_null = ", NULL" if fenced else ""
     return (
         f"WITH {fence}new_sessions AS (INSERT INTO room_sessions (sid, room_name, started_at, "  # noqa: S608
@@ -238,12 +229,11 @@ async def write_and_mark(
     """
     if batch.is_empty():
         return Written(set(), {})
-    node = database.fencing.node
-    if node is not None and not (batch.egress or batch.sessions_over):
+    if database.fencing.node is not None and not (batch.egress or batch.sessions_over):
         conn = connection()
         if is_postgres(conn):
             # One statement, fenced by itself: a round's write in one round trip.
-            written = await _write_and_mark_alone(database, conn, batch, fence, node)
+            written = await _write_and_mark_alone(database, conn, batch, fence)
             if batch.events:
                 database.events_committed()
             return written
@@ -260,23 +250,13 @@ async def write_and_mark(
 
 
 async def _write_and_mark_alone(
-    database: Database,
-    conn: BaseDBAsyncClient,
-    batch: EffectBatch,
-    fence: Mapping[str, int],
-    node: str,
+    database: Database, conn: BaseDBAsyncClient, batch: EffectBatch, fence: Mapping[str, int]
 ) -> Written:
     """The fenced statement, alone (its own transaction): LeaseLostError, with
-    nothing written, unless every room's lease is still `node`'s under its epoch."""
-    rooms = sorted(fence)
-    args = [*_pg_args(batch), rooms, [fence[r] for r in rooms], node]
-    async with database.bounded():
-        rows = await conn.execute_query_dict(_WRITE_AND_MARK_FENCED_PG, args)
-    stale = set(rooms) - {str(r["held_room"]) for r in rows if r["held_room"] is not None}
-    if stale:
-        database.fencing.lost(fence, stale)
-        raise LeaseLostError(stale)
-    return _written([r for r in rows if r["held_room"] is None])
+    nothing written, unless every room's lease is still this node's."""
+    return _written(
+        await run_fenced(database, conn, _WRITE_AND_MARK_FENCED_PG, _pg_args(batch), fence)
+    )
 
 
 def _written(rows: Sequence[Mapping[str, Any]]) -> Written:
