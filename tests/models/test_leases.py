@@ -15,6 +15,7 @@ import pytest
 from models import Ban, Room, WebhookInbox
 from models.db import Database, LeaseLostError, connection
 from models.leases import Holder, Lease, claim, release, renew
+from models.seats import Seat, SeatRow, upsert_seats_fenced
 from models.webhook_effects import EffectBatch, write_and_mark
 from tests.conftest import Running
 
@@ -117,7 +118,8 @@ async def test_a_webhook_round_s_statement_fences_itself_and_writes_nothing_when
     node = leases.node_id
     held = await claim(connection(), "kept-room", node, 10)
     gone = await claim(connection(), "taken-room", node, 10)
-    assert isinstance(held, Lease) and isinstance(gone, Lease)
+    assert isinstance(held, Lease)
+    assert isinstance(gone, Lease)
     events = [
         await WebhookInbox.create(
             event_id=f"EV_fenced_{n}",
@@ -139,3 +141,24 @@ async def test_a_webhook_round_s_statement_fences_itself_and_writes_nothing_when
 
     written = await write_and_mark(database, batch, {"kept-room": held.epoch})
     assert set(written.processed) == {e.id for e in events}
+
+
+async def test_a_seat_written_by_a_statement_that_fences_itself_is_refused_when_stale(
+    running: Running,
+) -> None:
+    # The seat writer's statement on PostgreSQL carries the fence too (models/seats.py).
+    database: Database = running.services.database
+    node = running.services.ownership.node_id
+    room = await Room.create(name="seated")
+    lease = await claim(connection(), "seated", node, 10)
+    assert isinstance(lease, Lease)
+    row = SeatRow(room.id, "ann", NOW, NOW + dt.timedelta(minutes=2), NOW + dt.timedelta(hours=1))
+    await upsert_seats_fenced(database, connection(), [row], {"seated": lease.epoch})
+    assert await Seat.filter(room_id=room.id).count() == 1
+
+    await _take_over("seated", "node-b")
+    later = SeatRow(room.id, "bob", NOW, NOW + dt.timedelta(minutes=2), NOW + dt.timedelta(hours=1))
+    with pytest.raises(LeaseLostError) as refused:
+        await upsert_seats_fenced(database, connection(), [later], {"seated": lease.epoch})
+    assert refused.value.rooms == {"seated"}
+    assert [s.identity for s in await Seat.filter(room_id=room.id)] == ["ann"]  # nothing written
