@@ -130,7 +130,9 @@ class Database:
         the writer's epoch). Its first statement is the fence: if any of them is
         no longer the writer's, LeaseLostError and nothing is written; otherwise
         no other node can take them until this transaction ends. Every write of a
-        room's state goes through here, so a new kind of write cannot skip it."""
+        room's state goes through here, so a new kind of write cannot skip it; the
+        two that are one statement on PostgreSQL (webhook effects, seats) carry the
+        same fence in the statement instead (models/fenced.py)."""
         async with transaction(self._timeout_seconds if seconds is None else seconds) as conn:
             if leases:
                 stale = await self.fencing.stale(conn, leases)
