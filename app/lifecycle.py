@@ -308,5 +308,7 @@ def install_lifecycle(app: Quart, services: Services) -> None:
                 requested_at = app.extensions.get(_SHUTDOWN_REQUESTED_AT)
                 await shut_down(services, requested_at or asyncio.get_running_loop().time())
             finally:
-                unlock_sqlite(app.extensions)
-                collector.stop()
+                try:
+                    unlock_sqlite(app.extensions)
+                finally:
+                    collector.stop()

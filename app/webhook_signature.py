@@ -80,11 +80,16 @@ class WebhookSignature:
 
     def __init__(self, api_key: str, api_secret: str, clock: Callable[[], float] = time.time):
         self._key = api_key
+        # Without both, nothing is LiveKit's signature (an empty secret's HMAC is
+        # anyone's); TokenVerifier refuses every token then too.
+        self._usable = bool(api_key) and bool(api_secret)
         self._mac = hmac.new(api_secret.encode(), digestmod=hashlib.sha256)
         self._clock = clock
 
     def check(self, body: bytes, authorization: str) -> None:
         """Return if `authorization` is LiveKit's signature over `body`; else SignatureError."""
+        if not self._usable:
+            raise SignatureError("no API key and secret to check against")
         try:
             token = authorization.encode("ascii")
         except UnicodeEncodeError:

@@ -59,6 +59,10 @@ class RoomState:
     def __post_init__(self) -> None:
         if self.live and not self.in_room:
             object.__setattr__(self, "in_room", counted(self.live))
+        elif sum(self.in_room.values()) != len(self.live):
+            # A state built with new connections and the old count (a `replace`
+            # that forgot `in_room`): refused here, not a wrong admission later.
+            raise ValueError("in_room does not count the live connections")
 
     def identities(self) -> set[str]:
         return set(self.in_room)

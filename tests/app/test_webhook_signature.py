@@ -173,3 +173,13 @@ def test_the_clock_decides_expiry_with_livekit_api_s_leeway() -> None:
         else:
             with pytest.raises(SignatureError):
                 check.check(BODY, token)
+
+
+@pytest.mark.parametrize(("key", "secret"), [("", ""), (LIVEKIT_KEY, ""), ("", LIVEKIT_SECRET)])
+def test_without_a_key_and_a_secret_nothing_is_livekit_s_signature(key: str, secret: str) -> None:
+    # A token signed with the empty secret, as a forger would sign it.
+    token = craft(claims(iss=key), secret=secret)
+    with pytest.raises(ValueError, match="must be set"):
+        api.TokenVerifier(key, secret).verify(token)
+    with pytest.raises(SignatureError):
+        WebhookSignature(key, secret).check(BODY, token)

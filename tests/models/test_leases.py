@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import asyncpg
 import pytest
 
 from models import Ban, Room, WebhookInbox
@@ -162,3 +163,55 @@ async def test_a_seat_written_by_a_statement_that_fences_itself_is_refused_when_
         await upsert_seats_fenced(database, connection(), [later], {"seated": lease.epoch})
     assert refused.value.rooms == {"seated"}
     assert [s.identity for s in await Seat.filter(room_id=room.id)] == ["ann"]  # nothing written
+
+
+async def test_a_takeover_waits_for_a_fenced_statement_that_passed_its_fence(
+    running: Running,
+) -> None:
+    # The statement takes the lease rows for key share in its first CTE and keeps
+    # them to its end: a takeover (FOR UPDATE) waits for it, as for room_write.
+    database: Database = running.services.database
+    node = running.services.ownership.node_id
+    lease = await claim(connection(), "stalled", node, 10)
+    assert isinstance(lease, Lease)
+    event = await WebhookInbox.create(
+        event_id="EV_stalled",
+        event_type="room_started",
+        room_name=None,
+        payload="{}",
+        received_at=NOW,
+    )
+    # Another transaction holds the event's row, so the statement, past its fence,
+    # waits at its write of the processed mark.
+    blocker = await asyncpg.connect(running.services.settings.database_url.split("?", 1)[0])
+    try:
+        blocking = blocker.transaction()
+        await blocking.start()
+        await blocker.execute("SELECT id FROM webhook_inbox WHERE id = $1 FOR UPDATE", event.id)
+        writer = asyncio.create_task(
+            write_and_mark(database, EffectBatch(applied=[event.id]), {"stalled": lease.epoch})
+        )
+        await _until_waiting_for_a_lock(blocker, 1)
+        taker = asyncio.create_task(_take_over("stalled", "node-b"))
+        await _until_waiting_for_a_lock(blocker, 2)
+        assert not writer.done()
+        assert not taker.done()  # the lease row is held for key share by the statement
+        await blocking.rollback()
+        written = await asyncio.wait_for(writer, 5)
+        assert set(written.processed) == {event.id}  # what passed the fence committed
+        assert await asyncio.wait_for(taker, 5) == Lease("stalled", lease.epoch + 1)
+    finally:
+        await blocker.close()
+
+
+async def _until_waiting_for_a_lock(conn: asyncpg.Connection, count: int) -> None:
+    """Until `count` backends wait for a lock (bounded: 5 s)."""
+    async with asyncio.timeout(5):
+        while (
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database()"
+            )
+            < count
+        ):
+            await asyncio.sleep(0.02)

@@ -12,6 +12,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 import pytest
 from google.protobuf.json_format import Parse
@@ -499,3 +500,14 @@ def test_a_payload_the_route_parsed_decides_as_a_fresh_parse_does() -> None:
     for n in range(PARSED_KEPT + 10):
         parsed.remember(f"payload-{n}", WebhookEvent())
     assert len(parsed) == PARSED_KEPT
+
+
+def test_a_state_whose_count_of_who_is_in_does_not_match_its_connections_is_refused() -> None:
+    # A `replace` of the connections that forgot their count would judge joins
+    # against the wrong room: refused when built, not later.
+    in_room = run([started(), joined(ANN, T0 + 1)]).state
+    assert dict(in_room.in_room) == {"ann": 1}
+    with pytest.raises(ValueError, match="in_room"):
+        replace(in_room, live=MappingProxyType({}))
+    emptied = replace(in_room, live=MappingProxyType({}), in_room=MappingProxyType({}))
+    assert emptied.identities() == set()
