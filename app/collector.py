@@ -7,7 +7,8 @@ alive at most of those moments, so they are promoted, and the full
 collections that follow scan every room's state (a seat, a grant and a
 connection per participant): pauses of 20-90 ms that showed in the webhook
 ack-to-applied lag p99 (measured with bench/webhook_bench.py's paced load on
-PostgreSQL: p99 190-280 ms with the defaults, 19 ms with these).
+PostgreSQL: p99 190-280 ms with the defaults, 19-107 ms with these; the
+figure moves a lot from run to run).
 
 What start-up built (modules, schemas, the app) lives as long as the process:
 frozen, no collection scans it again. Actors start after, so no room's state
