@@ -290,6 +290,17 @@ def print_logs(cluster: Cluster) -> None:
         print(f"---- {node.id} ({node.log_path}) ----", *lines[-40:], sep="\n")
 
 
+def warnings_in(cluster: Cluster) -> list[str]:
+    """The nodes' warnings and errors so far: a shared cluster's logs are printed
+    only when the module ends, too late for the test that failed."""
+    return [
+        f"{node.id}: {line}"
+        for node in cluster.nodes
+        for line in node.log().splitlines()
+        if "WARNING" in line or "ERROR" in line
+    ][-40:]
+
+
 @pytest.fixture(scope="module")
 def shared(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Three nodes for the tests that stop none, each on rooms of its own."""
@@ -428,7 +439,7 @@ async def test_webhooks_posted_to_random_nodes_are_applied_once_in_order(
             expected = [("ada", f"PA_{room}_ada2", 2)]
             deadline = time.monotonic() + APPLIED_WITHIN
             while (views := await everyone_sees(room)) != [expected] * 3:
-                assert time.monotonic() < deadline, (room, views)
+                assert time.monotonic() < deadline, (room, views, warnings_in(shared))
                 await asyncio.sleep(0.1)
 
         # The history, the same from every node: each session opened and closed in order.
