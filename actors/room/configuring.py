@@ -51,7 +51,7 @@ def create(memory: RoomMemory, message: CreateRoom) -> Create:
             name=memory.name,
             settings=settings,
             status=RoomStatus.LIVE if session else RoomStatus.IDLE,
-            num_participants=len(memory.state.identities()),
+            num_participants=len(memory.state.in_room),
             livekit_sid=session.sid if session else None,
         ),
     )

@@ -81,7 +81,7 @@ class RoomMemory:
         tickets: list[TicketRow] = []
         if room is not None:
             # The seats held before a restart count again, until they expire.
-            await self.seats.load(room.id, now, state.identities())
+            await self.seats.load(room.id, now, state.in_room)
             await self.bans.load(room.id)
             # Tickets decided long ago are deleted (fenced), if there are any.
             tickets = await load_room_tickets(self.database, self.fence(), room.id, now)

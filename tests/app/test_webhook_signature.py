@@ -81,7 +81,6 @@ class Row:
     body: bytes = BODY
 
 
-NOW = int(time.time())
 ROWS = [
     Row("as LiveKit signs it", lambda: sign(BODY), True),
     Row("crafted, every rule kept", lambda: craft(claims()), True),
