@@ -18,7 +18,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from google.protobuf import json_format
@@ -44,6 +44,8 @@ from livekit.protocol.room import (
 )
 
 from tests.fakes.egress import FakeEgress, can_record
+
+T = TypeVar("T")
 
 __all__ = ["TWIRP_STATUS", "FakeLiveKit"]
 
@@ -271,14 +273,23 @@ class FakeLiveKit:
         self.participants[room][identity] = participant
         return participant
 
+    def leave(self, room: str, identity: str) -> None:
+        """Take `identity` out of `room`, as LiveKit does before it tells of the leave."""
+        self.participants[room].pop(identity, None)
+
     def join_from_thread(
         self, room: str, identity: str, *, sid: str, timeout: float = 5.0
     ) -> ParticipantInfo:
         """`join`, from a thread other than the fake's own (a fake served by a
-        background loop): done on the fake's loop, so no request reads half of it."""
+        background loop)."""
+        return self.from_thread(lambda: self.join(room, identity, sid=sid), timeout)
 
-        async def on_loop() -> ParticipantInfo:
-            return self.join(room, identity, sid=sid)
+    def from_thread(self, change: Callable[[], T], timeout: float = 5.0) -> T:
+        """`change()` done on the fake's loop, from another thread, so no request
+        the fake is serving reads half of it."""
+
+        async def on_loop() -> T:
+            return change()
 
         if self._loop is None:
             raise RuntimeError("FakeLiveKit is not started")
