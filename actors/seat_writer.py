@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 from actors.batching import TurnBatches
 from actors.room.errors import RoomUnavailableError
-from models.db import Database, DatabaseUnavailableError, LeaseLostError
+from models.db import Database, DatabaseUnavailableError, LeaseLostError, connection, is_postgres
 from models.leases import Lease
-from models.seats import SeatRow, upsert_seats
+from models.seats import SeatRow, upsert_seats, upsert_seats_fenced
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,15 @@ class SeatWriter:
         database closes), at most `grace_seconds`."""
         await self._batches.close(grace_seconds)
 
+    async def _upsert(self, rows: list[SeatRow], leases: dict[str, int]) -> None:
+        conn = connection()
+        if self._database.fencing.node is not None and is_postgres(conn):
+            # One statement fenced by itself: the token waits one round trip, not four.
+            await upsert_seats_fenced(self._database, conn, rows, leases)
+            return
+        async with self._database.room_write(leases) as conn:
+            await upsert_seats(conn, rows)
+
     async def _write(self, batch: list[_Item]) -> None:
         # A room's rows under an older epoch than others in the batch are an earlier
         # activation's (its lease was taken again since): never written, as the fence
@@ -78,8 +87,7 @@ class SeatWriter:
         try:
             # Not answered within DATABASE_TIMEOUT_SECONDS counts as the database
             # being away: the tokens waiting on it are not returned (503).
-            async with self._database.room_write(leases) as conn:
-                await upsert_seats(conn, list(latest.values()))
+            await self._upsert(list(latest.values()), leases)
         except LeaseLostError as error:
             lost = [item for item in batch if item.lease.room in error.rooms]
             for item in lost:

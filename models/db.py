@@ -63,17 +63,35 @@ class LeaseLostError(Exception):
 class Fencing(Protocol):
     """Checks, inside a write's transaction, that its writer still owns the rooms."""
 
+    @property
+    def node(self) -> str | None:
+        """The node whose leases fence its writes (None: nothing fences them). A
+        statement may fence itself with it (models/webhook_effects.py) and then
+        report what it found to `lost`."""
+        ...
+
     async def stale(self, conn: BaseDBAsyncClient, leases: Mapping[str, int]) -> set[str]:
         """Of `leases` (room -> epoch), the rooms this node no longer owns under that
         epoch; the others stay owned until the transaction ends."""
+        ...
+
+    def lost(self, leases: Mapping[str, int], stale: set[str]) -> None:
+        """A write's own fence found the rooms `stale` of `leases` no longer this node's."""
         ...
 
 
 class Unfenced:
     """One process owns every room (SQLite): nothing to check."""
 
+    @property
+    def node(self) -> str | None:
+        return None
+
     async def stale(self, conn: BaseDBAsyncClient, leases: Mapping[str, int]) -> set[str]:
         return set()
+
+    def lost(self, leases: Mapping[str, int], stale: set[str]) -> None:
+        pass
 
 
 class Database:
@@ -112,7 +130,9 @@ class Database:
         the writer's epoch). Its first statement is the fence: if any of them is
         no longer the writer's, LeaseLostError and nothing is written; otherwise
         no other node can take them until this transaction ends. Every write of a
-        room's state goes through here, so a new kind of write cannot skip it."""
+        room's state goes through here, so a new kind of write cannot skip it; the
+        two that are one statement on PostgreSQL (webhook effects, seats) carry the
+        same fence in the statement instead (models/fenced.py)."""
         async with transaction(self._timeout_seconds if seconds is None else seconds) as conn:
             if leases:
                 stale = await self.fencing.stale(conn, leases)

@@ -125,17 +125,24 @@ UPDATE room_leases l SET expires_at = clock_timestamp() + make_interval(secs => 
     RETURNING l.room, l.epoch
 """
 
+
 # Held (FOR KEY SHARE, in room order: no two writers deadlock) until the
 # writer's transaction ends: a takeover waits for the write to commit, and
 # then loads what it wrote.
-_FENCE = """
-SELECT l.room FROM room_leases l
-    JOIN unnest($2::text[], $3::bigint[]) AS f(room, epoch)
-      ON l.room = f.room AND l.epoch = f.epoch
-    WHERE l.node = $1 AND l.expires_at > clock_timestamp()
-    ORDER BY l.room
-    FOR KEY SHARE OF l
-"""
+def fence_query(node: str, rooms: str, epochs: str) -> str:
+    """The rooms of `rooms` (a text[] parameter) whose lease is still `node`'s under
+    the epoch of `epochs`, locked for key share: the fence of every room write,
+    as a query of its own or as a CTE of the write (models/fenced.py)."""
+    return (
+        "SELECT l.room FROM room_leases l "  # noqa: S608
+        f"JOIN unnest({rooms}::text[], {epochs}::bigint[]) AS f(room, epoch) "
+        "ON l.room = f.room AND l.epoch = f.epoch "
+        f"WHERE l.node = {node} AND l.expires_at > clock_timestamp() "
+        "ORDER BY l.room FOR KEY SHARE OF l"
+    )
+
+
+_FENCE = fence_query("$1", "$2", "$3")
 
 # A claim that finds the lease gone or changed between its steps tries again.
 _CLAIM_TRIES = 3

@@ -14,14 +14,15 @@ once at activation. One async function per query, named rows in and out.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass
 
 from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
-from models.db import is_postgres, placeholder, timestamp
+from models.db import Database, is_postgres, placeholder, timestamp
+from models.fenced import HELD_ROOM, fence_ctes, run_fenced
 from models.rooms import Room
 
 
@@ -64,6 +65,28 @@ class SeatRow:
 
 SEAT_COLUMNS = ("room_id", "identity", "issued_at", "held_until", "granted_until", "grant_key")
 _PG_TYPES = ("int", "text", "timestamptz", "timestamptz", "timestamptz", "text")
+
+
+async def upsert_seats_fenced(
+    database: Database, conn: BaseDBAsyncClient, rows: Sequence[SeatRow], leases: Mapping[str, int]
+) -> None:
+    """`upsert_seats` as one statement that fences itself (models/fenced.py):
+    LeaseLostError, with nothing written, unless every room of `leases` is still
+    this node's. PostgreSQL with a node's leases only."""
+    if not rows:
+        return
+    columns = ", ".join(SEAT_COLUMNS)
+    update = ", ".join(f"{c} = excluded.{c}" for c in SEAT_COLUMNS[2:])
+    arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_PG_TYPES))
+    sql = (
+        f"WITH {fence_ctes(len(SEAT_COLUMNS) + 1)}, "  # noqa: S608
+        f"written AS (INSERT INTO seats ({columns}) SELECT * FROM unnest({arrays}) "
+        "WHERE (SELECT ok FROM held) "
+        f"ON CONFLICT (room_id, identity) DO UPDATE SET {update}) "
+        f"SELECT room AS {HELD_ROOM} FROM fence"
+    )
+    args: list[object] = [[getattr(row, c) for row in rows] for c in SEAT_COLUMNS]
+    await run_fenced(database, conn, sql, args, leases)
 
 
 async def upsert_seats(conn: BaseDBAsyncClient, rows: Sequence[SeatRow]) -> None:

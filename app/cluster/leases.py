@@ -143,11 +143,18 @@ class NodeLeases:
 
     # -- Fencing (models/db.py) ----------------------------------------------------
 
+    @property
+    def node(self) -> str | None:
+        return self._node_id
+
     async def stale(self, conn: BaseDBAsyncClient, leases: Mapping[str, int]) -> set[str]:
         stale = await sql.fence(conn, self._node_id, leases)
+        self.lost(leases, stale)
+        return stale
+
+    def lost(self, leases: Mapping[str, int], stale: set[str]) -> None:
         if stale:
             self._lose([room for room in stale if self._is_held(room, leases[room])])
-        return stale
 
     def _is_held(self, room: str, epoch: int) -> bool:
         held = self._held.get(room)

@@ -328,8 +328,9 @@ async def test_a_write_whose_answer_came_too_late_is_read_again(
         async with app_running(settings, clock) as running:
             await start_rooms(running, [room])
             await store(event("participant_joined", info, who=participant("ann", "PA_ann")))
-            # The write-and-mark statement's transaction: its COMMIT's answer is late.
-            proxy.hold_after(b"SET processed_at", 2.0, then=b"COMMIT")
+            # The write-and-mark statement (on PostgreSQL its own transaction, fenced
+            # by itself): its answer is late, after it committed.
+            proxy.hold_after(b"SET processed_at", 2.0)
 
             assert await nudge_all(running, [room]) == [0]
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import asyncpg
 import pytest
 
-from models import Ban, Room
+from models import Ban, Room, WebhookInbox
 from models.db import Database, LeaseLostError, connection
 from models.leases import Holder, Lease, claim, release, renew
+from models.seats import Seat, SeatRow, upsert_seats_fenced
+from models.webhook_effects import EffectBatch, write_and_mark
 from tests.conftest import Running
 
 NOW = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
@@ -103,3 +106,112 @@ async def test_a_takeover_waits_for_a_write_that_passed_the_fence(running: Runni
     await asyncio.wait_for(writer, 5)
     assert await asyncio.wait_for(taker, 5) == Lease("racing", lease.epoch + 1)
     assert await Ban.filter(room_id=room.id).count() == 1  # what passed the fence committed
+
+
+async def test_a_webhook_round_s_statement_fences_itself_and_writes_nothing_when_stale(
+    running: Running,
+) -> None:
+    # The committer's write on PostgreSQL is one statement with its own fence
+    # (models/webhook_effects.py), not a transaction's fence query: it refuses the
+    # same way, and a lease lost that way is lost to this node too.
+    database: Database = running.services.database
+    leases = running.services.ownership
+    node = leases.node_id
+    held = await claim(connection(), "kept-room", node, 10)
+    gone = await claim(connection(), "taken-room", node, 10)
+    assert isinstance(held, Lease)
+    assert isinstance(gone, Lease)
+    events = [
+        await WebhookInbox.create(
+            event_id=f"EV_fenced_{n}",
+            event_type="room_started",
+            room_name=None,  # no actor applies it meanwhile
+            payload="{}",
+            received_at=NOW,
+        )
+        for n in range(2)
+    ]
+    await _take_over("taken-room", "node-b")
+
+    batch = EffectBatch(applied=[e.id for e in events])
+    with pytest.raises(LeaseLostError) as refused:
+        await write_and_mark(database, batch, {"kept-room": held.epoch, "taken-room": gone.epoch})
+    assert refused.value.rooms == {"taken-room"}
+    marked = await WebhookInbox.filter(id__in=[e.id for e in events], processed_at__not_isnull=True)
+    assert marked == []  # nothing written: not even the room whose lease held
+
+    written = await write_and_mark(database, batch, {"kept-room": held.epoch})
+    assert set(written.processed) == {e.id for e in events}
+
+
+async def test_a_seat_written_by_a_statement_that_fences_itself_is_refused_when_stale(
+    running: Running,
+) -> None:
+    # The seat writer's statement on PostgreSQL carries the fence too (models/seats.py).
+    database: Database = running.services.database
+    node = running.services.ownership.node_id
+    room = await Room.create(name="seated")
+    lease = await claim(connection(), "seated", node, 10)
+    assert isinstance(lease, Lease)
+    row = SeatRow(room.id, "ann", NOW, NOW + dt.timedelta(minutes=2), NOW + dt.timedelta(hours=1))
+    await upsert_seats_fenced(database, connection(), [row], {"seated": lease.epoch})
+    assert await Seat.filter(room_id=room.id).count() == 1
+
+    await _take_over("seated", "node-b")
+    later = SeatRow(room.id, "bob", NOW, NOW + dt.timedelta(minutes=2), NOW + dt.timedelta(hours=1))
+    with pytest.raises(LeaseLostError) as refused:
+        await upsert_seats_fenced(database, connection(), [later], {"seated": lease.epoch})
+    assert refused.value.rooms == {"seated"}
+    assert [s.identity for s in await Seat.filter(room_id=room.id)] == ["ann"]  # nothing written
+
+
+async def test_a_takeover_waits_for_a_fenced_statement_that_passed_its_fence(
+    running: Running,
+) -> None:
+    # The statement takes the lease rows for key share in its first CTE and keeps
+    # them to its end: a takeover (FOR UPDATE) waits for it, as for room_write.
+    database: Database = running.services.database
+    node = running.services.ownership.node_id
+    lease = await claim(connection(), "stalled", node, 10)
+    assert isinstance(lease, Lease)
+    event = await WebhookInbox.create(
+        event_id="EV_stalled",
+        event_type="room_started",
+        room_name=None,
+        payload="{}",
+        received_at=NOW,
+    )
+    # Another transaction holds the event's row, so the statement, past its fence,
+    # waits at its write of the processed mark.
+    blocker = await asyncpg.connect(running.services.settings.database_url.split("?", 1)[0])
+    try:
+        blocking = blocker.transaction()
+        await blocking.start()
+        await blocker.execute("SELECT id FROM webhook_inbox WHERE id = $1 FOR UPDATE", event.id)
+        writer = asyncio.create_task(
+            write_and_mark(database, EffectBatch(applied=[event.id]), {"stalled": lease.epoch})
+        )
+        await _until_waiting_for_a_lock(blocker, 1)
+        taker = asyncio.create_task(_take_over("stalled", "node-b"))
+        await _until_waiting_for_a_lock(blocker, 2)
+        assert not writer.done()
+        assert not taker.done()  # the lease row is held for key share by the statement
+        await blocking.rollback()
+        written = await asyncio.wait_for(writer, 5)
+        assert set(written.processed) == {event.id}  # what passed the fence committed
+        assert await asyncio.wait_for(taker, 5) == Lease("stalled", lease.epoch + 1)
+    finally:
+        await blocker.close()
+
+
+async def _until_waiting_for_a_lock(conn: asyncpg.Connection, count: int) -> None:
+    """Until `count` backends wait for a lock (bounded: 5 s)."""
+    async with asyncio.timeout(5):
+        while (
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database()"
+            )
+            < count
+        ):
+            await asyncio.sleep(0.02)
