@@ -9,12 +9,15 @@ before the actor adopts it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from types import MappingProxyType
 
 from actors.room.effects import Outcome
 from actors.room.presence import counted
 from models.webhook_effects import Stored
+
+log = logging.getLogger(__name__)
 
 
 def without_taken(outcome: Outcome, stored: Stored) -> Outcome:
@@ -33,6 +36,12 @@ def without_taken(outcome: Outcome, stored: Stored) -> Outcome:
     }
     if not taken:
         return outcome
+    # Never for a good reason (LiveKit's sids are unique), so said where it happens.
+    log.warning(
+        "room %r: participant sid(s) %s already stored for another room; treated as closed",
+        state.name,
+        sorted(taken),
+    )
     live = {sid: c for sid, c in state.live.items() if sid not in taken}
     after = replace(
         state, live=MappingProxyType(live), in_room=counted(live), closed=state.closed | taken

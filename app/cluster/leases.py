@@ -153,8 +153,18 @@ class NodeLeases:
         return stale
 
     def lost(self, leases: Mapping[str, int], stale: set[str]) -> None:
-        if stale:
-            self._lose([room for room in stale if self._is_held(room, leases[room])])
+        if not stale:
+            return
+        held = [room for room in stale if self._is_held(room, leases[room])]
+        if len(held) < len(stale):
+            # A write fenced by an epoch this node no longer holds (or never did): its
+            # room was lost or claimed again meanwhile. Said, so a write refused over
+            # and over is seen.
+            log.info(
+                "write refused by its fence for room(s) %s under an epoch no longer held",
+                sorted(set(stale) - set(held)),
+            )
+        self._lose(held)
 
     def _is_held(self, room: str, epoch: int) -> bool:
         held = self._held.get(room)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from livekit.protocol.webhook import WebhookEvent
 
 from actors.committer import MAX_EVENTS_PER_ROOM
@@ -133,7 +135,9 @@ async def test_leave_then_late_join_in_separate_rounds(running: Running) -> None
     assert (await Room.get(name=room)).num_participants == 0
 
 
-async def test_a_sid_another_room_holds_is_not_taken_over(running: Running) -> None:
+async def test_a_sid_another_room_holds_is_not_taken_over(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
     """The same participant sid in two rooms: the rules cannot know, the unique index can.
 
     The second room's join stores nothing and does not count there, the first
@@ -161,6 +165,8 @@ async def test_a_sid_another_room_holds_is_not_taken_over(running: Running) -> N
     )
 
     assert await nudge_all(running, [second, third]) == [1, 1]
+    # Never for a good reason, so said.
+    assert f"room {second!r}: participant sid(s) ['PA_dup'] already stored" in caplog.text
 
     assert await pending() == 0
     assert await identities(running, first) == ["ann"]
