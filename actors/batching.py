@@ -37,7 +37,8 @@ class TurnBatches(Generic[T]):
 
     def add(self, item: T) -> None:
         self._queue.append(item)
-        self._schedule()
+        if not self._scheduled and self._in_flight < self._max_in_flight:
+            self._launch()
 
     async def close(self, grace_seconds: float | None = None) -> None:
         """Wait for the batches in flight (at shutdown, before the database closes);
@@ -53,26 +54,27 @@ class TurnBatches(Generic[T]):
                 await asyncio.wait(late)
                 self._queue.clear()
 
-    def _schedule(self) -> None:
-        # On the next turn of the loop, not now: whatever this turn adds shares it.
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._start)
+    def _launch(self) -> None:
+        # A batch's task now: its first step runs on the loop's next turn, after
+        # whatever this turn adds, which it takes. (A call_soon that then started
+        # the task cost every batch a second turn of the loop; under load a turn is
+        # milliseconds, and every webhook waits for three of these batches.)
+        self._scheduled = True
+        self._in_flight += 1
+        task = asyncio.ensure_future(self._run_one())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    def _start(self) -> None:
-        self._scheduled = False
-        while self._queue and self._in_flight < self._max_in_flight:
+    async def _run_one(self) -> None:
+        try:
+            # What was added until now is this batch; from here, adds start the next.
+            self._scheduled = False
             batch = self._queue[: self._max_batch]
             del self._queue[: self._max_batch]
-            self._in_flight += 1
-            task = asyncio.ensure_future(self._run_one(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _run_one(self, batch: list[T]) -> None:
-        try:
+            if self._queue and self._in_flight < self._max_in_flight:
+                self._launch()  # more than one batch's worth came in that turn
             await self._run(batch)
         finally:
             self._in_flight -= 1
-            if self._queue:
-                self._schedule()
+            if self._queue and not self._scheduled and self._in_flight < self._max_in_flight:
+                self._launch()
