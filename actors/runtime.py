@@ -131,21 +131,32 @@ class ActorRegistry(Supervision[K, M], Shutdown[K, M], Passivation[K, M]):
                 wait = min(wait, budget)
         envelope = Envelope(message, reply, deadline=loop.time() + wait)
         self._enqueue(key, envelope)
-        try:
-            done, _ = await asyncio.wait((reply,), timeout=wait)
-            if not done and envelope.begun:
-                await asyncio.wait((reply,))
-        finally:
-            # A cancelled reply tells the actor to skip the message if it has not
-            # begun it (the asker timed out, or was itself cancelled).
-            if not reply.done():
+
+        def give_up() -> None:
+            # A cancelled reply tells the actor to skip the message: only one it has
+            # not begun (one begun is waited for, whatever it takes).
+            if not envelope.begun and not reply.done():
                 reply.cancel()
-        if reply.cancelled():
+
+        # The reply awaited directly, with a timer: its answer wakes the asker in
+        # one turn of the loop, where asyncio.wait's waiter took two.
+        timer = loop.call_later(wait, give_up)
+        try:
+            result: R = await reply
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if (task is not None and task.cancelling()) or not reply.cancelled():
+                raise  # the asker itself is cancelled
             cell = self._cells.get(key)
             if by_budget and cell is not None and cell.actor.awaiting_database:
-                raise AskBudgetSpentError(f"the asker's budget ran out waiting for {key!r}")
-            raise AskTimeoutError(f"no reply from actor {key!r} in time")
-        result: R = reply.result()
+                raise AskBudgetSpentError(
+                    f"the asker's budget ran out waiting for {key!r}"
+                ) from None
+            raise AskTimeoutError(f"no reply from actor {key!r} in time") from None
+        finally:
+            timer.cancel()
+            if not reply.done():
+                reply.cancel()  # the asker was cancelled: skipped if not begun
         return result
 
     def _enqueue(self, key: K, envelope: Envelope) -> Cell[K, M]:
