@@ -58,6 +58,8 @@ class InboxEntry:
 class _Waiting:
     row: StoredEvent
     stored: asyncio.Future[None]
+    # Taken into an insert (which stores it, whoever still waits).
+    begun: bool = False
 
 
 class InboxWriter:
@@ -103,14 +105,22 @@ class InboxWriter:
         try:
             if wait <= 0:
                 raise TimeoutError  # no budget left: not even this turn's insert
-            # Shielded: a delivery whose client went away is still stored (LiveKit's
-            # retry then finds it), and the shared insert is not cut short for others.
+            # Awaited directly (a shield would cost the answer a turn of the loop);
+            # cancelling it only ever leaves this row out of an insert not begun,
+            # never cuts a shared insert short.
             # (`asyncio.timeout`, not `wait_for`: a future and a callback fewer each.)
             async with asyncio.timeout(wait):
-                await asyncio.shield(waiting.stored)
+                await waiting.stored
         except TimeoutError:
             # Answered 503: if its insert has not begun, it is left out of it.
             waiting.stored.cancel()
+            raise
+        except asyncio.CancelledError:
+            # The delivery itself was cancelled (its client went away): the event is
+            # stored all the same, so LiveKit's retry finds it, though no one waits.
+            if not waiting.begun:
+                orphan = _Waiting(row, asyncio.get_running_loop().create_future())
+                self._batches.add(orphan)
             raise
 
     async def close(self, grace_seconds: float | None = None) -> None:
@@ -130,6 +140,8 @@ class InboxWriter:
         batch = [w for w in batch if not w.stored.done()]
         if not batch:
             return
+        for waiting in batch:
+            waiting.begun = True
         try:
             await self._insert(batch)
         except BaseException as error:

@@ -98,3 +98,23 @@ async def test_a_delivery_never_waits_forever(database_url: str, clock: FakeCloc
     # Not stored (Tortoise says no context is active), not wait_for's TimeoutError.
     with pytest.raises(NotStoredError):
         await asyncio.wait_for(writer.store(entry), 5)
+
+
+async def test_a_delivery_cancelled_before_its_insert_is_stored_all_the_same(
+    running: Running,
+) -> None:
+    """A delivery whose client went away (its task cancelled) before its insert began
+    is still stored, once: LiveKit's retry then finds it."""
+    writer = running.services.inbox
+    before = writer.inserts
+    entry = InboxEntry("EV_gone", "room_started", ROOM, SID, 1, "{}")
+    delivery = asyncio.ensure_future(writer.store(entry))
+    await asyncio.sleep(0)  # the delivery has handed its row over; no insert has begun
+    assert writer.inserts == before
+    delivery.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await delivery
+    async with asyncio.timeout(5):
+        while not await WebhookInbox.filter(event_id="EV_gone").exists():
+            await asyncio.sleep(0.01)
+    assert await WebhookInbox.filter(event_id="EV_gone").count() == 1
