@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from livekit.protocol.webhook import WebhookEvent
 
 from actors.committer import MAX_EVENTS_PER_ROOM

@@ -8,8 +8,8 @@ write that passed the fence to commit.
 from __future__ import annotations
 
 import asyncio
-import logging
 import datetime as dt
+import logging
 
 import asyncpg
 import pytest
