@@ -132,10 +132,18 @@ class ActorRegistry(Supervision[K, M], Shutdown[K, M], Passivation[K, M]):
         envelope = Envelope(message, reply, deadline=loop.time() + wait)
         self._enqueue(key, envelope)
 
+        # Whether the wait ran out on the asker's budget while the actor waited on
+        # the database: judged when it runs out, not a turn later (by then a load
+        # that gave up at the same moment may be over).
+        spent_on_database = False
+
         def give_up() -> None:
+            nonlocal spent_on_database
             # A cancelled reply tells the actor to skip the message: only one it has
             # not begun (one begun is waited for, whatever it takes).
             if not envelope.begun and not reply.done():
+                cell = self._cells.get(key)
+                spent_on_database = by_budget and cell is not None and cell.actor.awaiting_database
                 reply.cancel()
 
         # The reply awaited directly, with a timer: its answer wakes the asker in
@@ -147,8 +155,7 @@ class ActorRegistry(Supervision[K, M], Shutdown[K, M], Passivation[K, M]):
             task = asyncio.current_task()
             if (task is not None and task.cancelling()) or not reply.cancelled():
                 raise  # the asker itself is cancelled
-            cell = self._cells.get(key)
-            if by_budget and cell is not None and cell.actor.awaiting_database:
+            if spent_on_database:
                 raise AskBudgetSpentError(
                     f"the asker's budget ran out waiting for {key!r}"
                 ) from None
