@@ -9,7 +9,8 @@ the node (NODE_ID) whose figures these are.
 Counters are fed where things happen (the HTTP hooks, the token and webhook
 routes, the webhook write path); what lives elsewhere
 is read at scrape time (actors from the registry, the pool from Tortoise, the
-webhook backlog from the inbox, chain reads from the gating checker's counters).
+webhook backlog from the inbox, the pending deliveries from the outbox, chain
+reads from the gating checker's counters, delivery attempts from the worker's).
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from collections.abc import Callable, Mapping, Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from app.chain.stats import GatingStats
-from app.metrics_collectors import GatingCollector, PoolState, ReconciledCollector, ScrapeTime
+from app.metrics_collectors import (
+    DeliveryCollector,
+    DeliveryCounts,
+    GatingCollector,
+    PoolState,
+    ReconciledCollector,
+    ScrapeTime,
+)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -120,6 +128,12 @@ class Metrics:
             "Webhook events stored and not yet applied (NaN when the count timed out).",
             registry=r,
         )
+        self.event_deliveries_pending = Gauge(
+            "qari_event_deliveries_pending",
+            "Deliveries of events to webhook endpoints not yet made or still to retry, "
+            "on every node (NaN when the count timed out).",
+            registry=r,
+        )
         self.webhook_apply_lag = Histogram(
             "qari_webhook_apply_lag_seconds",
             "Time from storing a webhook event to writing its effects.",
@@ -140,6 +154,10 @@ class Metrics:
         """Export what reconciliations with LiveKit changed (kept by the rooms' rounds
         in AdmissionStats.reconciled, read at scrape time)."""
         self.registry.register(ReconciledCollector(counts))
+
+    def watch_deliveries(self, worker: DeliveryCounts) -> None:
+        """Export this node's delivery attempts (the worker's counters, read at scrape time)."""
+        self.registry.register(DeliveryCollector(worker))
 
     def watch_gating(self, stats: GatingStats) -> None:
         """Export the gating checker's counters (kept plainly by it, read at scrape time)."""
@@ -202,6 +220,9 @@ class Metrics:
 
     def set_webhook_backlog(self, pending: int | None) -> None:
         self.webhook_backlog.set(math.nan if pending is None else pending)
+
+    def set_deliveries_pending(self, pending: int | None) -> None:
+        self.event_deliveries_pending.set(math.nan if pending is None else pending)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -4,7 +4,7 @@ counters, the actors and the pool, each through a callable given at start-up."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
@@ -153,3 +153,57 @@ def tortoise_pool() -> PoolState | None:
         # SQLite has one connection and no pool; whether it is busy is not exposed.
         return PoolState(max=1, in_use=0, idle=int(client._connection is not None))
     return None
+
+
+class DeliveryCounts(Protocol):
+    """What the delivery worker counts (app/events/delivery.py), as the collector reads it."""
+
+    delivered: int
+    failed_attempts: int
+    given_up: int
+    endpoints_gone: int
+    attempt_seconds_total: float
+    attempts_timed: int
+
+    @property
+    def in_flight(self) -> int: ...
+
+
+class DeliveryCollector(Collector):
+    """Events out: this node's delivery attempts, from the worker's counters."""
+
+    def __init__(self, worker: DeliveryCounts) -> None:
+        self._worker = worker
+
+    def collect(self) -> Iterator[Any]:
+        worker = self._worker
+        attempts = CounterMetricFamily(
+            "qari_event_delivery_attempts",
+            "Attempts to deliver an event to a webhook endpoint, by outcome "
+            "(delivered: a 2xx answer; failed: any other answer or none).",
+            labels=["outcome"],
+        )
+        attempts.add_metric(["delivered"], worker.delivered)
+        attempts.add_metric(["failed"], worker.failed_attempts)
+        yield attempts
+        yield CounterMetricFamily(
+            "qari_event_deliveries_given_up",
+            "Deliveries given up: every retry failed, or the endpoint answered 410.",
+            value=worker.given_up,
+        )
+        yield CounterMetricFamily(
+            "qari_event_endpoints_disabled",
+            "Webhook endpoints disabled because they answered 410 Gone.",
+            value=worker.endpoints_gone,
+        )
+        yield GaugeMetricFamily(
+            "qari_event_delivery_attempts_in_flight",
+            "Delivery attempts under way on this node.",
+            value=worker.in_flight,
+        )
+        yield SummaryMetricFamily(
+            "qari_event_delivery_duration_seconds",
+            "Time from sending a delivery to its answer (or to giving up on one).",
+            count_value=worker.attempts_timed,
+            sum_value=worker.attempt_seconds_total,
+        )

@@ -222,6 +222,7 @@ def build_services(
         pool=tortoise_pool,
     )
     metrics.watch_gating(access.stats)
+    metrics.watch_deliveries(events.delivery)
     metrics.watch_reconciled(admission.reconciled)
     wallet_sessions = WalletSessions(now)
     holders = HolderCache(settings.lease_seconds / 3, clock)

@@ -276,3 +276,8 @@ def stored(row: Mapping[str, Any]) -> StoredEvent:
         data=json.loads(row["data"]),
         at=timestamp(row["occurred_at"]),
     )
+
+
+async def count_pending_deliveries() -> int:
+    """Deliveries not yet made or still to retry, to every endpoint (for /metrics)."""
+    return await OutboxDelivery.filter(state="pending").count()

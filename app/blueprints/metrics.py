@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 
 from quart import Blueprint, Response
 
@@ -13,25 +15,26 @@ from app.http.errors import documents_errors
 from app.http.openapi import documents_plain_response
 from app.metrics import CONTENT_TYPE
 from app.services import services
+from models.outbox import count_pending_deliveries
 from models.webhook_inbox_ops import count_pending
 
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("metrics", __name__)
 
-# A scrape must answer even when the database is slow: the backlog count gets
+# A scrape must answer even when the database is slow: each backlog count gets
 # this long, then is reported as NaN.
 BACKLOG_COUNT_TIMEOUT = 1.0
 
 
-async def _webhook_backlog(max_attempts: int) -> int | None:
+async def _count(what: str, count: Callable[[], Awaitable[int]]) -> int | None:
     try:
         async with database_work(at_most=BACKLOG_COUNT_TIMEOUT):
-            return await count_pending(max_attempts)
+            return await count()
     except asyncio.CancelledError:
         raise
     except Exception as error:  # any failure: the backlog is unknown this scrape
-        log.warning("webhook backlog not counted: %s", type(error).__name__)
+        log.warning("%s not counted: %s", what, type(error).__name__)
         return None
 
 
@@ -47,5 +50,9 @@ async def get_metrics() -> Response:
     """
     app_services = services()
     metrics = app_services.metrics
-    metrics.set_webhook_backlog(await _webhook_backlog(app_services.settings.webhook_max_attempts))
+    max_attempts = app_services.settings.webhook_max_attempts
+    metrics.set_webhook_backlog(
+        await _count("webhook backlog", functools.partial(count_pending, max_attempts))
+    )
+    metrics.set_deliveries_pending(await _count("pending deliveries", count_pending_deliveries))
     return Response(metrics.render(), status=200, content_type=CONTENT_TYPE)

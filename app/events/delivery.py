@@ -119,10 +119,15 @@ class DeliveryWorker:
         self._delivered: TurnBatches[tuple[Claimed, int, asyncio.Future[None]]] = TurnBatches(
             self._record_delivered, max_in_flight=2, max_batch=256
         )
-        # For ops and tests.
+        # For /metrics (app/metrics_collectors.py), ops and tests: attempts by
+        # outcome, deliveries given up, endpoints disabled by a 410, and the time
+        # attempts took (sending only, not recording).
         self.delivered = 0
         self.failed_attempts = 0
         self.given_up = 0
+        self.endpoints_gone = 0
+        self.attempt_seconds_total = 0.0
+        self.attempts_timed = 0
 
     @property
     def in_flight(self) -> int:
@@ -261,7 +266,10 @@ class DeliveryWorker:
             outcome = await self._post(
                 claim.url, signing, claim.event.id, _encode(claim.event.body())
             )
-            if outcome.delivered and loop.time() - started <= FAST_SECONDS:
+            took = loop.time() - started
+            self.attempt_seconds_total += took
+            self.attempts_timed += 1
+            if outcome.delivered and took <= FAST_SECONDS:
                 self._healthy.add(claim.endpoint_id)
             else:
                 self._healthy.discard(claim.endpoint_id)
@@ -355,6 +363,8 @@ class DeliveryWorker:
             return
         self.failed_attempts += 1
         if gone:
+            self.given_up += 1
+            self.endpoints_gone += 1
             log.warning("webhook endpoint %s answered 410: disabled", claim.endpoint_id)
         elif retry_in is None:
             self.given_up += 1

@@ -22,6 +22,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.events.delivery import PER_ENDPOINT, DeliveryWorker
 from models.outbox import OutboxDelivery, OutboxEvent, WebhookEndpoint, iso
+from tests.app.test_metrics import scrape
 from tests.conftest import Running
 from tests.events import attempts, emit, joined, register, started
 from tests.support.clock import FakeClock
@@ -378,3 +379,51 @@ async def test_two_workers_on_one_database_deliver_each_event_once(app: Running)
         with contextlib.suppress(asyncio.CancelledError):
             await running_other
         await other.close(1.0)
+
+
+async def test_metrics_count_attempts_give_ups_and_what_is_pending(app: Running) -> None:
+    """/metrics: attempts by outcome, deliveries given up, endpoints a 410 disabled,
+    attempts in flight, their durations, and the deliveries still pending."""
+    client = app.client()
+    async with Receiver(default=500) as receiver, Receiver() as gone:
+        receiver.script(HANG, when=lambda r: identity(r) == "held")
+        # "next" once; "held" on its retry (released, a hanging answer is the default 500).
+        receiver.script(200, 200, when=lambda r: identity(r) in ("next", "held"))
+        gone.script(410)
+        await register(client, receiver.url)
+        await register(client, gone.url)
+        await emit(app, joined("room-a", "doomed"), joined("room-a", "next"))
+        await receiver.wait_until(lambda: len(receiver.delivered()) == 1, timeout=10)
+        await gone.wait_until(lambda: len(gone.received) == 1)
+        await emit(app, joined("room-b", "held"))
+        await receiver.wait_until(lambda: receiver.hanging == 1)
+
+        async def while_held() -> dict[str, Any] | None:
+            samples = await scrape(client)
+            # The 410 is recorded once the other endpoint's answer is.
+            done = samples["qari_event_endpoints_disabled_total"][()] == 1
+            return samples if done else None
+
+        samples = await eventually(while_held)
+        assert samples["qari_event_delivery_attempts_in_flight"][()] == 1
+        # "held" to the hanging endpoint; the disabled one gets no more deliveries.
+        assert samples["qari_event_deliveries_pending"][()] == 1
+        assert samples["qari_event_delivery_attempts_total"] == {
+            (("outcome", "delivered"),): 1,  # "next"
+            # "doomed" three times, and once to the endpoint that said 410 (disabled
+            # by it, that endpoint is sent nothing more).
+            (("outcome", "failed"),): 4,
+        }
+        assert samples["qari_event_deliveries_given_up_total"][()] == 2  # by retries, by 410
+        assert samples["qari_event_delivery_duration_seconds_count"][()] == 5
+        receiver.release()
+        await receiver.wait_until(lambda: len(receiver.delivered()) == 2, timeout=10)
+
+    async def after() -> dict[str, Any] | None:
+        samples = await scrape(client)
+        return samples if samples["qari_event_deliveries_pending"][()] == 0 else None
+
+    samples = await eventually(after)
+    assert samples["qari_event_delivery_attempts_in_flight"][()] == 0
+    assert samples["qari_event_delivery_attempts_total"][(("outcome", "delivered"),)] == 2
+    assert samples["qari_event_delivery_duration_seconds_sum"][()] > 0
