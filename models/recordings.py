@@ -345,6 +345,44 @@ async def store_stopped(
     return RecordingRow.of(row)
 
 
+# What a recording LiveKit no longer has is left with (the API's `error`).
+LOST = "LiveKit no longer has this egress"
+
+
+async def store_lost(
+    database: Database,
+    fence: dict[str, int],
+    egress_id: str,
+    at: dt.datetime,
+    seconds: float | None = None,
+) -> RecordingRow:
+    """A running recording whose egress LiveKit no longer has: aborted at `at`, as if
+    LiveKit had reported so (recording.ended written), fenced by its room's lease."""
+    async with database.room_write(fence, seconds) as conn:
+        row = await Recording.get(egress_id=egress_id, using_db=conn)
+        if RecordingStatus(row.status) not in ENDED:
+            # Later than anything LiveKit reported, whatever its clock said.
+            later = max(at, timestamp(row.updated_at) + dt.timedelta(milliseconds=1))
+            update = EgressUpdate(
+                egress_id=egress_id,
+                room_name=row.room_name,
+                session_sid=row.session_sid,
+                status=RecordingStatus.ABORTED,
+                updated_at=later,
+                started_at=None,
+                ended_at=later,
+                audio_only=row.audio_only,
+                error=LOST,
+            )
+            events = await apply_egress(conn, [update])
+            row = await Recording.get(egress_id=egress_id, using_db=conn)
+        else:
+            events = []
+    if events:
+        database.events_committed()
+    return RecordingRow.of(row)
+
+
 # -- reads -----------------------------------------------------------------------------
 
 

@@ -383,7 +383,7 @@ class RoomActor(Actor[str, RoomMessage]):
             case StartRecording():
                 return await recordings.start(memory, livekit, message, now(), self.remaining())
             case StopRecording():
-                return await recordings.stop(memory, livekit, message, self.remaining())
+                return await recordings.stop(memory, livekit, message, now(), self.remaining())
             case ReadTicket(ticket):
                 return lobbying.read(memory, ticket)
             case ListLobby():

@@ -28,6 +28,7 @@ from models.recordings import (
     RecordingRow,
     recording_of,
     recording_running,
+    store_lost,
     store_started,
     store_stopped,
 )
@@ -83,10 +84,15 @@ async def start(
 
 
 async def stop(
-    memory: RoomMemory, livekit: LiveKit, message: StopRecording, seconds: float | None
+    memory: RoomMemory,
+    livekit: LiveKit,
+    message: StopRecording,
+    now: dt.datetime,
+    seconds: float | None,
 ) -> RecordingRow:
     """StopEgress, then the recording `ending`; one already ending or ended is
-    answered as it is, with no call."""
+    answered as it is, with no call. An egress LiveKit no longer has (it
+    restarted, say) will never report its end: that recording is aborted now."""
     memory.require_config()
     async with memory.database.bounded(seconds):
         recording = await recording_of(memory.name, message.recording_id)
@@ -94,5 +100,20 @@ async def stop(
         raise RecordingNotFoundError(message.recording_id)
     if not recording.running:
         return recording
-    await livekit.stop_egress(recording.egress_id)
+    try:
+        await livekit.stop_egress(recording.egress_id)
+    except LiveKitRefusedError as refused:
+        if refused.gone:
+            log.warning(
+                "room %r: LiveKit no longer has egress %s; its recording is aborted",
+                memory.name,
+                recording.egress_id,
+            )
+            return await store_lost(
+                memory.database, memory.fence(), recording.egress_id, now, seconds
+            )
+        if refused.code != "failed_precondition":
+            raise
+        # No longer running on LiveKit's side: ending, as after a stop (its
+        # egress_ended, on its way, completes it).
     return await store_stopped(memory.database, memory.fence(), recording.egress_id, seconds)

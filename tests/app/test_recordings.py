@@ -360,6 +360,48 @@ async def test_a_stop_egress_refuses_changes_nothing(
     assert await recording_flag(client)
 
 
+async def test_a_stop_of_an_egress_livekit_no_longer_has_aborts_the_recording(
+    app: Running, fake_livekit: FakeLiveKit
+) -> None:
+    """LiveKit restarted (say) and forgot the egress: no egress_ended will ever
+    come, so the recording is over now, aborted, not left running or ending."""
+    await live_room(app, fake_livekit)
+    client = app.client()
+    _, recording = await start(client)
+    rid = recording["id"]
+    await deliver(app, fake_livekit.egress.advance(rid, ACTIVE))
+    del fake_livekit.egress.egresses[rid]
+    status, stopped = await stop(client, rid)
+    assert (status, stopped["status"]) == (200, "aborted"), stopped
+    assert stopped["error"] == "LiveKit no longer has this egress"
+    assert stopped["ended_at"] is not None
+    assert not await recording_flag(client)
+    (ended,) = data_of(await numbered(app), "recording.ended")
+    assert (ended["id"], ended["status"]) == (rid, "aborted")
+    # Over: answered as it is, with no call; and a new one may start.
+    assert (await stop(client, rid))[1]["status"] == "aborted"
+    assert len(fake_livekit.calls_to("StopEgress")) == 1
+    assert (await start(client))[0] == 201
+
+
+async def test_a_stop_of_an_egress_that_has_just_ended_leaves_it_ending(
+    app: Running, fake_livekit: FakeLiveKit
+) -> None:
+    """LiveKit says it is not running (it ended; its egress_ended is on its way): the
+    recording is ending, and that webhook completes it."""
+    await live_room(app, fake_livekit)
+    client = app.client()
+    _, recording = await start(client)
+    rid = recording["id"]
+    await deliver(app, fake_livekit.egress.advance(rid, ACTIVE))
+    ended = fake_livekit.egress.advance(rid, COMPLETE)  # its webhook not delivered yet
+    status, stopped = await stop(client, rid)
+    assert (status, stopped["status"]) == (200, "ending"), stopped
+    assert not await recording_flag(client)
+    await deliver(app, ended)
+    assert await statuses(client) == {rid: "complete"}
+
+
 async def test_stopping_an_unknown_or_another_rooms_recording_is_404(
     app: Running, fake_livekit: FakeLiveKit
 ) -> None:
