@@ -72,6 +72,7 @@ class InboxWriter:
         self._batches = TurnBatches(self._write, max_in_flight=MAX_IN_FLIGHT, max_batch=MAX_ROWS)
         # Deliveries not answered yet, so shutdown can answer every one of them.
         self._waiting: set[_Waiting] = set()
+        self._closing = False
         self.inserts = 0  # for ops and tests: insert statements that committed
         # The latest receipt stamped: a moment that has truly passed, even if the
         # wall clock has since stepped back (see RoundPorts.received_until).
@@ -118,7 +119,7 @@ class InboxWriter:
         except asyncio.CancelledError:
             # The delivery itself was cancelled (its client went away): the event is
             # stored all the same, so LiveKit's retry finds it, though no one waits.
-            if not waiting.begun:
+            if not waiting.begun and not self._closing:
                 orphan = _Waiting(row, asyncio.get_running_loop().create_future())
                 self._batches.add(orphan)
             raise
@@ -127,6 +128,7 @@ class InboxWriter:
         """Wait for inserts in flight (at shutdown, before the database closes), at most
         `grace_seconds` (default DATABASE_TIMEOUT_SECONDS); then they are cancelled,
         and every delivery still waiting is answered as not stored."""
+        self._closing = True  # a delivery cancelled from here on is not put back
         grace = self._database.timeout_seconds if grace_seconds is None else grace_seconds
         try:
             async with asyncio.timeout(grace):
