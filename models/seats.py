@@ -67,26 +67,43 @@ SEAT_COLUMNS = ("room_id", "identity", "issued_at", "held_until", "granted_until
 _PG_TYPES = ("int", "text", "timestamptz", "timestamptz", "timestamptz", "text")
 
 
+_COLUMNS = ", ".join(SEAT_COLUMNS)
+_CONFLICT = "ON CONFLICT (room_id, identity) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in SEAT_COLUMNS[2:]
+)
+
+
+def _upsert_pg(fenced: bool) -> str:
+    """The PostgreSQL upsert: one statement text for any number of rows (one array
+    per column). `fenced`: it checks the rooms' leases itself (models/fenced.py)
+    and writes only if every one is still the writer's."""
+    arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_PG_TYPES))
+    insert = f"INSERT INTO seats ({_COLUMNS}) SELECT * FROM unnest({arrays})"  # noqa: S608
+    if not fenced:
+        return f"{insert} {_CONFLICT}"
+    return (
+        f"WITH {fence_ctes(len(SEAT_COLUMNS) + 1)}, "  # noqa: S608
+        f"written AS ({insert} WHERE (SELECT ok FROM held) {_CONFLICT}) "
+        f"SELECT room AS {HELD_ROOM} FROM fence"
+    )
+
+
+_UPSERT_PG = _upsert_pg(fenced=False)
+_UPSERT_FENCED_PG = _upsert_pg(fenced=True)
+
+
+def _pg_args(rows: Sequence[SeatRow]) -> list[object]:
+    return [[getattr(row, c) for row in rows] for c in SEAT_COLUMNS]
+
+
 async def upsert_seats_fenced(
     database: Database, conn: BaseDBAsyncClient, rows: Sequence[SeatRow], leases: Mapping[str, int]
 ) -> None:
     """`upsert_seats` as one statement that fences itself (models/fenced.py):
     LeaseLostError, with nothing written, unless every room of `leases` is still
     this node's. PostgreSQL with a node's leases only."""
-    if not rows:
-        return
-    columns = ", ".join(SEAT_COLUMNS)
-    update = ", ".join(f"{c} = excluded.{c}" for c in SEAT_COLUMNS[2:])
-    arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_PG_TYPES))
-    sql = (
-        f"WITH {fence_ctes(len(SEAT_COLUMNS) + 1)}, "  # noqa: S608
-        f"written AS (INSERT INTO seats ({columns}) SELECT * FROM unnest({arrays}) "
-        "WHERE (SELECT ok FROM held) "
-        f"ON CONFLICT (room_id, identity) DO UPDATE SET {update}) "
-        f"SELECT room AS {HELD_ROOM} FROM fence"
-    )
-    args: list[object] = [[getattr(row, c) for row in rows] for c in SEAT_COLUMNS]
-    await run_fenced(database, conn, sql, args, leases)
+    if rows:
+        await run_fenced(database, conn, _UPSERT_FENCED_PG, _pg_args(rows), leases)
 
 
 async def upsert_seats(conn: BaseDBAsyncClient, rows: Sequence[SeatRow]) -> None:
@@ -95,23 +112,16 @@ async def upsert_seats(conn: BaseDBAsyncClient, rows: Sequence[SeatRow]) -> None
     not change a row twice."""
     if not rows:
         return
-    columns = ", ".join(SEAT_COLUMNS)
-    update = ", ".join(f"{c} = excluded.{c}" for c in SEAT_COLUMNS[2:])
-    conflict = f"ON CONFLICT (room_id, identity) DO UPDATE SET {update}"
     if is_postgres(conn):
-        # One statement text for any number of rows: one array per column.
-        arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_PG_TYPES))
-        sql = f"INSERT INTO seats ({columns}) SELECT * FROM unnest({arrays}) {conflict}"  # noqa: S608
-        args: list[object] = [[getattr(row, c) for row in rows] for c in SEAT_COLUMNS]
-    else:
-        width = len(SEAT_COLUMNS)
-        values = ", ".join(
-            "(" + ", ".join(f"?{n * width + i + 1}" for i in range(width)) + ")"
-            for n in range(len(rows))
-        )
-        sql = f"INSERT INTO seats ({columns}) VALUES {values} {conflict}"  # noqa: S608
-        args = [value for row in rows for value in astuple(row)]
-    await conn.execute_query(sql, args)
+        await conn.execute_query(_UPSERT_PG, _pg_args(rows))
+        return
+    width = len(SEAT_COLUMNS)
+    values = ", ".join(
+        "(" + ", ".join(f"?{n * width + i + 1}" for i in range(width)) + ")"
+        for n in range(len(rows))
+    )
+    sql = f"INSERT INTO seats ({_COLUMNS}) VALUES {values} {_CONFLICT}"  # noqa: S608
+    await conn.execute_query(sql, [value for row in rows for value in astuple(row)])
 
 
 async def load_room_seats(conn: BaseDBAsyncClient, room_id: int, now: dt.datetime) -> list[SeatRow]:
